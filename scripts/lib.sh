@@ -1,0 +1,64 @@
+# Shared by scripts/run, scripts/test and scripts/bench: install what is
+# missing (Debian), then configure and build as needed. Source it.
+# shellcheck shell=bash
+
+KVD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+# Packages the build needs; the test and bench scripts add their own.
+BUILD_PKGS=(gcc make autoconf automake libtool pkg-config libuv1-dev libcjson-dev check)
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# ensure_pkgs PKG...: install the Debian packages that are not installed.
+# apt-get update runs only when something is missing.
+ensure_pkgs() {
+    local missing=() p
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    if ! command -v apt-get >/dev/null 2>&1; then
+        die "missing packages: ${missing[*]} (and no apt-get here: install them by hand)"
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        die "missing packages: ${missing[*]}. Run as root, or: sudo apt-get install ${missing[*]}"
+    fi
+    say "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq || die "apt-get update failed"
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || die "apt-get install ${missing[*]} failed"
+}
+
+# build_intree: autoreconf/configure once, then make (incremental).
+build_intree() {
+    cd "$KVD_ROOT" || die "cannot cd to $KVD_ROOT"
+    if [ ! -x configure ]; then
+        say "autoreconf"
+        autoreconf -fi >/dev/null 2>&1 || autoreconf -fi || die "autoreconf failed"
+    fi
+    if [ ! -f config.status ]; then
+        say "configure"
+        ./configure -q "$@" || die "configure failed (see config.log)"
+    fi
+    say "make"
+    make -s -j"$JOBS" >/dev/null || make -j1 || die "build failed"
+}
+
+# build_vpath DIR CONFIGURE_ARGS...: a separate build in DIR/obj from a
+# clean copy of the distributed sources in DIR/kvd-src (automake refuses a
+# VPATH build from a configured source tree). Needs build_intree first.
+build_vpath() {
+    local dir=$1; shift
+    cd "$KVD_ROOT" || die "cannot cd to $KVD_ROOT"
+    rm -rf "$dir/kvd-src"
+    mkdir -p "$dir"
+    make -s distdir distdir="$dir/kvd-src" >/dev/null || die "make distdir failed"
+    mkdir -p "$dir/obj"
+    if [ ! -f "$dir/obj/config.status" ]; then
+        (cd "$dir/obj" && ../kvd-src/configure -q "$@") || die "configure in $dir failed"
+    fi
+    make -C "$dir/obj" -s -j"$JOBS" >/dev/null || die "build in $dir failed"
+}

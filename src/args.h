@@ -1,0 +1,19 @@
+/* args: split a line into arguments with Redis's quoting rules (the rules
+ * of redis-cli, inline commands and redis.conf): words separated by
+ * whitespace; "..." with \n \r \t \b \a \\ \" and \xHH escapes; '...' where
+ * only \' is an escape. A closing quote must be followed by whitespace or
+ * the end of the line. Splitting happens in place: unescaped bytes are
+ * written back over the line, so no memory is allocated. */
+#ifndef KVD_ARGS_H
+#define KVD_ARGS_H
+
+#include <stddef.h>
+
+#define ARGS_ERR_QUOTES (-1) /* unbalanced or misplaced quotes */
+#define ARGS_ERR_TOOMANY (-2) /* more than max arguments */
+
+/* Split line[0..len) in place. argv[i]/argvlen[i] point into line.
+ * Returns the number of arguments (0 for a blank line) or ARGS_ERR_*. */
+int args_split(char *line, size_t len, char **argv, size_t *argvlen, int max);
+
+#endif

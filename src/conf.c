@@ -1,0 +1,312 @@
+/* conf: the directive table, file and command-line parsing, CONFIG GET/SET
+ * value rendering. Adding a directive means one row in `directives`. */
+#include "config.h"
+#include "conf.h"
+#include "args.h"
+#include "buf.h"
+#include "glob.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { CT_BOOL, CT_INT, CT_MEM, CT_STR, CT_ENUM } conf_type;
+
+#define CF_MUTABLE 1 /* CONFIG SET may change it */
+
+typedef struct conf_def {
+    const char *name;
+    conf_type type;
+    size_t off;                     /* field offset in kvd_config */
+    int flags;
+    long long min, max;             /* bounds for CT_INT / CT_MEM */
+    const char *const *enums;       /* names for CT_ENUM, NULL-terminated */
+    const char *dflt;               /* default, as it would be written in the file */
+} conf_def;
+
+static const char *const fsync_names[] = {"no", "everysec", "always", NULL};
+static const char *const level_names[] = {"debug", "verbose", "notice", "warning", "nothing", NULL};
+
+#define OFF(f) offsetof(kvd_config, f)
+#define LL_MAX 0x7fffffffffffffffLL
+
+static const conf_def directives[] = {
+    {"dir", CT_STR, OFF(dir), 0, 0, 0, NULL, "./data"},
+    {"appendfsync", CT_ENUM, OFF(appendfsync), CF_MUTABLE, 0, 0, fsync_names, "everysec"},
+    {"loglevel", CT_ENUM, OFF(loglevel), CF_MUTABLE, 0, 0, level_names, "notice"},
+    {"logfile", CT_STR, OFF(logfile), 0, 0, 0, NULL, ""},
+    {"pool-max-cached-bytes", CT_MEM, OFF(pool_max_bytes), CF_MUTABLE, 65536, LL_MAX, NULL, "32mb"},
+    {"pool-max-buffers-per-class", CT_INT, OFF(pool_max_per_class), CF_MUTABLE, 1, 1 << 20, NULL,
+     "512"},
+};
+
+static const conf_def *find_def(const char *name)
+{
+    for (size_t i = 0; i < KVD_ARRAY_SIZE(directives); i++)
+        if (strcasecmp(directives[i].name, name) == 0)
+            return &directives[i];
+    return NULL;
+}
+
+int conf_exists(const char *name)
+{
+    return find_def(name) != NULL;
+}
+
+int conf_parse_memory(const char *s, long long *out)
+{
+    size_t n = strlen(s);
+    size_t digits = 0;
+    if (n && s[0] == '-')
+        digits = 1;
+    while (digits < n && s[digits] >= '0' && s[digits] <= '9')
+        digits++;
+    const char *unit = s + digits;
+    long long mul;
+    if (!*unit || strcasecmp(unit, "b") == 0)
+        mul = 1;
+    else if (strcasecmp(unit, "k") == 0)
+        mul = 1000;
+    else if (strcasecmp(unit, "kb") == 0)
+        mul = 1024;
+    else if (strcasecmp(unit, "m") == 0)
+        mul = 1000 * 1000;
+    else if (strcasecmp(unit, "mb") == 0)
+        mul = 1024 * 1024;
+    else if (strcasecmp(unit, "g") == 0)
+        mul = 1000LL * 1000 * 1000;
+    else if (strcasecmp(unit, "gb") == 0)
+        mul = 1024LL * 1024 * 1024;
+    else
+        return -1;
+    long long v;
+    if (kvd_str_to_ll(s, digits, &v) < 0)
+        return -1;
+    if (v && (v > LL_MAX / mul || v < -LL_MAX / mul))
+        return -1;
+    *out = v * mul;
+    return 0;
+}
+
+void conf_init(kvd_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    char err[256];
+    for (size_t i = 0; i < KVD_ARRAY_SIZE(directives); i++) {
+        char *v = (char *)directives[i].dflt;
+        if (conf_set(cfg, directives[i].name, 1, &v, 0, err, sizeof err) < 0) {
+            fprintf(stderr, "kvd: bad built-in default for %s: %s\n", directives[i].name, err);
+            abort();
+        }
+    }
+}
+
+void conf_free(kvd_config *cfg)
+{
+    for (size_t i = 0; i < KVD_ARRAY_SIZE(directives); i++) {
+        if (directives[i].type == CT_STR) {
+            char **f = (char **)((char *)cfg + directives[i].off);
+            free(*f);
+            *f = NULL;
+        }
+    }
+}
+
+static void set_int_field(const conf_def *d, kvd_config *cfg, long long v)
+{
+    void *f = (char *)cfg + d->off;
+    if (d->type == CT_MEM)
+        *(long long *)f = v;
+    else
+        *(int *)f = (int)v;
+}
+
+int conf_set(kvd_config *cfg, const char *name, int argc, char **argv, int runtime, char *err,
+             size_t errlen)
+{
+    const conf_def *d = find_def(name);
+    if (!d) {
+        snprintf(err, errlen, "Unknown option or number of arguments for CONFIG SET - '%s'", name);
+        return -1;
+    }
+    if (runtime && !(d->flags & CF_MUTABLE)) {
+        snprintf(err, errlen, "CONFIG SET failed (possibly related to argument '%s') - can't set immutable config", d->name);
+        return -1;
+    }
+    if (argc != 1) {
+        snprintf(err, errlen, "wrong number of arguments for '%s'", d->name);
+        return -1;
+    }
+    const char *v = argv[0];
+    void *f = (char *)cfg + d->off;
+    switch (d->type) {
+    case CT_BOOL:
+        if (strcasecmp(v, "yes") == 0)
+            *(int *)f = 1;
+        else if (strcasecmp(v, "no") == 0)
+            *(int *)f = 0;
+        else {
+            snprintf(err, errlen, "argument must be 'yes' or 'no'");
+            return -1;
+        }
+        return 0;
+    case CT_INT:
+    case CT_MEM: {
+        long long x;
+        int bad = d->type == CT_INT ? kvd_str_to_ll(v, strlen(v), &x) : conf_parse_memory(v, &x);
+        if (bad < 0) {
+            snprintf(err, errlen, "argument couldn't be parsed into an integer");
+            return -1;
+        }
+        if (x < d->min || x > d->max) {
+            snprintf(err, errlen, "argument must be between %lld and %lld inclusive", d->min, d->max);
+            return -1;
+        }
+        set_int_field(d, cfg, x);
+        return 0;
+    }
+    case CT_STR:
+        free(*(char **)f);
+        *(char **)f = xstrdup(v);
+        return 0;
+    case CT_ENUM:
+        for (int i = 0; d->enums[i]; i++) {
+            if (strcasecmp(v, d->enums[i]) == 0) {
+                *(int *)f = i;
+                return 0;
+            }
+        }
+        snprintf(err, errlen, "argument(s) must be one of the following: ");
+        for (int i = 0; d->enums[i]; i++) {
+            size_t l = strlen(err);
+            snprintf(err + l, errlen - l, "%s%s", i ? ", " : "", d->enums[i]);
+        }
+        return -1;
+    }
+    return -1;
+}
+
+int conf_load_text(kvd_config *cfg, char *text, size_t len, const char *origin, char *err,
+                   size_t errlen)
+{
+    char *p = text, *end = text + len;
+    int lineno = 0;
+    char *line = xmalloc(len + 1);
+    int rc = 0;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *eol = nl ? nl : end;
+        lineno++;
+        memcpy(line, p, (size_t)(eol - p));
+        line[eol - p] = '\0';
+        p = nl ? nl + 1 : end;
+
+        char *s = line;
+        while (*s == ' ' || *s == '\t' || *s == '\r')
+            s++;
+        if (*s == '#' || *s == '\0')
+            continue;
+        char *argv[64];
+        size_t argvlen[64];
+        int argc = args_split(s, strlen(s), argv, argvlen, 64);
+        if (argc < 0) {
+            snprintf(err, errlen, "%s line %d: %s", origin, lineno,
+                     argc == ARGS_ERR_QUOTES ? "unbalanced quotes" : "too many arguments");
+            rc = -1;
+            break;
+        }
+        if (argc == 0)
+            continue;
+        for (int i = 0; i < argc; i++)
+            argv[i][argvlen[i]] = '\0';
+        char why[256];
+        if (!find_def(argv[0])) {
+            snprintf(err, errlen, "%s line %d: unknown directive '%s'", origin, lineno, argv[0]);
+            rc = -1;
+            break;
+        }
+        if (conf_set(cfg, argv[0], argc - 1, argv + 1, 0, why, sizeof why) < 0) {
+            snprintf(err, errlen, "%s line %d: '%s': %s", origin, lineno, argv[0], why);
+            rc = -1;
+            break;
+        }
+    }
+    free(line);
+    return rc;
+}
+
+int conf_load_file(kvd_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot open config file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 4096, len = 0;
+    char *text = xmalloc(cap);
+    size_t r;
+    while ((r = fread(text + len, 1, cap - len, f)) > 0) {
+        len += r;
+        if (len == cap) {
+            cap *= 2;
+            text = xrealloc(text, cap);
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        snprintf(err, errlen, "cannot read config file %s", path);
+        free(text);
+        return -1;
+    }
+    int rc = conf_load_text(cfg, text, len, path, err, errlen);
+    free(text);
+    return rc;
+}
+
+static void render(const conf_def *d, const kvd_config *cfg, buf_t *out)
+{
+    const void *f = (const char *)cfg + d->off;
+    switch (d->type) {
+    case CT_BOOL:
+        buf_puts(out, *(const int *)f ? "yes" : "no");
+        break;
+    case CT_INT:
+        buf_appendf(out, "%d", *(const int *)f);
+        break;
+    case CT_MEM:
+        buf_appendf(out, "%lld", *(const long long *)f);
+        break;
+    case CT_STR: {
+        const char *s = *(char *const *)f;
+        buf_puts(out, s ? s : "");
+        break;
+    }
+    case CT_ENUM:
+        buf_puts(out, d->enums[*(const int *)f]);
+        break;
+    }
+}
+
+int conf_get_value(const kvd_config *cfg, const char *name, buf_t *out)
+{
+    const conf_def *d = find_def(name);
+    if (!d)
+        return -1;
+    render(d, cfg, out);
+    return 0;
+}
+
+void conf_each(const kvd_config *cfg, const char *pattern, conf_each_fn fn, void *ctx)
+{
+    size_t plen = strlen(pattern);
+    for (size_t i = 0; i < KVD_ARRAY_SIZE(directives); i++) {
+        const char *n = directives[i].name;
+        if (glob_match(pattern, plen, n, strlen(n), 1))
+            fn(ctx, n, cfg);
+    }
+}

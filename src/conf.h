@@ -1,0 +1,56 @@
+/* conf: kvd's settings, read from a redis.conf-style file ("directive
+ * value", # comments, Redis quoting) and from "--directive value" on the
+ * command line, and served to CONFIG GET/SET. One table describes every
+ * directive: its type, bounds, default and whether it can change live. */
+#ifndef KVD_CONF_H
+#define KVD_CONF_H
+
+#include <stddef.h>
+
+struct buf;
+
+typedef struct kvd_config {
+    char *dir;                   /* data directory */
+    int appendfsync;             /* wal_sync_policy */
+    int loglevel;
+    char *logfile;               /* "" = stderr */
+    long long pool_max_bytes;    /* buffer pool: cached bytes cap */
+    int pool_max_per_class;      /* buffer pool: cached buffers per class */
+} kvd_config;
+
+/* Fill cfg with every directive's default. */
+void conf_init(kvd_config *cfg);
+
+/* Free the strings cfg owns. */
+void conf_free(kvd_config *cfg);
+
+/* Set one directive from its text arguments (as split from a line).
+ * runtime says the change comes from CONFIG SET: directives that cannot
+ * change live are refused then. Returns 0, or -1 with a message in err. */
+int conf_set(kvd_config *cfg, const char *name, int argc, char **argv, int runtime, char *err,
+               size_t errlen);
+
+/* Apply a whole config text (file contents or the joined command line).
+ * On error err names the line and the problem. Returns 0 or -1. */
+int conf_load_text(kvd_config *cfg, char *text, size_t len, const char *origin, char *err,
+                     size_t errlen);
+
+/* Read and apply the file at path. Returns 0 or -1 with err set. */
+int conf_load_file(kvd_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Append the current value of the named directive, as CONFIG GET shows it,
+ * to out. Returns 0, or -1 if there is no such directive. */
+int conf_get_value(const kvd_config *cfg, const char *name, struct buf *out);
+
+/* Call fn for each directive whose name matches the glob pattern. */
+typedef void (*conf_each_fn)(void *ctx, const char *name, const kvd_config *cfg);
+void conf_each(const kvd_config *cfg, const char *pattern, conf_each_fn fn, void *ctx);
+
+/* 1 when the named directive exists. */
+int conf_exists(const char *name);
+
+/* Parse a size with Redis's units (k=1000, kb=1024, m, mb, g, gb).
+ * Returns 0 or -1. */
+int conf_parse_memory(const char *s, long long *out);
+
+#endif

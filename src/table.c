@@ -1,0 +1,536 @@
+/* table: chained hash table with incremental rehash and a resize-safe
+ * cursor scan. Layout and algorithm follow the well-known two-table scheme:
+ * while rehashing, lookups consult both halves and every operation moves
+ * one bucket from ht[0] to ht[1]. */
+#include "config.h"
+#include "table.h"
+#include "util.h"
+
+#include <stdlib.h>
+
+#define TABLE_INITIAL_SIZE 4
+#define TABLE_FORCE_RATIO 4 /* grow even while paused once this full */
+
+/* ---- SipHash-1-3 (keyed, so bucket placement cannot be predicted) ---- */
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1;                                                                                  \
+        v1 = ROTL(v1, 13);                                                                         \
+        v1 ^= v0;                                                                                  \
+        v0 = ROTL(v0, 32);                                                                         \
+        v2 += v3;                                                                                  \
+        v3 = ROTL(v3, 16);                                                                         \
+        v3 ^= v2;                                                                                  \
+        v0 += v3;                                                                                  \
+        v3 = ROTL(v3, 21);                                                                         \
+        v3 ^= v0;                                                                                  \
+        v2 += v1;                                                                                  \
+        v1 = ROTL(v1, 17);                                                                         \
+        v1 ^= v2;                                                                                  \
+        v2 = ROTL(v2, 32);                                                                         \
+    } while (0)
+
+static uint64_t siphash13(const unsigned char *in, size_t len, const uint64_t k[2])
+{
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k[0];
+    uint64_t v1 = 0x646f72616e646f6dULL ^ k[1];
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k[0];
+    uint64_t v3 = 0x7465646279746573ULL ^ k[1];
+    uint64_t b = (uint64_t)len << 56;
+    const unsigned char *end = in + (len & ~(size_t)7);
+    for (; in != end; in += 8) {
+        uint64_t m;
+        memcpy(&m, in, 8); /* little-endian hosts; fine for placement */
+        v3 ^= m;
+        SIPROUND;
+        v0 ^= m;
+    }
+    switch (len & 7) {
+    case 7: b |= (uint64_t)in[6] << 48; /* fall through */
+    case 6: b |= (uint64_t)in[5] << 40; /* fall through */
+    case 5: b |= (uint64_t)in[4] << 32; /* fall through */
+    case 4: b |= (uint64_t)in[3] << 24; /* fall through */
+    case 3: b |= (uint64_t)in[2] << 16; /* fall through */
+    case 2: b |= (uint64_t)in[1] << 8;  /* fall through */
+    case 1: b |= (uint64_t)in[0]; break;
+    default: break;
+    }
+    v3 ^= b;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t table_hash(const table_t *t, const void *key, size_t len)
+{
+    return siphash13(key, len, t->seed);
+}
+
+static inline uint64_t rng_next(table_t *t)
+{
+    uint64_t x = t->rng;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    t->rng = x;
+    return x;
+}
+
+/* ---- entries ---- */
+
+static tentry_t *entry_new(table_t *t, const void *key, size_t klen, const void *val, size_t vlen,
+                           int64_t expire)
+{
+    size_t blk = expire != TABLE_NO_EXPIRE ? TENTRY_EXPIRE_BLOCK : 0;
+    tentry_t *e = xmalloc(sizeof(*e) + blk + klen + vlen);
+    e->next = NULL;
+    e->klen = (uint32_t)klen | (blk ? TENTRY_HAS_EXPIRE : 0);
+    e->vlen = (uint32_t)vlen;
+    if (blk)
+        memcpy(e->data, &expire, sizeof expire);
+    if (klen)
+        memcpy(e->data + blk, key, klen);
+    if (vlen)
+        memcpy(e->data + blk + klen, val, vlen);
+    t->entry_bytes += xmalloc_size(e);
+    t->kv_bytes += klen + vlen;
+    return e;
+}
+
+static void entry_free(table_t *t, tentry_t *e)
+{
+    t->entry_bytes -= xmalloc_size(e);
+    t->kv_bytes -= tentry_klen(e) + tentry_vlen(e);
+    free(e);
+}
+
+static inline uint32_t vol_index(const tentry_t *e)
+{
+    uint32_t i;
+    memcpy(&i, e->data + 8, sizeof i);
+    return i;
+}
+
+static inline void vol_set_index(tentry_t *e, uint32_t i)
+{
+    memcpy(e->data + 8, &i, sizeof i);
+}
+
+static void vol_add(table_t *t, tentry_t *e)
+{
+    if (t->nvol == t->capvol) {
+        t->capvol = t->capvol ? t->capvol * 2 : 16;
+        t->vol = xrealloc(t->vol, (size_t)t->capvol * sizeof(*t->vol));
+    }
+    vol_set_index(e, t->nvol);
+    t->vol[t->nvol++] = e;
+}
+
+static void vol_remove(table_t *t, tentry_t *e)
+{
+    uint32_t i = vol_index(e);
+    tentry_t *last = t->vol[--t->nvol];
+    t->vol[i] = last;
+    vol_set_index(last, i);
+    if (t->capvol > 64 && t->nvol < t->capvol / 4) {
+        t->capvol /= 2;
+        t->vol = xrealloc(t->vol, (size_t)t->capvol * sizeof(*t->vol));
+    }
+}
+
+/* ---- table ---- */
+
+table_t *table_new(void)
+{
+    table_t *t = xcalloc(1, sizeof(*t));
+    t->rehashidx = -1;
+    kvd_random_bytes(t->seed, sizeof t->seed);
+    kvd_random_bytes(&t->rng, sizeof t->rng);
+    t->rng |= 1;
+    return t;
+}
+
+static void ht_free_entries(table_t *t, table_ht *h)
+{
+    for (uint64_t i = 0; i < h->size && h->used; i++) {
+        tentry_t *e = h->buckets[i];
+        while (e) {
+            tentry_t *next = e->next;
+            entry_free(t, e);
+            h->used--;
+            e = next;
+        }
+    }
+    free(h->buckets);
+    *h = (table_ht){0};
+}
+
+void table_clear(table_t *t)
+{
+    ht_free_entries(t, &t->ht[0]);
+    ht_free_entries(t, &t->ht[1]);
+    t->rehashidx = -1;
+    free(t->vol);
+    t->vol = NULL;
+    t->nvol = t->capvol = 0;
+}
+
+void table_free(table_t *t)
+{
+    if (!t)
+        return;
+    table_clear(t);
+    free(t);
+}
+
+size_t table_bytes(const table_t *t)
+{
+    return sizeof(*t) + t->entry_bytes + (size_t)(t->ht[0].size + t->ht[1].size) * sizeof(tentry_t *) +
+           (size_t)t->capvol * sizeof(tentry_t *);
+}
+
+static inline int rehashing(const table_t *t)
+{
+    return t->rehashidx != -1;
+}
+
+static void maybe_shrink(table_t *t);
+
+int table_rehash(table_t *t, int n)
+{
+    if (!rehashing(t))
+        return 0;
+    int empty_visits = n * 10;
+    table_ht *from = &t->ht[0], *to = &t->ht[1];
+    uint64_t mask = to->size - 1;
+    while (n-- && from->used) {
+        while (from->buckets[t->rehashidx] == NULL) {
+            t->rehashidx++;
+            if (--empty_visits == 0)
+                return 1;
+        }
+        tentry_t *e = from->buckets[t->rehashidx];
+        while (e) {
+            tentry_t *next = e->next;
+            uint64_t h = table_hash(t, tentry_key(e), tentry_klen(e)) & mask;
+            e->next = to->buckets[h];
+            to->buckets[h] = e;
+            from->used--;
+            to->used++;
+            e = next;
+        }
+        from->buckets[t->rehashidx] = NULL;
+        t->rehashidx++;
+    }
+    if (from->used == 0) {
+        free(from->buckets);
+        *from = *to;
+        *to = (table_ht){0};
+        t->rehashidx = -1;
+        /* Deletes during the rehash may have left the new size too big. */
+        maybe_shrink(t);
+        return rehashing(t);
+    }
+    return 1;
+}
+
+int table_rehash_ms(table_t *t, int ms)
+{
+    uint64_t deadline = kvd_mono_ns() + (uint64_t)ms * 1000000u;
+    int steps = 0;
+    while (table_rehash(t, 100)) {
+        steps += 100;
+        if (kvd_mono_ns() > deadline)
+            break;
+    }
+    return steps;
+}
+
+static inline void rehash_step(table_t *t)
+{
+    if (rehashing(t))
+        table_rehash(t, 1);
+}
+
+static uint64_t next_pow2(uint64_t n)
+{
+    if (n <= TABLE_INITIAL_SIZE)
+        return TABLE_INITIAL_SIZE;
+    return 1ULL << (64 - __builtin_clzll(n - 1));
+}
+
+static void resize_to(table_t *t, uint64_t size)
+{
+    if (rehashing(t))
+        return;
+    size = next_pow2(size);
+    if (size == t->ht[0].size)
+        return;
+    table_ht n = {xcalloc(size, sizeof(tentry_t *)), size, 0};
+    if (t->ht[0].size == 0) {
+        t->ht[0] = n;
+        return;
+    }
+    t->ht[1] = n;
+    t->rehashidx = 0;
+}
+
+void table_expand(table_t *t, uint64_t n)
+{
+    if (rehashing(t) || n <= t->ht[0].size)
+        return;
+    if (table_count(t) == 0) {
+        free(t->ht[0].buckets);
+        t->ht[0] = (table_ht){xcalloc(next_pow2(n), sizeof(tentry_t *)), next_pow2(n), 0};
+        return;
+    }
+    resize_to(t, n);
+}
+
+static void maybe_grow(table_t *t)
+{
+    if (rehashing(t))
+        return;
+    uint64_t used = t->ht[0].used, size = t->ht[0].size;
+    if (size == 0) {
+        resize_to(t, TABLE_INITIAL_SIZE);
+        return;
+    }
+    if (used >= size && (!t->resize_paused || used / size > TABLE_FORCE_RATIO))
+        resize_to(t, used * 2);
+}
+
+static void maybe_shrink(table_t *t)
+{
+    if (rehashing(t) || t->resize_paused)
+        return;
+    uint64_t used = t->ht[0].used, size = t->ht[0].size;
+    if (size > TABLE_INITIAL_SIZE && used * 10 < size)
+        resize_to(t, used);
+}
+
+void table_pause_resize(table_t *t, int paused)
+{
+    t->resize_paused = paused;
+}
+
+/* Return the link that points at key's entry (or NULL if absent). */
+static tentry_t **find_link(table_t *t, const void *key, size_t klen, uint64_t h)
+{
+    for (int i = 0; i <= 1; i++) {
+        table_ht *ht = &t->ht[i];
+        if (ht->size == 0)
+            break;
+        tentry_t **link = &ht->buckets[h & (ht->size - 1)];
+        for (tentry_t *e = *link; e; link = &e->next, e = e->next) {
+            if (tentry_klen(e) == klen && memcmp(tentry_key(e), key, klen) == 0)
+                return link;
+        }
+        if (!rehashing(t))
+            break;
+    }
+    return NULL;
+}
+
+tentry_t *table_find(table_t *t, const void *key, size_t klen)
+{
+    if (table_count(t) == 0)
+        return NULL;
+    rehash_step(t);
+    tentry_t **link = find_link(t, key, klen, table_hash(t, key, klen));
+    return link ? *link : NULL;
+}
+
+tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, size_t vlen,
+                    int64_t expire, int *replaced)
+{
+    rehash_step(t);
+    uint64_t h = table_hash(t, key, klen);
+    tentry_t **link = table_count(t) ? find_link(t, key, klen, h) : NULL;
+    tentry_t *n = entry_new(t, key, klen, val, vlen, expire);
+    if (link) {
+        tentry_t *old = *link;
+        n->next = old->next;
+        *link = n;
+        if (tentry_has_expire(old))
+            vol_remove(t, old);
+        entry_free(t, old);
+        if (replaced)
+            *replaced = 1;
+    } else {
+        maybe_grow(t);
+        table_ht *ht = rehashing(t) ? &t->ht[1] : &t->ht[0];
+        tentry_t **b = &ht->buckets[h & (ht->size - 1)];
+        n->next = *b;
+        *b = n;
+        ht->used++;
+        if (replaced)
+            *replaced = 0;
+    }
+    if (expire != TABLE_NO_EXPIRE)
+        vol_add(t, n);
+    return n;
+}
+
+/* Unlink the entry at link, from half i, and free it. */
+static void unlink_free(table_t *t, tentry_t **link, int i)
+{
+    tentry_t *e = *link;
+    *link = e->next;
+    t->ht[i].used--;
+    if (tentry_has_expire(e))
+        vol_remove(t, e);
+    entry_free(t, e);
+    maybe_shrink(t);
+}
+
+static int del_hashed(table_t *t, const void *key, size_t klen, uint64_t h)
+{
+    for (int i = 0; i <= 1; i++) {
+        table_ht *ht = &t->ht[i];
+        if (ht->size == 0)
+            break;
+        tentry_t **link = &ht->buckets[h & (ht->size - 1)];
+        for (tentry_t *e = *link; e; link = &e->next, e = e->next) {
+            if (tentry_klen(e) == klen && memcmp(tentry_key(e), key, klen) == 0) {
+                unlink_free(t, link, i);
+                return 1;
+            }
+        }
+        if (!rehashing(t))
+            break;
+    }
+    return 0;
+}
+
+int table_del(table_t *t, const void *key, size_t klen)
+{
+    if (table_count(t) == 0)
+        return 0;
+    rehash_step(t);
+    return del_hashed(t, key, klen, table_hash(t, key, klen));
+}
+
+void table_del_entry(table_t *t, tentry_t *e)
+{
+    /* No rehash step here: the caller may hold e from before. */
+    del_hashed(t, tentry_key(e), tentry_klen(e), table_hash(t, tentry_key(e), tentry_klen(e)));
+}
+
+tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire)
+{
+    int had = tentry_has_expire(e);
+    if (had && expire != TABLE_NO_EXPIRE) {
+        memcpy(e->data, &expire, sizeof expire);
+        return e;
+    }
+    if (!had && expire == TABLE_NO_EXPIRE)
+        return e;
+    /* The block appears or disappears: rebuild the entry in its slot. */
+    size_t klen = tentry_klen(e);
+    uint64_t h = table_hash(t, tentry_key(e), klen);
+    tentry_t **link = find_link(t, tentry_key(e), klen, h);
+    tentry_t *n = entry_new(t, tentry_key(e), klen, tentry_val(e), tentry_vlen(e), expire);
+    n->next = e->next;
+    *link = n;
+    if (had)
+        vol_remove(t, e);
+    else
+        vol_add(t, n);
+    entry_free(t, e);
+    return n;
+}
+
+tentry_t *table_random(table_t *t)
+{
+    if (table_count(t) == 0)
+        return NULL;
+    rehash_step(t);
+    tentry_t *e = NULL;
+    if (rehashing(t)) {
+        /* Buckets below rehashidx in ht[0] are empty: skip them. */
+        uint64_t lo = (uint64_t)t->rehashidx;
+        uint64_t span = t->ht[0].size + t->ht[1].size - lo;
+        while (!e) {
+            uint64_t i = lo + rng_next(t) % span;
+            e = i >= t->ht[0].size ? t->ht[1].buckets[i - t->ht[0].size] : t->ht[0].buckets[i];
+        }
+    } else {
+        uint64_t mask = t->ht[0].size - 1;
+        while (!e)
+            e = t->ht[0].buckets[rng_next(t) & mask];
+    }
+    /* Pick uniformly within the chain. */
+    uint64_t len = 0;
+    for (tentry_t *c = e; c; c = c->next)
+        len++;
+    uint64_t k = rng_next(t) % len;
+    while (k--)
+        e = e->next;
+    return e;
+}
+
+tentry_t *table_random_volatile(table_t *t)
+{
+    if (t->nvol == 0)
+        return NULL;
+    return t->vol[rng_next(t) % t->nvol];
+}
+
+static inline uint64_t rev64(uint64_t v)
+{
+    v = ((v >> 1) & 0x5555555555555555ULL) | ((v & 0x5555555555555555ULL) << 1);
+    v = ((v >> 2) & 0x3333333333333333ULL) | ((v & 0x3333333333333333ULL) << 2);
+    v = ((v >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((v & 0x0F0F0F0F0F0F0F0FULL) << 4);
+    return __builtin_bswap64(v);
+}
+
+static void emit_bucket(tentry_t *e, table_scan_fn fn, void *ctx)
+{
+    for (; e; e = e->next)
+        fn(ctx, e);
+}
+
+uint64_t table_scan(table_t *t, uint64_t v, table_scan_fn fn, void *ctx)
+{
+    if (table_count(t) == 0)
+        return 0;
+    if (!rehashing(t)) {
+        uint64_t m0 = t->ht[0].size - 1;
+        emit_bucket(t->ht[0].buckets[v & m0], fn, ctx);
+        v |= ~m0;
+        v = rev64(v);
+        v++;
+        v = rev64(v);
+        return v;
+    }
+    table_ht *small = &t->ht[0], *large = &t->ht[1];
+    if (small->size > large->size) {
+        small = &t->ht[1];
+        large = &t->ht[0];
+    }
+    uint64_t m0 = small->size - 1, m1 = large->size - 1;
+    emit_bucket(small->buckets[v & m0], fn, ctx);
+    /* Visit every bucket of the larger half that expands the small one's. */
+    do {
+        emit_bucket(large->buckets[v & m1], fn, ctx);
+        v |= ~m1;
+        v = rev64(v);
+        v++;
+        v = rev64(v);
+    } while (v & (m0 ^ m1));
+    return v;
+}
+
+void table_foreach(table_t *t, table_scan_fn fn, void *ctx)
+{
+    for (int i = 0; i <= 1; i++)
+        for (uint64_t b = 0; b < t->ht[i].size; b++)
+            emit_bucket(t->ht[i].buckets[b], fn, ctx);
+}

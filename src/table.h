@@ -1,0 +1,142 @@
+/* table: the in-memory keyspace. A chained hash table keyed by arbitrary
+ * bytes, with incremental rehashing (no stop-the-world resize), a
+ * reverse-binary cursor scan that survives resizes (the dictScan
+ * guarantee), random sampling, and a side index of the keys that carry an
+ * expiry so the expiry cycle can sample them in O(1).
+ *
+ * Each entry is one allocation: header, optional expiry block, key, value.
+ * Entry pointers are invalidated by any call that modifies that entry
+ * (table_set, table_set_expire) or removes it.
+ *
+ * Not thread-safe: one table belongs to one thread. */
+#ifndef KVD_TABLE_H
+#define KVD_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define TENTRY_HAS_EXPIRE 0x80000000u
+#define TENTRY_KLEN_MASK 0x7fffffffu
+#define TABLE_NO_EXPIRE (-1)
+
+typedef struct tentry {
+    struct tentry *next; /* bucket chain */
+    uint32_t klen;       /* key length; top bit: has an expiry block */
+    uint32_t vlen;       /* value length */
+    unsigned char data[]; /* [int64 expire_ms, uint32 vol_index] key value */
+} tentry_t;
+
+#define TENTRY_EXPIRE_BLOCK 12
+
+static inline size_t tentry_klen(const tentry_t *e) { return e->klen & TENTRY_KLEN_MASK; }
+static inline size_t tentry_vlen(const tentry_t *e) { return e->vlen; }
+static inline int tentry_has_expire(const tentry_t *e) { return (e->klen & TENTRY_HAS_EXPIRE) != 0; }
+static inline const char *tentry_key(const tentry_t *e)
+{
+    return (const char *)e->data + (tentry_has_expire(e) ? TENTRY_EXPIRE_BLOCK : 0);
+}
+static inline char *tentry_val(tentry_t *e)
+{
+    return (char *)e->data + (tentry_has_expire(e) ? TENTRY_EXPIRE_BLOCK : 0) + tentry_klen(e);
+}
+/* Absolute expiry in unix ms, or TABLE_NO_EXPIRE. */
+static inline int64_t tentry_expire(const tentry_t *e)
+{
+    int64_t x;
+    if (!tentry_has_expire(e))
+        return TABLE_NO_EXPIRE;
+    memcpy(&x, e->data, sizeof x);
+    return x;
+}
+
+typedef struct table_ht {
+    tentry_t **buckets;
+    uint64_t size; /* a power of two, or 0 */
+    uint64_t used; /* entries in this half */
+} table_ht;
+
+typedef struct table {
+    table_ht ht[2];       /* ht[1] is the target of a rehash in progress */
+    int64_t rehashidx;    /* next ht[0] bucket to move, -1 when not rehashing */
+    int resize_paused;    /* while set, no resize starts (e.g. a fork is live) */
+    uint64_t seed[2];     /* SipHash key, random per process */
+    uint64_t rng;         /* xorshift state for sampling */
+    tentry_t **vol;       /* entries that carry an expiry */
+    uint32_t nvol, capvol;
+    size_t entry_bytes;   /* bytes the allocator holds for entries */
+    size_t kv_bytes;      /* key + value bytes of all entries */
+} table_t;
+
+/* Create an empty table. Aborts on OOM. */
+table_t *table_new(void);
+
+/* Free the table and every entry. NULL is a no-op. */
+void table_free(table_t *t);
+
+/* Remove every entry; the table stays usable. */
+void table_clear(table_t *t);
+
+/* Number of entries. */
+static inline uint64_t table_count(const table_t *t) { return t->ht[0].used + t->ht[1].used; }
+
+/* Number of entries that carry an expiry. */
+static inline uint32_t table_volatile_count(const table_t *t) { return t->nvol; }
+
+/* Bytes the table holds: entries as the allocator sizes them, bucket
+ * arrays and the expiry index. */
+size_t table_bytes(const table_t *t);
+
+/* The entry for key, or NULL. Does not look at expiry. */
+tentry_t *table_find(table_t *t, const void *key, size_t klen);
+
+/* Insert or replace key with val and expire (unix ms, or TABLE_NO_EXPIRE).
+ * Returns the new entry. *replaced (if not NULL) says whether key existed. */
+tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, size_t vlen,
+                    int64_t expire, int *replaced);
+
+/* Change the expiry of e (TABLE_NO_EXPIRE removes it). Returns the entry,
+ * which may have moved. */
+tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire);
+
+/* Remove key. Returns 1 when it existed, else 0. */
+int table_del(table_t *t, const void *key, size_t klen);
+
+/* Remove an entry found earlier. */
+void table_del_entry(table_t *t, tentry_t *e);
+
+/* A uniformly-ish random entry, or NULL when empty. */
+tentry_t *table_random(table_t *t);
+
+/* A random entry among those that carry an expiry, or NULL. */
+tentry_t *table_random_volatile(table_t *t);
+
+typedef void (*table_scan_fn)(void *ctx, const tentry_t *e);
+
+/* Visit one step of a cursor scan, calling fn for the entries of the
+ * buckets it covers, and return the next cursor (0 when done). Every entry
+ * present for the whole scan is visited at least once, even across resizes;
+ * some may be visited twice. fn must not modify the table. */
+uint64_t table_scan(table_t *t, uint64_t cursor, table_scan_fn fn, void *ctx);
+
+/* Call fn for every entry. fn must not modify the table. */
+void table_foreach(table_t *t, table_scan_fn fn, void *ctx);
+
+/* Make room for about n entries at once (bulk loads), so the load does not
+ * pay for repeated growth. Does nothing while a rehash is in progress or
+ * when the table is already that big. */
+void table_expand(table_t *t, uint64_t n);
+
+/* Do up to n steps of incremental rehash. Returns 1 if rehash remains. */
+int table_rehash(table_t *t, int n);
+
+/* Rehash for about ms milliseconds (server cron). Returns steps done. */
+int table_rehash_ms(table_t *t, int ms);
+
+/* Disallow / allow starting resizes (while a fork shares the pages). */
+void table_pause_resize(table_t *t, int paused);
+
+/* The keyed hash the table uses (exposed for tests). */
+uint64_t table_hash(const table_t *t, const void *key, size_t len);
+
+#endif

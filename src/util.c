@@ -1,0 +1,254 @@
+/* util: allocation that aborts on OOM, clocks, careful write/fsync helpers and
+ * the strict integer parsing that Redis-compatible commands need. */
+#include "config.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef HAVE_GETRANDOM
+#include <sys/random.h>
+#endif
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "kvd: out of memory allocating %zu bytes\n", n);
+    fflush(stderr);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom(n);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t m)
+{
+    void *p = calloc(n ? n : 1, m ? m : 1);
+    if (!p)
+        oom(n * m);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom(n);
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    return xmemdup(s, strlen(s) + 1);
+}
+
+void *xmemdup(const void *p, size_t n)
+{
+    void *q = xmalloc(n);
+    if (n)
+        memcpy(q, p, n);
+    return q;
+}
+
+size_t xmalloc_size(void *p)
+{
+    if (!p)
+        return 0;
+#ifdef HAVE_MALLOC_USABLE_SIZE
+    /* glibc keeps an 8-byte size header in front of every chunk. */
+    return malloc_usable_size(p) + sizeof(size_t);
+#else
+    return 0;
+#endif
+}
+
+int64_t kvd_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t kvd_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+uint64_t kvd_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int kvd_write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (w == 0)
+            return -EIO;
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int kvd_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    if (fsync(fd) < 0 && errno != EINVAL)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+int kvd_mkdir_p(const char *dir, unsigned mode)
+{
+    char *p = xstrdup(dir);
+    int rc = 0;
+    for (char *s = p + 1; ; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
+                rc = -errno;
+                break;
+            }
+            *s = c;
+            if (c == '\0')
+                break;
+        }
+    }
+    free(p);
+    if (rc == 0) {
+        struct stat st;
+        if (stat(dir, &st) < 0)
+            rc = -errno;
+        else if (!S_ISDIR(st.st_mode))
+            rc = -ENOTDIR;
+    }
+    return rc;
+}
+
+int kvd_str_to_ll(const char *s, size_t len, long long *out)
+{
+    if (len == 0 || len > 20)
+        return -1;
+    size_t i = 0;
+    int neg = 0;
+    if (s[0] == '-') {
+        neg = 1;
+        i = 1;
+        if (len == 1)
+            return -1;
+    }
+    if (s[i] == '0' && len > i + 1)
+        return -1;
+    if (neg && s[i] == '0')
+        return -1; /* "-0" is not canonical */
+    unsigned long long v = 0;
+    for (; i < len; i++) {
+        unsigned d = (unsigned char)s[i] - '0';
+        if (d > 9)
+            return -1;
+        if (v > (ULLONG_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    if (neg) {
+        if (v > (unsigned long long)LLONG_MAX + 1)
+            return -1;
+        *out = (long long)(0 - v);
+    } else {
+        if (v > (unsigned long long)LLONG_MAX)
+            return -1;
+        *out = (long long)v;
+    }
+    return 0;
+}
+
+size_t kvd_ull_to_str(char *dst, unsigned long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = tmp[n - 1 - i];
+    dst[n] = '\0';
+    return n;
+}
+
+size_t kvd_ll_to_str(char *dst, long long v)
+{
+    if (v < 0) {
+        dst[0] = '-';
+        return 1 + kvd_ull_to_str(dst + 1, 0ULL - (unsigned long long)v);
+    }
+    return kvd_ull_to_str(dst, (unsigned long long)v);
+}
+
+void kvd_random_bytes(void *p, size_t n)
+{
+    unsigned char *c = p;
+    size_t got = 0;
+#ifdef HAVE_GETRANDOM
+    while (got < n) {
+        ssize_t r = getrandom(c + got, n - got, 0);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        got += (size_t)r;
+    }
+#endif
+    if (got < n) {
+        uint64_t x = (uint64_t)kvd_now_us() ^ ((uint64_t)getpid() << 32) ^ kvd_mono_ns();
+        for (; got < n; got++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            c[got] = (unsigned char)x;
+        }
+    }
+}
+
+int kvd_consttime_eq(const void *a, size_t alen, const void *b, size_t blen)
+{
+    /* Compare over the longer length so the time taken reveals nothing about
+     * where the first difference is. */
+    const unsigned char *x = a, *y = b;
+    size_t n = alen > blen ? alen : blen;
+    unsigned diff = (unsigned)(alen != blen);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char cx = i < alen ? x[i] : 0;
+        unsigned char cy = i < blen ? y[i] : 0;
+        diff |= (unsigned)(cx ^ cy);
+    }
+    return diff == 0;
+}

@@ -1,0 +1,61 @@
+/* util: the few helpers every kvd module leans on: allocation that aborts on
+ * out-of-memory (the daemon's single OOM policy), clocks, and careful I/O. */
+#ifndef KVD_UTIL_H
+#define KVD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define KVD_UNUSED(x) ((void)(x))
+#define KVD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define KVD_LIKELY(x) __builtin_expect(!!(x), 1)
+#define KVD_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Allocate or abort with a message naming the size: the daemon has no way to
+ * continue meaningfully without memory. Never return NULL. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+void *xmemdup(const void *p, size_t n);
+
+/* Bytes the allocator really holds for p (malloc_usable_size plus the chunk
+ * header where known); used for memory accounting. */
+size_t xmalloc_size(void *p);
+
+/* Wall clock in unix milliseconds / microseconds. */
+int64_t kvd_now_ms(void);
+int64_t kvd_now_us(void);
+/* Monotonic clock in nanoseconds, for measuring durations. */
+uint64_t kvd_mono_ns(void);
+
+/* Write all n bytes to fd, retrying EINTR and short writes.
+ * Returns 0, or -errno on failure (bytes may have been partly written). */
+int kvd_write_all(int fd, const void *p, size_t n);
+
+/* fsync the directory that holds path (or path itself when it is a dir).
+ * Returns 0 or -errno. */
+int kvd_fsync_dir(const char *dir);
+
+/* Create dir and any missing parents with mode (existing ones are left as
+ * they are). Returns 0 or -errno. */
+int kvd_mkdir_p(const char *dir, unsigned mode);
+
+/* Parse a whole string as a signed 64-bit decimal integer exactly as Redis
+ * does (no spaces, no '+', no leading zeros except "0"). Returns 0 or -1. */
+int kvd_str_to_ll(const char *s, size_t len, long long *out);
+
+/* Format v in decimal into dst (at least 21 bytes). Returns the length. */
+size_t kvd_ll_to_str(char *dst, long long v);
+size_t kvd_ull_to_str(char *dst, unsigned long long v);
+
+/* Fill p with n bytes from the kernel's random source (falls back to a
+ * time/pid mix only if that is unavailable). */
+void kvd_random_bytes(void *p, size_t n);
+
+/* Compare two byte strings in time that depends only on their lengths.
+ * Returns 1 when equal. */
+int kvd_consttime_eq(const void *a, size_t alen, const void *b, size_t blen);
+
+#endif

@@ -1,0 +1,326 @@
+/* Unit tests for the hash table: binary keys, replace, expiry index,
+ * 1M-key consistency, scans across growth and shrink, sampling. */
+#include "config.h"
+#include "testutil.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "table.h"
+
+static int keyf(char *dst, int i)
+{
+    return sprintf(dst, "key:%d", i);
+}
+
+START_TEST(test_binary_keys)
+{
+    table_t *t = table_new();
+    char k1[] = {'a', 0, 'b'};
+    char k2[] = {'a', 0, 'c'};
+    table_set(t, k1, 3, "v1", 2, TABLE_NO_EXPIRE, NULL);
+    table_set(t, k2, 3, "\0\1\2", 3, TABLE_NO_EXPIRE, NULL);
+    table_set(t, "", 0, "", 0, TABLE_NO_EXPIRE, NULL); /* empty key and value */
+    ck_assert_uint_eq(table_count(t), 3);
+    tentry_t *e = table_find(t, k1, 3);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(tentry_vlen(e), 2);
+    ck_assert_int_eq(memcmp(tentry_val(e), "v1", 2), 0);
+    e = table_find(t, k2, 3);
+    ck_assert_int_eq(memcmp(tentry_val(e), "\0\1\2", 3), 0);
+    ck_assert_ptr_null(table_find(t, "a", 1));
+    ck_assert_ptr_nonnull(table_find(t, "", 0));
+    ck_assert_int_eq(table_del(t, k1, 3), 1);
+    ck_assert_int_eq(table_del(t, k1, 3), 0);
+    ck_assert_uint_eq(table_count(t), 2);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_replace)
+{
+    table_t *t = table_new();
+    int replaced = -1;
+    table_set(t, "k", 1, "one", 3, TABLE_NO_EXPIRE, &replaced);
+    ck_assert_int_eq(replaced, 0);
+    table_set(t, "k", 1, "three", 5, TABLE_NO_EXPIRE, &replaced);
+    ck_assert_int_eq(replaced, 1);
+    ck_assert_uint_eq(table_count(t), 1);
+    tentry_t *e = table_find(t, "k", 1);
+    ck_assert_uint_eq(tentry_vlen(e), 5);
+    ck_assert_int_eq(memcmp(tentry_val(e), "three", 5), 0);
+    ck_assert_uint_eq(t->kv_bytes, 6);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_expire_index)
+{
+    table_t *t = table_new();
+    table_set(t, "a", 1, "1", 1, 1000, NULL);
+    table_set(t, "b", 1, "2", 1, TABLE_NO_EXPIRE, NULL);
+    ck_assert_uint_eq(table_volatile_count(t), 1);
+    tentry_t *e = table_find(t, "a", 1);
+    ck_assert_int_eq(tentry_expire(e), 1000);
+    ck_assert_int_eq(memcmp(tentry_key(e), "a", 1), 0);
+    ck_assert_int_eq(memcmp(tentry_val(e), "1", 1), 0);
+    ck_assert_ptr_eq(table_random_volatile(t), e);
+
+    e = table_find(t, "b", 1);
+    e = table_set_expire(t, e, 5000);
+    ck_assert_int_eq(tentry_expire(e), 5000);
+    ck_assert_int_eq(memcmp(tentry_val(e), "2", 1), 0);
+    ck_assert_uint_eq(table_volatile_count(t), 2);
+    e = table_set_expire(t, e, 6000); /* in place */
+    ck_assert_int_eq(tentry_expire(table_find(t, "b", 1)), 6000);
+
+    e = table_find(t, "a", 1);
+    e = table_set_expire(t, e, TABLE_NO_EXPIRE);
+    ck_assert_int_eq(tentry_expire(e), TABLE_NO_EXPIRE);
+    ck_assert_uint_eq(table_volatile_count(t), 1);
+    ck_assert_ptr_eq(table_random_volatile(t), table_find(t, "b", 1));
+
+    /* Replacing drops the old expiry unless given again. */
+    table_set(t, "b", 1, "x", 1, TABLE_NO_EXPIRE, NULL);
+    ck_assert_uint_eq(table_volatile_count(t), 0);
+    ck_assert_ptr_null(table_random_volatile(t));
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_million_inserts_and_deletes)
+{
+    table_t *t = table_new();
+    const int n = 1000000;
+    char k[32];
+    for (int i = 0; i < n; i++) {
+        int l = keyf(k, i);
+        table_set(t, k, (size_t)l, k, (size_t)l, (i % 10 == 0) ? 1000 + i : TABLE_NO_EXPIRE, NULL);
+    }
+    ck_assert_uint_eq(table_count(t), (uint64_t)n);
+    ck_assert_uint_eq(table_volatile_count(t), (uint32_t)(n / 10));
+    for (int i = 0; i < n; i += 2) {
+        int l = keyf(k, i);
+        ck_assert_int_eq(table_del(t, k, (size_t)l), 1);
+    }
+    ck_assert_uint_eq(table_count(t), (uint64_t)(n / 2));
+    ck_assert_uint_eq(table_volatile_count(t), 0); /* every 10th is even */
+    for (int i = 0; i < n; i++) {
+        int l = keyf(k, i);
+        tentry_t *e = table_find(t, k, (size_t)l);
+        if (i % 2) {
+            ck_assert_ptr_nonnull(e);
+            ck_assert_int_eq(memcmp(tentry_val(e), k, (size_t)l), 0);
+        } else {
+            ck_assert_ptr_null(e);
+        }
+    }
+    for (int i = 1; i < n; i += 2) {
+        int l = keyf(k, i);
+        ck_assert_int_eq(table_del(t, k, (size_t)l), 1);
+    }
+    ck_assert_uint_eq(table_count(t), 0);
+    ck_assert_uint_eq(t->kv_bytes, 0);
+    ck_assert_uint_eq(t->entry_bytes, 0);
+    /* It shrank back down (allow the rehash target to still be live). */
+    table_rehash_ms(t, 1000);
+    ck_assert_uint_le(table_bytes(t), 4096);
+    table_free(t);
+}
+END_TEST
+
+typedef struct seen {
+    unsigned char *hit;
+    int n;
+} seen;
+
+static void mark(void *ctx, const tentry_t *e)
+{
+    seen *s = ctx;
+    char k[32];
+    size_t l = tentry_klen(e);
+    ck_assert_uint_lt(l, sizeof k);
+    memcpy(k, tentry_key(e), l);
+    k[l] = '\0';
+    int i = atoi(k + 4);
+    if (i >= 0 && i < s->n)
+        s->hit[i] = 1;
+}
+
+START_TEST(test_scan_across_growth)
+{
+    table_t *t = table_new();
+    const int n = 1000;
+    char k[32];
+    for (int i = 0; i < n; i++) {
+        int l = keyf(k, i);
+        table_set(t, k, (size_t)l, "v", 1, TABLE_NO_EXPIRE, NULL);
+    }
+    seen s = {calloc((size_t)n, 1), n};
+    uint64_t cursor = 0;
+    int steps = 0, extra = 0;
+    do {
+        cursor = table_scan(t, cursor, mark, &s);
+        /* Keep growing the table while the scan is under way (one key per
+         * step: it crosses two doublings before the scan ends). */
+        for (int j = 0; j < 1; j++, extra++) {
+            int l = sprintf(k, "new:%d", extra);
+            table_set(t, k, (size_t)l, "v", 1, TABLE_NO_EXPIRE, NULL);
+        }
+        steps++;
+    } while (cursor != 0);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(s.hit[i], "key %d not returned by scan", i);
+    ck_assert_int_gt(steps, 1);
+    ck_assert_int_gt(extra, 2048 - n); /* the table resized mid-scan */
+    free(s.hit);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_scan_across_shrink)
+{
+    table_t *t = table_new();
+    const int n = 100, junk = 20000;
+    char k[32];
+    for (int i = 0; i < junk; i++) {
+        int l = sprintf(k, "junk:%d", i);
+        table_set(t, k, (size_t)l, "v", 1, TABLE_NO_EXPIRE, NULL);
+    }
+    for (int i = 0; i < n; i++) {
+        int l = keyf(k, i);
+        table_set(t, k, (size_t)l, "v", 1, TABLE_NO_EXPIRE, NULL);
+    }
+    table_rehash_ms(t, 1000);
+    seen s = {calloc((size_t)n, 1), n};
+    uint64_t cursor = 0;
+    int next_junk = 0;
+    do {
+        cursor = table_scan(t, cursor, mark, &s);
+        /* Delete the junk quickly so the table shrinks mid-scan. */
+        for (int j = 0; j < 2000 && next_junk < junk; j++, next_junk++) {
+            int l = sprintf(k, "junk:%d", next_junk);
+            table_del(t, k, (size_t)l);
+        }
+    } while (cursor != 0);
+    for (int i = 0; i < n; i++)
+        ck_assert_msg(s.hit[i], "key %d not returned by scan", i);
+    free(s.hit);
+    table_free(t);
+}
+END_TEST
+
+static void count_cb(void *ctx, const tentry_t *e)
+{
+    (void)e;
+    (*(int *)ctx)++;
+}
+
+START_TEST(test_scan_full_no_changes)
+{
+    table_t *t = table_new();
+    char k[32];
+    for (int i = 0; i < 5000; i++) {
+        int l = keyf(k, i);
+        table_set(t, k, (size_t)l, "v", 1, TABLE_NO_EXPIRE, NULL);
+    }
+    int count = 0;
+    uint64_t c = 0;
+    do
+        c = table_scan(t, c, count_cb, &count);
+    while (c);
+    /* Without changes no key is returned twice. */
+    ck_assert_int_eq(count, 5000);
+    count = 0;
+    table_foreach(t, count_cb, &count);
+    ck_assert_int_eq(count, 5000);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_random)
+{
+    table_t *t = table_new();
+    ck_assert_ptr_null(table_random(t));
+    char k[32];
+    for (int i = 0; i < 100; i++) {
+        int l = keyf(k, i);
+        table_set(t, k, (size_t)l, "v", 1, TABLE_NO_EXPIRE, NULL);
+    }
+    unsigned char hit[100] = {0};
+    for (int i = 0; i < 10000; i++) {
+        tentry_t *e = table_random(t);
+        ck_assert_ptr_nonnull(e);
+        char kk[32];
+        memcpy(kk, tentry_key(e), tentry_klen(e));
+        kk[tentry_klen(e)] = 0;
+        hit[atoi(kk + 4)] = 1;
+    }
+    for (int i = 0; i < 100; i++)
+        ck_assert(hit[i]);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_incremental_rehash)
+{
+    table_t *t = table_new();
+    char k[32];
+    int saw_rehash = 0;
+    for (int i = 0; i < 100000; i++) {
+        int l = keyf(k, i);
+        table_set(t, k, (size_t)l, "v", 1, TABLE_NO_EXPIRE, NULL);
+        if (t->rehashidx != -1)
+            saw_rehash = 1;
+        /* Every key stays findable while a rehash is in flight. */
+        if (i % 997 == 0)
+            for (int j = 0; j <= i; j += 101) {
+                int m = keyf(k, j);
+                ck_assert_ptr_nonnull(table_find(t, k, (size_t)m));
+            }
+    }
+    ck_assert(saw_rehash);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_clear_and_bytes)
+{
+    table_t *t = table_new();
+    size_t empty = table_bytes(t);
+    char k[32];
+    for (int i = 0; i < 1000; i++) {
+        int l = keyf(k, i);
+        table_set(t, k, (size_t)l, "value", 5, i % 2 ? 99 : TABLE_NO_EXPIRE, NULL);
+    }
+    ck_assert_uint_gt(table_bytes(t), empty + 1000 * 10);
+    table_clear(t);
+    ck_assert_uint_eq(table_count(t), 0);
+    ck_assert_uint_eq(table_volatile_count(t), 0);
+    ck_assert_uint_eq(table_bytes(t), empty);
+    table_set(t, "x", 1, "y", 1, TABLE_NO_EXPIRE, NULL);
+    ck_assert_uint_eq(table_count(t), 1);
+    table_free(t);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("table");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_binary_keys);
+    tcase_add_test(tc, test_replace);
+    tcase_add_test(tc, test_expire_index);
+    tcase_add_test(tc, test_million_inserts_and_deletes);
+    tcase_add_test(tc, test_scan_across_growth);
+    tcase_add_test(tc, test_scan_across_shrink);
+    tcase_add_test(tc, test_scan_full_no_changes);
+    tcase_add_test(tc, test_random);
+    tcase_add_test(tc, test_incremental_rehash);
+    tcase_add_test(tc, test_clear_and_bytes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(suite)

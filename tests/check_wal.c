@@ -1,0 +1,667 @@
+/* Unit tests for the WAL: encode/decode of every byte, checksums, torn
+ * tails at every cut point, mid-file corruption, groups, seq continuity,
+ * expiry on replay, and failed writes that must not leave half a line. */
+#include "config.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include "codec.h"
+#include "crc32c.h"
+#include "table.h"
+#include "util.h"
+#include "wal.h"
+
+#define DOC_CRC "b377845e"
+
+static pool_t pool;
+static char *dir;
+static char path[4300];
+
+static void setup(void)
+{
+    pool_init(&pool, 0, 0);
+    dir = tu_tmpdir();
+    snprintf(path, sizeof path, "%s/kvd.wal", dir);
+}
+
+static void teardown(void)
+{
+    tu_rmdir(dir);
+    pool_destroy(&pool);
+}
+
+static wal_t *open_ok(table_t *t, wal_open_result *res)
+{
+    char err[1024];
+    wal_t *w = wal_open(path, &pool, t, res, err, sizeof err);
+    ck_assert_msg(w != NULL, "wal_open failed: %s", err);
+    return w;
+}
+
+static void assert_val(table_t *t, const void *k, size_t kl, const void *v, size_t vl)
+{
+    tentry_t *e = table_find(t, k, kl);
+    ck_assert_msg(e != NULL, "key missing");
+    ck_assert_uint_eq(tentry_vlen(e), vl);
+    ck_assert_int_eq(memcmp(tentry_val(e), v, vl), 0);
+}
+
+START_TEST(test_crc32c_known_values)
+{
+    ck_assert_uint_eq(crc32c(0, "123456789", 9), 0xE3069283u);
+    ck_assert_uint_eq(crc32c_sw(0, "123456789", 9), 0xE3069283u);
+    unsigned char b[1000];
+    for (int i = 0; i < 1000; i++)
+        b[i] = (unsigned char)(i * 7);
+    for (size_t n = 0; n < 1000; n += 37)
+        ck_assert_uint_eq(crc32c(0, b, n), crc32c_sw(0, b, n));
+    /* Incremental equals one-shot. */
+    ck_assert_uint_eq(crc32c(crc32c(0, b, 100), b + 100, 900), crc32c(0, b, 1000));
+}
+END_TEST
+
+START_TEST(test_encode_format)
+{
+    buf_t b = BUF_INIT(&pool);
+    wal_entry e = {.seq = 7, .op = WAL_OP_SET, .grp = 1, .key = "foo", .klen = 3, .val = "b\"a\nr", .vlen = 5,
+                   .exp = 1700000000000LL};
+    wal_encode(&b, &e);
+    buf_putc(&b, 0);
+    const char *want_prefix = "{\"seq\":7,\"op\":\"set\",\"key\":\"foo\",\"val\":\"b\\\"a\\nr\",\"exp\":1700000000000,\"crc\":\"";
+    ck_assert_int_eq(strncmp(b.data, want_prefix, strlen(want_prefix)), 0);
+    size_t body = strlen(want_prefix) - strlen(",\"crc\":\"");
+    char hex[9];
+    codec_hex32(hex, crc32c(0, b.data, body));
+    hex[8] = 0;
+    ck_assert_int_eq(strncmp(b.data + strlen(want_prefix), hex, 8), 0);
+    ck_assert_str_eq(b.data + strlen(want_prefix) + 8, "\"}\n");
+
+    /* Binary goes base64 under key64/val64. */
+    buf_reset(&b);
+    e = (wal_entry){.seq = 8, .op = WAL_OP_SET, .key = "a\0b", .klen = 3, .val = "\xff", .vlen = 1,
+                    .exp = TABLE_NO_EXPIRE};
+    wal_encode(&b, &e);
+    buf_putc(&b, 0);
+    ck_assert_ptr_nonnull(strstr(b.data, "\"key64\":\"YQBi\""));
+    ck_assert_ptr_nonnull(strstr(b.data, "\"val64\":\"/w==\""));
+    ck_assert_ptr_null(strstr(b.data, "\"exp\""));
+    buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_every_byte_roundtrips)
+{
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (char)i;
+    /* Each byte alone as key and as value, then all of them at once, and
+     * text with multi-byte UTF-8 and escapes. */
+    for (int i = 0; i < 256; i++) {
+        char k[2] = {'k', (char)i};
+        wal_append_set(w, k, 2, &all[i], 1, TABLE_NO_EXPIRE);
+        wal_append_set(w, &all[i], 1, k, 2, TABLE_NO_EXPIRE);
+    }
+    wal_append_set(w, all, 256, all, 256, TABLE_NO_EXPIRE);
+    const char *utf = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80 \"q\" \\ \t\x01\x7f";
+    wal_append_set(w, utf, strlen(utf), utf, strlen(utf), TABLE_NO_EXPIRE);
+    /* Invalid UTF-8 (overlong, surrogate, truncated) must go as base64. */
+    const char *bad[] = {"\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf5\x80\x80\x80"};
+    for (int i = 0; i < 4; i++)
+        wal_append_set(w, bad[i], strlen(bad[i]), bad[i], strlen(bad[i]), TABLE_NO_EXPIRE);
+    ck_assert_int_eq(wal_close(w), 0);
+
+    table_t *t2 = table_new();
+    w = open_ok(t2, &res);
+    ck_assert_uint_eq(res.scan.applied, 512 + 1 + 1 + 4);
+    for (int i = 0; i < 256; i++) {
+        char k[2] = {'k', (char)i};
+        assert_val(t2, k, 2, &all[i], 1);
+        assert_val(t2, &all[i], 1, k, 2);
+    }
+    assert_val(t2, all, 256, all, 256);
+    assert_val(t2, utf, strlen(utf), utf, strlen(utf));
+    for (int i = 0; i < 4; i++)
+        assert_val(t2, bad[i], strlen(bad[i]), bad[i], strlen(bad[i]));
+    wal_close(w);
+    table_free(t);
+    table_free(t2);
+}
+END_TEST
+
+START_TEST(test_one_mib_values)
+{
+    size_t n = 1 << 20;
+    char *text = malloc(n), *bin = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        text[i] = (char)('a' + i % 26);
+        bin[i] = (char)(i * 131 + 7);
+    }
+    text[n / 2] = '"'; /* needs escaping */
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    wal_append_set(w, "text", 4, text, n, TABLE_NO_EXPIRE);
+    wal_append_set(w, "bin", 3, bin, n, TABLE_NO_EXPIRE);
+    ck_assert_int_eq(wal_close(w), 0);
+    table_t *t2 = table_new();
+    w = open_ok(t2, &res);
+    assert_val(t2, "text", 4, text, n);
+    assert_val(t2, "bin", 3, bin, n);
+    wal_close(w);
+    table_free(t);
+    table_free(t2);
+    free(text);
+    free(bin);
+}
+END_TEST
+
+START_TEST(test_flipped_byte_detected)
+{
+    wal_decoder d;
+    wal_decoder_init(&d, &pool);
+    buf_t b = BUF_INIT(&pool);
+    wal_entry e = {.seq = 12345, .op = WAL_OP_SET, .key = "user:1", .klen = 6, .val = "{\"name\":\"x\"}",
+                   .vlen = 12, .exp = 1800000000000LL};
+    wal_encode(&b, &e);
+    size_t len = b.len - 1; /* without '\n' */
+    wal_entry out;
+    char why[160];
+    ck_assert_int_eq(wal_decode_line(&d, b.data, len, &out, why, sizeof why), 0);
+    ck_assert_uint_eq(out.seq, 12345);
+    ck_assert_int_eq(out.exp, 1800000000000LL);
+    const unsigned char masks[] = {0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80, 0xff};
+    for (size_t i = 0; i < len; i++) {
+        for (size_t m = 0; m < sizeof masks; m++) {
+            b.data[i] ^= (char)masks[m];
+            int rc = wal_decode_line(&d, b.data, len, &out, why, sizeof why);
+            ck_assert_msg(rc == -1, "flip 0x%02x at byte %zu not detected", masks[m], i);
+            b.data[i] ^= (char)masks[m];
+        }
+    }
+    buf_release(&b);
+    wal_decoder_free(&d);
+}
+END_TEST
+
+START_TEST(test_decode_rules)
+{
+    wal_decoder d;
+    wal_decoder_init(&d, &pool);
+    buf_t b = BUF_INIT(&pool);
+    wal_entry out;
+    char why[160];
+    /* Build lines by hand with a correct checksum. */
+    const char *bodies[] = {
+        "{\"seq\":1,\"op\":\"set\",\"key\":\"k\",\"val\":\"v\",\"future\":[1,2]", /* unknown field: ok */
+        "{\"seq\":1,\"op\":\"set\",\"key\":\"k\"",                               /* no val */
+        "{\"seq\":1,\"op\":\"del\"",                                             /* no key */
+        "{\"op\":\"del\",\"key\":\"k\"",                                         /* no seq */
+        "{\"seq\":1,\"op\":\"nope\",\"key\":\"k\"",                              /* bad op */
+        "{\"seq\":1.5,\"op\":\"del\",\"key\":\"k\"",                             /* seq not integral */
+        "{\"seq\":1,\"op\":\"expire\",\"key\":\"k\"",                            /* expire without exp */
+        "{\"seq\":1,\"op\":\"set\",\"key\":\"k\",\"key64\":\"aw==\",\"val\":\"v\"", /* both forms */
+        "{\"seq\":1,\"op\":\"set\",\"key64\":\"a\",\"val\":\"v\"",                 /* bad base64 */
+        "{\"seq\":1,\"op\":\"flush\"",                                           /* ok */
+    };
+    const int ok[] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
+        buf_reset(&b);
+        buf_puts(&b, bodies[i]);
+        uint32_t crc = crc32c(0, b.data, b.len);
+        char hex[9];
+        codec_hex32(hex, crc);
+        hex[8] = 0;
+        buf_appendf(&b, ",\"crc\":\"%s\"}", hex);
+        int rc = wal_decode_line(&d, b.data, b.len, &out, why, sizeof why);
+        ck_assert_msg((rc == 0) == ok[i], "line %zu: rc %d (%s)", i, rc, why);
+    }
+    buf_release(&b);
+    wal_decoder_free(&d);
+}
+END_TEST
+
+static void assert_same_entry(const wal_entry *a, const wal_entry *b)
+{
+    ck_assert_uint_eq(a->seq, b->seq);
+    ck_assert_int_eq(a->op, b->op);
+    ck_assert_uint_eq(a->grp, b->grp);
+    ck_assert_uint_eq(a->klen, b->klen);
+    if (a->klen)
+        ck_assert_int_eq(memcmp(a->key, b->key, a->klen), 0);
+    ck_assert_uint_eq(a->vlen, b->vlen);
+    if (a->vlen)
+        ck_assert_int_eq(memcmp(a->val, b->val, a->vlen), 0);
+    ck_assert_int_eq(a->exp, b->exp);
+}
+
+START_TEST(test_fast_path_agrees_with_cjson)
+{
+    /* The canonical-form scanner and cJSON must decode every line the
+     * encoder writes to the same entry. */
+    wal_decoder fast, slow;
+    wal_decoder_init(&fast, &pool);
+    wal_decoder_init(&slow, &pool);
+    slow.cjson_only = 1;
+    buf_t b = BUF_INIT(&pool);
+    char all[256];
+    for (int i = 0; i < 256; i++)
+        all[i] = (char)i;
+    const char *texts[] = {"", "plain", "q\"uote", "back\\slash", "ctl\x01\x1f\t\n\r\b\f", "h\xc3\xa9 \xe2\x82\xac",
+                           "\x7f del", "/slash/"};
+    wal_op ops[] = {WAL_OP_SET, WAL_OP_DEL, WAL_OP_EXPIRE, WAL_OP_PERSIST, WAL_OP_FLUSH, WAL_OP_RENAME};
+    uint64_t seq = 1;
+    for (size_t o = 0; o < sizeof ops / sizeof *ops; o++) {
+        for (size_t k = 0; k < sizeof texts / sizeof *texts + 1; k++) {
+            const char *key = k < 8 ? texts[k] : all;
+            size_t klen = k < 8 ? strlen(texts[k]) : 256;
+            for (int withexp = 0; withexp < 2; withexp++) {
+                wal_entry e = {.seq = seq++, .op = ops[o], .grp = (uint32_t)(k % 3 + 1), .key = key, .klen = klen,
+                               .val = texts[(k + 3) % 8], .vlen = strlen(texts[(k + 3) % 8]),
+                               .exp = (withexp || ops[o] == WAL_OP_EXPIRE) ? 1234567890123LL : TABLE_NO_EXPIRE};
+                if (ops[o] == WAL_OP_FLUSH)
+                    e.klen = 0;
+                if (ops[o] != WAL_OP_SET && ops[o] != WAL_OP_RENAME)
+                    e.vlen = 0;
+                if (ops[o] != WAL_OP_SET && ops[o] != WAL_OP_EXPIRE)
+                    e.exp = TABLE_NO_EXPIRE;
+                buf_reset(&b);
+                wal_encode(&b, &e);
+                wal_entry x, y;
+                char why[160];
+                ck_assert_int_eq(wal_decode_line(&fast, b.data, b.len - 1, &x, why, sizeof why), 0);
+                ck_assert_int_eq(wal_decode_line(&slow, b.data, b.len - 1, &y, why, sizeof why), 0);
+                if (ops[o] == WAL_OP_FLUSH)
+                    e.key = x.key;
+                assert_same_entry(&x, &y);
+                assert_same_entry(&x, &e);
+            }
+        }
+    }
+    buf_release(&b);
+    wal_decoder_free(&fast);
+    wal_decoder_free(&slow);
+}
+END_TEST
+
+START_TEST(test_docs_worked_example)
+{
+    /* The example in docs/WAL.md: keep the two in step. */
+    const char *line = "{\"seq\":42,\"op\":\"set\",\"key\":\"user:1\",\"val\":\"Ada\",\"exp\":1767225600000,"
+                       "\"crc\":\"b377845e\"}";
+    size_t body = strlen(line) - 18;
+    char hex[9];
+    codec_hex32(hex, crc32c(0, line, body));
+    hex[8] = 0;
+    ck_assert_str_eq(hex, DOC_CRC);
+}
+END_TEST
+
+/* Write n complete SETs to the file; return its size. */
+static long write_n(int n)
+{
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    char k[32];
+    for (int i = 0; i < n; i++) {
+        int l = snprintf(k, sizeof k, "key%d", i);
+        wal_append_set(w, k, (size_t)l, "value", 5, TABLE_NO_EXPIRE);
+    }
+    ck_assert_int_eq(wal_close(w), 0);
+    table_free(t);
+    return tu_size(path);
+}
+
+START_TEST(test_every_truncation_of_last_line)
+{
+    long base = write_n(3);
+    /* The 4th line, appended separately so we know its bytes. */
+    buf_t b = BUF_INIT(&pool);
+    wal_entry e = {.seq = 4, .op = WAL_OP_SET, .key = "last", .klen = 4, .val = "line\x01", .vlen = 5,
+                   .exp = TABLE_NO_EXPIRE};
+    wal_encode(&b, &e);
+    size_t full;
+    char *orig = tu_read(path, &full);
+    ck_assert_int_eq((long)full, base);
+    char *img = malloc(full + b.len);
+    memcpy(img, orig, full);
+    memcpy(img + full, b.data, b.len);
+    for (size_t cut = 0; cut <= b.len; cut++) {
+        tu_write(path, img, full + cut);
+        table_t *t = table_new();
+        wal_open_result res;
+        wal_t *w = open_ok(t, &res);
+        int complete = cut == b.len;
+        ck_assert_uint_eq(table_count(t), complete ? 4 : 3);
+        ck_assert_uint_eq(res.truncated_bytes, complete ? 0 : cut);
+        ck_assert_int_eq(res.scan.status, (complete || cut == 0) ? WAL_SCAN_OK : WAL_SCAN_TAIL);
+        ck_assert_int_eq(tu_size(path), complete ? (long)(full + cut) : base);
+        /* Appending after the repair continues cleanly. */
+        uint64_t seq = wal_append_set(w, "after", 5, "x", 1, TABLE_NO_EXPIRE);
+        ck_assert_uint_eq(seq, complete ? 5 : 4);
+        ck_assert_int_eq(wal_close(w), 0);
+        table_t *t2 = table_new();
+        w = open_ok(t2, &res);
+        ck_assert_int_eq(res.scan.status, WAL_SCAN_OK);
+        ck_assert_uint_eq(table_count(t2), complete ? 5 : 4);
+        assert_val(t2, "after", 5, "x", 1);
+        wal_close(w);
+        table_free(t);
+        table_free(t2);
+    }
+    free(img);
+    free(orig);
+    buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_garbage_tail_truncated)
+{
+    long base = write_n(5);
+    size_t n;
+    char *img = tu_read(path, &n);
+    img = realloc(img, n + 300);
+    memset(img + n, 0, 200);             /* zero blocks after a crash */
+    memcpy(img + n + 200, "\n{bad}\n", 7); /* and a bad complete line */
+    tu_write(path, img, n + 207);
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    ck_assert_uint_eq(table_count(t), 5);
+    ck_assert_uint_eq(res.truncated_bytes, 207);
+    ck_assert_uint_eq(res.scan.bad_line, 6);
+    ck_assert_uint_eq(res.scan.bad_offset, (uint64_t)base);
+    ck_assert_int_eq(tu_size(path), base);
+    wal_close(w);
+    table_free(t);
+    free(img);
+}
+END_TEST
+
+START_TEST(test_middle_corruption_refused)
+{
+    write_n(5);
+    size_t n;
+    char *img = tu_read(path, &n);
+    /* Flip a byte inside line 3. */
+    char *l3 = img;
+    for (int i = 0; i < 2; i++)
+        l3 = strchr(l3, '\n') + 1;
+    uint64_t off = (uint64_t)(l3 - img);
+    l3[10] ^= 0x01;
+    tu_write(path, img, n);
+    table_t *t = table_new();
+    wal_open_result res;
+    char err[1024];
+    wal_t *w = wal_open(path, &pool, t, &res, err, sizeof err);
+    ck_assert_ptr_null(w);
+    char want[64];
+    snprintf(want, sizeof want, "line 3 (byte offset %llu)", (unsigned long long)off);
+    ck_assert_msg(strstr(err, want) != NULL, "error does not name line/offset: %s", err);
+    ck_assert_ptr_nonnull(strstr(err, path));
+    ck_assert_ptr_nonnull(strstr(err, "kvd-check-wal --fix"));
+    /* The file is left alone. */
+    ck_assert_int_eq(tu_size(path), (long)n);
+    table_free(t);
+    free(img);
+}
+END_TEST
+
+START_TEST(test_seq_continues_after_reopen)
+{
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    ck_assert_uint_eq(wal_append_set(w, "a", 1, "1", 1, TABLE_NO_EXPIRE), 1);
+    ck_assert_uint_eq(wal_append_del(w, "a", 1), 2);
+    wal_close(w);
+    w = open_ok(t, &res);
+    ck_assert_uint_eq(res.scan.last_seq, 2);
+    ck_assert_uint_eq(wal_append_set(w, "b", 1, "1", 1, TABLE_NO_EXPIRE), 3);
+    wal_close(w);
+    w = open_ok(t, &res);
+    ck_assert_uint_eq(res.scan.first_seq, 1);
+    ck_assert_uint_eq(res.scan.last_seq, 3);
+    ck_assert_uint_eq(wal_append_flush(w), 4);
+    wal_close(w);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_seq_must_increase)
+{
+    write_n(2);
+    size_t n;
+    char *img = tu_read(path, &n);
+    /* Append the same two lines again: seq goes backwards at line 3. */
+    img = realloc(img, 2 * n);
+    memcpy(img + n, img, n);
+    tu_write(path, img, 2 * n);
+    table_t *t = table_new();
+    wal_open_result res;
+    char err[1024];
+    ck_assert_ptr_null(wal_open(path, &pool, t, &res, err, sizeof err));
+    ck_assert_ptr_nonnull(strstr(err, "sequence number 1 does not follow 2"));
+    table_free(t);
+    free(img);
+}
+END_TEST
+
+START_TEST(test_ops_and_expiry_on_replay)
+{
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    int64_t now = kvd_now_ms();
+    wal_append_set(w, "gone", 4, "v", 1, now - 1000);       /* already expired */
+    wal_append_set(w, "old", 3, "v", 1, TABLE_NO_EXPIRE);
+    wal_append_set(w, "old", 3, "v", 1, now - 5);           /* an expired SET removes it */
+    wal_append_set(w, "live", 4, "v", 1, now + 3600000);
+    wal_append_set(w, "p", 1, "v", 1, now + 3600000);
+    wal_append_persist(w, "p", 1);
+    wal_append_set(w, "e", 1, "v", 1, TABLE_NO_EXPIRE);
+    wal_append_expire(w, "e", 1, now + 7200000);
+    wal_append_set(w, "x", 1, "v", 1, TABLE_NO_EXPIRE);
+    wal_append_expire(w, "x", 1, now - 1);                  /* expired by EXPIRE */
+    wal_append_set(w, "d", 1, "v", 1, TABLE_NO_EXPIRE);
+    wal_append_del(w, "d", 1);
+    wal_append_set(w, "src", 3, "moved", 5, now + 3600000);
+    wal_append_rename(w, "src", 3, "dst", 3);
+    ck_assert_int_eq(wal_close(w), 0);
+
+    table_t *t2 = table_new();
+    w = open_ok(t2, &res);
+    ck_assert_uint_eq(res.expired, 3);
+    ck_assert_ptr_null(table_find(t2, "gone", 4));
+    ck_assert_ptr_null(table_find(t2, "old", 3));
+    ck_assert_ptr_null(table_find(t2, "x", 1));
+    ck_assert_ptr_null(table_find(t2, "d", 1));
+    ck_assert_ptr_null(table_find(t2, "src", 3));
+    ck_assert_int_eq(tentry_expire(table_find(t2, "live", 4)), now + 3600000);
+    ck_assert_int_eq(tentry_expire(table_find(t2, "p", 1)), TABLE_NO_EXPIRE);
+    ck_assert_int_eq(tentry_expire(table_find(t2, "e", 1)), now + 7200000);
+    assert_val(t2, "dst", 3, "moved", 5);
+    ck_assert_int_eq(tentry_expire(table_find(t2, "dst", 3)), now + 3600000);
+    ck_assert_uint_eq(table_count(t2), 4);
+    /* FLUSH empties everything before it. */
+    wal_append_flush(w);
+    wal_append_set(w, "z", 1, "1", 1, TABLE_NO_EXPIRE);
+    wal_close(w);
+    table_t *t3 = table_new();
+    w = open_ok(t3, &res);
+    ck_assert_uint_eq(table_count(t3), 1);
+    wal_close(w);
+    table_free(t);
+    table_free(t2);
+    table_free(t3);
+}
+END_TEST
+
+START_TEST(test_groups_all_or_nothing)
+{
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    wal_append_set(w, "before", 6, "1", 1, TABLE_NO_EXPIRE);
+    wal_group(w, 3);
+    wal_append_set(w, "g1", 2, "1", 1, TABLE_NO_EXPIRE);
+    wal_append_set(w, "g2", 2, "2", 1, TABLE_NO_EXPIRE);
+    wal_append_set(w, "g3", 2, "3", 1, TABLE_NO_EXPIRE);
+    ck_assert_int_eq(wal_close(w), 0);
+    long whole = tu_size(path);
+    size_t n;
+    char *img = tu_read(path, &n);
+    char *line2 = strchr(img, '\n') + 1;
+    ck_assert_ptr_nonnull(strstr(line2, "\"grp\":3"));
+
+    table_t *t2 = table_new();
+    w = open_ok(t2, &res);
+    ck_assert_uint_eq(table_count(t2), 4);
+    wal_close(w);
+
+    /* Cut after the group's second line: the whole group goes. */
+    char *cut = strchr(strchr(line2, '\n') + 1, '\n') + 1;
+    tu_write(path, img, (size_t)(cut - img));
+    table_t *t3 = table_new();
+    w = open_ok(t3, &res);
+    ck_assert_uint_eq(table_count(t3), 1);
+    ck_assert_ptr_nonnull(table_find(t3, "before", 6));
+    ck_assert_int_eq(tu_size(path), (long)(line2 - img));
+    ck_assert_uint_eq(res.scan.bad_line, 2);
+    ck_assert_uint_eq(wal_append_del(w, "before", 6), 2);
+    wal_close(w);
+    ck_assert_int_lt(tu_size(path), whole);
+    table_free(t);
+    table_free(t2);
+    table_free(t3);
+    free(img);
+}
+END_TEST
+
+START_TEST(test_failed_write_leaves_no_half_line)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    wal_append_set(w, "a", 1, "1", 1, TABLE_NO_EXPIRE);
+    ck_assert_int_eq(wal_flush(w), 0);
+    long good = tu_size(path);
+    /* Let the next write get only part of the way. */
+    struct rlimit rl = {(rlim_t)good + 10, (rlim_t)good + 10};
+    struct rlimit old;
+    getrlimit(RLIMIT_FSIZE, &old);
+    rl.rlim_max = old.rlim_max;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    char big[200];
+    memset(big, 'v', sizeof big);
+    wal_append_set(w, "b", 1, big, sizeof big, TABLE_NO_EXPIRE);
+    int rc = wal_flush(w);
+    ck_assert_int_eq(rc, -EFBIG);
+    ck_assert_int_eq(wal_error(w), -EFBIG);
+    ck_assert_int_eq(tu_size(path), good);
+    ck_assert_uint_eq(w->written_seq, 1);
+    /* Space comes back: the kept batch is written on retry. */
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    ck_assert_int_eq(wal_flush(w), 0);
+    ck_assert_int_eq(wal_error(w), 0);
+    ck_assert_uint_eq(w->written_seq, 2);
+    ck_assert_int_eq(wal_close(w), 0);
+    table_t *t2 = table_new();
+    w = open_ok(t2, &res);
+    ck_assert_int_eq(res.scan.status, WAL_SCAN_OK);
+    assert_val(t2, "b", 1, big, sizeof big);
+    wal_close(w);
+    table_free(t);
+    table_free(t2);
+}
+END_TEST
+
+START_TEST(test_sync_accounting)
+{
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    wal_append_set(w, "a", 1, "1", 1, TABLE_NO_EXPIRE);
+    ck_assert_uint_gt(wal_pending(w), 0);
+    ck_assert_int_eq(wal_flush(w), 0);
+    ck_assert_uint_eq(wal_pending(w), 0);
+    ck_assert_uint_eq(w->written_seq, 1);
+    ck_assert_uint_eq(w->durable_seq, 0);
+    uint64_t target = w->written_seq;
+    wal_append_set(w, "b", 1, "1", 1, TABLE_NO_EXPIRE); /* arrives during the sync */
+    ck_assert_int_eq(wal_sync_fd(wal_fd(w)), 0);
+    wal_sync_done(w, target, 0, 10);
+    ck_assert_uint_eq(w->durable_seq, 1);
+    ck_assert_uint_eq(w->stats.fsyncs, 1);
+    /* A failed fsync stops the WAL for good. */
+    wal_sync_done(w, 2, -EIO, 10);
+    ck_assert_int_eq(wal_error(w), -EIO);
+    ck_assert_int_eq(wal_flush(w), -EIO);
+    ck_assert_uint_eq(w->durable_seq, 1);
+    ck_assert_int_eq(wal_close(w), -EIO);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_file_modes)
+{
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0600);
+    wal_close(w);
+    char sub[4400];
+    snprintf(sub, sizeof sub, "%s/a/b", dir);
+    ck_assert_int_eq(kvd_mkdir_p(sub, 0700), 0);
+    ck_assert_int_eq(stat(sub, &st), 0);
+    ck_assert_int_eq(st.st_mode & 0777, 0700);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_scan_missing_file)
+{
+    wal_scan_result r;
+    ck_assert_int_eq(wal_scan("/nonexistent/kvd.wal", &pool, NULL, NULL, &r), -ENOENT);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("wal");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_crc32c_known_values);
+    tcase_add_test(tc, test_encode_format);
+    tcase_add_test(tc, test_every_byte_roundtrips);
+    tcase_add_test(tc, test_one_mib_values);
+    tcase_add_test(tc, test_flipped_byte_detected);
+    tcase_add_test(tc, test_decode_rules);
+    tcase_add_test(tc, test_fast_path_agrees_with_cjson);
+    tcase_add_test(tc, test_docs_worked_example);
+    tcase_add_test(tc, test_every_truncation_of_last_line);
+    tcase_add_test(tc, test_garbage_tail_truncated);
+    tcase_add_test(tc, test_middle_corruption_refused);
+    tcase_add_test(tc, test_seq_continues_after_reopen);
+    tcase_add_test(tc, test_seq_must_increase);
+    tcase_add_test(tc, test_ops_and_expiry_on_replay);
+    tcase_add_test(tc, test_groups_all_or_nothing);
+    tcase_add_test(tc, test_failed_write_leaves_no_half_line);
+    tcase_add_test(tc, test_sync_accounting);
+    tcase_add_test(tc, test_file_modes);
+    tcase_add_test(tc, test_scan_missing_file);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(suite)
