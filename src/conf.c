@@ -14,9 +14,10 @@
 #include <string.h>
 #include <strings.h>
 
-typedef enum { CT_BOOL, CT_INT, CT_MEM, CT_STR, CT_ENUM } conf_type;
+typedef enum { CT_BOOL, CT_INT, CT_MEM, CT_STR, CT_ENUM, CT_OCTAL, CT_LIST, CT_OBUF } conf_type;
 
-#define CF_MUTABLE 1 /* CONFIG SET may change it */
+#define CF_MUTABLE 1   /* CONFIG SET may change it */
+#define CF_SENSITIVE 2 /* never logged */
 
 typedef struct conf_def {
     const char *name;
@@ -35,6 +36,24 @@ static const char *const level_names[] = {"debug", "verbose", "notice", "warning
 #define LL_MAX 0x7fffffffffffffffLL
 
 static const conf_def directives[] = {
+    {"bind", CT_LIST, OFF(bind), 0, 0, 0, NULL, "127.0.0.1"},
+    {"port", CT_INT, OFF(port), 0, 0, 65535, NULL, "7379"},
+    {"unixsocket", CT_STR, OFF(unixsocket), 0, 0, 0, NULL, ""},
+    {"unixsocketperm", CT_OCTAL, OFF(unixsocketperm), 0, 0, 0777, NULL, "0700"},
+    {"tcp-backlog", CT_INT, OFF(tcp_backlog), 0, 1, 65535, NULL, "511"},
+    {"timeout", CT_INT, OFF(timeout), CF_MUTABLE, 0, 0x7fffffff, NULL, "0"},
+    {"tcp-keepalive", CT_INT, OFF(tcp_keepalive), CF_MUTABLE, 0, 0x7fffffff, NULL, "300"},
+    {"maxclients", CT_INT, OFF(maxclients), CF_MUTABLE, 1, 1000000, NULL, "10000"},
+    {"requirepass", CT_STR, OFF(requirepass), CF_MUTABLE | CF_SENSITIVE, 0, 0, NULL, ""},
+    {"protected-mode", CT_BOOL, OFF(protected_mode), CF_MUTABLE, 0, 0, NULL, "yes"},
+    {"daemonize", CT_BOOL, OFF(daemonize), 0, 0, 0, NULL, "no"},
+    {"pidfile", CT_STR, OFF(pidfile), 0, 0, 0, NULL, ""},
+    {"hz", CT_INT, OFF(hz), CF_MUTABLE, 1, 500, NULL, "10"},
+    {"proto-max-bulk-len", CT_MEM, OFF(proto_max_bulk_len), CF_MUTABLE, 1024 * 1024, LL_MAX, NULL, "512mb"},
+    {"proto-inline-max-size", CT_MEM, OFF(proto_inline_max_size), CF_MUTABLE, 1024, 1LL << 30, NULL, "64kb"},
+    {"proto-max-multibulk-len", CT_INT, OFF(proto_max_multibulk_len), CF_MUTABLE, 1, 0x7fffffff, NULL, "1048576"},
+    {"client-query-buffer-limit", CT_MEM, OFF(client_query_buffer_limit), CF_MUTABLE, 1024 * 1024, LL_MAX, NULL, "1gb"},
+    {"client-output-buffer-limit", CT_OBUF, 0, CF_MUTABLE, 0, 0, NULL, "normal 1gb 64mb 0"},
     {"dir", CT_STR, OFF(dir), 0, 0, 0, NULL, "./data"},
     {"appendfsync", CT_ENUM, OFF(appendfsync), CF_MUTABLE, 0, 0, fsync_names, "everysec"},
     {"loglevel", CT_ENUM, OFF(loglevel), CF_MUTABLE, 0, 0, level_names, "notice"},
@@ -108,7 +127,7 @@ void conf_init(kvd_config *cfg)
 void conf_free(kvd_config *cfg)
 {
     for (size_t i = 0; i < KVD_ARRAY_SIZE(directives); i++) {
-        if (directives[i].type == CT_STR) {
+        if (directives[i].type == CT_STR || directives[i].type == CT_LIST) {
             char **f = (char **)((char *)cfg + directives[i].off);
             free(*f);
             *f = NULL;
@@ -125,6 +144,70 @@ static void set_int_field(const conf_def *d, kvd_config *cfg, long long v)
         *(int *)f = (int)v;
 }
 
+/* Directives whose value is a list of words: the words may come as
+ * several arguments (config file) or as one space-separated string
+ * (CONFIG SET). */
+static int set_multi(kvd_config *cfg, const conf_def *d, int argc, char **argv, char *err,
+                     size_t errlen)
+{
+    size_t total = 1;
+    for (int i = 0; i < argc; i++)
+        total += strlen(argv[i]) + 1;
+    char *joined = xmalloc(total);
+    joined[0] = '\0';
+    for (int i = 0; i < argc; i++) {
+        if (i)
+            strcat(joined, " ");
+        strcat(joined, argv[i]);
+    }
+    char *words[64];
+    int n = 0;
+    for (char *tok = strtok(joined, " \t"); tok && n < 64; tok = strtok(NULL, " \t"))
+        words[n++] = tok;
+    int rc = 0;
+    if (d->type == CT_LIST) {
+        if (n == 0) {
+            snprintf(err, errlen, "at least one address is needed");
+            rc = -1;
+        } else {
+            char *v = xmalloc(total);
+            v[0] = '\0';
+            for (int i = 0; i < n; i++) {
+                if (i)
+                    strcat(v, " ");
+                strcat(v, words[i]);
+            }
+            char **f = (char **)((char *)cfg + d->off);
+            free(*f);
+            *f = v;
+        }
+    } else {
+        /* client-output-buffer-limit <class> <hard> <soft> <soft-seconds> ... */
+        if (n == 0 || n % 4) {
+            snprintf(err, errlen, "wrong number of arguments");
+            rc = -1;
+        }
+        for (int i = 0; rc == 0 && i < n; i += 4) {
+            long long hard, soft, secs;
+            if (strcasecmp(words[i], "normal") != 0) {
+                snprintf(err, errlen, "kvd has only the 'normal' client class, not '%s'", words[i]);
+                rc = -1;
+            } else if (conf_parse_memory(words[i + 1], &hard) < 0 || conf_parse_memory(words[i + 2], &soft) < 0 ||
+                       kvd_str_to_ll(words[i + 3], strlen(words[i + 3]), &secs) < 0 || hard < 0 ||
+                       soft < 0 || secs < 0 || secs > 0x7fffffff) {
+                snprintf(err, errlen, "invalid limits: expected <class> <hard> <soft> <soft-seconds>");
+                rc = -1;
+            } else {
+                cfg->obuf_hard = hard;
+                cfg->obuf_soft = soft;
+                cfg->obuf_soft_seconds = (int)secs;
+            }
+        }
+    }
+    free(joined);
+    return rc;
+}
+
 int conf_set(kvd_config *cfg, const char *name, int argc, char **argv, int runtime, char *err,
              size_t errlen)
 {
@@ -137,6 +220,8 @@ int conf_set(kvd_config *cfg, const char *name, int argc, char **argv, int runti
         snprintf(err, errlen, "CONFIG SET failed (possibly related to argument '%s') - can't set immutable config", d->name);
         return -1;
     }
+    if (d->type == CT_LIST || d->type == CT_OBUF)
+        return set_multi(cfg, d, argc, argv, err, errlen);
     if (argc != 1) {
         snprintf(err, errlen, "wrong number of arguments for '%s'", d->name);
         return -1;
@@ -144,6 +229,19 @@ int conf_set(kvd_config *cfg, const char *name, int argc, char **argv, int runti
     const char *v = argv[0];
     void *f = (char *)cfg + d->off;
     switch (d->type) {
+    case CT_LIST:
+    case CT_OBUF:
+        return -1; /* handled above */
+    case CT_OCTAL: {
+        char *end;
+        long m = strtol(v, &end, 8);
+        if (!*v || *end || m < d->min || m > d->max) {
+            snprintf(err, errlen, "argument must be an octal file mode between 0 and 0777");
+            return -1;
+        }
+        *(int *)f = (int)m;
+        return 0;
+    }
     case CT_BOOL:
         if (strcasecmp(v, "yes") == 0)
             *(int *)f = 1;
@@ -288,6 +386,17 @@ static void render(const conf_def *d, const kvd_config *cfg, buf_t *out)
     }
     case CT_ENUM:
         buf_puts(out, d->enums[*(const int *)f]);
+        break;
+    case CT_OCTAL:
+        buf_appendf(out, "%o", (unsigned)*(const int *)f);
+        break;
+    case CT_LIST: {
+        const char *s = *(char *const *)f;
+        buf_puts(out, s ? s : "");
+        break;
+    }
+    case CT_OBUF:
+        buf_appendf(out, "normal %lld %lld %d", cfg->obuf_hard, cfg->obuf_soft, cfg->obuf_soft_seconds);
         break;
     }
 }

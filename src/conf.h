@@ -10,6 +10,26 @@
 struct buf;
 
 typedef struct kvd_config {
+    char *bind;                  /* space-separated addresses */
+    int port;                    /* 0: no TCP listener */
+    char *unixsocket;            /* "" = none */
+    int unixsocketperm;          /* octal mode for the socket file */
+    int tcp_backlog;
+    int timeout;                 /* close clients idle this many seconds (0 = never) */
+    int tcp_keepalive;           /* seconds; 0 = off */
+    int maxclients;
+    char *requirepass;           /* "" = no password */
+    int protected_mode;
+    int daemonize;
+    char *pidfile;               /* "" = none */
+    int hz;                      /* background cycles per second */
+    long long proto_max_bulk_len;
+    long long proto_inline_max_size;
+    int proto_max_multibulk_len;
+    long long client_query_buffer_limit;
+    long long obuf_hard;         /* client-output-buffer-limit normal: hard */
+    long long obuf_soft;         /* ... soft: reading pauses above it */
+    int obuf_soft_seconds;       /* ... close if over soft this long (0 = never) */
     char *dir;                   /* data directory */
     int appendfsync;             /* wal_sync_policy */
     int loglevel;

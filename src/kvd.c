@@ -1,18 +1,29 @@
-/* kvd: main(). Reads the configuration, opens the data directory and
- * replays the WAL. The network server is not built yet: after loading, kvd
- * reports what it loaded and exits. */
+/* kvd: main(). Reads the configuration (file, then --directive value
+ * overrides), daemonizes if asked, replays the WAL into memory and runs the
+ * server until SIGTERM, SIGINT or SHUTDOWN.
+ *
+ * Exit codes: 0 after a clean shutdown (WAL flushed and fsynced);
+ *             1 when startup fails (bad configuration, data directory or
+ *               WAL problems, cannot listen) or the final WAL flush/fsync
+ *               failed on shutdown. */
 #include "config.h"
 #include "conf.h"
 #include "log.h"
 #include "pool.h"
+#include "server.h"
 #include "table.h"
 #include "util.h"
 #include "version.h"
 #include "wal.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
@@ -27,15 +38,17 @@ static void usage(FILE *f)
             "--directive value; the command line wins over the file.\n"
             "Examples:\n"
             "  kvd conf/kvd.conf\n"
-            "  kvd conf/kvd.conf --dir /var/lib/kvd --appendfsync always\n");
+            "  kvd conf/kvd.conf --port 7380 --dir /var/lib/kvd --appendfsync always\n"
+            "  kvd --port 7379 --requirepass secret\n");
 }
 
 /* Build the config from argv: an optional file first, then --name value. */
-static int load_config(kvd_config *cfg, int argc, char **argv, int *test_only)
+static int load_config(kvd_config *cfg, int argc, char **argv, int *test_only, char **file)
 {
     char err[512];
     int i = 1;
     *test_only = 0;
+    *file = NULL;
     if (i < argc && strcmp(argv[i], "--test-config") == 0) {
         *test_only = 1;
         i++;
@@ -45,6 +58,8 @@ static int load_config(kvd_config *cfg, int argc, char **argv, int *test_only)
             fprintf(stderr, "*** FATAL CONFIG FILE ERROR ***\n%s\n", err);
             return -1;
         }
+        char *abs = realpath(argv[i], NULL);
+        *file = abs ? abs : xstrdup(argv[i]);
         i++;
     }
     while (i < argc) {
@@ -70,6 +85,61 @@ static int load_config(kvd_config *cfg, int argc, char **argv, int *test_only)
     return 0;
 }
 
+/* Detach from the terminal: fork, new session, stdio to /dev/null. */
+static int daemonize(void)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid > 0)
+        _exit(0);
+    setsid();
+    int fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, STDIN_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        dup2(fd, STDERR_FILENO);
+        if (fd > STDERR_FILENO)
+            close(fd);
+    }
+    return 0;
+}
+
+static int write_pidfile(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -errno;
+    fprintf(f, "%d\n", (int)getpid());
+    fclose(f);
+    return 0;
+}
+
+/* Room for maxclients sockets plus our own files, as far as allowed. */
+static void raise_fd_limit(int maxclients)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return;
+    rlim_t want = (rlim_t)maxclients + 64;
+    if (rl.rlim_cur >= want)
+        return;
+    rlim_t old = rl.rlim_cur;
+    rl.rlim_cur = want;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+        rl.rlim_max = want;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+        getrlimit(RLIMIT_NOFILE, &rl);
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+        log_warning("could not raise the open files limit to %llu (it is %llu, was %llu): fewer "
+                    "clients than maxclients %d may be able to connect",
+                    (unsigned long long)want, (unsigned long long)rl.rlim_cur, (unsigned long long)old,
+                    maxclients);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
@@ -80,62 +150,74 @@ int main(int argc, char **argv)
         printf("kvd v=%s\n", KVD_VERSION);
         return 0;
     }
-    kvd_config cfg;
-    conf_init(&cfg);
-    pool_t pool;
-    table_t *t = NULL;
-    wal_t *w = NULL;
+    signal(SIGPIPE, SIG_IGN);
+    conf_init(&srv.cfg);
     int test_only, status = 1;
-    pool_init(&pool, 0, 0);
-    if (load_config(&cfg, argc, argv, &test_only) < 0)
+    pool_init(&srv.pool, 0, 0);
+    if (load_config(&srv.cfg, argc, argv, &test_only, &srv.config_file) < 0)
         goto out;
     if (test_only) {
         printf("configuration OK\n");
         status = 0;
         goto out;
     }
-    if (log_open(cfg.logfile, cfg.loglevel) < 0) {
-        fprintf(stderr, "kvd: cannot open logfile %s\n", cfg.logfile);
+    if (srv.cfg.daemonize && daemonize() < 0) {
+        fprintf(stderr, "kvd: cannot daemonize: %s\n", strerror(errno));
         goto out;
     }
-    log_notice("kvd %s starting, pid %d", KVD_VERSION, (int)getpid());
+    /* The pool belongs to the thread that runs the loop: this one, and
+     * after a fork, this process. */
+    pool_init(&srv.pool, (size_t)srv.cfg.pool_max_per_class, (size_t)srv.cfg.pool_max_bytes);
+    if (log_open(srv.cfg.logfile, srv.cfg.loglevel) < 0) {
+        fprintf(stderr, "kvd: cannot open logfile %s: %s\n", srv.cfg.logfile, strerror(errno));
+        goto out;
+    }
+    srv.executable = realpath("/proc/self/exe", NULL);
+    srv.start_ms = kvd_now_ms();
+    unsigned char rid[20];
+    kvd_random_bytes(rid, sizeof rid);
+    for (int i = 0; i < 20; i++)
+        snprintf(srv.run_id + 2 * i, 3, "%02x", rid[i]);
+    log_notice("kvd %s starting: pid %d, port %d, config %s", KVD_VERSION, (int)getpid(), srv.cfg.port,
+               srv.config_file ? srv.config_file : "(none)");
+    if (srv.cfg.pidfile[0] && write_pidfile(srv.cfg.pidfile) < 0)
+        log_warning("cannot write pidfile %s: %s", srv.cfg.pidfile, strerror(errno));
+    raise_fd_limit(srv.cfg.maxclients);
 
-    int rc = kvd_mkdir_p(cfg.dir, 0700);
+    int rc = kvd_mkdir_p(srv.cfg.dir, 0700);
     if (rc < 0) {
-        log_warning("cannot create data directory %s: %s", cfg.dir, strerror(-rc));
+        log_warning("cannot create data directory %s: %s", srv.cfg.dir, strerror(-rc));
         goto out;
     }
-    char path[4096];
-    snprintf(path, sizeof path, "%s/kvd.wal", cfg.dir);
-
-    pool_set_caps(&pool, (size_t)cfg.pool_max_per_class, (size_t)cfg.pool_max_bytes);
-    t = table_new();
-    wal_open_result res;
+    snprintf(srv.wal_path, sizeof srv.wal_path, "%s/kvd.wal", srv.cfg.dir);
+    srv.db = table_new();
     char err[1024];
-    w = wal_open(path, &pool, t, &res, err, sizeof err);
-    if (!w) {
+    srv.wal = wal_open(srv.wal_path, &srv.pool, srv.db, &srv.load, err, sizeof err);
+    if (!srv.wal) {
         log_warning("%s", err);
         goto out;
     }
-    if (res.truncated_bytes)
-        log_warning("WAL %s: cut a torn tail of %llu bytes at offset %llu (line %llu: %s)", path,
-                    (unsigned long long)res.truncated_bytes,
-                    (unsigned long long)res.scan.good_bytes,
-                    (unsigned long long)res.scan.bad_line, res.scan.bad_reason);
-    double secs = (double)res.scan.elapsed_us / 1e6;
-    log_notice("WAL %s replayed: %llu entries applied (%llu already expired), %llu bytes, "
-               "%.3f s, last seq %llu; %llu keys loaded",
-               path, (unsigned long long)res.scan.applied, (unsigned long long)res.expired,
-               (unsigned long long)res.scan.good_bytes, secs,
-               (unsigned long long)res.scan.last_seq, (unsigned long long)table_count(t));
-    log_warning("the network server is not built yet (issue 3): kvd loaded the data directory "
-                "and is exiting");
-    status = 0;
+    if (srv.load.truncated_bytes)
+        log_warning("WAL %s: cut a torn tail of %llu bytes at offset %llu (line %llu: %s)", srv.wal_path,
+                    (unsigned long long)srv.load.truncated_bytes, (unsigned long long)srv.load.scan.good_bytes,
+                    (unsigned long long)srv.load.scan.bad_line, srv.load.scan.bad_reason);
+    log_notice("WAL %s replayed: %llu entries applied (%llu already expired), %llu bytes, %.3f s, last seq "
+               "%llu; %llu keys loaded",
+               srv.wal_path, (unsigned long long)srv.load.scan.applied, (unsigned long long)srv.load.expired,
+               (unsigned long long)srv.load.scan.good_bytes, (double)srv.load.scan.elapsed_us / 1e6,
+               (unsigned long long)srv.load.scan.last_seq, (unsigned long long)table_count(srv.db));
+    status = server_run();
+    if (status == 0)
+        log_notice("kvd exiting: bye");
 out:
-    if (w && wal_close(w) < 0)
+    if (srv.wal && wal_close(srv.wal) < 0 && status == 0)
         status = 1;
-    table_free(t);
-    pool_destroy(&pool);
-    conf_free(&cfg);
+    table_free(srv.db);
+    pool_destroy(&srv.pool);
+    conf_free(&srv.cfg);
+    free(srv.config_file);
+    free(srv.executable);
+    if (srv.loop)
+        uv_loop_close(srv.loop);
     return status;
 }

@@ -6,6 +6,7 @@
 #include "table.h"
 #include "util.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 
 #define TABLE_INITIAL_SIZE 4
@@ -445,6 +446,59 @@ tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire)
         vol_add(t, n);
     entry_free(t, e);
     return n;
+}
+
+static size_t entry_header(const tentry_t *e)
+{
+    return sizeof(*e) + (tentry_has_expire(e) ? TENTRY_EXPIRE_BLOCK : 0) + tentry_klen(e);
+}
+
+/* Resize e's allocation to alloc bytes, fixing
+ * the chain link and the expiry index if it moves. */
+static tentry_t *entry_resize(table_t *t, tentry_t *e, size_t alloc)
+{
+    size_t klen = tentry_klen(e);
+    tentry_t **link = find_link(t, tentry_key(e), klen, table_hash(t, tentry_key(e), klen));
+    t->entry_bytes -= xmalloc_size(e);
+    tentry_t *n = xrealloc(e, alloc);
+    t->entry_bytes += xmalloc_size(n);
+    *link = n;
+    if (tentry_has_expire(n))
+        t->vol[vol_index(n)] = n;
+    return n;
+}
+
+static size_t entry_room(tentry_t *e)
+{
+#ifdef HAVE_MALLOC_USABLE_SIZE
+    return malloc_usable_size(e);
+#else
+    return entry_header(e) + tentry_vlen(e);
+#endif
+}
+
+tentry_t *table_append(table_t *t, tentry_t *e, const void *p, size_t n)
+{
+    size_t hdr = entry_header(e), old = tentry_vlen(e), need = hdr + old + n;
+    if (need > entry_room(e)) {
+        size_t alloc = need + (old + n) / 2; /* room for the next appends */
+        e = entry_resize(t, e, alloc);
+    }
+    memcpy((char *)e + hdr + old, p, n);
+    e->vlen = (uint32_t)(old + n);
+    t->kv_bytes += n;
+    return e;
+}
+
+tentry_t *table_set_value(table_t *t, tentry_t *e, const void *val, size_t vlen)
+{
+    size_t hdr = entry_header(e), old = tentry_vlen(e);
+    if (hdr + vlen > entry_room(e))
+        e = entry_resize(t, e, hdr + vlen);
+    memcpy((char *)e + hdr, val, vlen);
+    e->vlen = (uint32_t)vlen;
+    t->kv_bytes = t->kv_bytes - old + vlen;
+    return e;
 }
 
 tentry_t *table_random(table_t *t)

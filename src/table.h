@@ -99,6 +99,15 @@ tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, s
  * which may have moved. */
 tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire);
 
+/* Append n bytes to e's value, keeping its expiry. Returns the entry,
+ * which may have moved. Growth is geometric, so repeated appends to one
+ * key cost amortised O(n) in total. */
+tentry_t *table_append(table_t *t, tentry_t *e, const void *p, size_t n);
+
+/* Replace e's value in place when the new value fits the allocation;
+ * otherwise as table_set. Keeps the expiry. Returns the entry. */
+tentry_t *table_set_value(table_t *t, tentry_t *e, const void *val, size_t vlen);
+
 /* Remove key. Returns 1 when it existed, else 0. */
 int table_del(table_t *t, const void *key, size_t klen);
 

@@ -29,6 +29,7 @@
 static const char *const op_names[WAL_OP_MAX] = {
     [WAL_OP_SET] = "set",       [WAL_OP_DEL] = "del",     [WAL_OP_EXPIRE] = "expire",
     [WAL_OP_PERSIST] = "persist", [WAL_OP_FLUSH] = "flush", [WAL_OP_RENAME] = "rename",
+    [WAL_OP_APPEND] = "append",
 };
 
 const char *wal_op_name(wal_op op)
@@ -73,7 +74,7 @@ static char *put_field(char *p, const char *name, size_t nlen, const void *v, si
 size_t wal_encode(buf_t *out, const wal_entry *e)
 {
     int has_key = e->op != WAL_OP_FLUSH;
-    int has_val = e->op == WAL_OP_SET || e->op == WAL_OP_RENAME;
+    int has_val = e->op == WAL_OP_SET || e->op == WAL_OP_RENAME || e->op == WAL_OP_APPEND;
     int has_exp = (e->op == WAL_OP_SET && e->exp != TABLE_NO_EXPIRE) || e->op == WAL_OP_EXPIRE;
     int ktext = 1, vtext = 1;
     size_t room = 96 + CRC_SUFFIX_LEN;
@@ -400,6 +401,8 @@ static int decode_canonical(wal_decoder *d, const char *body, size_t len, wal_en
         e->op = WAL_OP_FLUSH;
     else if (LIT(&c, "rename\""))
         e->op = WAL_OP_RENAME;
+    else if (LIT(&c, "append\""))
+        e->op = WAL_OP_APPEND;
     else
         return 0;
     if (LIT(&c, ",\"grp\":")) {
@@ -409,7 +412,7 @@ static int decode_canonical(wal_decoder *d, const char *body, size_t len, wal_en
     }
     if (e->op != WAL_OP_FLUSH && !canon_field(d, &c, "key", &e->key, &e->klen))
         return 0;
-    if (e->op == WAL_OP_SET && !canon_field(d, &c, "val", &e->val, &e->vlen))
+    if ((e->op == WAL_OP_SET || e->op == WAL_OP_APPEND) && !canon_field(d, &c, "val", &e->val, &e->vlen))
         return 0;
     if (e->op == WAL_OP_RENAME && !canon_field(d, &c, "dst", &e->val, &e->vlen))
         return 0;
@@ -495,7 +498,7 @@ int wal_decode_line(wal_decoder *d, const char *line, size_t len, wal_entry *e, 
     if (e->op != WAL_OP_FLUSH &&
         field_bytes(d, f[F_KEY], f[F_KEY64], &e->key, &e->klen, &koff, &kscr) < 0)
         FAIL("missing or invalid \"key\"/\"key64\"");
-    if (e->op == WAL_OP_SET &&
+    if ((e->op == WAL_OP_SET || e->op == WAL_OP_APPEND) &&
         field_bytes(d, f[F_VAL], f[F_VAL64], &e->val, &e->vlen, &voff, &vscr) < 0)
         FAIL("missing or invalid \"val\"/\"val64\"");
     if (e->op == WAL_OP_RENAME &&
@@ -564,6 +567,15 @@ int wal_apply_table(void *ctx, const wal_entry *e)
             break;
         table_set(t, e->val, e->vlen, tentry_val(x), tentry_vlen(x), tentry_expire(x), NULL);
         table_del(t, e->key, e->klen);
+        break;
+    }
+    case WAL_OP_APPEND: {
+        tentry_t *x = table_find(t, e->key, e->klen);
+        if (!x) {
+            table_set(t, e->key, e->klen, e->val, e->vlen, TABLE_NO_EXPIRE, NULL);
+            break;
+        }
+        table_append(t, x, e->val, e->vlen);
         break;
     }
     default:
@@ -866,6 +878,13 @@ uint64_t wal_append_flush(wal_t *w)
 uint64_t wal_append_rename(wal_t *w, const void *key, size_t klen, const void *dst, size_t dlen)
 {
     wal_entry e = {.op = WAL_OP_RENAME, .key = key, .klen = klen, .val = dst, .vlen = dlen,
+                   .exp = TABLE_NO_EXPIRE};
+    return append(w, &e);
+}
+
+uint64_t wal_append_append(wal_t *w, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    wal_entry e = {.op = WAL_OP_APPEND, .key = key, .klen = klen, .val = val, .vlen = vlen,
                    .exp = TABLE_NO_EXPIRE};
     return append(w, &e);
 }

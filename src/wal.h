@@ -26,6 +26,7 @@ typedef enum wal_op {
     WAL_OP_PERSIST, /* key loses its expiry */
     WAL_OP_FLUSH,   /* remove every key */
     WAL_OP_RENAME,  /* key moves to dst (val field), replacing dst */
+    WAL_OP_APPEND,  /* val is appended to key's value (created if missing) */
     WAL_OP_MAX
 } wal_op;
 
@@ -163,6 +164,7 @@ uint64_t wal_append_expire(wal_t *w, const void *key, size_t klen, int64_t exp);
 uint64_t wal_append_persist(wal_t *w, const void *key, size_t klen);
 uint64_t wal_append_flush(wal_t *w);
 uint64_t wal_append_rename(wal_t *w, const void *key, size_t klen, const void *dst, size_t dlen);
+uint64_t wal_append_append(wal_t *w, const void *key, size_t klen, const void *val, size_t vlen);
 
 /* The next n appends form a group: replay applies all of them or none. */
 void wal_group(wal_t *w, uint32_t n);

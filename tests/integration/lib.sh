@@ -1,5 +1,7 @@
 # Shared helpers for the black-box tests: a temp dir cleaned up by trap,
-# the built binaries, free loopback ports, and assertions. Source it.
+# the built binaries, kvd servers on free loopback ports, and assertions.
+# Every server is started here, on 127.0.0.1 only, and killed on exit; the
+# whole script is bounded by a watchdog. Source it.
 # shellcheck shell=bash
 set -u
 
@@ -8,18 +10,23 @@ S=${KVD_SRCDIR:-$B}
 KVD=$B/src/kvd
 CHECKWAL=$B/src/kvd-check-wal
 WALGEN=$B/tests/walgen
+NAME=$(basename "$0" .sh)
+TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/kvd-it-XXXXXX")
 PIDS=()
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
     rm -rf "$T"
 }
 trap cleanup EXIT
+# A hung test must not hang CI: kill the whole script after TEST_TIMEOUT s.
+(sleep "$TEST_TIMEOUT"; echo "FAIL [$NAME]: timed out after ${TEST_TIMEOUT}s" >&2; kill -TERM $$) 2>/dev/null &
+WATCHDOG=$!
 
 FAILS=0
-NAME=$(basename "$0" .sh)
 fail() { echo "FAIL [$NAME]: $*"; FAILS=$((FAILS + 1)); }
 ok() { echo "ok   [$NAME]: $*"; }
 
@@ -37,5 +44,70 @@ finish() {
         echo "$NAME: $FAILS failure(s)"
         exit 1
     fi
+    echo "$NAME: all passed"
     exit 0
 }
+
+# ---- servers ----
+# start_kvd NAME [--directive value ...]: start kvd with data dir $T/NAME
+# on a free port; sets PORT, KPID and DIR. Retries if the port was taken.
+start_kvd() {
+    local name=$1; shift
+    DIR=$T/$name
+    mkdir -p "$T"
+    local try
+    for try in 1 2 3 4 5 6 7 8; do
+        PORT=$((20000 + RANDOM % 40000))
+        "$KVD" --bind 127.0.0.1 --port "$PORT" --dir "$DIR" --logfile "$T/$name.log" "$@" &
+        KPID=$!
+        PIDS+=("$KPID")
+        if wait_ready "$PORT" "$KPID"; then
+            return 0
+        fi
+        if ! grep -q "address already in use" "$T/$name.log" 2>/dev/null; then
+            echo "kvd $name did not start:"; tail -5 "$T/$name.log"
+            return 1
+        fi
+    done
+    return 1
+}
+
+# wait_ready PORT PID: wait until kvd answers PING (or the process dies).
+wait_ready() {
+    local i
+    for i in $(seq 1 100); do
+        kill -0 "$2" 2>/dev/null || return 1
+        [ "$(timeout 2 redis-cli -p "$1" ping 2>/dev/null)" == "PONG" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+# restart_kvd NAME [args]: start again on the same data dir and port.
+restart_kvd() {
+    local name=$1; shift
+    "$KVD" --bind 127.0.0.1 --port "$PORT" --dir "$T/$name" --logfile "$T/$name.log" "$@" &
+    KPID=$!
+    PIDS+=("$KPID")
+    wait_ready "$PORT" "$KPID"
+}
+
+# stop_kvd: SIGTERM and wait; the exit status is left in RC.
+stop_kvd() {
+    kill -TERM "$KPID" 2>/dev/null
+    RC=0
+    wait "$KPID" || RC=$?
+}
+
+kill9_kvd() {
+    kill -9 "$KPID" 2>/dev/null
+    wait "$KPID" 2>/dev/null
+    return 0
+}
+
+# cli ARGS: redis-cli against the current server, bounded in time.
+cli() { timeout 10 redis-cli -p "$PORT" "$@"; }
+
+# raw BYTES: send bytes with nc and print everything the server answers
+# until it closes or goes quiet for a second.
+raw() { printf "$1" | timeout 10 nc -q 1 127.0.0.1 "$PORT"; }

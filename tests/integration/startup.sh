@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# kvd's command line and startup: --version, --help, config errors, and
-# loading a data directory (including repairing a torn tail and refusing
-# mid-file corruption).
+# kvd's command line and startup: --version, --help, config errors, the
+# banner, loading a data directory (repairing a torn tail, refusing
+# mid-file corruption until kvd-check-wal --fix), exit codes, daemonize
+# with a pidfile, SIGTERM and SIGHUP.
 . "$(dirname "$0")/lib.sh"
 
 expect_match "--version" "^kvd v=[0-9]+\.[0-9]+\.[0-9]+" "$("$KVD" --version)"
@@ -14,31 +15,67 @@ expect_match "bad config names the line" "bad.conf line 2: 'appendfsync'" "$out"
 out=$("$KVD" --test-config --nosuch 1 2>&1); rc=$?
 expect_eq "unknown option exits 1" 1 $rc
 expect_match "unknown option named" "unknown directive 'nosuch'" "$out"
-out=$("$KVD" --test-config --dir "$T/d" --appendfsync always 2>&1); rc=$?
-expect_eq "good config accepted" 0 $rc
+out=$("$KVD" --test-config "$S/conf/kvd.conf" --dir "$T/d" --appendfsync always 2>&1); rc=$?
+expect_eq "shipped conf/kvd.conf plus overrides accepted" 0 $rc
 
-out=$("$KVD" --dir "$T/d" 2>&1); rc=$?
-expect_eq "starts on an empty data dir" 0 $rc
-expect_match "empty dir: nothing loaded" " 0 keys loaded" "$out"
+# A fresh data dir is created 0700; the WAL 0600.
+start_kvd d || fail "start on an empty dir"
+expect_eq "empty dir: no keys" 0 "$(cli dbsize)"
+expect_match "banner: version, pid, port" "kvd [0-9.]+ starting: pid $KPID, port $PORT" "$(cat "$T/d.log")"
+expect_eq "data dir is 0700" 700 "$(stat -c %a "$T/d")"
+expect_eq "WAL is 0600" 600 "$(stat -c %a "$T/d/kvd.wal")"
+stop_kvd; expect_eq "SIGTERM exits 0" 0 "$RC"
+expect_match "shutdown logged" "received SIGTERM: shutting down" "$(cat "$T/d.log")"
+
+# Load 1000 entries with a torn last line.
 "$WALGEN" "$T/d/kvd.wal" 1000 100
 good=$(stat -c %s "$T/d/kvd.wal")
 printf '{"seq":1001,"op":"set","ke' >>"$T/d/kvd.wal"
-out=$("$KVD" --dir "$T/d" 2>&1); rc=$?
-expect_eq "loads a data dir" 0 $rc
-expect_match "replay figures logged" "1000 entries applied .* 1000 keys loaded" "$out"
-expect_match "torn tail cut and logged" "cut a torn tail of 26 bytes at offset $good" "$out"
+restart_kvd d || fail "restart with a torn tail"
+expect_eq "all complete entries loaded" 1000 "$(cli dbsize)"
+expect_eq "a loaded value" "$(printf 'hijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefg' | head -c 100)" "$(cli get key:7)"
+log=$(cat "$T/d.log")
+expect_match "replay figures logged" "1000 entries applied .* 1000 keys loaded" "$log"
+expect_match "torn tail cut and logged" "cut a torn tail of 26 bytes at offset $good" "$log"
 expect_eq "file cut back to the last good line" "$good" "$(stat -c %s "$T/d/kvd.wal")"
+expect_eq "INFO reports the cut" "wal_truncated_bytes_at_load:26" "$(cli info persistence | tr -d '\r' | grep wal_truncated)"
+stop_kvd; expect_eq "SIGTERM exits 0" 0 "$RC"
 
+# Corruption before the end: refuse to start, name the place, point at the tool.
 off=$(head -n 10 "$T/d/kvd.wal" | wc -c)
 printf 'Z' | dd of="$T/d/kvd.wal" bs=1 seek=$((off + 5)) conv=notrunc 2>/dev/null
-out=$("$KVD" --dir "$T/d" 2>&1); rc=$?
-expect_eq "mid-file corruption refuses to start" 1 $rc
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/s.sock" --dir "$T/d" 2>&1); rc=$?
+expect_eq "mid-file corruption refuses to start (exit 1)" 1 $rc
 expect_match "error names file, line and offset" "$T/d/kvd.wal is corrupt at line 11 \\(byte offset $off\\)" "$out"
 expect_match "error points at the repair tool" "kvd-check-wal --fix" "$out"
 "$CHECKWAL" --fix "$T/d/kvd.wal" >/dev/null
-out=$("$KVD" --dir "$T/d" 2>&1); rc=$?
-expect_eq "starts after --fix" 0 $rc
-expect_match "keeps the lines before the damage" " 10 keys loaded" "$out"
-expect_eq "data dir is 0700" 700 "$(stat -c %a "$T/d")"
-expect_eq "WAL is 0600" 600 "$(stat -c %a "$T/d/kvd.wal")"
+restart_kvd d || fail "start after --fix"
+expect_eq "keeps the lines before the damage" 10 "$(cli dbsize)"
+stop_kvd; expect_eq "SIGTERM exits 0" 0 "$RC"
+
+# Cannot listen: exit 1.
+start_kvd e || fail "start e"
+out=$(timeout 20 "$KVD" --port "$PORT" --dir "$T/f" 2>&1); rc=$?
+expect_eq "port in use exits 1" 1 $rc
+expect_match "port in use explained" "cannot listen on 127.0.0.1:$PORT" "$out"
+stop_kvd
+
+# Daemonize with a pidfile; SIGHUP reopens the log; SIGTERM removes the pidfile.
+P=$((20000 + RANDOM % 40000))
+"$KVD" --port "$P" --dir "$T/g" --daemonize yes --pidfile "$T/kvd.pid" --logfile "$T/g.log"; rc=$?
+expect_eq "daemonize: the parent exits 0" 0 $rc
+for i in $(seq 1 100); do [ -s "$T/kvd.pid" ] && [ "$(timeout 2 redis-cli -p $P ping 2>/dev/null)" == PONG ] && break; sleep 0.05; done
+dpid=$(cat "$T/kvd.pid" 2>/dev/null)
+PIDS+=("$dpid")
+expect_eq "daemon answers" PONG "$(timeout 2 redis-cli -p $P ping)"
+expect_match "pidfile holds the daemon's pid" "^[0-9]+$" "$dpid"
+expect_eq "the daemon is not our child" 0 "$([ "$(ps -o ppid= -p "$dpid" | tr -d " ")" == "$$" ] && echo 1 || echo 0)"
+mv "$T/g.log" "$T/g.log.1"
+kill -HUP "$dpid"
+for i in $(seq 1 50); do [ -s "$T/g.log" ] && break; sleep 0.05; done
+expect_match "SIGHUP reopened the log file" "log file reopened" "$(cat "$T/g.log" 2>/dev/null)"
+kill -TERM "$dpid"
+for i in $(seq 1 100); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.05; done
+expect_eq "daemon exited on SIGTERM" 1 "$(kill -0 "$dpid" 2>/dev/null && echo 0 || echo 1)"
+expect_eq "pidfile removed" 0 "$([ -e "$T/kvd.pid" ] && echo 1 || echo 0)"
 finish

@@ -1,0 +1,77 @@
+/* cmd: the command table and dispatch. Looks a command up by name (any
+ * case), checks arity, authentication and whether writes are possible,
+ * runs it, and holds a write's reply until the WAL acknowledges it. */
+#ifndef KVD_CMD_H
+#define KVD_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server.h"
+
+#define CMD_WRITE 0x01    /* changes the keyspace (logged; reply waits for the WAL) */
+#define CMD_READONLY 0x02
+#define CMD_FAST 0x04     /* O(1) or O(log N) */
+#define CMD_NOAUTH 0x08   /* allowed before AUTH */
+#define CMD_DENYOOM 0x10  /* may grow memory */
+#define CMD_ADMIN 0x20
+
+typedef void (*cmd_fn)(client *c, int argc, char **argv, size_t *argvlen);
+
+typedef struct kvd_cmd {
+    const char *name;       /* lowercase */
+    cmd_fn fn;
+    int arity;              /* N: exactly N args with the name; -N: at least N */
+    int flags;
+    int firstkey, lastkey, keystep; /* key positions, as COMMAND INFO reports them */
+    const char *group;      /* "string", "generic", "server", "connection" */
+    const char *since;      /* Redis version that introduced it */
+    const char *complexity;
+    const char *summary;
+    uint64_t calls, usec, failed; /* INFO commandstats */
+} kvd_cmd;
+
+/* Build the lookup index (once, at startup). */
+void cmd_init(void);
+
+/* Find a command by name, case-insensitively. */
+kvd_cmd *cmd_lookup(const char *name, size_t len);
+
+/* Run one parsed command for c. */
+void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen);
+
+/* Iterate the table (for COMMAND and INFO commandstats). */
+kvd_cmd *cmd_table(size_t *n);
+
+/* Zero commandstats (CONFIG RESETSTAT). */
+void cmd_reset_stats(void);
+
+/* Case-insensitive compare of an argument with a lowercase word. */
+int arg_is(const char *arg, size_t len, const char *word);
+
+/* Parse an argument as a Redis integer (replying ERR_NOT_INT on failure).
+ * Returns 0 or -1. */
+int arg_ll(client *c, const char *arg, size_t len, long long *out);
+
+/* ---- command implementations, by family ---- */
+#define CMD_DECL(f) void f(client *c, int argc, char **argv, size_t *argvlen)
+/* server / connection */
+CMD_DECL(cmd_ping); CMD_DECL(cmd_echo); CMD_DECL(cmd_quit); CMD_DECL(cmd_select);
+CMD_DECL(cmd_auth); CMD_DECL(cmd_hello); CMD_DECL(cmd_client); CMD_DECL(cmd_command);
+CMD_DECL(cmd_config); CMD_DECL(cmd_info); CMD_DECL(cmd_dbsize); CMD_DECL(cmd_flushdb);
+CMD_DECL(cmd_flushall); CMD_DECL(cmd_time); CMD_DECL(cmd_shutdown); CMD_DECL(cmd_lastsave);
+CMD_DECL(cmd_bgrewriteaof);
+/* strings */
+CMD_DECL(cmd_get); CMD_DECL(cmd_set); CMD_DECL(cmd_setnx); CMD_DECL(cmd_setex);
+CMD_DECL(cmd_psetex); CMD_DECL(cmd_getset); CMD_DECL(cmd_getdel); CMD_DECL(cmd_getex);
+CMD_DECL(cmd_mget); CMD_DECL(cmd_mset); CMD_DECL(cmd_msetnx); CMD_DECL(cmd_incr);
+CMD_DECL(cmd_decr); CMD_DECL(cmd_incrby); CMD_DECL(cmd_decrby); CMD_DECL(cmd_incrbyfloat);
+CMD_DECL(cmd_append); CMD_DECL(cmd_strlen); CMD_DECL(cmd_getrange); CMD_DECL(cmd_setrange);
+/* keys */
+CMD_DECL(cmd_del); CMD_DECL(cmd_exists); CMD_DECL(cmd_type); CMD_DECL(cmd_touch);
+CMD_DECL(cmd_expire); CMD_DECL(cmd_pexpire); CMD_DECL(cmd_expireat); CMD_DECL(cmd_pexpireat);
+CMD_DECL(cmd_ttl); CMD_DECL(cmd_pttl); CMD_DECL(cmd_expiretime); CMD_DECL(cmd_pexpiretime);
+CMD_DECL(cmd_persist); CMD_DECL(cmd_keys); CMD_DECL(cmd_scan); CMD_DECL(cmd_randomkey);
+CMD_DECL(cmd_rename); CMD_DECL(cmd_renamenx); CMD_DECL(cmd_copy);
+
+#endif

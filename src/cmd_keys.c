@@ -1,0 +1,406 @@
+/* cmd_keys: the keyspace commands: DEL, UNLINK, EXISTS, TYPE, TOUCH, the
+ * EXPIRE family, TTL family, PERSIST, KEYS, SCAN, RANDOMKEY, RENAME,
+ * RENAMENX, COPY. */
+#include "config.h"
+#include "cmd.h"
+#include "db.h"
+#include "glob.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cmd_del(client *c, int argc, char **argv, size_t *argvlen)
+{
+    /* Expired keys are removed (and logged) first, so that the deletes of
+     * this command form one WAL group: after a crash all or none apply. */
+    int *hit = xmalloc((size_t)argc * sizeof(int));
+    int n = 0;
+    for (int i = 1; i < argc; i++)
+        db_lookup(argv[i], argvlen[i]);
+    for (int i = 1; i < argc; i++) {
+        tentry_t *e = table_find(srv.db, argv[i], argvlen[i]);
+        if (e) {
+            table_del_entry(srv.db, e);
+            hit[n++] = i;
+        }
+    }
+    if (n > 1)
+        wal_group(srv.wal, (uint32_t)n);
+    for (int k = 0; k < n; k++)
+        wal_append_del(srv.wal, argv[hit[k]], argvlen[hit[k]]);
+    free(hit);
+    reply_int(c, n);
+}
+
+void cmd_exists(client *c, int argc, char **argv, size_t *argvlen)
+{
+    long long n = 0;
+    for (int i = 1; i < argc; i++)
+        n += db_lookup_read(argv[i], argvlen[i]) != NULL;
+    reply_int(c, n);
+}
+
+void cmd_touch(client *c, int argc, char **argv, size_t *argvlen)
+{
+    long long n = 0;
+    for (int i = 1; i < argc; i++)
+        n += db_lookup(argv[i], argvlen[i]) != NULL;
+    reply_int(c, n);
+}
+
+void cmd_type(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    reply_simple(c, db_lookup(argv[1], argvlen[1]) ? "string" : "none");
+}
+
+#define EXP_NX 1
+#define EXP_XX 2
+#define EXP_GT 4
+#define EXP_LT 8
+
+static void expire_generic(client *c, int argc, char **argv, size_t *argvlen, int64_t unit_ms,
+                           int absolute, const char *name)
+{
+    long long when;
+    if (arg_ll(c, argv[2], argvlen[2], &when) < 0)
+        return;
+    int flags = 0;
+    for (int i = 3; i < argc; i++) {
+        if (arg_is(argv[i], argvlen[i], "nx"))
+            flags |= EXP_NX;
+        else if (arg_is(argv[i], argvlen[i], "xx"))
+            flags |= EXP_XX;
+        else if (arg_is(argv[i], argvlen[i], "gt"))
+            flags |= EXP_GT;
+        else if (arg_is(argv[i], argvlen[i], "lt"))
+            flags |= EXP_LT;
+        else {
+            reply_errorf(c, "ERR Unsupported option %.*s", (int)(argvlen[i] > 64 ? 64 : argvlen[i]), argv[i]);
+            return;
+        }
+    }
+    if ((flags & EXP_NX) && (flags & (EXP_XX | EXP_GT | EXP_LT))) {
+        reply_error(c, "ERR NX and XX, GT or LT options at the same time are not compatible");
+        return;
+    }
+    if ((flags & EXP_GT) && (flags & EXP_LT)) {
+        reply_error(c, "ERR GT and LT options at the same time are not compatible");
+        return;
+    }
+    if (unit_ms == 1000 && (when > LLONG_MAX / 1000 || when < LLONG_MIN / 1000)) {
+        reply_errorf(c, "ERR invalid expire time in '%s' command", name);
+        return;
+    }
+    when *= unit_ms;
+    if (!absolute) {
+        if (when > LLONG_MAX - srv.now_ms) {
+            reply_errorf(c, "ERR invalid expire time in '%s' command", name);
+            return;
+        }
+        when += srv.now_ms;
+    }
+    tentry_t *e = db_lookup(argv[1], argvlen[1]);
+    if (!e) {
+        reply_int(c, 0);
+        return;
+    }
+    int64_t cur = tentry_expire(e);
+    int has = cur != TABLE_NO_EXPIRE;
+    if (((flags & EXP_NX) && has) || ((flags & EXP_XX) && !has) ||
+        ((flags & EXP_GT) && (!has || when <= cur)) || ((flags & EXP_LT) && has && when >= cur)) {
+        reply_int(c, 0);
+        return;
+    }
+    if (when <= srv.now_ms) {
+        /* A time in the past deletes the key, as Redis does. */
+        db_delete_entry(e);
+    } else {
+        db_set_expire(e, when);
+    }
+    reply_int(c, 1);
+}
+
+void cmd_expire(client *c, int argc, char **argv, size_t *argvlen)
+{
+    expire_generic(c, argc, argv, argvlen, 1000, 0, "expire");
+}
+
+void cmd_pexpire(client *c, int argc, char **argv, size_t *argvlen)
+{
+    expire_generic(c, argc, argv, argvlen, 1, 0, "pexpire");
+}
+
+void cmd_expireat(client *c, int argc, char **argv, size_t *argvlen)
+{
+    expire_generic(c, argc, argv, argvlen, 1000, 1, "expireat");
+}
+
+void cmd_pexpireat(client *c, int argc, char **argv, size_t *argvlen)
+{
+    expire_generic(c, argc, argv, argvlen, 1, 1, "pexpireat");
+}
+
+/* TTL family: relative or absolute, in seconds or milliseconds. */
+static void ttl_generic(client *c, const char *key, size_t klen, int ms, int absolute)
+{
+    tentry_t *e = db_lookup_read(key, klen);
+    if (!e) {
+        reply_int(c, -2);
+        return;
+    }
+    int64_t exp = tentry_expire(e);
+    if (exp == TABLE_NO_EXPIRE) {
+        reply_int(c, -1);
+        return;
+    }
+    if (absolute) {
+        reply_int(c, ms ? exp : exp / 1000);
+        return;
+    }
+    int64_t left = exp - srv.now_ms;
+    if (left < 0)
+        left = 0;
+    reply_int(c, ms ? left : (left + 500) / 1000);
+}
+
+void cmd_ttl(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    ttl_generic(c, argv[1], argvlen[1], 0, 0);
+}
+
+void cmd_pttl(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    ttl_generic(c, argv[1], argvlen[1], 1, 0);
+}
+
+void cmd_expiretime(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    ttl_generic(c, argv[1], argvlen[1], 0, 1);
+}
+
+void cmd_pexpiretime(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    ttl_generic(c, argv[1], argvlen[1], 1, 1);
+}
+
+void cmd_persist(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    tentry_t *e = db_lookup(argv[1], argvlen[1]);
+    if (!e || tentry_expire(e) == TABLE_NO_EXPIRE) {
+        reply_int(c, 0);
+        return;
+    }
+    db_set_expire(e, TABLE_NO_EXPIRE);
+    reply_int(c, 1);
+}
+
+/* Keys collected during a table walk: lengths and bytes, appended to a
+ * buffer, so the walk never modifies the table. */
+typedef struct collect_ctx {
+    buf_t keys;          /* [size_t len][bytes] ... */
+    size_t n;
+    const char *pat;
+    size_t patlen;
+    int match_all;
+    int64_t now;
+} collect_ctx;
+
+static void collect_key(void *ctx, const tentry_t *e)
+{
+    collect_ctx *k = ctx;
+    int64_t exp = tentry_expire(e);
+    if (exp != TABLE_NO_EXPIRE && exp <= k->now)
+        return;
+    size_t len = tentry_klen(e);
+    if (!k->match_all && !glob_match(k->pat, k->patlen, tentry_key(e), len, 0))
+        return;
+    buf_append(&k->keys, &len, sizeof len);
+    buf_append(&k->keys, tentry_key(e), len);
+    k->n++;
+}
+
+static void reply_collected(client *c, collect_ctx *k)
+{
+    reply_array(c, (long long)k->n);
+    for (size_t off = 0; off < k->keys.len;) {
+        size_t len;
+        memcpy(&len, k->keys.data + off, sizeof len);
+        off += sizeof len;
+        reply_bulk(c, k->keys.data + off, len);
+        off += len;
+    }
+}
+
+void cmd_keys(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    collect_ctx k = {BUF_INIT(&srv.pool), 0, argv[1], argvlen[1], argvlen[1] == 1 && argv[1][0] == '*', srv.now_ms};
+    table_foreach(srv.db, collect_key, &k);
+    reply_collected(c, &k);
+    buf_release(&k.keys);
+}
+
+void cmd_scan(client *c, int argc, char **argv, size_t *argvlen)
+{
+    char tmp[32];
+    if (argvlen[1] == 0 || argvlen[1] >= sizeof tmp) {
+        reply_error(c, "ERR invalid cursor");
+        return;
+    }
+    memcpy(tmp, argv[1], argvlen[1]);
+    tmp[argvlen[1]] = '\0';
+    char *end;
+    errno = 0;
+    unsigned long long cursor = strtoull(tmp, &end, 10);
+    if (*end || errno == ERANGE || tmp[0] == '-' || tmp[0] == ' ' || tmp[0] == '+') {
+        reply_error(c, "ERR invalid cursor");
+        return;
+    }
+    long long count = 10;
+    const char *pat = NULL;
+    size_t patlen = 0;
+    int type_none = 0;
+    for (int i = 2; i < argc; i++) {
+        int more = i + 1 < argc;
+        if (arg_is(argv[i], argvlen[i], "count") && more) {
+            if (arg_ll(c, argv[i + 1], argvlen[i + 1], &count) < 0)
+                return;
+            if (count < 1) {
+                reply_error(c, ERR_SYNTAX);
+                return;
+            }
+            i++;
+        } else if (arg_is(argv[i], argvlen[i], "match") && more) {
+            pat = argv[i + 1];
+            patlen = argvlen[i + 1];
+            i++;
+        } else if (arg_is(argv[i], argvlen[i], "type") && more) {
+            /* kvd holds strings only: any other type matches nothing. */
+            type_none = !arg_is(argv[i + 1], argvlen[i + 1], "string");
+            i++;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    collect_ctx k = {BUF_INIT(&srv.pool), 0, pat, patlen, pat == NULL || (patlen == 1 && pat[0] == '*'), srv.now_ms};
+    long long visits = 0;
+    do {
+        cursor = table_scan(srv.db, cursor, collect_key, &k);
+        visits++;
+    } while (cursor && (long long)k.n < count && visits < count * 10);
+    if (type_none) {
+        buf_reset(&k.keys);
+        k.n = 0;
+    }
+    reply_array(c, 2);
+    char num[24];
+    size_t nl = kvd_ull_to_str(num, cursor);
+    reply_bulk(c, num, nl);
+    reply_collected(c, &k);
+    buf_release(&k.keys);
+}
+
+void cmd_randomkey(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    KVD_UNUSED(argv);
+    KVD_UNUSED(argvlen);
+    for (int tries = 0; tries < 100; tries++) {
+        tentry_t *e = table_random(srv.db);
+        if (!e)
+            break;
+        int64_t exp = tentry_expire(e);
+        if (exp != TABLE_NO_EXPIRE && exp <= srv.now_ms) {
+            if (!db_writable())
+                continue;
+            /* db_lookup removes (and logs) it. */
+            db_lookup(tentry_key(e), tentry_klen(e));
+            continue;
+        }
+        reply_bulk(c, tentry_key(e), tentry_klen(e));
+        return;
+    }
+    reply_nil(c);
+}
+
+void cmd_rename(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    tentry_t *src = db_lookup(argv[1], argvlen[1]);
+    if (!src) {
+        reply_error(c, "ERR no such key");
+        return;
+    }
+    db_lookup(argv[2], argvlen[2]); /* expire a stale destination first */
+    src = table_find(srv.db, argv[1], argvlen[1]);
+    db_rename(src, argv[2], argvlen[2]);
+    reply_ok(c);
+}
+
+void cmd_renamenx(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    tentry_t *src = db_lookup(argv[1], argvlen[1]);
+    if (!src) {
+        reply_error(c, "ERR no such key");
+        return;
+    }
+    if (db_lookup(argv[2], argvlen[2])) {
+        reply_int(c, 0);
+        return;
+    }
+    src = table_find(srv.db, argv[1], argvlen[1]);
+    db_rename(src, argv[2], argvlen[2]);
+    reply_int(c, 1);
+}
+
+void cmd_copy(client *c, int argc, char **argv, size_t *argvlen)
+{
+    int replace = 0;
+    for (int i = 3; i < argc; i++) {
+        if (arg_is(argv[i], argvlen[i], "replace")) {
+            replace = 1;
+        } else if (arg_is(argv[i], argvlen[i], "db") && i + 1 < argc) {
+            long long db;
+            if (arg_ll(c, argv[i + 1], argvlen[i + 1], &db) < 0)
+                return;
+            if (db != 0) {
+                reply_error(c, "ERR DB index is out of range");
+                return;
+            }
+            i++;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (argvlen[1] == argvlen[2] && memcmp(argv[1], argv[2], argvlen[1]) == 0) {
+        reply_error(c, "ERR source and destination objects are the same");
+        return;
+    }
+    tentry_t *src = db_lookup(argv[1], argvlen[1]);
+    if (!src) {
+        reply_int(c, 0);
+        return;
+    }
+    if (db_lookup(argv[2], argvlen[2]) && !replace) {
+        reply_int(c, 0);
+        return;
+    }
+    /* The destination lookup may have expired (freed) nothing but dst, yet
+     * look src up again rather than reason about it. Setting dst does not
+     * move src: entries stay put while the table rehashes. */
+    src = table_find(srv.db, argv[1], argvlen[1]);
+    db_set(argv[2], argvlen[2], tentry_val(src), tentry_vlen(src), tentry_expire(src));
+    reply_int(c, 1);
+}

@@ -1,0 +1,687 @@
+/* cmd_server: connection and server commands: PING, ECHO, QUIT, SELECT,
+ * AUTH, HELLO, CLIENT, CONFIG, INFO, DBSIZE, FLUSHDB, FLUSHALL, TIME,
+ * SHUTDOWN, LASTSAVE, BGREWRITEAOF. */
+#include "config.h"
+#include "cmd.h"
+#include "db.h"
+#include "glob.h"
+#include "log.h"
+#include "util.h"
+#include "version.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define REDIS_COMPAT_VERSION "7.0.0"
+
+void cmd_ping(client *c, int argc, char **argv, size_t *argvlen)
+{
+    if (argc > 2) {
+        reply_error(c, "ERR wrong number of arguments for 'ping' command");
+        return;
+    }
+    if (argc == 1)
+        reply_simple(c, "PONG");
+    else
+        reply_bulk(c, argv[1], argvlen[1]);
+}
+
+void cmd_echo(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    reply_bulk(c, argv[1], argvlen[1]);
+}
+
+void cmd_quit(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    KVD_UNUSED(argv);
+    KVD_UNUSED(argvlen);
+    reply_ok(c);
+    client_close_after_reply(c);
+}
+
+void cmd_select(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    long long db;
+    if (arg_ll(c, argv[1], argvlen[1], &db) < 0)
+        return;
+    if (db != 0) {
+        reply_error(c, "ERR DB index is out of range");
+        return;
+    }
+    reply_ok(c);
+}
+
+/* Check a username/password pair. Returns 1 when it matches. */
+static int check_password(const char *user, size_t ulen, const char *pass, size_t plen)
+{
+    const char *want = srv.cfg.requirepass;
+    int user_ok = user == NULL || (ulen == 7 && memcmp(user, "default", 7) == 0);
+    int pass_ok = kvd_consttime_eq(pass, plen, want, strlen(want));
+    return user_ok && pass_ok;
+}
+
+void cmd_auth(client *c, int argc, char **argv, size_t *argvlen)
+{
+    if (argc > 3) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    if (!srv.cfg.requirepass[0]) {
+        /* As Redis: without a password only "default" with any password works. */
+        if (argc == 3 && argvlen[1] == 7 && memcmp(argv[1], "default", 7) == 0) {
+            reply_ok(c);
+            return;
+        }
+        if (argc == 2) {
+            reply_error(c, "ERR AUTH <password> called without any password configured for the "
+                           "default user. Are you sure your configuration is correct?");
+            return;
+        }
+        reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+        return;
+    }
+    int ok = argc == 2 ? check_password(NULL, 0, argv[1], argvlen[1])
+                       : check_password(argv[1], argvlen[1], argv[2], argvlen[2]);
+    if (!ok) {
+        c->flags &= ~CLIENT_AUTHENTICATED;
+        reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+        return;
+    }
+    c->flags |= CLIENT_AUTHENTICATED;
+    reply_ok(c);
+}
+
+/* Client names: printable ASCII without spaces, as Redis requires. */
+static int valid_name(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '!' || s[i] > '~')
+            return 0;
+    return 1;
+}
+
+static void set_name(client *c, const char *s, size_t n)
+{
+    free(c->name);
+    c->name = n ? xmalloc(n + 1) : NULL;
+    if (n) {
+        memcpy(c->name, s, n);
+        c->name[n] = '\0';
+    }
+}
+
+void cmd_hello(client *c, int argc, char **argv, size_t *argvlen)
+{
+    int i = 1;
+    if (argc >= 2) {
+        long long ver;
+        if (kvd_str_to_ll(argv[1], argvlen[1], &ver) < 0) {
+            reply_error(c, "ERR Protocol version is not an integer or out of range");
+            return;
+        }
+        if (ver != 2) {
+            reply_error(c, "NOPROTO sorry, this protocol version is not supported: kvd speaks RESP2 only");
+            return;
+        }
+        i = 2;
+    }
+    const char *name = NULL;
+    size_t namelen = 0;
+    for (; i < argc; i++) {
+        int more = argc - i - 1;
+        if (arg_is(argv[i], argvlen[i], "auth") && more >= 2) {
+            if (!srv.cfg.requirepass[0] ? !(argvlen[i + 1] == 7 && memcmp(argv[i + 1], "default", 7) == 0)
+                                        : !check_password(argv[i + 1], argvlen[i + 1], argv[i + 2], argvlen[i + 2])) {
+                reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+                return;
+            }
+            c->flags |= CLIENT_AUTHENTICATED;
+            i += 2;
+        } else if (arg_is(argv[i], argvlen[i], "setname") && more >= 1) {
+            if (!valid_name(argv[i + 1], argvlen[i + 1])) {
+                reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+                return;
+            }
+            name = argv[i + 1];
+            namelen = argvlen[i + 1];
+            i++;
+        } else {
+            reply_errorf(c, "ERR Syntax error in HELLO option '%.*s'", (int)(argvlen[i] > 64 ? 64 : argvlen[i]), argv[i]);
+            return;
+        }
+    }
+    if (srv.cfg.requirepass[0] && !(c->flags & CLIENT_AUTHENTICATED)) {
+        reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+                       "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+                       "select the RESP protocol version at the same time");
+        return;
+    }
+    if (name)
+        set_name(c, name, namelen);
+    reply_array(c, 14);
+    reply_bulk_str(c, "server");
+    reply_bulk_str(c, "kvd");
+    reply_bulk_str(c, "version");
+    reply_bulk_str(c, REDIS_COMPAT_VERSION);
+    reply_bulk_str(c, "proto");
+    reply_int(c, 2);
+    reply_bulk_str(c, "id");
+    reply_int(c, (long long)c->id);
+    reply_bulk_str(c, "mode");
+    reply_bulk_str(c, "standalone");
+    reply_bulk_str(c, "role");
+    reply_bulk_str(c, "master");
+    reply_bulk_str(c, "modules");
+    reply_array(c, 0);
+}
+
+static void client_list(client *c, int argc, char **argv, size_t *argvlen)
+{
+    /* CLIENT LIST [TYPE normal] [ID id ...] */
+    uint64_t *ids = NULL;
+    int nids = 0;
+    for (int i = 2; i < argc; i++) {
+        if (arg_is(argv[i], argvlen[i], "type") && i + 1 < argc) {
+            if (!arg_is(argv[i + 1], argvlen[i + 1], "normal") && !arg_is(argv[i + 1], argvlen[i + 1], "master") &&
+                !arg_is(argv[i + 1], argvlen[i + 1], "replica") && !arg_is(argv[i + 1], argvlen[i + 1], "pubsub")) {
+                reply_errorf(c, "ERR Unknown client type '%.*s'", (int)(argvlen[i + 1] > 32 ? 32 : argvlen[i + 1]), argv[i + 1]);
+                free(ids);
+                return;
+            }
+            if (!arg_is(argv[i + 1], argvlen[i + 1], "normal")) {
+                free(ids);
+                reply_bulk(c, "", 0);
+                return;
+            }
+            i++;
+        } else if (arg_is(argv[i], argvlen[i], "id") && i + 1 < argc) {
+            ids = xrealloc(ids, (size_t)argc * sizeof(*ids));
+            for (i++; i < argc; i++) {
+                long long id;
+                if (kvd_str_to_ll(argv[i], argvlen[i], &id) < 0 || id <= 0) {
+                    reply_error(c, "ERR Invalid client ID");
+                    free(ids);
+                    return;
+                }
+                ids[nids++] = (uint64_t)id;
+            }
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            free(ids);
+            return;
+        }
+    }
+    buf_t out = BUF_INIT(&srv.pool);
+    for (client *x = srv.clients_head; x; x = x->next) {
+        if (nids) {
+            int want = 0;
+            for (int k = 0; k < nids; k++)
+                want |= ids[k] == x->id;
+            if (!want)
+                continue;
+        }
+        client_describe(x, &out);
+        buf_putc(&out, '\n');
+    }
+    reply_bulk(c, out.data, out.len);
+    buf_release(&out);
+    free(ids);
+}
+
+void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
+{
+    const char *sub = argv[1];
+    size_t sl = argvlen[1];
+    if (arg_is(sub, sl, "setname") && argc == 3) {
+        if (!valid_name(argv[2], argvlen[2])) {
+            reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+            return;
+        }
+        set_name(c, argv[2], argvlen[2]);
+        reply_ok(c);
+    } else if (arg_is(sub, sl, "getname") && argc == 2) {
+        if (c->name)
+            reply_bulk_str(c, c->name);
+        else
+            reply_nil(c);
+    } else if (arg_is(sub, sl, "id") && argc == 2) {
+        reply_int(c, (long long)c->id);
+    } else if (arg_is(sub, sl, "list")) {
+        client_list(c, argc, argv, argvlen);
+    } else if (arg_is(sub, sl, "info") && argc == 2) {
+        buf_t out = BUF_INIT(&srv.pool);
+        client_describe(c, &out);
+        buf_putc(&out, '\n');
+        reply_bulk(c, out.data, out.len);
+        buf_release(&out);
+    } else if (arg_is(sub, sl, "setinfo") && argc == 4) {
+        if (!valid_name(argv[3], argvlen[3])) {
+            reply_errorf(c, "ERR %.*s cannot contain spaces, newlines or special characters.",
+                         (int)argvlen[2], argv[2]);
+            return;
+        }
+        char **field;
+        if (arg_is(argv[2], argvlen[2], "lib-name"))
+            field = &c->lib_name;
+        else if (arg_is(argv[2], argvlen[2], "lib-ver"))
+            field = &c->lib_ver;
+        else {
+            reply_errorf(c, "ERR Unrecognized option '%.*s'", (int)(argvlen[2] > 32 ? 32 : argvlen[2]), argv[2]);
+            return;
+        }
+        free(*field);
+        *field = xmalloc(argvlen[3] + 1);
+        memcpy(*field, argv[3], argvlen[3]);
+        (*field)[argvlen[3]] = '\0';
+        reply_ok(c);
+    } else if (arg_is(sub, sl, "help") && argc == 2) {
+        static const char *help[] = {
+            "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GETNAME", "    Return the name of the current connection.",
+            "ID", "    Return the ID of the current connection.",
+            "INFO", "    Return information about the current client connection.",
+            "LIST [TYPE normal] [ID <id> ...]", "    Return information about client connections.",
+            "SETINFO <lib-name|lib-ver> <value>", "    Set client library information.",
+            "SETNAME <name>", "    Assign the name <name> to the current connection.",
+            "HELP", "    Print this help."};
+        reply_array(c, (long long)KVD_ARRAY_SIZE(help));
+        for (size_t i = 0; i < KVD_ARRAY_SIZE(help); i++)
+            reply_simple(c, help[i]);
+    } else {
+        reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
+                     (int)(sl > 40 ? 40 : sl), sub);
+    }
+}
+
+/* ---- CONFIG ---- */
+
+typedef struct get_ctx {
+    buf_t *names;   /* name\0 entries found */
+    int n;
+} get_ctx;
+
+static void collect(void *ctx, const char *name, const kvd_config *cfg)
+{
+    KVD_UNUSED(cfg);
+    get_ctx *g = ctx;
+    /* Several patterns may match one name: list it once. */
+    for (size_t off = 0; off < g->names->len; off += strlen(g->names->data + off) + 1)
+        if (strcmp(g->names->data + off, name) == 0)
+            return;
+    buf_append(g->names, name, strlen(name) + 1);
+    g->n++;
+}
+
+/* Settings that Redis tools ask for and that have one fixed answer in kvd:
+ * it always logs every write (appendonly yes) and never takes snapshots. */
+static const char *const compat_names[] = {"appendonly", "save"};
+static const char *const compat_values[] = {"yes", ""};
+
+void cmd_config(client *c, int argc, char **argv, size_t *argvlen)
+{
+    if (arg_is(argv[1], argvlen[1], "get") && argc >= 3) {
+        buf_t names = BUF_INIT(&srv.pool);
+        get_ctx g = {&names, 0};
+        int compat_hit[2] = {0, 0};
+        for (int i = 2; i < argc; i++) {
+            char pat[256];
+            snprintf(pat, sizeof pat, "%.*s", (int)(argvlen[i] > 255 ? 255 : argvlen[i]), argv[i]);
+            conf_each(&srv.cfg, pat, collect, &g);
+            for (int k = 0; k < 2; k++)
+                if (!compat_hit[k] && glob_match(pat, strlen(pat), compat_names[k], strlen(compat_names[k]), 1))
+                    compat_hit[k] = 1;
+        }
+        reply_array(c, (long long)(g.n + compat_hit[0] + compat_hit[1]) * 2);
+        buf_t val = BUF_INIT(&srv.pool);
+        for (size_t off = 0; off < names.len; off += strlen(names.data + off) + 1) {
+            buf_reset(&val);
+            conf_get_value(&srv.cfg, names.data + off, &val);
+            reply_bulk_str(c, names.data + off);
+            reply_bulk(c, val.data, val.len);
+        }
+        for (int k = 0; k < 2; k++) {
+            if (compat_hit[k]) {
+                reply_bulk_str(c, compat_names[k]);
+                reply_bulk_str(c, compat_values[k]);
+            }
+        }
+        buf_release(&val);
+        buf_release(&names);
+    } else if (arg_is(argv[1], argvlen[1], "set") && argc >= 4 && argc % 2 == 0) {
+        /* All or nothing: check every pair on a copy first. */
+        kvd_config trial;
+        conf_init(&trial);
+        buf_t v = BUF_INIT(&srv.pool);
+        for (int i = 2; i < argc; i += 2) {
+            char name[128], err[256];
+            snprintf(name, sizeof name, "%.*s", (int)(argvlen[i] > 127 ? 127 : argvlen[i]), argv[i]);
+            buf_reset(&v);
+            buf_append(&v, argv[i + 1], argvlen[i + 1]);
+            buf_putc(&v, '\0');
+            char *val = v.data;
+            if (conf_set(&trial, name, 1, &val, 1, err, sizeof err) < 0) {
+                if (!conf_exists(name))
+                    reply_errorf(c, "ERR Unknown option or number of arguments for CONFIG SET - '%s'", name);
+                else if (strstr(err, "immutable"))
+                    reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - can't set immutable config", name);
+                else
+                    reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", name, err);
+                conf_free(&trial);
+                buf_release(&v);
+                return;
+            }
+        }
+        conf_free(&trial);
+        for (int i = 2; i < argc; i += 2) {
+            char name[128], err[256];
+            snprintf(name, sizeof name, "%.*s", (int)argvlen[i], argv[i]);
+            buf_reset(&v);
+            buf_append(&v, argv[i + 1], argvlen[i + 1]);
+            buf_putc(&v, '\0');
+            char *val = v.data;
+            conf_set(&srv.cfg, name, 1, &val, 1, err, sizeof err);
+            server_config_changed(name);
+            if (strcasecmp(name, "requirepass") != 0)
+                log_notice("CONFIG SET %s %s", name, val);
+        }
+        buf_release(&v);
+        reply_ok(c);
+    } else if (arg_is(argv[1], argvlen[1], "resetstat") && argc == 2) {
+        memset(&srv.stats, 0, sizeof srv.stats);
+        srv.stats.ops_sample_ms = kvd_now_ms();
+        cmd_reset_stats();
+        pool_reset_stats(&srv.pool);
+        reply_ok(c);
+    } else if (arg_is(argv[1], argvlen[1], "help") && argc == 2) {
+        static const char *help[] = {
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
+            "RESETSTAT", "    Reset statistics reported by the INFO command.",
+            "HELP", "    Print this help."};
+        reply_array(c, (long long)KVD_ARRAY_SIZE(help));
+        for (size_t i = 0; i < KVD_ARRAY_SIZE(help); i++)
+            reply_simple(c, help[i]);
+    } else {
+        reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CONFIG HELP.",
+                     (int)(argvlen[1] > 40 ? 40 : argvlen[1]), argv[1]);
+    }
+}
+
+/* ---- INFO ---- */
+
+static void human(char *dst, size_t n, double bytes)
+{
+    const char *units = "BKMGTP";
+    int u = 0;
+    while (bytes >= 1024 && u < 5) {
+        bytes /= 1024;
+        u++;
+    }
+    if (u == 0)
+        snprintf(dst, n, "%.0fB", bytes);
+    else
+        snprintf(dst, n, "%.2f%c", bytes, units[u]);
+}
+
+static size_t rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return 0;
+    unsigned long pages = 0, res = 0;
+    int n = fscanf(f, "%lu %lu", &pages, &res);
+    fclose(f);
+    return n == 2 ? res * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static size_t peak_memory;
+
+static int want_section(int argc, char **argv, size_t *argvlen, const char *name, int in_default)
+{
+    if (argc <= 1)
+        return in_default;
+    for (int i = 1; i < argc; i++) {
+        if (arg_is(argv[i], argvlen[i], name))
+            return 1;
+        if (arg_is(argv[i], argvlen[i], "all") || arg_is(argv[i], argvlen[i], "everything"))
+            return 1;
+        if (arg_is(argv[i], argvlen[i], "default") && in_default)
+            return 1;
+    }
+    return 0;
+}
+
+#define SECTION(name, dflt)                                                                        \
+    if (want_section(argc, argv, argvlen, name, dflt) && (b.len ? (buf_puts(&b, "\r\n"), 1) : 1))
+
+void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
+{
+    buf_t b = BUF_INIT(&srv.pool);
+    int64_t now = kvd_now_ms();
+    size_t used = server_used_memory();
+    if (used > peak_memory)
+        peak_memory = used;
+    SECTION("server", 1)
+    {
+        struct utsname u;
+        uname(&u);
+        buf_appendf(&b,
+                    "# Server\r\nredis_version:%s\r\nkvd_version:%s\r\nredis_git_sha1:00000000\r\n"
+                    "redis_mode:standalone\r\nos:%s %s %s\r\narch_bits:%d\r\nmultiplexing_api:libuv %s\r\n"
+                    "gcc_version:%d.%d.%d\r\nprocess_id:%d\r\nrun_id:%s\r\ntcp_port:%d\r\n"
+                    "server_time_usec:%lld\r\nuptime_in_seconds:%lld\r\nuptime_in_days:%lld\r\n"
+                    "hz:%d\r\nconfigured_hz:%d\r\nexecutable:%s\r\nconfig_file:%s\r\n",
+                    REDIS_COMPAT_VERSION, KVD_VERSION, u.sysname, u.release, u.machine,
+                    (int)(sizeof(void *) * 8), uv_version_string(),
+#ifdef __GNUC__
+                    __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__,
+#else
+                    0, 0, 0,
+#endif
+                    (int)getpid(), srv.run_id, srv.cfg.port, (long long)kvd_now_us(),
+                    (long long)((now - srv.start_ms) / 1000), (long long)((now - srv.start_ms) / 86400000),
+                    srv.cfg.hz, srv.cfg.hz, srv.executable ? srv.executable : "",
+                    srv.config_file ? srv.config_file : "");
+    }
+    SECTION("clients", 1)
+    {
+        buf_appendf(&b,
+                    "# Clients\r\nconnected_clients:%llu\r\ncluster_connections:0\r\nmaxclients:%d\r\n"
+                    "client_recent_max_input_buffer:%zu\r\nclient_recent_max_output_buffer:%zu\r\n"
+                    "blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                    (unsigned long long)srv.nclients, srv.cfg.maxclients, srv.stats.max_qbuf, srv.stats.max_out);
+    }
+    SECTION("memory", 1)
+    {
+        size_t rss = rss_bytes();
+        char h1[32], h2[32], h3[32];
+        human(h1, sizeof h1, (double)used);
+        human(h2, sizeof h2, (double)rss);
+        human(h3, sizeof h3, (double)peak_memory);
+        buf_appendf(&b,
+                    "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
+                    "used_memory_rss_human:%s\r\nused_memory_peak:%zu\r\nused_memory_peak_human:%s\r\n"
+                    "used_memory_dataset:%zu\r\nused_memory_keys_values:%zu\r\nmaxmemory:0\r\n"
+                    "maxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:%.2f\r\n"
+                    "mem_allocator:libc\r\n",
+                    used, h1, rss, h2, peak_memory, h3, table_bytes(srv.db), srv.db->kv_bytes,
+                    used ? (double)rss / (double)used : 0.0);
+    }
+    SECTION("persistence", 1)
+    {
+        wal_t *w = srv.wal;
+        int err = wal_error(w);
+        buf_appendf(&b,
+                    "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n"
+                    "rdb_changes_since_last_save:%llu\r\nrdb_bgsave_in_progress:0\r\n"
+                    "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\n"
+                    "aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\n"
+                    "aof_last_bgrewrite_status:ok\r\naof_last_write_status:%s\r\n"
+                    "aof_current_size:%llu\r\naof_pending_bio_fsync:%d\r\naof_delayed_fsync:0\r\n"
+                    "appendfsync:%s\r\nwal_file:%s\r\nwal_size:%llu\r\nwal_pending_bytes:%zu\r\n"
+                    "wal_last_seq:%llu\r\nwal_written_seq:%llu\r\nwal_durable_seq:%llu\r\n"
+                    "wal_fsyncs:%llu\r\nwal_fsync_in_progress:%d\r\nwal_last_fsync_time:%lld\r\n"
+                    "wal_last_fsync_usec:%llu\r\nwal_fsync_failures:%llu\r\nwal_write_failures:%llu\r\n"
+                    "wal_last_error:%s\r\nwal_loaded_entries:%llu\r\nwal_load_time_usec:%llu\r\n"
+                    "wal_truncated_bytes_at_load:%llu\r\n",
+                    (unsigned long long)(w->next_seq - 1 - w->durable_seq), (long long)(srv.last_save_ms / 1000),
+                    err ? "err" : "ok", (unsigned long long)w->size, srv.sync_inflight,
+                    srv.cfg.appendfsync == WAL_SYNC_ALWAYS ? "always"
+                    : srv.cfg.appendfsync == WAL_SYNC_EVERYSEC ? "everysec" : "no",
+                    srv.wal_path, (unsigned long long)w->size, wal_pending(w),
+                    (unsigned long long)(w->next_seq - 1), (unsigned long long)w->written_seq,
+                    (unsigned long long)w->durable_seq, (unsigned long long)w->stats.fsyncs, srv.sync_inflight,
+                    (long long)(w->stats.last_fsync_ms / 1000), (unsigned long long)w->stats.last_fsync_us,
+                    (unsigned long long)w->stats.fsync_failures, (unsigned long long)w->stats.write_failures,
+                    err ? strerror(-err) : "none", (unsigned long long)srv.load.scan.applied,
+                    (unsigned long long)srv.load.scan.elapsed_us, (unsigned long long)srv.load.truncated_bytes);
+    }
+    SECTION("stats", 1)
+    {
+        buf_appendf(&b,
+                    "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
+                    "instantaneous_ops_per_sec:%.0f\r\ntotal_net_input_bytes:%llu\r\ntotal_net_output_bytes:%llu\r\n"
+                    "rejected_connections:%llu\r\nexpired_keys:%llu\r\nevicted_keys:%llu\r\n"
+                    "keyspace_hits:%llu\r\nkeyspace_misses:%llu\r\npubsub_channels:0\r\npubsub_patterns:0\r\n"
+                    "total_error_replies:%llu\r\n",
+                    (unsigned long long)srv.stats.connections, (unsigned long long)srv.stats.commands,
+                    srv.stats.ops_per_sec, (unsigned long long)srv.stats.net_in,
+                    (unsigned long long)srv.stats.net_out, (unsigned long long)srv.stats.rejected,
+                    (unsigned long long)srv.stats.expired_keys, (unsigned long long)srv.stats.evicted_keys,
+                    (unsigned long long)srv.stats.hits, (unsigned long long)srv.stats.misses,
+                    (unsigned long long)srv.stats.errors);
+    }
+    SECTION("replication", 1)
+    {
+        buf_puts(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
+    }
+    SECTION("cpu", 1)
+    {
+        struct rusage ru;
+        getrusage(RUSAGE_SELF, &ru);
+        buf_appendf(&b, "# CPU\r\nused_cpu_sys:%ld.%06ld\r\nused_cpu_user:%ld.%06ld\r\n", (long)ru.ru_stime.tv_sec,
+                    (long)ru.ru_stime.tv_usec, (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
+    }
+    SECTION("pool", 1)
+    {
+        buf_puts(&b, "# Pool\r\n");
+        pool_info(&srv.pool, &b);
+    }
+    SECTION("commandstats", 0)
+    {
+        buf_puts(&b, "# Commandstats\r\n");
+        size_t n;
+        kvd_cmd *t = cmd_table(&n);
+        for (size_t i = 0; i < n; i++) {
+            if (!t[i].calls && !t[i].failed)
+                continue;
+            buf_appendf(&b, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=0,failed_calls=%llu\r\n",
+                        t[i].name, (unsigned long long)t[i].calls, (unsigned long long)t[i].usec,
+                        t[i].calls ? (double)t[i].usec / (double)t[i].calls : 0.0, (unsigned long long)t[i].failed);
+        }
+    }
+    SECTION("cluster", 1)
+    {
+        buf_puts(&b, "# Cluster\r\ncluster_enabled:0\r\n");
+    }
+    SECTION("keyspace", 1)
+    {
+        buf_puts(&b, "# Keyspace\r\n");
+        if (table_count(srv.db))
+            buf_appendf(&b, "db0:keys=%llu,expires=%u,avg_ttl=0\r\n", (unsigned long long)table_count(srv.db),
+                        table_volatile_count(srv.db));
+    }
+    reply_bulk(c, b.data, b.len);
+    buf_release(&b);
+}
+
+void cmd_dbsize(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    KVD_UNUSED(argv);
+    KVD_UNUSED(argvlen);
+    reply_int(c, (long long)table_count(srv.db));
+}
+
+static void flush_cmd(client *c, int argc, char **argv, size_t *argvlen)
+{
+    if (argc > 2 || (argc == 2 && !arg_is(argv[1], argvlen[1], "async") && !arg_is(argv[1], argvlen[1], "sync"))) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    db_flush();
+    reply_ok(c);
+}
+
+void cmd_flushdb(client *c, int argc, char **argv, size_t *argvlen)
+{
+    flush_cmd(c, argc, argv, argvlen);
+}
+
+void cmd_flushall(client *c, int argc, char **argv, size_t *argvlen)
+{
+    flush_cmd(c, argc, argv, argvlen);
+}
+
+void cmd_time(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    KVD_UNUSED(argv);
+    KVD_UNUSED(argvlen);
+    int64_t us = kvd_now_us();
+    reply_array(c, 2);
+    resp_add_bulk_ll(&c->out, us / 1000000);
+    resp_add_bulk_ll(&c->out, us % 1000000);
+}
+
+void cmd_shutdown(client *c, int argc, char **argv, size_t *argvlen)
+{
+    int force = 0, abort_req = 0;
+    for (int i = 1; i < argc; i++) {
+        if (arg_is(argv[i], argvlen[i], "nosave") || arg_is(argv[i], argvlen[i], "save") ||
+            arg_is(argv[i], argvlen[i], "now"))
+            continue;
+        if (arg_is(argv[i], argvlen[i], "force"))
+            force = 1;
+        else if (arg_is(argv[i], argvlen[i], "abort"))
+            abort_req = 1;
+        else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    if (abort_req) {
+        if (argc != 2)
+            reply_error(c, ERR_SYNTAX);
+        else
+            reply_error(c, "ERR No shutdown in progress.");
+        return;
+    }
+    if (server_shutdown("SHUTDOWN command", force) < 0)
+        reply_error(c, "ERR Errors trying to SHUTDOWN. Check logs.");
+}
+
+void cmd_lastsave(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    KVD_UNUSED(argv);
+    KVD_UNUSED(argvlen);
+    reply_int(c, srv.last_save_ms / 1000);
+}
+
+void cmd_bgrewriteaof(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    KVD_UNUSED(argv);
+    KVD_UNUSED(argvlen);
+    reply_error(c, "ERR BGREWRITEAOF is not available yet: kvd does not compact its WAL in this version");
+}

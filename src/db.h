@@ -1,0 +1,54 @@
+/* db: the keyspace as commands see it. Wraps the table with expiry (keys
+ * past their time are deleted on access) and logs every change to the WAL,
+ * so memory and log never disagree. All times are srv.now_ms. */
+#ifndef KVD_DB_H
+#define KVD_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "table.h"
+
+/* The live entry for key, or NULL. An expired key is deleted (and the
+ * delete logged) first. Does not touch hit/miss counters. */
+tentry_t *db_lookup(const char *key, size_t klen);
+
+/* db_lookup, counting keyspace_hits / keyspace_misses (read commands). */
+tentry_t *db_lookup_read(const char *key, size_t klen);
+
+/* Set key to val with expiry exp (unix ms or TABLE_NO_EXPIRE); logged.
+ * Returns the new entry. */
+tentry_t *db_set(const char *key, size_t klen, const char *val, size_t vlen, int64_t exp);
+
+/* Replace e's value, keeping its expiry; logged as a set. Returns the
+ * entry (it may move). */
+tentry_t *db_set_value(tentry_t *e, const char *val, size_t vlen);
+
+/* Append to key's value (creating it); logged as append. Returns the entry. */
+tentry_t *db_append(const char *key, size_t klen, tentry_t *e, const char *p, size_t n);
+
+/* Delete key if it exists; logged. Returns 1 if it existed (and was live). */
+int db_delete(const char *key, size_t klen);
+
+/* Delete an entry returned by a lookup; logged. */
+void db_delete_entry(tentry_t *e);
+
+/* Give e the expiry exp (TABLE_NO_EXPIRE removes it); logged as expire or
+ * persist. An exp at or before now deletes the key instead (logged as a
+ * delete) and returns NULL. Otherwise returns the entry (it may move). */
+tentry_t *db_set_expire(tentry_t *e, int64_t exp);
+
+/* Move src's value and expiry to dst (replacing it); logged as rename. */
+void db_rename(tentry_t *src, const char *dst, size_t dlen);
+
+/* Remove every key; logged. Returns how many there were. */
+uint64_t db_flush(void);
+
+/* Delete up to a time budget of expired keys with expiries (the active
+ * expiry cycle). Returns keys deleted. */
+uint64_t db_active_expire(int64_t budget_us);
+
+/* 1 when writes are possible (the WAL has no error). */
+int db_writable(void);
+
+#endif

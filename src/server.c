@@ -1,0 +1,854 @@
+/* server: the libuv loop. One thread runs everything except fdatasync,
+ * which goes to libuv's thread pool. Per loop iteration (uv_prepare, just
+ * before the loop blocks): write the WAL batch with one write(), start an
+ * fsync if the policy needs one, release replies whose writes are now
+ * acknowledged, and send each client's replies with one write. */
+#include "config.h"
+#include "server.h"
+#include "cmd.h"
+#include "db.h"
+#include "log.h"
+#include "util.h"
+#include "version.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+server srv;
+
+#define READ_CHUNK (16 * 1024)
+
+static void client_flush(client *c);
+static void client_close(client *c);
+static void process_input(client *c);
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+
+uint64_t server_ack_seq(void)
+{
+    return srv.cfg.appendfsync == WAL_SYNC_ALWAYS ? srv.wal->durable_seq : srv.wal->written_seq;
+}
+
+/* ------------------------------------------------------------ client lists */
+
+static void lru_unlink(client *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv.clients_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    else
+        srv.clients_tail = c->prev;
+    c->prev = c->next = NULL;
+}
+
+static void lru_append(client *c)
+{
+    c->prev = srv.clients_tail;
+    c->next = NULL;
+    if (srv.clients_tail)
+        srv.clients_tail->next = c;
+    else
+        srv.clients_head = c;
+    srv.clients_tail = c;
+}
+
+static void lru_touch(client *c)
+{
+    if (srv.clients_tail != c) {
+        lru_unlink(c);
+        lru_append(c);
+    }
+}
+
+static void pw_add(client *c)
+{
+    if (c->flags & (CLIENT_IN_PW | CLIENT_CLOSING))
+        return;
+    c->flags |= CLIENT_IN_PW;
+    c->pw_prev = NULL;
+    c->pw_next = srv.pw_head;
+    if (srv.pw_head)
+        srv.pw_head->pw_prev = c;
+    srv.pw_head = c;
+}
+
+static void pw_remove(client *c)
+{
+    if (!(c->flags & CLIENT_IN_PW))
+        return;
+    if (c->pw_prev)
+        c->pw_prev->pw_next = c->pw_next;
+    else
+        srv.pw_head = c->pw_next;
+    if (c->pw_next)
+        c->pw_next->pw_prev = c->pw_prev;
+    c->pw_prev = c->pw_next = NULL;
+    c->flags &= ~CLIENT_IN_PW;
+}
+
+static void held_remove(client *c)
+{
+    if (!(c->flags & CLIENT_IN_HELD))
+        return;
+    if (c->held_prev)
+        c->held_prev->held_next = c->held_next;
+    else
+        srv.held_head = c->held_next;
+    if (c->held_next)
+        c->held_next->held_prev = c->held_prev;
+    c->held_prev = c->held_next = NULL;
+    c->flags &= ~CLIENT_IN_HELD;
+}
+
+/* Pop the holds that the WAL now covers. */
+static void release_held(void)
+{
+    uint64_t ack = server_ack_seq();
+    client *c = srv.held_head;
+    while (c) {
+        client *next = c->held_next;
+        int n = 0;
+        while (n < c->nbars && c->bars[n].seq <= ack)
+            n++;
+        if (n) {
+            memmove(c->bars, c->bars + n, (size_t)(c->nbars - n) * sizeof(*c->bars));
+            c->nbars -= n;
+            pw_add(c);
+        }
+        if (c->nbars == 0)
+            held_remove(c);
+        c = next;
+    }
+}
+
+/* A failed fsync means the held replies can never be acknowledged: their
+ * clients are disconnected, which tells them the outcome is unknown. */
+static void drop_held(const char *why)
+{
+    while (srv.held_head) {
+        client *c = srv.held_head;
+        held_remove(c);
+        c->nbars = 0;
+        log_warning("closing client id=%llu addr=%s: its writes cannot be acknowledged (%s)",
+                    (unsigned long long)c->id, c->addr, why);
+        c->flags |= CLIENT_CLOSE_ASAP;
+        client_close(c);
+    }
+}
+
+static void flush_clients(void)
+{
+    while (srv.pw_head) {
+        client *c = srv.pw_head;
+        pw_remove(c);
+        client_flush(c);
+    }
+}
+
+/* ------------------------------------------------------------- group commit */
+
+static void sync_work(uv_work_t *req)
+{
+    KVD_UNUSED(req);
+    srv.sync_rc = wal_sync_fd(wal_fd(srv.wal));
+}
+
+static void maybe_start_sync(void);
+
+static void sync_after(uv_work_t *req, int status)
+{
+    KVD_UNUSED(req);
+    srv.sync_inflight = 0;
+    uint64_t took = (kvd_mono_ns() - srv.sync_t0) / 1000;
+    int rc = status < 0 ? status : srv.sync_rc;
+    if (srv.shutting_down)
+        return;
+    wal_sync_done(srv.wal, srv.sync_target, rc, took);
+    if (rc < 0) {
+        log_warning("WAL fdatasync failed: %s. Writes are refused until kvd is restarted "
+                    "(a failed fsync is never retried: the kernel may have dropped the data)",
+                    strerror(-rc));
+        drop_held("fsync failed");
+        return;
+    }
+    srv.last_save_ms = kvd_now_ms();
+    if (took > 2000000)
+        log_warning("WAL fdatasync took %.1f s: the disk is slow", (double)took / 1e6);
+    release_held();
+    flush_clients();
+    if (srv.cfg.appendfsync == WAL_SYNC_ALWAYS)
+        maybe_start_sync();
+}
+
+static void start_sync(void)
+{
+    srv.sync_inflight = 1;
+    srv.sync_target = srv.wal->written_seq;
+    srv.sync_t0 = kvd_mono_ns();
+    srv.sync_started_ms = kvd_now_ms();
+    int rc = uv_queue_work(srv.loop, &srv.sync_req, sync_work, sync_after);
+    if (rc < 0) {
+        /* No worker: sync here rather than never. */
+        srv.sync_inflight = 0;
+        int r = wal_sync_fd(wal_fd(srv.wal));
+        wal_sync_done(srv.wal, srv.sync_target, r, (kvd_mono_ns() - srv.sync_t0) / 1000);
+    }
+}
+
+static void maybe_start_sync(void)
+{
+    if (!srv.sync_inflight && srv.wal->written_seq > srv.wal->durable_seq && !srv.wal->sync_error)
+        start_sync();
+}
+
+static void flush_wal(void)
+{
+    if (!wal_pending(srv.wal) || srv.wal->sync_error)
+        return;
+    int rc = wal_flush(srv.wal);
+    if (rc < 0) {
+        if (!srv.last_wal_error_logged)
+            log_warning("WAL write failed: %s. Writes are refused (MISCONF) and the batch is "
+                        "kept; kvd retries the write and resumes once it succeeds",
+                        strerror(-rc));
+        srv.last_wal_error_logged = 1;
+    } else if (srv.last_wal_error_logged) {
+        log_warning("WAL write succeeded again: writes are accepted");
+        srv.last_wal_error_logged = 0;
+    }
+}
+
+static void on_prepare(uv_prepare_t *h)
+{
+    KVD_UNUSED(h);
+    flush_wal();
+    if (srv.cfg.appendfsync == WAL_SYNC_ALWAYS)
+        maybe_start_sync();
+    release_held();
+    flush_clients();
+}
+
+/* ------------------------------------------------------------------ writes */
+
+typedef struct wreq {
+    uv_write_t req;
+    client *c;
+    char *data;
+    size_t len, cap;
+} wreq;
+
+static void client_free_cb(uv_handle_t *h)
+{
+    client *c = h->data;
+    buf_release(&c->qbuf);
+    buf_release(&c->out);
+    resp_parser_free(&c->parser);
+    free(c->bars);
+    free(c->name);
+    free(c->lib_name);
+    free(c->lib_ver);
+    free(c);
+}
+
+static void client_close(client *c)
+{
+    if (c->flags & CLIENT_CLOSING)
+        return;
+    c->flags |= CLIENT_CLOSING;
+    lru_unlink(c);
+    held_remove(c);
+    pw_remove(c);
+    srv.nclients--;
+    uv_close(&c->h.handle, client_free_cb);
+}
+
+static int over_soft_limit(const client *c)
+{
+    return srv.cfg.obuf_soft > 0 && (long long)(c->out.len + c->inflight) > srv.cfg.obuf_soft;
+}
+
+static void maybe_resume(client *c)
+{
+    if (!(c->flags & CLIENT_READ_PAUSED) || (c->flags & CLIENT_CLOSING))
+        return;
+    if (srv.cfg.obuf_soft > 0 && (long long)(c->out.len + c->inflight) > srv.cfg.obuf_soft / 2)
+        return;
+    c->flags &= ~CLIENT_READ_PAUSED;
+    uv_read_start(&c->h.stream, alloc_cb, read_cb);
+    process_input(c);
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+    wreq *w = (wreq *)req;
+    client *c = w->c;
+    c->inflight -= w->len;
+    pool_put(&srv.pool, w->data, w->cap);
+    free(w);
+    if (c->flags & CLIENT_CLOSING)
+        return;
+    if (status < 0) {
+        log_verbose("write to client id=%llu addr=%s failed: %s", (unsigned long long)c->id, c->addr,
+                    uv_strerror(status));
+        client_close(c);
+        return;
+    }
+    if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && c->inflight == 0 && c->out.len == 0 && c->nbars == 0) {
+        client_close(c);
+        return;
+    }
+    maybe_resume(c);
+}
+
+static void client_flush(client *c)
+{
+    if (c->flags & CLIENT_CLOSING)
+        return;
+    if (c->flags & CLIENT_CLOSE_ASAP) {
+        client_close(c);
+        return;
+    }
+    size_t sendable = c->nbars ? c->bars[0].off : c->out.len;
+    if (sendable > 0) {
+        size_t done = 0;
+        if (c->inflight == 0) {
+            uv_buf_t b = uv_buf_init(c->out.data, (unsigned)sendable);
+            int n = uv_try_write(&c->h.stream, &b, 1);
+            if (n > 0)
+                done = (size_t)n;
+            else if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS) {
+                client_close(c);
+                return;
+            }
+        }
+        srv.stats.net_out += done;
+        if (done < sendable) {
+            /* The rest goes through uv_write, which needs stable memory. */
+            wreq *w = xmalloc(sizeof(*w));
+            w->c = c;
+            w->len = sendable - done;
+            if (done == 0 && sendable == c->out.len) {
+                size_t len;
+                w->data = buf_detach(&c->out, &len, &w->cap);
+            } else {
+                w->data = pool_get(&srv.pool, w->len, &w->cap);
+                memcpy(w->data, c->out.data + done, w->len);
+            }
+            srv.stats.net_out += w->len;
+            c->inflight += w->len;
+            uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
+            int rc = uv_write(&w->req, &c->h.stream, &b, 1, write_cb);
+            if (rc < 0) {
+                c->inflight -= w->len;
+                pool_put(&srv.pool, w->data, w->cap);
+                free(w);
+                client_close(c);
+                return;
+            }
+        }
+        if (c->out.data)
+            buf_consume(&c->out, sendable);
+        for (int i = 0; i < c->nbars; i++)
+            c->bars[i].off -= sendable;
+        if (c->out.len == 0 && c->out.cap > POOL_MAX_SIZE)
+            buf_release(&c->out);
+    }
+    if (srv.cfg.obuf_hard > 0 && (long long)(c->out.len + c->inflight) > srv.cfg.obuf_hard) {
+        log_warning("closing client id=%llu addr=%s: output buffer of %zu bytes is over the hard "
+                    "limit (client-output-buffer-limit)",
+                    (unsigned long long)c->id, c->addr, c->out.len + c->inflight);
+        client_close(c);
+        return;
+    }
+    if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && c->inflight == 0 && c->out.len == 0 && c->nbars == 0) {
+        client_close(c);
+        return;
+    }
+    if (c->out.len + c->inflight > srv.stats.max_out)
+        srv.stats.max_out = c->out.len + c->inflight;
+    maybe_resume(c);
+}
+
+void client_close_after_reply(client *c)
+{
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    pw_add(c);
+}
+
+/* ------------------------------------------------------------------- reads */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    KVD_UNUSED(suggested);
+    client *c = h->data;
+    size_t want = READ_CHUNK;
+    size_t more = resp_parser_want(&c->parser);
+    if (more > want)
+        want = more > (1u << 20) ? (1u << 20) : more;
+    buf_reserve(&c->qbuf, want);
+    *b = uv_buf_init(c->qbuf.data + c->qbuf.len, (unsigned)(c->qbuf.cap - c->qbuf.len));
+}
+
+/* Redis's guard against cross-protocol scripting: an HTTP request sent to
+ * the port closes the connection. */
+static int is_http(char **argv, size_t *argvlen)
+{
+    return arg_is(argv[0], argvlen[0], "post") || arg_is(argv[0], argvlen[0], "host:");
+}
+
+static void process_input(client *c)
+{
+    while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_CLOSING | CLIENT_READ_PAUSED))) {
+        int argc;
+        int rc = resp_parse(&c->parser, c->qbuf.data, c->qbuf.len, &argc);
+        if (rc == RESP_MORE)
+            break;
+        if (rc == RESP_ERR) {
+            reply_errorf(c, "ERR Protocol error: %s", c->parser.err);
+            log_verbose("protocol error from client id=%llu addr=%s: %s", (unsigned long long)c->id,
+                        c->addr, c->parser.err);
+            c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+            break;
+        }
+        if (argc == 0)
+            continue;
+        if (is_http(c->parser.argv, c->parser.arglen)) {
+            log_warning("possible security attack: a client (%s) sent an HTTP request to kvd; "
+                        "connection closed",
+                        c->addr);
+            c->flags |= CLIENT_CLOSE_ASAP;
+            break;
+        }
+        cmd_dispatch(c, argc, c->parser.argv, c->parser.arglen);
+        if (over_soft_limit(c)) {
+            c->flags |= CLIENT_READ_PAUSED;
+            break;
+        }
+    }
+    size_t used = c->parser.cmd_start;
+    if (used) {
+        buf_consume(&c->qbuf, used);
+        resp_parser_consume(&c->parser, used);
+    }
+    if (c->qbuf.len > srv.stats.max_qbuf)
+        srv.stats.max_qbuf = c->qbuf.len;
+    if (c->qbuf.len == 0 && c->qbuf.cap)
+        buf_release(&c->qbuf);
+    if ((c->flags & (CLIENT_READ_PAUSED | CLIENT_CLOSE_AFTER_REPLY)) && !(c->flags & CLIENT_CLOSING))
+        uv_read_stop(&c->h.stream);
+    pw_add(c);
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    KVD_UNUSED(b);
+    client *c = s->data;
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            log_verbose("read from client id=%llu addr=%s failed: %s", (unsigned long long)c->id, c->addr,
+                        uv_strerror((int)nread));
+        /* The peer is done sending: answer what it sent, then close. */
+        uv_read_stop(s);
+        if (nread == UV_EOF && (c->out.len || c->nbars || c->inflight))
+            client_close_after_reply(c);
+        else
+            client_close(c);
+        return;
+    }
+    if (nread == 0) {
+        if (c->qbuf.len == 0)
+            buf_release(&c->qbuf);
+        return;
+    }
+    c->qbuf.len += (size_t)nread;
+    srv.stats.net_in += (uint64_t)nread;
+    c->last_ms = kvd_now_ms();
+    lru_touch(c);
+    if ((long long)c->qbuf.len > srv.cfg.client_query_buffer_limit) {
+        log_warning("closing client id=%llu addr=%s: query buffer of %zu bytes is over "
+                    "client-query-buffer-limit",
+                    (unsigned long long)c->id, c->addr, c->qbuf.len);
+        client_close(c);
+        return;
+    }
+    process_input(c);
+}
+
+/* ------------------------------------------------------------- connections */
+
+static void addr_to_str(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+    char ip[64] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        uv_ip4_name(a, ip, sizeof ip);
+        port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        uv_ip6_name(a, ip, sizeof ip);
+        port = ntohs(a->sin6_port);
+    }
+    snprintf(out, n, "%s:%d", ip, port);
+}
+
+static int is_loopback_peer(const struct sockaddr_storage *ss)
+{
+    char ip[64] = "";
+    if (ss->ss_family == AF_INET)
+        uv_ip4_name((const struct sockaddr_in *)ss, ip, sizeof ip);
+    else if (ss->ss_family == AF_INET6)
+        uv_ip6_name((const struct sockaddr_in6 *)ss, ip, sizeof ip);
+    /* As Redis: exactly 127.0.0.1 and ::1 count as local. */
+    return strcmp(ip, "127.0.0.1") == 0 || strcmp(ip, "::1") == 0;
+}
+
+static const char denied_msg[] =
+    "-DENIED kvd is running in protected mode: protected mode is on and no password is set, so "
+    "only clients on the loopback interface (127.0.0.1, ::1) are served. To accept other clients, "
+    "do one of these: 1) set a password with 'requirepass' (or CONFIG SET requirepass from a "
+    "local connection); 2) turn protected mode off with 'CONFIG SET protected-mode no' from a "
+    "local connection, after making sure kvd is not reachable from untrusted networks; 3) set "
+    "'protected-mode no' in the configuration file and restart; 4) if this is a test, start kvd "
+    "with '--protected-mode no'.\r\n";
+
+static void reject_and_close(client *c, const char *msg)
+{
+    uv_buf_t b = uv_buf_init((char *)msg, (unsigned)strlen(msg));
+    uv_try_write(&c->h.stream, &b, 1);
+    srv.stats.rejected++;
+    c->flags |= CLIENT_CLOSING;
+    uv_close(&c->h.handle, client_free_cb);
+}
+
+static void on_connection(uv_stream_t *server_h, int status)
+{
+    if (status < 0) {
+        log_warning("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    client *c = xcalloc(1, sizeof(*c));
+    int is_unix = server_h->type == UV_NAMED_PIPE;
+    int rc = is_unix ? uv_pipe_init(srv.loop, &c->h.pipe, 0) : uv_tcp_init(srv.loop, &c->h.tcp);
+    if (rc < 0) {
+        free(c);
+        return;
+    }
+    c->h.handle.data = c;
+    buf_init(&c->qbuf, &srv.pool);
+    buf_init(&c->out, &srv.pool);
+    resp_limits lim = {(size_t)srv.cfg.proto_inline_max_size, srv.cfg.proto_max_bulk_len,
+                       srv.cfg.proto_max_multibulk_len};
+    resp_parser_init(&c->parser, &lim);
+    if (uv_accept(server_h, &c->h.stream) < 0) {
+        c->flags |= CLIENT_CLOSING;
+        uv_close(&c->h.handle, client_free_cb);
+        return;
+    }
+    srv.stats.connections++;
+    c->id = ++srv.next_client_id;
+    c->ctime_ms = c->last_ms = kvd_now_ms();
+    if (is_unix) {
+        c->flags |= CLIENT_UNIX;
+        snprintf(c->addr, sizeof c->addr, "%s:0", srv.cfg.unixsocket);
+        snprintf(c->laddr, sizeof c->laddr, "%s:0", srv.cfg.unixsocket);
+    } else {
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof ss);
+        int len = sizeof ss;
+        if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0)
+            addr_to_str(&ss, c->addr, sizeof c->addr);
+        len = sizeof ss;
+        struct sockaddr_storage ls;
+        if (uv_tcp_getsockname(&c->h.tcp, (struct sockaddr *)&ls, &len) == 0)
+            addr_to_str(&ls, c->laddr, sizeof c->laddr);
+        uv_tcp_nodelay(&c->h.tcp, 1);
+        if (srv.cfg.tcp_keepalive > 0)
+            uv_tcp_keepalive(&c->h.tcp, 1, (unsigned)srv.cfg.tcp_keepalive);
+        if (srv.cfg.protected_mode && !srv.cfg.requirepass[0] && !is_loopback_peer(&ss)) {
+            log_verbose("protected mode: refused client %s", c->addr);
+            reject_and_close(c, denied_msg);
+            return;
+        }
+    }
+    if (srv.nclients >= (uint64_t)srv.cfg.maxclients) {
+        reject_and_close(c, "-ERR max number of clients reached\r\n");
+        return;
+    }
+    if (!srv.cfg.requirepass[0])
+        c->flags |= CLIENT_AUTHENTICATED;
+    srv.nclients++;
+    lru_append(c);
+    uv_read_start(&c->h.stream, alloc_cb, read_cb);
+}
+
+/* ------------------------------------------------------------------- cron */
+
+static void close_idle_clients(int64_t now)
+{
+    if (srv.cfg.timeout <= 0)
+        return;
+    int64_t limit = (int64_t)srv.cfg.timeout * 1000;
+    client *c = srv.clients_head;
+    while (c && now - c->last_ms > limit) {
+        client *next = c->next;
+        if (c->nbars == 0 && c->inflight == 0) {
+            log_verbose("closing idle client id=%llu addr=%s", (unsigned long long)c->id, c->addr);
+            client_close(c);
+        }
+        c = next;
+    }
+}
+
+static void on_cron(uv_timer_t *t)
+{
+    KVD_UNUSED(t);
+    int64_t now = kvd_now_ms();
+    int hz = srv.cfg.hz > 0 ? srv.cfg.hz : 10;
+    /* Expiry gets at most 25% of each cycle's period, as in Redis. */
+    db_active_expire(1000000 / hz / 4);
+    table_rehash_ms(srv.db, 1);
+    close_idle_clients(now);
+    if (srv.cfg.appendfsync == WAL_SYNC_EVERYSEC && !srv.sync_inflight &&
+        srv.wal->written_seq > srv.wal->durable_seq && now - srv.sync_started_ms >= 1000)
+        start_sync();
+    if (srv.cfg.appendfsync == WAL_SYNC_EVERYSEC && srv.sync_inflight && now - srv.sync_started_ms > 2000)
+        log_verbose("WAL fdatasync has been running for %lld ms", (long long)(now - srv.sync_started_ms));
+    /* A failed write is retried here as well as before each poll. */
+    if (srv.wal->write_error)
+        flush_wal();
+    if (now - srv.stats.ops_sample_ms >= 1000) {
+        srv.stats.ops_per_sec = (double)(srv.stats.commands - srv.stats.ops_sample_cmds) * 1000.0 /
+                                (double)(now - srv.stats.ops_sample_ms);
+        srv.stats.ops_sample_cmds = srv.stats.commands;
+        srv.stats.ops_sample_ms = now;
+    }
+    release_held();
+    flush_clients();
+}
+
+void server_config_changed(const char *name)
+{
+    if (strcasecmp(name, "loglevel") == 0)
+        log_set_level(srv.cfg.loglevel);
+    else if (strncasecmp(name, "pool-", 5) == 0)
+        pool_set_caps(&srv.pool, (size_t)srv.cfg.pool_max_per_class, (size_t)srv.cfg.pool_max_bytes);
+    else if (strcasecmp(name, "hz") == 0)
+        uv_timer_set_repeat(&srv.cron, (uint64_t)(1000 / srv.cfg.hz));
+    else if (strncasecmp(name, "proto-", 6) == 0) {
+        resp_limits lim = {(size_t)srv.cfg.proto_inline_max_size, srv.cfg.proto_max_bulk_len,
+                           srv.cfg.proto_max_multibulk_len};
+        for (client *c = srv.clients_head; c; c = c->next)
+            c->parser.lim = lim;
+    } else if (strcasecmp(name, "appendfsync") == 0) {
+        if (srv.cfg.appendfsync == WAL_SYNC_ALWAYS)
+            maybe_start_sync();
+    }
+}
+
+size_t server_used_memory(void)
+{
+    size_t n = table_bytes(srv.db) + srv.pool.cached_bytes + srv.wal->batch.cap;
+    for (client *c = srv.clients_head; c; c = c->next)
+        n += sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight;
+    return n;
+}
+
+void client_describe(client *c, buf_t *out)
+{
+    int64_t now = kvd_now_ms();
+    char flags[8] = "N";
+    buf_appendf(out,
+                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
+                "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
+                "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=r cmd=%s user=default "
+                "redir=-1 resp=2 lib-name=%s lib-ver=%s",
+                (unsigned long long)c->id, c->addr, c->laddr, -1, c->name ? c->name : "",
+                (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000),
+                flags, c->qbuf.len, c->qbuf.cap - c->qbuf.len, c->qbuf.cap, c->qbuf.len, c->out.len,
+                c->inflight ? 1 : 0, c->out.cap + c->inflight,
+                sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight,
+                c->lastcmd ? c->lastcmd : "NULL", c->lib_name ? c->lib_name : "",
+                c->lib_ver ? c->lib_ver : "");
+}
+
+/* ---------------------------------------------------------------- shutdown */
+
+static void close_handle(uv_handle_t *h)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int server_shutdown(const char *why, int force)
+{
+    if (srv.shutting_down)
+        return 0;
+    log_warning("%s: shutting down", why);
+    int rc = wal_flush(srv.wal);
+    if (rc == 0 && srv.wal->sync_error)
+        rc = srv.wal->sync_error;
+    if (rc == 0) {
+        uint64_t target = srv.wal->written_seq;
+        rc = wal_sync_fd(wal_fd(srv.wal));
+        wal_sync_done(srv.wal, target, rc, 0);
+    }
+    if (rc < 0) {
+        log_warning("the WAL could not be flushed and synced: %s", strerror(-rc));
+        if (!force) {
+            log_warning("shutdown aborted: kvd keeps running so no acknowledged data is lost");
+            return rc;
+        }
+        srv.exit_code = 1;
+    } else {
+        log_notice("WAL flushed and synced (last seq %llu)", (unsigned long long)srv.wal->durable_seq);
+    }
+    srv.shutting_down = 1;
+    for (int i = 0; i < srv.nlisteners; i++)
+        close_handle((uv_handle_t *)&srv.listeners[i]);
+    if (srv.has_unix) {
+        close_handle((uv_handle_t *)&srv.unix_listener);
+        unlink(srv.cfg.unixsocket);
+    }
+    /* Everything written is durable now: send what we can, then close. */
+    if (rc == 0)
+        release_held();
+    for (client *c = srv.clients_head; c; c = c->next) {
+        size_t sendable = c->nbars ? c->bars[0].off : c->out.len;
+        if (sendable && c->inflight == 0) {
+            uv_buf_t b = uv_buf_init(c->out.data, (unsigned)sendable);
+            uv_try_write(&c->h.stream, &b, 1);
+        }
+    }
+    while (srv.clients_head)
+        client_close(srv.clients_head);
+    close_handle((uv_handle_t *)&srv.prepare);
+    close_handle((uv_handle_t *)&srv.cron);
+    close_handle((uv_handle_t *)&srv.sig_term);
+    close_handle((uv_handle_t *)&srv.sig_int);
+    close_handle((uv_handle_t *)&srv.sig_hup);
+    if (srv.cfg.pidfile[0])
+        unlink(srv.cfg.pidfile);
+    return 0;
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+    KVD_UNUSED(h);
+    if (sig == SIGHUP) {
+        if (log_reopen() < 0)
+            log_warning("SIGHUP: cannot reopen the log file: %s", strerror(errno));
+        else
+            log_notice("SIGHUP: log file reopened");
+        return;
+    }
+    server_shutdown(sig == SIGTERM ? "received SIGTERM" : "received SIGINT", 1);
+}
+
+/* --------------------------------------------------------------- listeners */
+
+static int listen_tcp(const char *addr_in)
+{
+    int optional = addr_in[0] == '-';
+    const char *addr = optional ? addr_in + 1 : addr_in;
+    struct sockaddr_storage ss;
+    int rc;
+    if (strchr(addr, ':'))
+        rc = uv_ip6_addr(addr, srv.cfg.port, (struct sockaddr_in6 *)&ss);
+    else
+        rc = uv_ip4_addr(addr, srv.cfg.port, (struct sockaddr_in *)&ss);
+    if (rc < 0) {
+        log_warning("bad bind address '%s': %s", addr, uv_strerror(rc));
+        return optional ? 0 : -1;
+    }
+    if (srv.nlisteners == (int)KVD_ARRAY_SIZE(srv.listeners)) {
+        log_warning("too many bind addresses");
+        return -1;
+    }
+    uv_tcp_t *t = &srv.listeners[srv.nlisteners];
+    uv_tcp_init(srv.loop, t);
+    rc = uv_tcp_bind(t, (struct sockaddr *)&ss, strchr(addr, ':') ? UV_TCP_IPV6ONLY : 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)t, srv.cfg.tcp_backlog, on_connection);
+    if (rc < 0) {
+        uv_close((uv_handle_t *)t, NULL);
+        if (optional) {
+            log_notice("skipping optional bind address %s:%d: %s", addr, srv.cfg.port, uv_strerror(rc));
+            return 0;
+        }
+        log_warning("cannot listen on %s:%d: %s", addr, srv.cfg.port, uv_strerror(rc));
+        return -1;
+    }
+    srv.nlisteners++;
+    return 0;
+}
+
+static int listen_all(void)
+{
+    if (srv.cfg.port > 0) {
+        char *list = xstrdup(srv.cfg.bind);
+        int rc = 0;
+        for (char *a = strtok(list, " "); a && rc == 0; a = strtok(NULL, " "))
+            rc = listen_tcp(a);
+        free(list);
+        if (rc < 0)
+            return -1;
+    }
+    if (srv.cfg.unixsocket[0]) {
+        unlink(srv.cfg.unixsocket);
+        uv_pipe_init(srv.loop, &srv.unix_listener, 0);
+        int rc = uv_pipe_bind(&srv.unix_listener, srv.cfg.unixsocket);
+        if (rc == 0 && chmod(srv.cfg.unixsocket, (mode_t)srv.cfg.unixsocketperm) < 0)
+            rc = -errno;
+        if (rc == 0)
+            rc = uv_listen((uv_stream_t *)&srv.unix_listener, srv.cfg.tcp_backlog, on_connection);
+        if (rc < 0) {
+            log_warning("cannot listen on unix socket %s: %s", srv.cfg.unixsocket, uv_strerror(rc));
+            uv_close((uv_handle_t *)&srv.unix_listener, NULL);
+            return -1;
+        }
+        srv.has_unix = 1;
+    }
+    if (srv.nlisteners == 0 && !srv.has_unix) {
+        log_warning("nothing to listen on: set port or unixsocket");
+        return -1;
+    }
+    return 0;
+}
+
+int server_run(void)
+{
+    srv.loop = uv_default_loop();
+    cmd_init();
+    if (listen_all() < 0) {
+        for (int i = 0; i < srv.nlisteners; i++)
+            close_handle((uv_handle_t *)&srv.listeners[i]);
+        uv_run(srv.loop, UV_RUN_DEFAULT);
+        return 1;
+    }
+    uv_prepare_init(srv.loop, &srv.prepare);
+    uv_prepare_start(&srv.prepare, on_prepare);
+    uv_timer_init(srv.loop, &srv.cron);
+    uv_timer_start(&srv.cron, on_cron, (uint64_t)(1000 / srv.cfg.hz), (uint64_t)(1000 / srv.cfg.hz));
+    uv_signal_init(srv.loop, &srv.sig_term);
+    uv_signal_start(&srv.sig_term, on_signal, SIGTERM);
+    uv_signal_init(srv.loop, &srv.sig_int);
+    uv_signal_start(&srv.sig_int, on_signal, SIGINT);
+    uv_signal_init(srv.loop, &srv.sig_hup);
+    uv_signal_start(&srv.sig_hup, on_signal, SIGHUP);
+    srv.stats.ops_sample_ms = kvd_now_ms();
+    srv.last_save_ms = kvd_now_ms();
+    log_notice("ready to accept connections%s%s%s (port %d%s%s)", "", "", "", srv.cfg.port,
+               srv.has_unix ? ", unix socket " : "", srv.has_unix ? srv.cfg.unixsocket : "");
+    uv_run(srv.loop, UV_RUN_DEFAULT);
+    return srv.exit_code;
+}

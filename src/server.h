@@ -1,0 +1,168 @@
+/* server: the daemon's shared state and the libuv event loop that runs it:
+ * listeners, client connections, the per-iteration group commit (flush the
+ * WAL batch, fsync on a worker thread, release replies that waited for it),
+ * timers and signals. Commands (cmd_*.c) work on a client and the keyspace
+ * (db.c) and append replies with the reply_* helpers below. */
+#ifndef KVD_SERVER_H
+#define KVD_SERVER_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "pool.h"
+#include "resp.h"
+#include "table.h"
+#include "wal.h"
+
+/* client flags */
+#define CLIENT_CLOSE_AFTER_REPLY 0x01 /* QUIT or a protocol error: close once the reply is out */
+#define CLIENT_AUTHENTICATED 0x02
+#define CLIENT_READ_PAUSED 0x04       /* output over the soft limit: not reading */
+#define CLIENT_CLOSING 0x08           /* uv_close called */
+#define CLIENT_UNIX 0x10              /* connected over the unix socket */
+#define CLIENT_CLOSE_ASAP 0x20        /* close without sending more */
+#define CLIENT_IN_PW 0x40             /* on the pending-write list */
+#define CLIENT_IN_HELD 0x80           /* on the held list (has barriers) */
+
+/* Replies from out[off..] may not be sent before seq is acknowledged
+ * (written, or fsynced under appendfsync always). */
+typedef struct barrier {
+    size_t off;
+    uint64_t seq;
+} barrier;
+
+typedef struct client {
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+        uv_stream_t stream;
+        uv_handle_t handle;
+    } h;
+    uint64_t id;
+    int flags;
+    buf_t qbuf;             /* bytes read, not yet parsed */
+    resp_parser parser;
+    buf_t out;              /* replies not yet handed to the socket */
+    barrier *bars;          /* FIFO of reply holds, oldest first */
+    int nbars, capbars;
+    size_t inflight;        /* bytes given to uv_write, not yet completed */
+    char addr[64];          /* peer "ip:port" (or "/path:0") */
+    char laddr[64];         /* local "ip:port" */
+    char *name;             /* CLIENT SETNAME */
+    char *lib_name, *lib_ver;
+    int64_t ctime_ms;       /* when it connected */
+    int64_t last_ms;        /* last command or read */
+    const char *lastcmd;
+    uint64_t ncmds;
+    struct client *prev, *next;       /* all clients, least recently active first */
+    struct client *pw_prev, *pw_next; /* pending-write list */
+    struct client *held_prev, *held_next; /* clients with barriers */
+} client;
+
+typedef struct server_stats {
+    uint64_t connections;       /* total_connections_received */
+    uint64_t rejected;          /* rejected_connections */
+    uint64_t commands;          /* total_commands_processed */
+    uint64_t net_in, net_out;   /* bytes */
+    uint64_t expired_keys;
+    uint64_t evicted_keys;
+    uint64_t hits, misses;      /* keyspace_hits / keyspace_misses */
+    uint64_t errors;            /* total_error_replies */
+    uint64_t oom_rejects;
+    uint64_t ops_sample_cmds;   /* for instantaneous_ops_per_sec */
+    int64_t ops_sample_ms;
+    double ops_per_sec;
+    size_t max_qbuf, max_out;   /* client_recent_max_*_buffer */
+} server_stats;
+
+typedef struct server {
+    kvd_config cfg;
+    char *config_file;          /* absolute path, or NULL */
+    char *executable;
+    uv_loop_t *loop;
+    uv_tcp_t listeners[16];
+    int nlisteners;
+    uv_pipe_t unix_listener;
+    int has_unix;
+    uv_prepare_t prepare;       /* group commit, once per loop iteration */
+    uv_timer_t cron;            /* hz: expiry, timeouts, everysec fsync, rehash */
+    uv_signal_t sig_term, sig_int, sig_hup;
+
+    pool_t pool;
+    table_t *db;
+    wal_t *wal;
+    char wal_path[4096];
+
+    /* fsync on a worker thread */
+    uv_work_t sync_req;
+    int sync_inflight;
+    uint64_t sync_target;       /* written_seq when it began */
+    int sync_rc;
+    uint64_t sync_t0;
+    int64_t sync_started_ms;
+    int last_wal_error_logged;
+    int64_t last_save_ms;       /* LASTSAVE: last successful fsync */
+
+    client *clients_head, *clients_tail;
+    uint64_t nclients;
+    uint64_t next_client_id;
+    client *pw_head;            /* clients with output to send */
+    client *held_head;          /* clients whose replies wait for the WAL */
+
+    server_stats stats;
+    int64_t start_ms;
+    int64_t now_ms;             /* cached clock for the command running */
+    char run_id[41];
+    int shutting_down;
+    int exit_code;
+    int64_t loaded_keys;
+    wal_open_result load;
+} server;
+
+extern server srv;
+
+/* Start listening, run the loop until shutdown. Returns the exit code. */
+int server_run(void);
+
+/* Begin an orderly shutdown: stop accepting, flush and fsync the WAL, send
+ * what replies can be sent, close clients, exit the loop. force: go on
+ * even if the final fsync fails. Returns 0, or -errno if the final sync
+ * failed and force was not given (the server keeps running). */
+int server_shutdown(const char *why, int force);
+
+/* The sequence number up to which replies may be released under the
+ * current fsync policy. */
+uint64_t server_ack_seq(void);
+
+/* Close c once its pending replies are written. */
+void client_close_after_reply(client *c);
+
+/* Bytes of memory kvd accounts for (INFO used_memory). */
+size_t server_used_memory(void);
+
+/* Apply a CONFIG SET that changed name (pool caps, log level, limits). */
+void server_config_changed(const char *name);
+
+/* Render one line of CLIENT LIST / CLIENT INFO for c into out. */
+void client_describe(client *c, buf_t *out);
+
+/* ---- replies ---- */
+
+static inline void reply_ok(client *c) { buf_append(&c->out, "+OK\r\n", 5); }
+static inline void reply_simple(client *c, const char *s) { resp_add_simple(&c->out, s); }
+static inline void reply_int(client *c, long long v) { resp_add_int(&c->out, v); }
+static inline void reply_bulk(client *c, const void *p, size_t n) { resp_add_bulk(&c->out, p, n); }
+static inline void reply_bulk_str(client *c, const char *s) { resp_add_bulk_str(&c->out, s); }
+static inline void reply_nil(client *c) { resp_add_nil(&c->out); }
+static inline void reply_array(client *c, long long n) { resp_add_array(&c->out, n); }
+void reply_error(client *c, const char *msg);
+void reply_errorf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void reply_entry_val(client *c, tentry_t *e) { reply_bulk(c, tentry_val(e), tentry_vlen(e)); }
+
+#define ERR_SYNTAX "ERR syntax error"
+#define ERR_NOT_INT "ERR value is not an integer or out of range"
+#define ERR_NOT_FLOAT "ERR value is not a valid float"
+
+#endif
