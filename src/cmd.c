@@ -162,6 +162,23 @@ void reply_errorf(client *c, const char *fmt, ...)
     reply_error(c, msg);
 }
 
+void reply_subcommand_error(client *c, const char *cmd, const char *sub, size_t sublen,
+                            const char *const *known)
+{
+    for (int i = 0; known[i]; i++) {
+        if (arg_is(sub, sublen, known[i])) {
+            reply_errorf(c, "ERR wrong number of arguments for '%s|%s' command", cmd, known[i]);
+            return;
+        }
+    }
+    char upper[16];
+    size_t n = strlen(cmd) < sizeof upper - 1 ? strlen(cmd) : sizeof upper - 1;
+    for (size_t i = 0; i < n; i++)
+        upper[i] = (char)toupper((unsigned char)cmd[i]);
+    upper[n] = '\0';
+    reply_errorf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.", (int)(sublen > 128 ? 128 : sublen), sub, upper);
+}
+
 /* Quote an argument for an error message: at most max bytes. */
 static void append_quoted(buf_t *b, const char *s, size_t n, size_t max)
 {
@@ -244,7 +261,7 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
     cmd->fn(c, argc, argv, argvlen);
     cmd->usec += (kvd_mono_ns() - t0) / 1000;
     cmd->calls++;
-    if (srv.stats.errors != errors0)
+    if (srv.stats.errors > errors0)
         cmd->failed++;
     if (srv.wal->next_seq != seq0 && (cmd->flags & CMD_WRITE))
         server_hold(c, start, srv.wal->next_seq - 1);
@@ -358,8 +375,7 @@ void cmd_command(client *c, int argc, char **argv, size_t *argvlen)
         for (size_t i = 0; i < KVD_ARRAY_SIZE(help); i++)
             reply_simple(c, help[i]);
     } else {
-        char sub[64];
-        snprintf(sub, sizeof sub, "%.*s", (int)(argvlen[1] > 40 ? 40 : argvlen[1]), argv[1]);
-        reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%s'. Try COMMAND HELP.", sub);
+        static const char *const known[] = {"count", "info", "docs", "help", NULL};
+        reply_subcommand_error(c, "command", argv[1], argvlen[1], known);
     }
 }

@@ -128,7 +128,7 @@ void cmd_hello(client *c, int argc, char **argv, size_t *argvlen)
             return;
         }
         if (ver != 2) {
-            reply_error(c, "NOPROTO sorry, this protocol version is not supported: kvd speaks RESP2 only");
+            reply_error(c, "NOPROTO unsupported protocol version");
             return;
         }
         i = 2;
@@ -296,8 +296,8 @@ void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
         for (size_t i = 0; i < KVD_ARRAY_SIZE(help); i++)
             reply_simple(c, help[i]);
     } else {
-        reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
-                     (int)(sl > 40 ? 40 : sl), sub);
+        static const char *const known[] = {"setname", "getname", "id", "info", "setinfo", "help", NULL};
+        reply_subcommand_error(c, "client", sub, sl, known);
     }
 }
 
@@ -411,8 +411,8 @@ void cmd_config(client *c, int argc, char **argv, size_t *argvlen)
         for (size_t i = 0; i < KVD_ARRAY_SIZE(help); i++)
             reply_simple(c, help[i]);
     } else {
-        reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CONFIG HELP.",
-                     (int)(argvlen[1] > 40 ? 40 : argvlen[1]), argv[1]);
+        static const char *const known[] = {"get", "set", "resetstat", "help", NULL};
+        reply_subcommand_error(c, "config", argv[1], argvlen[1], known);
     }
 }
 

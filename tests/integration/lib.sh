@@ -16,6 +16,7 @@ TEST_TIMEOUT=${TEST_TIMEOUT:-300}
 T=$(mktemp -d "${TMPDIR:-/tmp}/kvd-it-XXXXXX")
 PIDS=()
 cleanup() {
+    exec 2>/dev/null  # no "Killed" notices for the servers we stop
     local p
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
     [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
@@ -77,7 +78,9 @@ wait_ready() {
     local i
     for i in $(seq 1 100); do
         kill -0 "$2" 2>/dev/null || return 1
-        [ "$(timeout 2 redis-cli -p "$1" ping 2>/dev/null)" == "PONG" ] && return 0
+        case "$(timeout 2 redis-cli -p "$1" ping 2>/dev/null)" in
+            PONG | NOAUTH*) return 0 ;;
+        esac
         sleep 0.05
     done
     return 1

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Commands through redis-cli, for what compat.cases cannot pin down byte
+# for byte: kvd's single database, HELLO, CLIENT, CONFIG, INFO, COMMAND,
+# TIME, SCAN over many keys, KEYS, RANDOMKEY, and expiry (lazy and active).
+. "$(dirname "$0")/lib.sh"
+
+start_kvd k || fail "start"
+
+# Server and connection commands.
+expect_eq "PING" PONG "$(cli ping)"
+expect_eq "SELECT 0" OK "$(cli select 0)"
+expect_eq "SELECT 1 is out of range" "ERR DB index is out of range" "$(cli select 1)"
+expect_eq "HELLO 3 is refused" "NOPROTO unsupported protocol version" "$(cli hello 3)"
+hello=$(cli hello 2 | tr '\n' ' ')
+expect_match "HELLO 2 answers the handshake" "^server kvd version 7\.0\.0 proto 2 id [0-9]+ mode standalone role master modules" "$hello"
+out=$(printf 'CLIENT SETNAME me\r\nCLIENT GETNAME\r\nCLIENT ID\r\nCLIENT INFO\r\n' | timeout 5 nc -q 1 127.0.0.1 "$PORT" | tr -d '\r')
+expect_match "CLIENT GETNAME in the same connection" $'\\$2\nme' "$out"
+expect_match "CLIENT ID is an integer" $'\n:[0-9]+\n' "$out"
+expect_match "CLIENT INFO describes the connection" "id=[0-9]+ addr=127.0.0.1:[0-9]+ laddr=127.0.0.1:$PORT .*name=me .*cmd=client" "$out"
+expect_match "CLIENT LIST lists connections" "id=[0-9]+ addr=127\.0\.0\.1:[0-9]+ .*cmd=client" "$(cli client list)"
+expect_eq "CLIENT LIST TYPE pubsub is empty" "" "$(cli client list type pubsub)"
+expect_eq "CLIENT SETINFO" OK "$(cli client setinfo lib-name mylib)"
+
+# CONFIG.
+expect_eq "CONFIG GET port" "$(printf 'port\n%s' "$PORT")" "$(cli config get port)"
+expect_eq "CONFIG GET several patterns" "$(printf 'appendfsync\neverysec\nhz\n10')" "$(cli config get appendfsync hz)"
+expect_eq "CONFIG GET glob" 2 "$(cli config get 'pool-*' | grep -c pool-)"
+expect_eq "CONFIG GET for Redis tools" "$(printf 'appendonly\nyes\nsave\n')" "$(cli config get appendonly save)"
+expect_eq "CONFIG SET live" OK "$(cli config set hz 20 appendfsync always)"
+expect_eq "CONFIG SET took effect" "$(printf 'hz\n20')" "$(cli config get hz)"
+expect_eq "CONFIG SET immutable" "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set immutable config" "$(cli config set dir /tmp)"
+expect_eq "CONFIG SET bad value" "ERR CONFIG SET failed (possibly related to argument 'hz') - argument couldn't be parsed into an integer" "$(cli config set hz abc)"
+expect_eq "CONFIG SET is all or nothing" "$(printf 'hz\n20')" "$(cli config set hz 30 maxclients 0 >/dev/null; cli config get hz)"
+expect_eq "CONFIG SET memory units" "$(printf 'client-query-buffer-limit\n2097152')" "$(cli config set client-query-buffer-limit 2mb >/dev/null; cli config get client-query-buffer-limit)"
+expect_eq "CONFIG SET output limits" "$(printf 'client-output-buffer-limit\nnormal 1073741824 10000000 0')" "$(cli config set client-output-buffer-limit 'normal 1gb 10m 0' >/dev/null; cli config get client-output-buffer-limit)"
+expect_eq "CONFIG RESETSTAT" OK "$(cli config resetstat)"
+expect_eq "stats zeroed" "total_commands_processed:1" "$(cli info stats | tr -d '\r' | grep total_commands_processed)"
+cli set statkey 1 >/dev/null
+
+# INFO: Redis's sections and fields, plus pool and WAL fields.
+info=$(cli info | tr -d '\r')
+for f in redis_version kvd_version process_id tcp_port uptime_in_seconds connected_clients maxclients \
+         used_memory used_memory_rss loading aof_enabled aof_last_write_status wal_size wal_last_fsync_time \
+         wal_last_fsync_usec wal_pending_bytes wal_fsync_failures total_connections_received \
+         total_commands_processed instantaneous_ops_per_sec expired_keys keyspace_hits keyspace_misses \
+         role pool_gets pool_hits pool_cached_bytes pool_class_256; do
+    expect_match "INFO has $f" "^$f:" "$(printf '%s\n' "$info" | grep "^$f:")"
+done
+expect_match "INFO keyspace" "^db0:keys=1,expires=0" "$(cli info keyspace | tr -d '\r' | grep db0)"
+expect_eq "INFO one section" "# Pool" "$(cli info pool | head -1 | tr -d '\r')"
+expect_match "INFO commandstats" "cmdstat_set:calls=1," "$(cli info commandstats | tr -d '\r')"
+expect_eq "DBSIZE" 1 "$(cli dbsize)"
+
+# COMMAND.
+count=$(cli command count)
+expect_match "COMMAND COUNT" "^[0-9]+$" "$count"
+expect_eq "COMMAND lists every command" "*$count" "$(raw 'COMMAND\r\n' | head -1 | tr -d '\r')"
+expect_eq "COMMAND INFO get" "$(printf 'get\n2\nreadonly\nfast\n1\n1\n1\n@string')" "$(cli command info get | head -8)"
+expect_match "COMMAND DOCS get" "summary" "$(cli command docs get)"
+expect_eq "COMMAND INFO unknown" "" "$(cli command info nosuchcmd)"
+
+# TIME, LASTSAVE, BGREWRITEAOF.
+t=$(cli time | head -1)
+expect_eq "TIME is now" 1 "$(( t - $(date +%s) <= 1 && $(date +%s) - t <= 1 ))"
+expect_match "LASTSAVE" "^[0-9]{10}$" "$(cli lastsave)"
+expect_match "BGREWRITEAOF says it is not there yet" "^ERR BGREWRITEAOF is not available yet" "$(cli bgrewriteaof)"
+
+# SCAN returns every key exactly as KEYS does, with MATCH/COUNT/TYPE.
+cli flushall >/dev/null
+awk 'BEGIN { for (i = 0; i < 2000; i++) printf "SET user:%d %d\r\nSET item:%d %d\r\n", i, i, i, i }' |
+    timeout 20 nc -q 1 127.0.0.1 "$PORT" >/dev/null
+expect_eq "4000 keys" 4000 "$(cli dbsize)"
+scan_all() { # extra args
+    local cursor=0 out
+    while :; do
+        out=$(cli scan "$cursor" "$@")
+        cursor=$(printf '%s\n' "$out" | head -1)
+        printf '%s\n' "$out" | tail -n +2
+        [ "$cursor" == 0 ] && break
+    done
+}
+expect_eq "SCAN visits every key" 4000 "$(scan_all COUNT 100 | sort -u | grep -c .)"
+expect_eq "SCAN MATCH" 2000 "$(scan_all MATCH 'user:*' COUNT 50 | sort -u | grep -c '^user:')"
+expect_eq "SCAN TYPE string" 4000 "$(scan_all TYPE string COUNT 1000 | sort -u | grep -c .)"
+expect_eq "SCAN TYPE list finds none" 0 "$(scan_all TYPE list COUNT 1000 | grep -c .)"
+expect_eq "KEYS pattern" 10 "$(cli keys 'user:1?' | grep -c . ; true)"
+expect_eq "KEYS with a class" "user:15" "$(cli keys 'user:1[5]')"
+expect_match "RANDOMKEY" "^(user|item):[0-9]+$" "$(cli randomkey)"
+
+# Expiry: lazy on access, and the active cycle removes keys nobody reads.
+cli flushall >/dev/null
+for i in $(seq 1 200); do printf 'SET t%d v PX 1500\r\n' "$i"; done | timeout 5 nc -q 1 127.0.0.1 "$PORT" >/dev/null
+cli set lazy v px 100 >/dev/null
+cli set keep v >/dev/null
+expect_eq "keys with TTLs counted" "$(printf 'db0:keys=202,expires=201')" "$(cli info keyspace | tr -d '\r' | grep db0 | cut -d, -f1,2)"
+sleep 0.15
+expect_eq "lazy expiry on GET" "" "$(cli get lazy)"
+for i in $(seq 1 60); do [ "$(cli dbsize)" == 1 ] && break; sleep 0.1; done
+expect_eq "active expiry removed the rest" 1 "$(cli dbsize)"
+expect_eq "expired_keys counted" "expired_keys:201" "$(cli info stats | tr -d '\r' | grep expired_keys)"
+expect_eq "expiry deletions are logged" 201 "$(grep -c '"op":"del"' "$DIR/kvd.wal")"
+finish
