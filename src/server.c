@@ -609,6 +609,29 @@ static void close_idle_clients(int64_t now)
     }
 }
 
+/* client-output-buffer-limit's soft-seconds: a client that stays over
+ * the soft limit that long is disconnected. */
+static void enforce_soft_limit(int64_t now)
+{
+    if (srv.cfg.obuf_soft_seconds <= 0 || srv.cfg.obuf_soft <= 0)
+        return;
+    client *c = srv.clients_head;
+    while (c) {
+        client *next = c->next;
+        if (!over_soft_limit(c)) {
+            c->obuf_soft_since = 0;
+        } else if (!c->obuf_soft_since) {
+            c->obuf_soft_since = now;
+        } else if (now - c->obuf_soft_since > (int64_t)srv.cfg.obuf_soft_seconds * 1000) {
+            log_warning("closing client id=%llu addr=%s: output buffer over the soft limit for more "
+                        "than %d s (client-output-buffer-limit)",
+                        (unsigned long long)c->id, c->addr, srv.cfg.obuf_soft_seconds);
+            client_close(c);
+        }
+        c = next;
+    }
+}
+
 static void on_cron(uv_timer_t *t)
 {
     KVD_UNUSED(t);
@@ -618,6 +641,7 @@ static void on_cron(uv_timer_t *t)
     db_active_expire(1000000 / hz / 4);
     table_rehash_ms(srv.db, 1);
     close_idle_clients(now);
+    enforce_soft_limit(now);
     if (srv.cfg.appendfsync == WAL_SYNC_EVERYSEC && !srv.sync_inflight &&
         srv.wal->written_seq > srv.wal->durable_seq && now - srv.sync_started_ms >= 1000)
         start_sync();

@@ -54,6 +54,7 @@ typedef struct client {
     char *lib_name, *lib_ver;
     int64_t ctime_ms;       /* when it connected */
     int64_t last_ms;        /* last command or read */
+    int64_t obuf_soft_since; /* when output went over the soft limit (0: it is not) */
     const char *lastcmd;
     uint64_t ncmds;
     struct client *prev, *next;       /* all clients, least recently active first */

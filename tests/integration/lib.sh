@@ -24,7 +24,10 @@ cleanup() {
 }
 trap cleanup EXIT
 # A hung test must not hang CI: kill the whole script after TEST_TIMEOUT s.
-(sleep "$TEST_TIMEOUT"; echo "FAIL [$NAME]: timed out after ${TEST_TIMEOUT}s" >&2; kill -TERM $$) 2>/dev/null &
+# (The trap kills the sleep too, so no stray process holds our output open.)
+(trap 'kill $s 2>/dev/null; exit 0' TERM
+ sleep "$TEST_TIMEOUT" & s=$!
+ wait $s && { echo "FAIL [$NAME]: timed out after ${TEST_TIMEOUT}s" >&2; kill -TERM $$; }) 2>/dev/null &
 WATCHDOG=$!
 
 FAILS=0

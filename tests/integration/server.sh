@@ -93,6 +93,11 @@ grown=$(( (rss1 - rss0) / 1024 ))
 echo "     slow reader: server RSS grew by ${grown} MiB"
 expect_eq "server memory stays bounded (< 200 MiB growth)" 1 "$(( grown < 200 ))"
 expect_match "the slow client is paused, not dropped" "connected_clients:2" "$(cli info clients | tr -d '\r')"
+# With soft-seconds set, a client stuck over the soft limit is cut off.
+cli config set client-output-buffer-limit "normal 1gb 1mb 1" >/dev/null
+for i in $(seq 1 40); do cli info clients | tr -d '\r' | grep -q connected_clients:1 && break; sleep 0.1; done
+expect_match "over the soft limit too long: disconnected" "connected_clients:1" "$(cli info clients | tr -d '\r')"
+expect_match "and logged" "over the soft limit for more than 1 s" "$(cat "$T/s.log")"
 kill "$SLOW" 2>/dev/null
 stop_kvd
 finish
