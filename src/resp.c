@@ -2,9 +2,8 @@
 #include "config.h"
 #include "resp.h"
 #include "args.h"
-#include "util.h"
+#include "num.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,17 +31,27 @@ void resp_parser_free(resp_parser *p)
     p->argcap = 0;
 }
 
-static void reserve_args(resp_parser *p, long long n)
+/* Grow the argument arrays to hold n. Returns 0, or -1 out of memory. */
+static int reserve_args(resp_parser *p, long long n)
 {
     if (n <= p->argcap)
-        return;
+        return 0;
     int cap = p->argcap ? p->argcap : 8;
     while (cap < n)
         cap *= 2;
-    p->argoff = xrealloc(p->argoff, (size_t)cap * sizeof(size_t));
-    p->arglen = xrealloc(p->arglen, (size_t)cap * sizeof(size_t));
-    p->argv = xrealloc(p->argv, (size_t)cap * sizeof(char *));
+    size_t *off = realloc(p->argoff, (size_t)cap * sizeof(size_t));
+    if (off)
+        p->argoff = off;
+    size_t *len = realloc(p->arglen, (size_t)cap * sizeof(size_t));
+    if (len)
+        p->arglen = len;
+    char **argv = realloc(p->argv, (size_t)cap * sizeof(char *));
+    if (argv)
+        p->argv = argv;
+    if (!off || !len || !argv)
+        return -1;
     p->argcap = cap;
+    return 0;
 }
 
 void resp_parser_consume(resp_parser *p, size_t n)
@@ -62,6 +71,12 @@ static int fail(resp_parser *p, const char *msg)
 {
     p->err = msg;
     return RESP_ERR;
+}
+
+static int oom(resp_parser *p)
+{
+    p->err = "out of memory";
+    return RESP_OOM;
 }
 
 /* Parse the decimal number between s and e (no sign handling beyond '-'),
@@ -108,7 +123,8 @@ static int parse_inline(resp_parser *p, char *buf, size_t len, int *argc)
             words++;
         in_word = !sp;
     }
-    reserve_args(p, words + 1);
+    if (reserve_args(p, words + 1) < 0)
+        return oom(p);
     int n = args_split(s, end, p->argv, p->arglen, p->argcap);
     if (n < 0)
         return fail(p, "unbalanced quotes in request");
@@ -124,6 +140,8 @@ int resp_parse(resp_parser *p, char *buf, size_t len, int *argc)
 {
     if (p->err)
         return RESP_ERR;
+    if (p->argcap == 0 && reserve_args(p, 8) < 0)
+        return oom(p);
     if (p->left == 0) {
         if (p->pos >= len)
             return RESP_MORE;
@@ -150,7 +168,8 @@ int resp_parse(resp_parser *p, char *buf, size_t len, int *argc)
             *argc = 0;
             return RESP_CMD;
         }
-        reserve_args(p, n < 1024 ? n : 1024);
+        if (reserve_args(p, n < 1024 ? n : 1024) < 0)
+            return oom(p);
         p->left = n;
         p->argc = 0;
         p->bulklen = -1;
@@ -180,8 +199,8 @@ int resp_parse(resp_parser *p, char *buf, size_t len, int *argc)
         }
         if (len - p->pos < (size_t)p->bulklen + 2)
             return RESP_MORE;
-        if (p->argc == p->argcap)
-            reserve_args(p, (long long)p->argcap * 2);
+        if (p->argc == p->argcap && reserve_args(p, (long long)p->argcap * 2) < 0)
+            return oom(p);
         p->argoff[p->argc] = p->pos - p->cmd_start;
         p->arglen[p->argc] = (size_t)p->bulklen;
         p->argc++;
@@ -193,100 +212,212 @@ int resp_parse(resp_parser *p, char *buf, size_t len, int *argc)
     return RESP_CMD;
 }
 
-/* ---- encoders ---- */
 
-static inline void add_line_ll(buf_t *b, char type, long long v)
-{
-    buf_reserve(b, 24);
-    char *d = b->data + b->len;
-    d[0] = type;
-    size_t n = kvd_ll_to_str(d + 1, v);
-    d[n + 1] = '\r';
-    d[n + 2] = '\n';
-    b->len += n + 3;
-}
+/* ---- requests, written into caller memory ---- */
 
-void resp_add_simple(buf_t *b, const char *s)
+static size_t ull_digits(unsigned long long v)
 {
-    size_t n = strlen(s);
-    buf_reserve(b, n + 3);
-    b->data[b->len++] = '+';
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
-    b->data[b->len++] = '\r';
-    b->data[b->len++] = '\n';
-}
-
-void resp_add_error(buf_t *b, const char *msg)
-{
-    /* An error is one line: newlines inside would break the framing. */
-    size_t n = strlen(msg);
-    buf_reserve(b, n + 3);
-    b->data[b->len++] = '-';
-    for (size_t i = 0; i < n; i++) {
-        char c = msg[i];
-        b->data[b->len++] = (c == '\r' || c == '\n') ? ' ' : c;
+    size_t n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
     }
-    b->data[b->len++] = '\r';
-    b->data[b->len++] = '\n';
+    return n;
 }
 
-void resp_add_errorf(buf_t *b, const char *fmt, ...)
+static size_t argsize(const char *const *argv, const size_t *argvlen, int i)
 {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    resp_add_error(b, msg);
+    return argvlen ? argvlen[i] : strlen(argv[i]);
 }
 
-void resp_add_int(buf_t *b, long long v)
+size_t resp_command_size(int argc, const char *const *argv, const size_t *argvlen)
 {
-    add_line_ll(b, ':', v);
+    size_t n = 1 + ull_digits((unsigned long long)argc) + 2;
+    for (int i = 0; i < argc; i++) {
+        size_t l = argsize(argv, argvlen, i);
+        n += 1 + ull_digits(l) + 2 + l + 2;
+    }
+    return n;
 }
 
-void resp_add_bulk(buf_t *b, const void *p, size_t n)
+static char *put_header(char *d, char type, unsigned long long v)
 {
-    add_line_ll(b, '$', (long long)n);
-    buf_reserve(b, n + 2);
-    if (n)
-        memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len++] = '\r';
-    b->data[b->len++] = '\n';
+    *d++ = type;
+    d += kvd_ull_to_str(d, v);
+    *d++ = '\r';
+    *d++ = '\n';
+    return d;
 }
 
-void resp_add_bulk_str(buf_t *b, const char *s)
+char *resp_write_command(char *dst, int argc, const char *const *argv, const size_t *argvlen)
 {
-    resp_add_bulk(b, s, strlen(s));
+    char *d = put_header(dst, '*', (unsigned long long)argc);
+    for (int i = 0; i < argc; i++) {
+        size_t l = argsize(argv, argvlen, i);
+        d = put_header(d, '$', l);
+        memcpy(d, argv[i], l);
+        d += l;
+        *d++ = '\r';
+        *d++ = '\n';
+    }
+    return d;
 }
 
-void resp_add_bulk_ll(buf_t *b, long long v)
+/* ---- replies: framing scan, then build ---- */
+
+void resp_scan_init(resp_scan *s, long long bulk_max, long long array_max)
 {
-    char tmp[24];
-    size_t n = kvd_ll_to_str(tmp, v);
-    resp_add_bulk(b, tmp, n);
+    memset(s, 0, sizeof(*s));
+    s->bulk_max = bulk_max > 0 ? bulk_max : RESP_BULK_MAX_DEFAULT;
+    s->array_max = array_max > 0 ? array_max : (1LL << 32);
 }
 
-void resp_add_nil(buf_t *b)
+/* The line starting at p (up to "\r\n"): its end, or NULL if incomplete. */
+static const char *line_end(const char *p, const char *end)
 {
-    buf_append(b, "$-1\r\n", 5);
+    const char *cr = memchr(p, '\r', (size_t)(end - p));
+    if (!cr || cr + 1 >= end)
+        return NULL;
+    return cr;
 }
 
-void resp_add_nil_array(buf_t *b)
+long long resp_scan_reply(resp_scan *s, const char *buf, size_t len)
 {
-    buf_append(b, "*-1\r\n", 5);
+    const char *end = buf + len;
+    for (;;) {
+        const char *p = buf + s->pos;
+        if (p >= end)
+            return 0;
+        const char *cr = line_end(p, end);
+        if (!cr) {
+            if ((size_t)(end - p) > RESP_INLINE_MAX_DEFAULT) {
+                s->err = "reply line too long";
+                return -1;
+            }
+            return 0;
+        }
+        if (cr[1] != '\n') {
+            s->err = "reply line not ended by CRLF";
+            return -1;
+        }
+        long long v = 0;
+        size_t next = (size_t)(cr + 2 - buf);
+        switch (*p) {
+        case '+':
+        case '-':
+            break;
+        case ':':
+            if (kvd_str_to_ll(p + 1, (size_t)(cr - p - 1), &v) < 0) {
+                s->err = "bad integer reply";
+                return -1;
+            }
+            break;
+        case '$':
+            if (kvd_str_to_ll(p + 1, (size_t)(cr - p - 1), &v) < 0 || v < -1 || v > s->bulk_max) {
+                s->err = "bad bulk length in reply";
+                return -1;
+            }
+            if (v >= 0) {
+                if (len - next < (size_t)v + 2)
+                    return 0; /* the payload is not all here: rescan this header later */
+                if (buf[next + (size_t)v] != '\r' || buf[next + (size_t)v + 1] != '\n') {
+                    s->err = "bulk reply not ended by CRLF";
+                    return -1;
+                }
+                next += (size_t)v + 2;
+            }
+            break;
+        case '*':
+            if (kvd_str_to_ll(p + 1, (size_t)(cr - p - 1), &v) < 0 || v < -1 || v > s->array_max) {
+                s->err = "bad array length in reply";
+                return -1;
+            }
+            if (v > 0) {
+                if (s->depth == RESP_MAX_DEPTH) {
+                    s->err = "reply nested too deeply";
+                    return -1;
+                }
+                s->left[s->depth++] = v;
+                s->pos = next;
+                continue; /* an array is complete only once its elements are */
+            }
+            break;
+        default:
+            s->err = "unknown reply type";
+            return -1;
+        }
+        s->pos = next;
+        /* One element is complete: close the arrays it completes. */
+        while (s->depth > 0 && --s->left[s->depth - 1] == 0)
+            s->depth--;
+        if (s->depth == 0) {
+            long long n = (long long)s->pos;
+            s->pos = 0;
+            return n;
+        }
+    }
 }
 
-void resp_add_array(buf_t *b, long long n)
+/* Build the reply at *pp (known to be complete). NULL when out of memory. */
+static void *build(const resp_reply_fns *f, void *ctx, const char **pp, const char *end, int *oom)
 {
-    add_line_ll(b, '*', n);
+    const char *p = *pp;
+    const char *cr = memchr(p, '\r', (size_t)(end - p));
+    long long v = 0;
+    void *obj = NULL;
+    switch (*p) {
+    case '+':
+    case '-':
+        obj = f->string(ctx, *p, p + 1, (size_t)(cr - p - 1));
+        *pp = cr + 2;
+        break;
+    case ':':
+        kvd_str_to_ll(p + 1, (size_t)(cr - p - 1), &v);
+        obj = f->integer(ctx, v);
+        *pp = cr + 2;
+        break;
+    case '$':
+        kvd_str_to_ll(p + 1, (size_t)(cr - p - 1), &v);
+        if (v < 0) {
+            obj = f->nil(ctx, '$');
+            *pp = cr + 2;
+        } else {
+            obj = f->string(ctx, '$', cr + 2, (size_t)v);
+            *pp = cr + 2 + v + 2;
+        }
+        break;
+    default: /* '*' */
+        kvd_str_to_ll(p + 1, (size_t)(cr - p - 1), &v);
+        *pp = cr + 2;
+        if (v < 0) {
+            obj = f->nil(ctx, '*');
+            break;
+        }
+        obj = f->array(ctx, (size_t)v);
+        if (!obj) {
+            *oom = 1;
+            return NULL;
+        }
+        for (long long i = 0; i < v; i++) {
+            void *e = build(f, ctx, pp, end, oom);
+            if (!e) {
+                f->free(ctx, obj);
+                return NULL;
+            }
+            f->set(ctx, obj, (size_t)i, e);
+        }
+        return obj;
+    }
+    if (!obj)
+        *oom = 1;
+    return obj;
 }
 
-void resp_add_command(buf_t *b, int argc, const char *const *argv, const size_t *argvlen)
+int resp_build_reply(const resp_reply_fns *f, void *ctx, const char *buf, size_t len, void **out)
 {
-    resp_add_array(b, argc);
-    for (int i = 0; i < argc; i++)
-        resp_add_bulk(b, argv[i], argvlen ? argvlen[i] : strlen(argv[i]));
+    /* resp_scan_reply already proved buf[0..len) is one whole reply. */
+    const char *p = buf;
+    int oom = 0;
+    *out = build(f, ctx, &p, buf + len, &oom);
+    return *out ? 0 : RESP_OOM;
 }

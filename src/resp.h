@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
 
 typedef struct resp_limits {
     size_t inline_max;       /* longest inline line (Redis: 64 KiB) */
@@ -43,6 +42,7 @@ enum {
     RESP_MORE = 0, /* need more bytes */
     RESP_CMD = 1,  /* a command is ready: argc/argv/arglen */
     RESP_ERR = -1, /* protocol error: p->err says which; close after replying */
+    RESP_OOM = -2, /* out of memory */
 };
 
 /* Set up p with the given limits (NULL for Redis's defaults). */
@@ -62,20 +62,51 @@ void resp_parser_consume(resp_parser *p, size_t n);
 /* Bytes the parser expects next (a bulk still arriving), to size reads. */
 size_t resp_parser_want(const resp_parser *p);
 
-/* ---- reply encoding (RESP2) ---- */
+/* ---- requests as a client sends them ---- */
 
-void resp_add_simple(buf_t *b, const char *s);           /* +s\r\n */
-void resp_add_error(buf_t *b, const char *msg);          /* -msg\r\n (msg has the code: "ERR ...") */
-void resp_add_errorf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void resp_add_int(buf_t *b, long long v);                /* :v\r\n */
-void resp_add_bulk(buf_t *b, const void *p, size_t n);   /* $n\r\n...\r\n */
-void resp_add_bulk_str(buf_t *b, const char *s);
-void resp_add_bulk_ll(buf_t *b, long long v);
-void resp_add_nil(buf_t *b);                             /* $-1\r\n */
-void resp_add_nil_array(buf_t *b);                       /* *-1\r\n */
-void resp_add_array(buf_t *b, long long n);              /* *n\r\n */
+/* Bytes resp_write_command needs for this command (a RESP array of bulk
+ * strings). argvlen may be NULL for NUL-terminated arguments. */
+size_t resp_command_size(int argc, const char *const *argv, const size_t *argvlen);
 
-/* A request as a RESP array of bulk strings (what clients send). */
-void resp_add_command(buf_t *b, int argc, const char *const *argv, const size_t *argvlen);
+/* Write the command at dst (resp_command_size bytes); returns the end. */
+char *resp_write_command(char *dst, int argc, const char *const *argv, const size_t *argvlen);
+
+/* ---- replies (the client side) ----
+ * Two steps. resp_scan_reply finds where a complete reply ends, resuming
+ * where it stopped when more bytes arrive (linear in the bytes, however
+ * they are split). resp_build_reply then turns those bytes into objects
+ * through caller callbacks, so this module does not fix the reply type. */
+
+#define RESP_MAX_DEPTH 32
+
+typedef struct resp_scan {
+    size_t pos;                     /* scan position, from the reply's start */
+    int depth;                      /* open arrays */
+    long long left[RESP_MAX_DEPTH]; /* elements still to come in each */
+    long long bulk_max, array_max;  /* limits on lengths announced */
+    const char *err;                /* what was wrong, after -1 */
+} resp_scan;
+
+/* Limits of 0 select defaults (512 MiB bulk, 2^32 elements). */
+void resp_scan_init(resp_scan *s, long long bulk_max, long long array_max);
+
+/* Look for one complete reply at the start of buf[0..len). Returns its
+ * length in bytes, 0 if more bytes are needed (call again with the same
+ * start and more bytes), or -1 on a protocol violation (s->err). */
+long long resp_scan_reply(resp_scan *s, const char *buf, size_t len);
+
+typedef struct resp_reply_fns {
+    void *(*string)(void *ctx, int type, const char *p, size_t len); /* type '+', '-' or '$' */
+    void *(*integer)(void *ctx, long long v);
+    void *(*nil)(void *ctx, int type);                               /* '$' or '*' */
+    void *(*array)(void *ctx, size_t n);
+    void (*set)(void *ctx, void *array, size_t i, void *elem);
+    void (*free)(void *ctx, void *obj);                              /* frees a partial array */
+} resp_reply_fns;
+
+/* Build the reply that resp_scan_reply measured (buf[0..len)). Returns 0
+ * with *out set, or RESP_OOM when a callback returned NULL (nothing is
+ * leaked). */
+int resp_build_reply(const resp_reply_fns *f, void *ctx, const char *buf, size_t len, void **out);
 
 #endif

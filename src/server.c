@@ -412,6 +412,10 @@ static void process_input(client *c)
         int rc = resp_parse(&c->parser, c->qbuf.data, c->qbuf.len, &argc);
         if (rc == RESP_MORE)
             break;
+        if (rc == RESP_OOM) {
+            fprintf(stderr, "kvd: out of memory parsing a request\n");
+            abort();
+        }
         if (rc == RESP_ERR) {
             reply_errorf(c, "ERR Protocol error: %s", c->parser.err);
             log_verbose("protocol error from client id=%llu addr=%s: %s", (unsigned long long)c->id,

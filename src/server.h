@@ -12,7 +12,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "pool.h"
-#include "resp.h"
+#include "respbuf.h"
 #include "table.h"
 #include "wal.h"
 

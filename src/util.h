@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "num.h"
+
 #define KVD_UNUSED(x) ((void)(x))
 #define KVD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define KVD_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -41,14 +43,6 @@ int kvd_fsync_dir(const char *dir);
 /* Create dir and any missing parents with mode (existing ones are left as
  * they are). Returns 0 or -errno. */
 int kvd_mkdir_p(const char *dir, unsigned mode);
-
-/* Parse a whole string as a signed 64-bit decimal integer exactly as Redis
- * does (no spaces, no '+', no leading zeros except "0"). Returns 0 or -1. */
-int kvd_str_to_ll(const char *s, size_t len, long long *out);
-
-/* Format v in decimal into dst (at least 21 bytes). Returns the length. */
-size_t kvd_ll_to_str(char *dst, long long v);
-size_t kvd_ull_to_str(char *dst, unsigned long long v);
 
 /* Fill p with n bytes from the kernel's random source (falls back to a
  * time/pid mix only if that is unavailable). */

@@ -3,7 +3,7 @@
 #include "config.h"
 #include "testutil.h"
 
-#include "resp.h"
+#include "respbuf.h"
 
 static pool_t pool;
 static void setup(void) { pool_init(&pool, 0, 0); }

@@ -1,0 +1,520 @@
+/* kvd-cli: a command-line client for kvd built on libkvdclient.
+ * One-shot (kvd-cli -p 7379 set k v), interactive with line editing and
+ * history (libedit), commands read from a pipe, and --pipe for bulk
+ * loading. Replies print like redis-cli: formatted when stdout is a
+ * terminal, raw otherwise (--raw / --no-raw force either). */
+#include "config.h"
+#include "args.h"
+#include "resp.h"
+
+#include <kvd/client.h>
+
+#include <editline/readline.h>
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "version.h"
+
+typedef struct cli {
+    const char *host;
+    int port;
+    const char *sock;
+    const char *password;
+    const char *user;
+    int db;
+    int tty;          /* format replies for a human */
+    int from_stdin_x; /* -x: last argument from stdin */
+    kvd_context *c;
+} cli;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: kvd-cli [OPTIONS] [command [arg ...]]\n"
+            "  -h <host>      server host (default 127.0.0.1)\n"
+            "  -p <port>      server port (default 7379)\n"
+            "  -s <socket>    unix socket (instead of host and port)\n"
+            "  -a <password>  AUTH with this password\n"
+            "  --user <name>  AUTH as this user (with -a)\n"
+            "  -n <db>        database number (kvd has only 0)\n"
+            "  -x             read the last argument from standard input\n"
+            "  --raw          print replies raw, even on a terminal\n"
+            "  --no-raw       format replies, even when not on a terminal\n"
+            "  --pipe         send standard input (RESP or inline commands) to the server\n"
+            "                 as fast as possible and count the replies\n"
+            "  --help         this help\n"
+            "  --version      print the version\n"
+            "\n"
+            "Without a command, kvd-cli reads commands interactively (with line editing\n"
+            "and history in ~/.kvdcli_history) or, when standard input is not a\n"
+            "terminal, one per line from it. Arguments use Redis's quoting:\n"
+            "  set greeting \"hello world\"\n"
+            "Exit status: 0, or 1 when the server cannot be reached (or --pipe saw\n"
+            "error replies).\n");
+}
+
+/* ------------------------------------------------------------ formatting */
+
+/* Quote bytes the way redis-cli shows bulk strings. */
+static void put_quoted(FILE *o, const char *p, size_t n)
+{
+    fputc('"', o);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+        switch (ch) {
+        case '\\': fputs("\\\\", o); break;
+        case '"': fputs("\\\"", o); break;
+        case '\n': fputs("\\n", o); break;
+        case '\r': fputs("\\r", o); break;
+        case '\t': fputs("\\t", o); break;
+        case '\a': fputs("\\a", o); break;
+        case '\b': fputs("\\b", o); break;
+        default:
+            if (ch >= 0x20 && ch < 0x7f)
+                fputc(ch, o);
+            else
+                fprintf(o, "\\x%02x", ch);
+        }
+    }
+    fputc('"', o);
+}
+
+/* The human form: nested arrays numbered and indented. prefix is what a
+ * continuation line starts with (spaces under the enclosing indexes). */
+static void print_tty(FILE *o, const kvd_reply *r, const char *prefix)
+{
+    switch (r->type) {
+    case KVD_REPLY_STATUS:
+        fwrite(r->str, 1, r->len, o);
+        fputc('\n', o);
+        break;
+    case KVD_REPLY_ERROR:
+        fputs("(error) ", o);
+        fwrite(r->str, 1, r->len, o);
+        fputc('\n', o);
+        break;
+    case KVD_REPLY_INTEGER:
+        fprintf(o, "(integer) %lld\n", r->integer);
+        break;
+    case KVD_REPLY_NIL:
+        fputs("(nil)\n", o);
+        break;
+    case KVD_REPLY_BULK:
+        put_quoted(o, r->str, r->len);
+        fputc('\n', o);
+        break;
+    case KVD_REPLY_ARRAY: {
+        if (r->elements == 0) {
+            fputs("(empty array)\n", o);
+            break;
+        }
+        int width = 0;
+        for (size_t n = r->elements; n; n /= 10)
+            width++;
+        size_t plen = strlen(prefix);
+        char *sub = malloc(plen + (size_t)width + 3);
+        if (!sub)
+            return;
+        memcpy(sub, prefix, plen);
+        memset(sub + plen, ' ', (size_t)width + 2);
+        sub[plen + (size_t)width + 2] = '\0';
+        for (size_t i = 0; i < r->elements; i++) {
+            /* The first index follows whatever the caller already printed. */
+            fprintf(o, "%s%*zu) ", i == 0 ? "" : prefix, width, i + 1);
+            print_tty(o, r->element[i], sub);
+        }
+        free(sub);
+        break;
+    }
+    }
+}
+
+/* The raw form: bytes as they are, array elements one per line. */
+static void print_raw_inner(FILE *o, const kvd_reply *r)
+{
+    switch (r->type) {
+    case KVD_REPLY_STATUS:
+    case KVD_REPLY_ERROR:
+    case KVD_REPLY_BULK:
+        fwrite(r->str, 1, r->len, o);
+        break;
+    case KVD_REPLY_INTEGER:
+        fprintf(o, "%lld", r->integer);
+        break;
+    case KVD_REPLY_NIL:
+        break;
+    case KVD_REPLY_ARRAY:
+        for (size_t i = 0; i < r->elements; i++) {
+            if (i)
+                fputc('\n', o);
+            print_raw_inner(o, r->element[i]);
+        }
+        break;
+    }
+}
+
+static void print_reply(const cli *k, const kvd_reply *r)
+{
+    if (k->tty)
+        print_tty(stdout, r, "");
+    else {
+        print_raw_inner(stdout, r);
+        fputc('\n', stdout);
+    }
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------ connection */
+
+static int connect_cli(cli *k, int quiet)
+{
+    kvd_options o = {.connect_timeout_ms = 5000, .username = k->user, .password = k->password};
+    kvd_free(k->c);
+    k->c = k->sock ? kvd_connect_unix(k->sock, &o) : kvd_connect(k->host, k->port, &o);
+    if (!k->c) {
+        fprintf(stderr, "kvd-cli: out of memory\n");
+        exit(1);
+    }
+    if (k->c->err) {
+        if (!quiet) {
+            if (k->sock)
+                fprintf(stderr, "Could not connect to kvd at %s: %s\n", k->sock, k->c->errstr);
+            else
+                fprintf(stderr, "Could not connect to kvd at %s:%d: %s\n", k->host, k->port, k->c->errstr);
+        }
+        return -1;
+    }
+    if (k->db) {
+        kvd_reply *r;
+        if (kvd_command(k->c, &r, "SELECT %d", k->db) == KVD_OK) {
+            if (r->type == KVD_REPLY_ERROR)
+                fprintf(stderr, "SELECT %d failed: %s\n", k->db, r->str);
+            kvd_reply_free(r);
+        }
+    }
+    return 0;
+}
+
+/* Send one command and print its reply. Reconnects once if the connection
+ * was lost (the server restarted). Returns 0, or -1 when it cannot reach
+ * the server. */
+static int run_command(cli *k, int argc, char **argv, size_t *argvlen)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if ((k->c->err && kvd_fd(k->c) < 0) && connect_cli(k, attempt == 0) < 0)
+            continue;
+        kvd_reply *r;
+        int rc = kvd_command_argv(k->c, &r, argc, (const char *const *)argv, argvlen);
+        if (rc == KVD_OK) {
+            print_reply(k, r);
+            kvd_reply_free(r);
+            return 0;
+        }
+        if (rc == KVD_ERR_OOM || rc == KVD_ERR_ARG) {
+            fprintf(stderr, "kvd-cli: %s\n", k->c->errstr);
+            return 0;
+        }
+        if (attempt == 1 || rc == KVD_ERR_TIMEOUT)
+            break;
+    }
+    if (k->sock)
+        fprintf(stderr, "Could not connect to kvd at %s: %s\n", k->sock, k->c->errstr);
+    else
+        fprintf(stderr, "Could not connect to kvd at %s:%d: %s\n", k->host, k->port, k->c->errstr);
+    return -1;
+}
+
+static int is_word(const char *a, size_t n, const char *w)
+{
+    return strlen(w) == n && strncasecmp(a, w, n) == 0;
+}
+
+/* Split a line with Redis's quoting and run it. Returns 1 to quit. */
+static int run_line(cli *k, char *line)
+{
+    size_t len = strlen(line);
+    int max = (int)(len / 2 + 2);
+    char **argv = malloc((size_t)max * sizeof(*argv));
+    size_t *argvlen = malloc((size_t)max * sizeof(*argvlen));
+    int quit = 0;
+    int argc = argv && argvlen ? args_split(line, len, argv, argvlen, max) : -3;
+    if (argc == ARGS_ERR_QUOTES) {
+        fprintf(stderr, "Invalid argument(s)\n");
+    } else if (argc > 0) {
+        if (argc == 1 && (is_word(argv[0], argvlen[0], "quit") || is_word(argv[0], argvlen[0], "exit")))
+            quit = 1;
+        else if (is_word(argv[0], argvlen[0], "help")) {
+            printf("kvd-cli %s: type commands as for redis-cli, e.g. SET key \"a value\".\n"
+                   "\"COMMAND DOCS <name>\" describes a command; \"quit\" leaves.\n",
+                   KVD_VERSION);
+        } else if (run_command(k, argc, argv, argvlen) < 0 && !k->tty) {
+            quit = 2;
+        }
+    }
+    free(argv);
+    free(argvlen);
+    return quit;
+}
+
+static char *history_path(void)
+{
+    const char *env = getenv("KVDCLI_HISTFILE");
+    if (env)
+        return *env ? strdup(env) : NULL;
+    const char *home = getenv("HOME");
+    if (!home)
+        return NULL;
+    size_t n = strlen(home) + 32;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/.kvdcli_history", home);
+    return p;
+}
+
+static int interactive(cli *k)
+{
+    char *hist = history_path();
+    using_history();
+    if (hist)
+        read_history(hist);
+    char prompt[300];
+    if (k->sock)
+        snprintf(prompt, sizeof prompt, "kvd %s> ", k->sock);
+    else
+        snprintf(prompt, sizeof prompt, "%s:%d> ", k->host, k->port);
+    char *line;
+    while ((line = readline(prompt)) != NULL) {
+        if (*line)
+            add_history(line);
+        int q = run_line(k, line);
+        free(line);
+        if (q == 1)
+            break;
+    }
+    if (hist) {
+        write_history(hist);
+        free(hist);
+    }
+    return 0;
+}
+
+/* Commands from a non-terminal stdin, one per line. */
+static int from_stdin(cli *k)
+{
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int rc = 0;
+    while ((n = getline(&line, &cap, stdin)) > 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        int q = run_line(k, line);
+        if (q == 2) {
+            rc = 1;
+            break;
+        }
+        if (q == 1)
+            break;
+    }
+    free(line);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ --pipe */
+
+/* Write stdin to the server while reading replies, then an ECHO of a
+ * random marker; every reply before the marker's is counted. Replies are
+ * only framed (resp_scan_reply), never built. */
+static int pipe_mode(cli *k)
+{
+    int fd = kvd_fd(k->c);
+    char marker[41];
+    FILE *ur = fopen("/dev/urandom", "rb");
+    unsigned char rnd[20] = {0};
+    if (ur) {
+        if (fread(rnd, 1, sizeof rnd, ur) != sizeof rnd)
+            memset(rnd, 7, sizeof rnd);
+        fclose(ur);
+    }
+    for (int i = 0; i < 20; i++)
+        snprintf(marker + 2 * i, 3, "%02x", rnd[i]);
+    char echo[128];
+    int echolen = snprintf(echo, sizeof echo, "*2\r\n$4\r\nECHO\r\n$40\r\n%s\r\n", marker);
+
+    size_t icap = 1 << 20, ilen = 0;
+    char *in = malloc(icap);
+    char obuf[65536];
+    size_t opos = 0, olen = 0;
+    int stdin_done = 0, echo_sent = 0, done = 0;
+    unsigned long long replies = 0, errors = 0;
+    resp_scan scan;
+    resp_scan_init(&scan, 0, 0);
+    if (!in) {
+        fprintf(stderr, "kvd-cli: out of memory\n");
+        return 1;
+    }
+    while (!done) {
+        if (opos == olen && !stdin_done) {
+            ssize_t n = read(STDIN_FILENO, obuf, sizeof obuf);
+            if (n > 0) {
+                opos = 0;
+                olen = (size_t)n;
+            } else if (n == 0) {
+                stdin_done = 1;
+            } else if (errno != EINTR) {
+                fprintf(stderr, "kvd-cli: reading stdin: %s\n", strerror(errno));
+                return 1;
+            }
+        }
+        if (opos == olen && stdin_done && !echo_sent) {
+            memcpy(obuf, echo, (size_t)echolen);
+            opos = 0;
+            olen = (size_t)echolen;
+            echo_sent = 1;
+            fprintf(stderr, "All data transferred. Waiting for the last reply...\n");
+        }
+        struct pollfd p = {fd, (short)(POLLIN | (opos < olen ? POLLOUT : 0)), 0};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+            break;
+        if ((p.revents & POLLOUT) && opos < olen) {
+            ssize_t w = write(fd, obuf + opos, olen - opos);
+            if (w > 0)
+                opos += (size_t)w;
+            else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+                fprintf(stderr, "kvd-cli: write: %s\n", strerror(errno));
+                return 1;
+            }
+        }
+        if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (icap - ilen < 65536) {
+                char *n = realloc(in, icap * 2);
+                if (!n) {
+                    fprintf(stderr, "kvd-cli: out of memory\n");
+                    return 1;
+                }
+                in = n;
+                icap *= 2;
+            }
+            ssize_t r = read(fd, in + ilen, icap - ilen);
+            if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR)) {
+                fprintf(stderr, "kvd-cli: the server closed the connection\n");
+                break;
+            }
+            if (r > 0)
+                ilen += (size_t)r;
+            size_t pos = 0;
+            long long len;
+            while ((len = resp_scan_reply(&scan, in + pos, ilen - pos)) > 0) {
+                const char *rp = in + pos;
+                if (echo_sent && len == 47 && memcmp(rp, "$40\r\n", 5) == 0 && memcmp(rp + 5, marker, 40) == 0) {
+                    done = 1;
+                    break;
+                }
+                replies++;
+                if (rp[0] == '-') {
+                    errors++;
+                    const char *eol = memchr(rp, '\r', (size_t)len);
+                    fprintf(stdout, "%.*s\n", (int)(eol - rp - 1), rp + 1);
+                }
+                pos += (size_t)len;
+            }
+            if (len < 0) {
+                fprintf(stderr, "kvd-cli: protocol error in a reply: %s\n", scan.err);
+                return 1;
+            }
+            memmove(in, in + pos, ilen - pos);
+            ilen -= pos;
+        }
+    }
+    free(in);
+    if (!done)
+        return 1;
+    fprintf(stderr, "Last reply received from server.\n");
+    fprintf(stderr, "errors: %llu, replies: %llu\n", errors, replies);
+    return errors ? 1 : 0;
+}
+
+/* ------------------------------------------------------------------- main */
+
+int main(int argc, char **argv)
+{
+    cli k = {.host = "127.0.0.1", .port = 7379, .tty = isatty(STDOUT_FILENO)};
+    int pipe_flag = 0;
+    enum { OPT_RAW = 1000, OPT_NORAW, OPT_PIPE, OPT_HELP, OPT_VERSION, OPT_USER };
+    static const struct option opts[] = {{"raw", no_argument, NULL, OPT_RAW},
+                                         {"no-raw", no_argument, NULL, OPT_NORAW},
+                                         {"pipe", no_argument, NULL, OPT_PIPE},
+                                         {"help", no_argument, NULL, OPT_HELP},
+                                         {"version", no_argument, NULL, OPT_VERSION},
+                                         {"user", required_argument, NULL, OPT_USER},
+                                         {NULL, 0, NULL, 0}};
+    int ch;
+    /* '+' stops at the first non-option: the command and its arguments. */
+    while ((ch = getopt_long(argc, argv, "+h:p:s:a:n:x", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'h': k.host = optarg; break;
+        case 'p': k.port = atoi(optarg); break;
+        case 's': k.sock = optarg; break;
+        case 'a': k.password = optarg; break;
+        case 'n': k.db = atoi(optarg); break;
+        case 'x': k.from_stdin_x = 1; break;
+        case OPT_USER: k.user = optarg; break;
+        case OPT_RAW: k.tty = 0; break;
+        case OPT_NORAW: k.tty = 1; break;
+        case OPT_PIPE: pipe_flag = 1; break;
+        case OPT_HELP: usage(stdout); return 0;
+        case OPT_VERSION: printf("kvd-cli %s\n", KVD_VERSION); return 0;
+        default: usage(stderr); return 1;
+        }
+    }
+    if (connect_cli(&k, 0) < 0) {
+        kvd_free(k.c);
+        return 1;
+    }
+    int rc = 0;
+    if (pipe_flag) {
+        rc = pipe_mode(&k);
+    } else if (optind < argc) {
+        int n = argc - optind;
+        char **av = calloc((size_t)n + 1, sizeof(*av));
+        size_t *al = calloc((size_t)n + 1, sizeof(*al));
+        char *extra = NULL;
+        if (!av || !al) {
+            fprintf(stderr, "kvd-cli: out of memory\n");
+            return 1;
+        }
+        for (int i = 0; i < n; i++) {
+            av[i] = argv[optind + i];
+            al[i] = strlen(av[i]);
+        }
+        if (k.from_stdin_x) {
+            size_t cap = 65536, len = 0;
+            extra = malloc(cap);
+            size_t r;
+            while (extra && (r = fread(extra + len, 1, cap - len, stdin)) > 0) {
+                len += r;
+                if (len == cap)
+                    extra = realloc(extra, cap *= 2);
+            }
+            av[n] = extra ? extra : "";
+            al[n] = extra ? len : 0;
+            n++;
+        }
+        rc = run_command(&k, n, av, al) < 0 ? 1 : 0;
+        free(extra);
+        free(av);
+        free(al);
+    } else if (isatty(STDIN_FILENO)) {
+        rc = interactive(&k);
+    } else {
+        rc = from_stdin(&k);
+    }
+    kvd_free(k.c);
+    return rc;
+}

@@ -1,0 +1,424 @@
+/* Tests for libkvdclient against a live server. tests/integration/client.sh
+ * starts the servers and runs this, once against kvd and, when it is
+ * installed, once against a real Redis:
+ *   KVD_PORT       the server under test (127.0.0.1)
+ *   KVD_AUTH_PORT  the same kind of server with requirepass "pw"
+ *   KVD_SOCK       its unix socket (optional)
+ *   KVD_RESTART    a shell command that restarts the server on KVD_PORT */
+#include "config.h"
+#include "testutil.h"
+
+#include <arpa/inet.h>
+#include <kvd/client.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+
+static int port, auth_port;
+
+static kvd_context *conn(void)
+{
+    kvd_options o = {.connect_timeout_ms = 2000, .command_timeout_ms = 10000};
+    kvd_context *c = kvd_connect("127.0.0.1", port, &o);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_msg(c->err == 0, "connect: %s", c->errstr);
+    return c;
+}
+
+static kvd_reply *cmd(kvd_context *c, const char *fmt)
+{
+    kvd_reply *r;
+    ck_assert_int_eq(kvd_command(c, &r, fmt), KVD_OK);
+    return r;
+}
+
+START_TEST(test_reply_types)
+{
+    kvd_context *c = conn();
+    kvd_reply *r = cmd(c, "SET rt:s hello");
+    ck_assert_int_eq(r->type, KVD_REPLY_STATUS);
+    ck_assert_str_eq(r->str, "OK");
+    kvd_reply_free(r);
+    r = cmd(c, "INCR rt:s");
+    ck_assert_int_eq(r->type, KVD_REPLY_ERROR);
+    ck_assert_str_eq(r->str, "ERR value is not an integer or out of range");
+    ck_assert_int_eq(c->err, 0); /* an error reply is not a failed call */
+    kvd_reply_free(r);
+    r = cmd(c, "STRLEN rt:s");
+    ck_assert_int_eq(r->type, KVD_REPLY_INTEGER);
+    ck_assert_int_eq(r->integer, 5);
+    kvd_reply_free(r);
+    r = cmd(c, "GET rt:s");
+    ck_assert_int_eq(r->type, KVD_REPLY_BULK);
+    ck_assert_uint_eq(r->len, 5);
+    ck_assert_str_eq(r->str, "hello");
+    kvd_reply_free(r);
+    r = cmd(c, "GET rt:nosuch");
+    ck_assert_int_eq(r->type, KVD_REPLY_NIL);
+    kvd_reply_free(r);
+    r = cmd(c, "KEYS rt:nomatch*");
+    ck_assert_int_eq(r->type, KVD_REPLY_ARRAY);
+    ck_assert_uint_eq(r->elements, 0);
+    kvd_reply_free(r);
+    /* Nested arrays: COMMAND INFO gives arrays inside arrays. */
+    r = cmd(c, "COMMAND INFO get");
+    ck_assert_int_eq(r->type, KVD_REPLY_ARRAY);
+    ck_assert_uint_eq(r->elements, 1);
+    ck_assert_int_eq(r->element[0]->type, KVD_REPLY_ARRAY);
+    ck_assert_str_eq(r->element[0]->element[0]->str, "get");
+    ck_assert_int_eq(r->element[0]->element[1]->integer, 2);
+    ck_assert_int_eq(r->element[0]->element[2]->type, KVD_REPLY_ARRAY);
+    kvd_reply_free(r);
+    r = cmd(c, "COMMAND INFO nosuchcommand");
+    ck_assert_int_eq(r->type, KVD_REPLY_ARRAY);
+    ck_assert_int_eq(r->element[0]->type, KVD_REPLY_NIL);
+    kvd_reply_free(r);
+    kvd_free(c);
+}
+END_TEST
+
+START_TEST(test_binary_and_large_values)
+{
+    kvd_context *c = conn();
+    const char bin[] = "a\0b\r\n\xff\x00z";
+    ck_assert_int_eq(kvd_set(c, "bin\0key", 7, bin, sizeof bin, 0), KVD_OK);
+    char *v;
+    size_t n;
+    ck_assert_int_eq(kvd_get(c, "bin\0key", 7, &v, &n), KVD_OK);
+    ck_assert_uint_eq(n, sizeof bin);
+    ck_assert_int_eq(memcmp(v, bin, n), 0);
+    free(v);
+    size_t big = 1 << 20;
+    char *b = malloc(big);
+    for (size_t i = 0; i < big; i++)
+        b[i] = (char)(i * 2654435761u >> 13);
+    ck_assert_int_eq(kvd_set(c, "big", 3, b, big, 0), KVD_OK);
+    ck_assert_int_eq(kvd_get(c, "big", 3, &v, &n), KVD_OK);
+    ck_assert_uint_eq(n, big);
+    ck_assert_int_eq(memcmp(v, b, big), 0);
+    ck_assert_int_eq(v[big], '\0');
+    free(v);
+    free(b);
+    ck_assert_int_eq(kvd_get(c, "nosuch", 6, &v, &n), KVD_OK);
+    ck_assert_ptr_null(v);
+    kvd_free(c);
+}
+END_TEST
+
+START_TEST(test_format)
+{
+    kvd_context *c = conn();
+    kvd_reply *r;
+    ck_assert_int_eq(kvd_command(c, &r, "SET fmt:%d:%s %b", 7, "x", "v\0w", (size_t)3), KVD_OK);
+    kvd_reply_free(r);
+    ck_assert_int_eq(kvd_command(c, &r, "GET fmt:7:x"), KVD_OK);
+    ck_assert_uint_eq(r->len, 3);
+    ck_assert_int_eq(memcmp(r->str, "v\0w", 3), 0);
+    kvd_reply_free(r);
+    ck_assert_int_eq(kvd_command(c, &r, "SET fmt:n %lld%%", 123456789012LL), KVD_OK);
+    kvd_reply_free(r);
+    ck_assert_int_eq(kvd_command(c, &r, "GET   fmt:n  "), KVD_OK);
+    ck_assert_str_eq(r->str, "123456789012%");
+    kvd_reply_free(r);
+    ck_assert_int_eq(kvd_command(c, &r, "SET fmt:e %s", ""), KVD_OK); /* empty argument */
+    kvd_reply_free(r);
+    ck_assert_int_eq(kvd_command(c, &r, "STRLEN fmt:e"), KVD_OK);
+    ck_assert_int_eq(r->integer, 0);
+    kvd_reply_free(r);
+    ck_assert_int_eq(kvd_command(c, &r, "GET %q"), KVD_ERR_ARG);
+    ck_assert_ptr_null(r);
+    ck_assert_int_eq(kvd_command(c, &r, "   "), KVD_ERR_ARG);
+    /* The connection is still fine after an argument error. */
+    ck_assert_int_eq(kvd_command(c, &r, "PING"), KVD_OK);
+    ck_assert_str_eq(r->str, "PONG");
+    kvd_reply_free(r);
+    kvd_free(c);
+}
+END_TEST
+
+START_TEST(test_typed_helpers)
+{
+    kvd_context *c = conn();
+    kvd_del(c, 1, (const void *[]){"th:n"}, (size_t[]){4}, NULL);
+    long long v;
+    ck_assert_int_eq(kvd_incr(c, "th:n", 4, 5, &v), KVD_OK);
+    ck_assert_int_eq(v, 5);
+    ck_assert_int_eq(kvd_incr(c, "th:n", 4, -7, &v), KVD_OK);
+    ck_assert_int_eq(v, -2);
+    int ex;
+    ck_assert_int_eq(kvd_exists(c, "th:n", 4, &ex), KVD_OK);
+    ck_assert_int_eq(ex, 1);
+    int64_t ttl;
+    ck_assert_int_eq(kvd_ttl(c, "th:n", 4, &ttl), KVD_OK);
+    ck_assert_int_eq(ttl, -1);
+    int applied;
+    ck_assert_int_eq(kvd_expire(c, "th:n", 4, 100000, &applied), KVD_OK);
+    ck_assert_int_eq(applied, 1);
+    ck_assert_int_eq(kvd_ttl(c, "th:n", 4, &ttl), KVD_OK);
+    ck_assert(ttl > 90000 && ttl <= 100000);
+    ck_assert_int_eq(kvd_set(c, "th:t", 4, "x", 1, 50000), KVD_OK);
+    ck_assert_int_eq(kvd_ttl(c, "th:t", 4, &ttl), KVD_OK);
+    ck_assert(ttl > 40000 && ttl <= 50000);
+    ck_assert_int_eq(kvd_ttl(c, "th:none", 7, &ttl), KVD_OK);
+    ck_assert_int_eq(ttl, -2);
+    ck_assert_int_eq(kvd_expire(c, "th:none", 7, 1000, &applied), KVD_OK);
+    ck_assert_int_eq(applied, 0);
+    ck_assert_int_eq(kvd_set(c, "th:t", 4, "x", 1, -5), KVD_ERR_ARG);
+
+    const void *keys[] = {"th:a", "th:b", "th:c"};
+    size_t klens[] = {4, 4, 4};
+    const void *vals[] = {"1", "22", "333"};
+    size_t vlens[] = {1, 2, 3};
+    ck_assert_int_eq(kvd_mset(c, 3, keys, klens, vals, vlens), KVD_OK);
+    kvd_reply *r;
+    const void *mk[] = {"th:a", "th:missing", "th:c"};
+    size_t mkl[] = {4, 10, 4};
+    ck_assert_int_eq(kvd_mget(c, 3, mk, mkl, &r), KVD_OK);
+    ck_assert_uint_eq(r->elements, 3);
+    ck_assert_str_eq(r->element[0]->str, "1");
+    ck_assert_int_eq(r->element[1]->type, KVD_REPLY_NIL);
+    ck_assert_str_eq(r->element[2]->str, "333");
+    kvd_reply_free(r);
+    long long deleted;
+    ck_assert_int_eq(kvd_del(c, 3, mk, mkl, &deleted), KVD_OK);
+    ck_assert_int_eq(deleted, 2);
+    ck_assert_int_eq(kvd_exists(c, "th:a", 4, &ex), KVD_OK);
+    ck_assert_int_eq(ex, 0);
+
+    /* A server error through a typed helper: KVD_ERR_SERVER and the text. */
+    ck_assert_int_eq(kvd_set(c, "th:s", 4, "abc", 3, 0), KVD_OK);
+    ck_assert_int_eq(kvd_incr(c, "th:s", 4, 1, &v), KVD_ERR_SERVER);
+    ck_assert_int_eq(c->err, KVD_ERR_SERVER);
+    ck_assert_str_eq(c->errstr, "ERR value is not an integer or out of range");
+    ck_assert_int_eq(kvd_exists(c, "th:s", 4, &ex), KVD_OK); /* still usable */
+    ck_assert_int_eq(c->err, 0);
+    kvd_free(c);
+}
+END_TEST
+
+START_TEST(test_scan_iterator)
+{
+    kvd_context *c = conn();
+    for (int i = 0; i < 3000; i++)
+        ck_assert_int_eq(kvd_append(c, "SET scan:%d x", i), KVD_OK);
+    for (int i = 0; i < 3000; i++) {
+        kvd_reply *r;
+        ck_assert_int_eq(kvd_get_reply(c, &r), KVD_OK);
+        kvd_reply_free(r);
+    }
+    unsigned char *seen = calloc(3000, 1);
+    kvd_scan *s = kvd_scan_new(c, "scan:*", 100);
+    const char *k;
+    size_t kl;
+    int rc, n = 0;
+    while ((rc = kvd_scan_next(s, &k, &kl)) == 1) {
+        char tmp[32];
+        ck_assert_uint_lt(kl, sizeof tmp);
+        memcpy(tmp, k, kl);
+        tmp[kl] = 0;
+        int i = atoi(tmp + 5);
+        ck_assert(i >= 0 && i < 3000);
+        seen[i] = 1;
+        n++;
+    }
+    ck_assert_int_eq(rc, 0);
+    kvd_scan_free(s);
+    for (int i = 0; i < 3000; i++)
+        ck_assert_msg(seen[i], "scan missed scan:%d", i);
+    ck_assert_int_ge(n, 3000);
+    free(seen);
+    kvd_free(c);
+}
+END_TEST
+
+START_TEST(test_pipeline_100k)
+{
+    kvd_context *c = conn();
+    const int n = 100000;
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(kvd_append(c, "SET pipe:%d %d", i, i), KVD_OK);
+    ck_assert_uint_eq(kvd_pending(c), (size_t)n);
+    for (int i = 0; i < n; i++) {
+        kvd_reply *r;
+        ck_assert_int_eq(kvd_get_reply(c, &r), KVD_OK);
+        ck_assert_int_eq(r->type, KVD_REPLY_STATUS);
+        kvd_reply_free(r);
+    }
+    ck_assert_uint_eq(kvd_pending(c), 0);
+    /* Reads, interleaved: replies come back in order. */
+    for (int i = 0; i < n; i++)
+        ck_assert_int_eq(kvd_append(c, "GET pipe:%d", i), KVD_OK);
+    for (int i = 0; i < n; i++) {
+        kvd_reply *r;
+        ck_assert_int_eq(kvd_get_reply(c, &r), KVD_OK);
+        ck_assert_int_eq(atoi(r->str), i);
+        kvd_reply_free(r);
+    }
+    kvd_reply *r;
+    ck_assert_int_eq(kvd_get_reply(c, &r), KVD_ERR_ARG); /* nothing pending */
+    /* Memory stays bounded: at most the commands not yet sent and the
+     * replies not yet read (a few MB here). Sanitizers keep freed memory
+     * in quarantine, so the figure means nothing under them. */
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+#ifndef __SANITIZE_ADDRESS__
+    ck_assert_msg(ru.ru_maxrss < 64 * 1024, "max RSS %ld KiB", ru.ru_maxrss);
+#endif
+    fprintf(stderr, "pipeline of 100k: max RSS %ld KiB\n", ru.ru_maxrss);
+    kvd_free(c);
+}
+END_TEST
+
+START_TEST(test_timeout_on_silent_server)
+{
+    /* A listener that accepts (the kernel does it) and never answers. */
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(l, 8), 0);
+    socklen_t al = sizeof a;
+    getsockname(l, (struct sockaddr *)&a, &al);
+    kvd_options o = {.connect_timeout_ms = 1000, .command_timeout_ms = 300};
+    kvd_context *c = kvd_connect("127.0.0.1", ntohs(a.sin_port), &o);
+    ck_assert_int_eq(c->err, 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    kvd_reply *r;
+    ck_assert_int_eq(kvd_command(c, &r, "PING"), KVD_ERR_TIMEOUT);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1000 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    ck_assert_msg(ms >= 250 && ms < 3000, "timeout took %.0f ms", ms);
+    ck_assert_int_eq(c->err, KVD_ERR_TIMEOUT);
+    ck_assert_str_eq(kvd_err_name(c->err), "KVD_ERR_TIMEOUT");
+    /* The connection is dead until reconnected. */
+    ck_assert_int_eq(kvd_command(c, &r, "PING"), KVD_ERR_TIMEOUT);
+    ck_assert_int_eq(kvd_fd(c), -1);
+    kvd_free(c);
+    close(l);
+}
+END_TEST
+
+START_TEST(test_connect_refused)
+{
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(l, (struct sockaddr *)&a, sizeof a);
+    socklen_t al = sizeof a;
+    getsockname(l, (struct sockaddr *)&a, &al);
+    close(l); /* nothing listens there now */
+    kvd_context *c = kvd_connect("127.0.0.1", ntohs(a.sin_port), NULL);
+    ck_assert_int_eq(c->err, KVD_ERR_IO);
+    ck_assert_ptr_nonnull(strstr(c->errstr, "refused"));
+    kvd_reply *r;
+    ck_assert_int_eq(kvd_command(c, &r, "PING"), KVD_ERR_IO);
+    kvd_free(c);
+    ck_assert_str_eq(kvd_strerror(KVD_ERR_OOM), "out of memory");
+    ck_assert_str_eq(kvd_strerror(0), "success");
+}
+END_TEST
+
+START_TEST(test_restart_and_reconnect)
+{
+    const char *restart = getenv("KVD_RESTART");
+    if (!restart)
+        return;
+    kvd_context *c = conn();
+    ck_assert_int_eq(kvd_set(c, "rs:k", 4, "kept", 4, 0), KVD_OK);
+    ck_assert_int_eq(system(restart), 0);
+    char *v;
+    size_t n;
+    int rc = kvd_get(c, "rs:k", 4, &v, &n);
+    ck_assert_msg(rc == KVD_ERR_EOF || rc == KVD_ERR_IO, "after a restart: %s", kvd_err_name(rc));
+    ck_assert_int_eq(kvd_get(c, "rs:k", 4, &v, &n), rc); /* sticky */
+    ck_assert_int_eq(kvd_reconnect(c), KVD_OK);
+    ck_assert_int_eq(c->err, 0);
+    ck_assert_int_eq(kvd_get(c, "rs:k", 4, &v, &n), KVD_OK);
+    ck_assert_str_eq(v, "kept");
+    free(v);
+    kvd_free(c);
+}
+END_TEST
+
+START_TEST(test_auth)
+{
+    if (!auth_port)
+        return;
+    kvd_options bad = {.password = "wrong"};
+    kvd_context *c = kvd_connect("127.0.0.1", auth_port, &bad);
+    ck_assert_int_eq(c->err, KVD_ERR_SERVER);
+    ck_assert_ptr_nonnull(strstr(c->errstr, "WRONGPASS"));
+    kvd_free(c);
+    c = kvd_connect("127.0.0.1", auth_port, NULL);
+    ck_assert_int_eq(c->err, 0);
+    kvd_reply *r;
+    ck_assert_int_eq(kvd_command(c, &r, "GET x"), KVD_OK);
+    ck_assert_int_eq(r->type, KVD_REPLY_ERROR);
+    ck_assert_ptr_nonnull(strstr(r->str, "NOAUTH"));
+    kvd_reply_free(r);
+    kvd_free(c);
+    kvd_options good = {.username = "default", .password = "pw"};
+    c = kvd_connect("127.0.0.1", auth_port, &good);
+    ck_assert_msg(c->err == 0, "%s", c->errstr);
+    ck_assert_int_eq(kvd_command(c, &r, "PING"), KVD_OK);
+    ck_assert_str_eq(r->str, "PONG");
+    kvd_reply_free(r);
+    /* AUTH is repeated on reconnect. */
+    ck_assert_int_eq(kvd_reconnect(c), KVD_OK);
+    ck_assert_int_eq(kvd_command(c, &r, "PING"), KVD_OK);
+    ck_assert_str_eq(r->str, "PONG");
+    kvd_reply_free(r);
+    kvd_free(c);
+}
+END_TEST
+
+START_TEST(test_unix_socket)
+{
+    const char *path = getenv("KVD_SOCK");
+    if (!path)
+        return;
+    kvd_context *c = kvd_connect_unix(path, NULL);
+    ck_assert_msg(c->err == 0, "%s", c->errstr);
+    kvd_reply *r;
+    ck_assert_int_eq(kvd_command(c, &r, "PING"), KVD_OK);
+    ck_assert_str_eq(r->str, "PONG");
+    kvd_reply_free(r);
+    kvd_free(c);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("client");
+    TCase *tc = tcase_create("live");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_reply_types);
+    tcase_add_test(tc, test_binary_and_large_values);
+    tcase_add_test(tc, test_format);
+    tcase_add_test(tc, test_typed_helpers);
+    tcase_add_test(tc, test_scan_iterator);
+    tcase_add_test(tc, test_pipeline_100k);
+    tcase_add_test(tc, test_timeout_on_silent_server);
+    tcase_add_test(tc, test_connect_refused);
+    tcase_add_test(tc, test_auth);
+    tcase_add_test(tc, test_unix_socket);
+    tcase_add_test(tc, test_restart_and_reconnect);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    const char *p = getenv("KVD_PORT");
+    if (!p) {
+        fprintf(stderr, "check_client needs KVD_PORT (run it through tests/integration/client.sh)\n");
+        return 77;
+    }
+    port = atoi(p);
+    auth_port = getenv("KVD_AUTH_PORT") ? atoi(getenv("KVD_AUTH_PORT")) : 0;
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
