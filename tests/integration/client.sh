@@ -41,7 +41,7 @@ out=$("$B/examples/example" 127.0.0.1 "$MAINPORT" 2>&1)
 expect_eq "examples/example runs" "$(printf 'greeting has 11 bytes\nvisits: 1\nSET user:42 -> OK\nINCR user:42 -> error: ERR value is not an integer or out of range\nscan found 1000 item keys')" "$out"
 
 if command -v valgrind >/dev/null && ! ldd "$B/src/kvd" 2>/dev/null | grep -q libasan; then
-    CK_FORK=no run_check "libkvdclient under valgrind" "$B/libtool" --mode=execute \
+    CK_FORK=no KVD_UNDER_VALGRIND=1 run_check "libkvdclient under valgrind" "$B/libtool" --mode=execute \
         valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite
 fi
 kill -TERM "$(cat "$T/main.pid")" 2>/dev/null
