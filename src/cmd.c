@@ -36,7 +36,8 @@ static kvd_cmd table[] = {
     {"time", cmd_time, 1, F, 0, 0, 0, "server", "2.6.0", "O(1)", "Returns the server time.", 0, 0, 0},
     {"shutdown", cmd_shutdown, -1, ADM, 0, 0, 0, "server", "1.0.0", "O(N)", "Flushes and fsyncs the WAL, then shuts the server down.", 0, 0, 0},
     {"lastsave", cmd_lastsave, 1, F, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the unix time of the last successful WAL fsync.", 0, 0, 0},
-    {"bgrewriteaof", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "1.0.0", "O(1)", "Compacts the WAL.", 0, 0, 0},
+    {"bgrewriteaof", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "1.0.0", "O(1)", "Compacts the WAL in the background.", 0, 0, 0},
+    {"compact", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "0.1.0", "O(1)", "Compacts the WAL in the background (kvd's name for BGREWRITEAOF).", 0, 0, 0},
     /* strings */
     {"get", cmd_get, 2, R | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Returns the string value of a key.", 0, 0, 0},
     {"set", cmd_set, -3, W | OOM, 1, 1, 1, "string", "1.0.0", "O(1)", "Sets the string value of a key, with optional expiry and conditions.", 0, 0, 0},

@@ -524,9 +524,8 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
                     "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n"
                     "rdb_changes_since_last_save:%llu\r\nrdb_bgsave_in_progress:0\r\n"
                     "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\n"
-                    "aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:-1\r\n"
-                    "aof_last_bgrewrite_status:ok\r\naof_last_write_status:%s\r\n"
-                    "aof_current_size:%llu\r\naof_pending_bio_fsync:%d\r\naof_delayed_fsync:0\r\n"
+                    "aof_last_write_status:%s\r\n"
+                    "wal_current_segment_size:%llu\r\naof_pending_bio_fsync:%d\r\naof_delayed_fsync:0\r\n"
                     "appendfsync:%s\r\nwal_file:%s\r\nwal_size:%llu\r\nwal_pending_bytes:%zu\r\n"
                     "wal_last_seq:%llu\r\nwal_written_seq:%llu\r\nwal_durable_seq:%llu\r\n"
                     "wal_fsyncs:%llu\r\nwal_fsync_in_progress:%d\r\nwal_last_fsync_time:%lld\r\n"
@@ -537,13 +536,14 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
                     err ? "err" : "ok", (unsigned long long)w->size, srv.sync_inflight,
                     srv.cfg.appendfsync == WAL_SYNC_ALWAYS ? "always"
                     : srv.cfg.appendfsync == WAL_SYNC_EVERYSEC ? "everysec" : "no",
-                    srv.wal_path, (unsigned long long)w->size, wal_pending(w),
+                    w->path, (unsigned long long)wal_total_bytes(w), wal_pending(w),
                     (unsigned long long)(w->next_seq - 1), (unsigned long long)w->written_seq,
                     (unsigned long long)w->durable_seq, (unsigned long long)w->stats.fsyncs, srv.sync_inflight,
                     (long long)(w->stats.last_fsync_ms / 1000), (unsigned long long)w->stats.last_fsync_us,
                     (unsigned long long)w->stats.fsync_failures, (unsigned long long)w->stats.write_failures,
                     err ? strerror(-err) : "none", (unsigned long long)srv.load.scan.applied,
                     (unsigned long long)srv.load.scan.elapsed_us, (unsigned long long)srv.load.truncated_bytes);
+        compact_info(&b);
     }
     SECTION("stats", 1)
     {
@@ -683,5 +683,18 @@ void cmd_bgrewriteaof(client *c, int argc, char **argv, size_t *argvlen)
     KVD_UNUSED(argc);
     KVD_UNUSED(argv);
     KVD_UNUSED(argvlen);
-    reply_error(c, "ERR BGREWRITEAOF is not available yet: kvd does not compact its WAL in this version");
+    char err[512];
+    switch (compact_start("BGREWRITEAOF", err, sizeof err)) {
+    case COMPACT_STARTED:
+        reply_simple(c, "Background append only file rewriting started");
+        break;
+    case COMPACT_SCHEDULED:
+        reply_simple(c, "Background append only file rewriting scheduled");
+        break;
+    case COMPACT_RUNNING:
+        reply_error(c, "ERR Background append only file rewriting already in progress");
+        break;
+    default:
+        reply_errorf(c, "ERR Background append only file rewriting could not start: %s", err);
+    }
 }

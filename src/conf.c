@@ -55,6 +55,8 @@ static const conf_def directives[] = {
     {"client-query-buffer-limit", CT_MEM, OFF(client_query_buffer_limit), CF_MUTABLE, 1024 * 1024, LL_MAX, NULL, "1gb"},
     {"client-output-buffer-limit", CT_OBUF, 0, CF_MUTABLE, 0, 0, NULL, "normal 1gb 64mb 0"},
     {"dir", CT_STR, OFF(dir), 0, 0, 0, NULL, "./data"},
+    {"auto-aof-rewrite-percentage", CT_INT, OFF(auto_aof_rewrite_percentage), CF_MUTABLE, 0, 1000000, NULL, "100"},
+    {"auto-aof-rewrite-min-size", CT_MEM, OFF(auto_aof_rewrite_min_size), CF_MUTABLE, 0, LL_MAX, NULL, "64mb"},
     {"appendfsync", CT_ENUM, OFF(appendfsync), CF_MUTABLE, 0, 0, fsync_names, "everysec"},
     {"loglevel", CT_ENUM, OFF(loglevel), CF_MUTABLE, 0, 0, level_names, "notice"},
     {"logfile", CT_STR, OFF(logfile), 0, 0, 0, NULL, ""},

@@ -31,6 +31,8 @@ typedef struct kvd_config {
     long long obuf_soft;         /* ... soft: reading pauses above it */
     int obuf_soft_seconds;       /* ... close if over soft this long (0 = never) */
     char *dir;                   /* data directory */
+    int auto_aof_rewrite_percentage; /* compact when the WAL grew this much (0 = never) */
+    long long auto_aof_rewrite_min_size; /* ... and is at least this big */
     int appendfsync;             /* wal_sync_policy */
     int loglevel;
     char *logfile;               /* "" = stderr */

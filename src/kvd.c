@@ -189,23 +189,31 @@ int main(int argc, char **argv)
         log_warning("cannot create data directory %s: %s", srv.cfg.dir, strerror(-rc));
         goto out;
     }
-    snprintf(srv.wal_path, sizeof srv.wal_path, "%s/kvd.wal", srv.cfg.dir);
+    snprintf(srv.wal_path, sizeof srv.wal_path, "%s", srv.cfg.dir);
     srv.db = table_new();
-    char err[1024];
-    srv.wal = wal_open(srv.wal_path, &srv.pool, srv.db, &srv.load, err, sizeof err);
+    char err[1024] = "";
+    srv.wal = wal_open_dir(srv.cfg.dir, &srv.pool, srv.db, &srv.load, err, sizeof err);
     if (!srv.wal) {
         log_warning("%s", err);
         goto out;
     }
+    if (srv.load.migrated)
+        log_notice("WAL %s/kvd.wal became segment 1 of a manifest-managed WAL", srv.cfg.dir);
+    if (srv.load.orphans_removed)
+        log_notice("removed %d WAL file(s) the manifest does not list (left by an interrupted compaction)",
+                   srv.load.orphans_removed);
     if (srv.load.truncated_bytes)
-        log_warning("WAL %s: cut a torn tail of %llu bytes at offset %llu (line %llu: %s)", srv.wal_path,
+        log_warning("WAL %s: cut a torn tail of %llu bytes at offset %llu (line %llu: %s)", srv.load.truncated_file,
                     (unsigned long long)srv.load.truncated_bytes, (unsigned long long)srv.load.scan.good_bytes,
                     (unsigned long long)srv.load.scan.bad_line, srv.load.scan.bad_reason);
-    log_notice("WAL %s replayed: %llu entries applied (%llu already expired), %llu bytes, %.3f s, last seq "
-               "%llu; %llu keys loaded",
-               srv.wal_path, (unsigned long long)srv.load.scan.applied, (unsigned long long)srv.load.expired,
-               (unsigned long long)srv.load.scan.good_bytes, (double)srv.load.scan.elapsed_us / 1e6,
-               (unsigned long long)srv.load.scan.last_seq, (unsigned long long)table_count(srv.db));
+    log_notice("WAL in %s replayed: %d file(s), %llu entries applied (%llu already expired), %llu bytes, %.3f s, "
+               "last seq %llu; %llu keys loaded",
+               srv.cfg.dir, srv.load.files, (unsigned long long)srv.load.scan.applied,
+               (unsigned long long)srv.load.expired, (unsigned long long)srv.load.scan.bytes,
+               (double)srv.load.scan.elapsed_us / 1e6, (unsigned long long)srv.load.scan.last_seq,
+               (unsigned long long)table_count(srv.db));
+    srv.compact.last_status = -1;
+    srv.compact.ref_bytes = wal_total_bytes(srv.wal);
     status = server_run();
     if (status == 0)
         log_notice("kvd exiting: bye");

@@ -159,7 +159,7 @@ static void flush_clients(void)
 static void sync_work(uv_work_t *req)
 {
     KVD_UNUSED(req);
-    srv.sync_rc = wal_sync_fd(wal_fd(srv.wal));
+    srv.sync_rc = wal_sync_fd(srv.sync_fd);
 }
 
 static void maybe_start_sync(void);
@@ -192,6 +192,7 @@ static void sync_after(uv_work_t *req, int status)
 static void start_sync(void)
 {
     srv.sync_inflight = 1;
+    srv.sync_fd = wal_fd(srv.wal);
     srv.sync_target = srv.wal->written_seq;
     srv.sync_t0 = kvd_mono_ns();
     srv.sync_started_ms = kvd_now_ms();
@@ -651,6 +652,7 @@ static void on_cron(uv_timer_t *t)
         start_sync();
     if (srv.cfg.appendfsync == WAL_SYNC_EVERYSEC && srv.sync_inflight && now - srv.sync_started_ms > 2000)
         log_verbose("WAL fdatasync has been running for %lld ms", (long long)(now - srv.sync_started_ms));
+    compact_cron();
     /* A failed write is retried here as well as before each poll. */
     if (srv.wal->write_error)
         flush_wal();
@@ -741,6 +743,7 @@ int server_shutdown(const char *why, int force)
         log_notice("WAL flushed and synced (last seq %llu)", (unsigned long long)srv.wal->durable_seq);
     }
     srv.shutting_down = 1;
+    compact_abort();
     for (int i = 0; i < srv.nlisteners; i++)
         close_handle((uv_handle_t *)&srv.listeners[i]);
     if (srv.has_unix) {

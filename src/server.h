@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "compact.h"
 #include "conf.h"
 #include "pool.h"
 #include "respbuf.h"
@@ -120,6 +121,8 @@ typedef struct server {
     int exit_code;
     int64_t loaded_keys;
     wal_open_result load;
+    compact_state compact;      /* WAL compaction */
+    int sync_fd;                /* the fd the running fdatasync works on */
 } server;
 
 extern server srv;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef HAVE_GETRANDOM
@@ -191,4 +192,13 @@ int kvd_consttime_eq(const void *a, size_t alen, const void *b, size_t blen)
         diff |= (unsigned)(cx ^ cy);
     }
     return diff == 0;
+}
+
+void kvd_test_crash(const char *phase)
+{
+    const char *at = getenv("KVD_TEST_CRASH_AT");
+    if (at && strcmp(at, phase) == 0) {
+        fprintf(stderr, "kvd: KVD_TEST_CRASH_AT=%s: killing myself\n", phase);
+        kill(getpid(), SIGKILL);
+    }
 }

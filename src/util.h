@@ -48,6 +48,11 @@ int kvd_mkdir_p(const char *dir, unsigned mode);
  * time/pid mix only if that is unavailable). */
 void kvd_random_bytes(void *p, size_t n);
 
+/* Test hook: when the environment variable KVD_TEST_CRASH_AT equals
+ * phase, die at once with SIGKILL (as a power cut would stop the process
+ * there). Used by the crash tests; costs one getenv otherwise. */
+void kvd_test_crash(const char *phase);
+
 /* Compare two byte strings in time that depends only on their lengths.
  * Returns 1 when equal. */
 int kvd_consttime_eq(const void *a, size_t alen, const void *b, size_t blen);

@@ -4,9 +4,11 @@
 #include "wal.h"
 #include "codec.h"
 #include "crc32c.h"
+#include "manifest.h"
 #include "util.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -768,6 +770,79 @@ static void presize_table(void *ctx, uint64_t estimate)
 
 /* ---------------------------------------------------------------- writer */
 
+/* Replay one file into ctx's table. allow_tail: a bad tail may be cut
+ * (only the newest file can have one); min_seq: every seq must be above
+ * it (continuity across files). The file result is added to res. */
+static int load_file(const char *path, pool_t *pool, wal_table_ctx *ctx, int allow_tail, uint64_t min_seq,
+                     wal_open_result *res, char *err, size_t errlen)
+{
+    wal_scan_result r;
+    int rc = scan_file(path, pool, wal_apply_table, presize_table, ctx, &r);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot read WAL %s: %s", path, strerror(-rc));
+        return -1;
+    }
+    if (r.status == WAL_SCAN_CORRUPT || (r.status == WAL_SCAN_TAIL && !allow_tail)) {
+        snprintf(err, errlen,
+                 "WAL %s is corrupt at line %llu (byte offset %llu): %s; %s, so this is not a torn "
+                 "write and kvd will not guess. Inspect it with 'kvd-check-wal %s'; 'kvd-check-wal --fix %s' "
+                 "cuts the file at that line (keeping the original as %s.broken), losing the entries after it",
+                 path, (unsigned long long)r.bad_line, (unsigned long long)r.bad_offset, r.bad_reason,
+                 r.status == WAL_SCAN_CORRUPT ? "valid entries follow it" : "newer files follow this one", path,
+                 path, path);
+        return -1;
+    }
+    if (r.first_seq && r.first_seq <= min_seq) {
+        snprintf(err, errlen, "WAL %s starts at seq %llu, not after %llu: files are missing or out of order", path,
+                 (unsigned long long)r.first_seq, (unsigned long long)min_seq);
+        return -1;
+    }
+    if (r.status == WAL_SCAN_TAIL) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || ftruncate(fd, (off_t)r.good_bytes) < 0 || fdatasync(fd) < 0) {
+            snprintf(err, errlen, "cannot cut the torn tail of WAL %s at offset %llu: %s", path,
+                     (unsigned long long)r.good_bytes, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        close(fd);
+        res->truncated_bytes += r.bytes - r.good_bytes;
+        snprintf(res->truncated_file, sizeof res->truncated_file, "%s", path);
+        res->scan.bad_line = r.bad_line;
+        res->scan.bad_offset = r.bad_offset;
+        memcpy(res->scan.bad_reason, r.bad_reason, sizeof r.bad_reason);
+        res->scan.status = WAL_SCAN_TAIL;
+    }
+    res->files++;
+    res->scan.lines += r.lines;
+    res->scan.applied += r.applied;
+    for (int i = 0; i < WAL_OP_MAX; i++)
+        res->scan.ops[i] += r.ops[i];
+    if (!res->scan.first_seq)
+        res->scan.first_seq = r.first_seq;
+    if (r.last_seq > res->scan.last_seq)
+        res->scan.last_seq = r.last_seq;
+    res->scan.bytes += r.good_bytes;
+    res->scan.good_bytes = r.good_bytes; /* of the last file: where appends go */
+    res->scan.elapsed_us += r.elapsed_us;
+    return 0;
+}
+
+static wal_t *writer_new(const char *path, int fd, pool_t *pool, uint64_t last_seq, uint64_t size)
+{
+    wal_t *w = xcalloc(1, sizeof(*w));
+    w->fd = fd;
+    w->path = xstrdup(path);
+    w->pool = pool;
+    buf_init(&w->batch, pool);
+    w->written_seq = w->durable_seq = last_seq;
+    w->next_seq = last_seq + 1;
+    w->size = size;
+    manifest_init(&w->man);
+    return w;
+}
+
 wal_t *wal_open(const char *path, pool_t *pool, table_t *t, wal_open_result *res, char *err,
                 size_t errlen)
 {
@@ -778,42 +853,197 @@ wal_t *wal_open(const char *path, pool_t *pool, table_t *t, wal_open_result *res
         return NULL;
     }
     wal_table_ctx ctx = {t, kvd_now_ms(), 0};
-    int rc = scan_file(path, pool, wal_apply_table, presize_table, &ctx, &res->scan);
+    if (load_file(path, pool, &ctx, 1, 0, res, err, errlen) < 0) {
+        close(fd);
+        return NULL;
+    }
     res->expired = ctx.expired;
-    if (rc < 0) {
-        snprintf(err, errlen, "cannot read WAL %s: %s", path, strerror(-rc));
-        close(fd);
-        return NULL;
+    return writer_new(path, fd, pool, res->scan.last_seq, res->scan.good_bytes);
+}
+
+/* ---- a data directory: manifest, base, segments ---- */
+
+static int is_wal_name(const char *name, const char *kind, uint64_t *num, int *tmp)
+{
+    size_t kl = strlen(kind);
+    if (strncmp(name, kind, kl) != 0)
+        return 0;
+    const char *p = name + kl, *dot = strchr(p, '.');
+    if (!dot || dot == p)
+        return 0;
+    long long v;
+    if (kvd_str_to_ll(p, (size_t)(dot - p), &v) < 0 || v <= 0)
+        return 0;
+    if (strcmp(dot, ".jsonl") == 0)
+        *tmp = 0;
+    else if (strcmp(dot, ".jsonl.tmp") == 0)
+        *tmp = 1;
+    else
+        return 0;
+    *num = (uint64_t)v;
+    return 1;
+}
+
+static int in_manifest(const manifest *m, int base, uint64_t n)
+{
+    if (base)
+        return m->base == n;
+    for (size_t i = 0; i < m->nincr; i++)
+        if (m->incr[i] == n)
+            return 1;
+    return 0;
+}
+
+/* Remove WAL files the manifest does not list (left by a crash during a
+ * rotation or compaction) and temp files. With m NULL, only count the WAL
+ * files present. Returns how many were removed (or found). */
+static int sweep_dir(const char *dir, const manifest *m, int *count)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    struct dirent *de;
+    int removed = 0;
+    *count = 0;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t n;
+        int tmp, base = 0;
+        if (is_wal_name(de->d_name, "kvd.base.", &n, &tmp))
+            base = 1;
+        else if (!is_wal_name(de->d_name, "kvd.incr.", &n, &tmp)) {
+            if (m && strcmp(de->d_name, MANIFEST_NAME ".tmp") == 0) {
+                char p[4300];
+                snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+                unlink(p);
+            }
+            continue;
+        }
+        (*count)++;
+        if (m && (tmp || !in_manifest(m, base, n))) {
+            char p[4300];
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            if (unlink(p) == 0)
+                removed++;
+        }
     }
-    if (res->scan.status == WAL_SCAN_CORRUPT) {
-        snprintf(err, errlen,
-                 "WAL %s is corrupt at line %llu (byte offset %llu): %s; valid entries follow it, "
-                 "so this is not a torn tail and kvd will not guess. Inspect it with "
-                 "'kvd-check-wal %s'; 'kvd-check-wal --fix %s' cuts the log at that line "
-                 "(keeping the original as %s.broken), losing the entries after it",
-                 path, (unsigned long long)res->scan.bad_line,
-                 (unsigned long long)res->scan.bad_offset, res->scan.bad_reason, path, path, path);
-        close(fd);
+    closedir(d);
+    if (removed)
+        kvd_fsync_dir(dir);
+    return removed;
+}
+
+static void file_path(char *dst, size_t n, const char *dir, int base, uint64_t num)
+{
+    char name[64];
+    if (base)
+        manifest_base_name(name, sizeof name, num);
+    else
+        manifest_incr_name(name, sizeof name, num);
+    snprintf(dst, n, "%s/%s", dir, name);
+}
+
+wal_t *wal_open_dir(const char *dir, pool_t *pool, table_t *t, wal_open_result *res, char *err, size_t errlen)
+{
+    *res = (wal_open_result){0};
+    manifest m;
+    int rc = manifest_load(dir, &m, err, errlen);
+    if (rc < 0)
         return NULL;
-    }
-    if (res->scan.status == WAL_SCAN_TAIL) {
-        if (ftruncate(fd, (off_t)res->scan.good_bytes) < 0 || fdatasync(fd) < 0) {
-            snprintf(err, errlen, "cannot cut the torn tail of WAL %s at offset %llu: %s", path,
-                     (unsigned long long)res->scan.good_bytes, strerror(errno));
-            close(fd);
+    char path[4300];
+    if (rc == 1) {
+        /* No manifest: a new data dir, or one from before segments. */
+        int count;
+        sweep_dir(dir, NULL, &count);
+        if (count > 0) {
+            snprintf(err, errlen, "%s holds WAL segment files but no %s: kvd will not guess which to load "
+                     "(restore the manifest; its format is in docs/WAL.md)", dir, MANIFEST_NAME);
             return NULL;
         }
-        res->truncated_bytes = res->scan.bytes - res->scan.good_bytes;
+        manifest_init(&m);
+        if (manifest_add_incr(&m, 1) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        char legacy[4300];
+        snprintf(legacy, sizeof legacy, "%s/kvd.wal", dir);
+        file_path(path, sizeof path, dir, 0, 1);
+        if (access(legacy, F_OK) == 0) {
+            if (rename(legacy, path) < 0) {
+                snprintf(err, errlen, "cannot rename %s to %s: %s", legacy, path, strerror(errno));
+                manifest_free(&m);
+                return NULL;
+            }
+            res->migrated = 1;
+        } else {
+            int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+            if (fd < 0) {
+                snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+                manifest_free(&m);
+                return NULL;
+            }
+            close(fd);
+        }
+        if (kvd_fsync_dir(dir) < 0 || manifest_store(dir, &m, err, errlen) < 0) {
+            if (!err[0])
+                snprintf(err, errlen, "cannot sync %s", dir);
+            manifest_free(&m);
+            return NULL;
+        }
+    } else {
+        int count;
+        rc = sweep_dir(dir, &m, &count);
+        res->orphans_removed = rc > 0 ? rc : 0;
     }
-    wal_t *w = xcalloc(1, sizeof(*w));
-    w->fd = fd;
-    w->path = xstrdup(path);
-    w->pool = pool;
-    buf_init(&w->batch, pool);
-    w->written_seq = w->durable_seq = res->scan.last_seq;
-    w->next_seq = res->scan.last_seq + 1;
-    w->size = res->scan.good_bytes;
+
+    wal_table_ctx ctx = {t, kvd_now_ms(), 0};
+    uint64_t min_seq = 0;
+    if (m.base) {
+        file_path(path, sizeof path, dir, 1, m.base);
+        wal_open_result b = {0};
+        if (load_file(path, pool, &ctx, 0, 0, &b, err, errlen) < 0)
+            goto fail;
+        res->files++;
+        res->base_bytes = b.scan.bytes;
+        res->scan.applied += b.scan.applied;
+        res->scan.lines += b.scan.lines;
+        res->scan.bytes += b.scan.bytes;
+        res->scan.elapsed_us += b.scan.elapsed_us;
+        for (int i = 0; i < WAL_OP_MAX; i++)
+            res->scan.ops[i] += b.scan.ops[i];
+        /* The base numbers its own lines; the segments continue from the
+         * seq the base covers. */
+        min_seq = m.base_upto;
+        res->scan.last_seq = m.base_upto;
+    }
+    for (size_t i = 0; i < m.nincr; i++) {
+        file_path(path, sizeof path, dir, 0, m.incr[i]);
+        uint64_t before = res->scan.last_seq;
+        if (load_file(path, pool, &ctx, i + 1 == m.nincr, min_seq, res, err, errlen) < 0)
+            goto fail;
+        if (res->scan.last_seq > before)
+            min_seq = res->scan.last_seq;
+    }
+    res->expired = ctx.expired;
+    file_path(path, sizeof path, dir, 0, m.incr[m.nincr - 1]);
+    int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open WAL %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    wal_t *w = writer_new(path, fd, pool, res->scan.last_seq, res->scan.good_bytes);
+    w->dir = xstrdup(dir);
+    w->man = m;
+    for (size_t i = 0; i + 1 < m.nincr; i++) {
+        struct stat st;
+        file_path(path, sizeof path, dir, 0, m.incr[i]);
+        if (stat(path, &st) == 0)
+            w->older_bytes += (uint64_t)st.st_size;
+    }
+    w->base_bytes = res->base_bytes;
     return w;
+fail:
+    manifest_free(&m);
+    return NULL;
 }
 
 int wal_close(wal_t *w)
@@ -824,8 +1054,194 @@ int wal_close(wal_t *w)
     close(w->fd);
     buf_release(&w->batch);
     free(w->path);
+    free(w->dir);
+    manifest_free(&w->man);
     free(w);
     return rc;
+}
+
+uint64_t wal_total_bytes(const wal_t *w)
+{
+    return w->base_bytes + w->older_bytes + w->size;
+}
+
+int wal_rotate(wal_t *w, uint64_t *upto, char *err, size_t errlen)
+{
+    if (!w->dir) {
+        snprintf(err, errlen, "the WAL is a single file: no segments to rotate");
+        return -EINVAL;
+    }
+    int rc = wal_flush(w);
+    if (rc == 0 && w->sync_error)
+        rc = w->sync_error;
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot flush the WAL before rotating: %s", strerror(-rc));
+        return rc;
+    }
+    /* Everything in the old segment becomes durable before any write goes
+     * to the new one, so a later fsync of the new file covers all seqs. */
+    uint64_t target = w->written_seq;
+    rc = wal_sync_fd(w->fd);
+    wal_sync_done(w, target, rc, 0);
+    if (rc < 0) {
+        snprintf(err, errlen, "fdatasync of %s failed: %s", w->path, strerror(-rc));
+        return rc;
+    }
+    manifest next = {0};
+    uint64_t num = manifest_max_number(&w->man) + 1;
+    char path[4300];
+    file_path(path, sizeof path, w->dir, 0, num);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        return rc;
+    }
+    next.base = w->man.base;
+    next.base_upto = w->man.base_upto;
+    for (size_t i = 0; i < w->man.nincr; i++)
+        if (manifest_add_incr(&next, w->man.incr[i]) < 0)
+            rc = -ENOMEM;
+    if (rc == 0 && manifest_add_incr(&next, num) < 0)
+        rc = -ENOMEM;
+    if (rc == 0)
+        rc = kvd_fsync_dir(w->dir);
+    if (rc == 0)
+        rc = manifest_store(w->dir, &next, err, errlen);
+    if (rc < 0) {
+        if (!err[0])
+            snprintf(err, errlen, "cannot add %s to the manifest: %s", path, strerror(-rc));
+        close(fd);
+        unlink(path);
+        manifest_free(&next);
+        return rc;
+    }
+    close(w->fd);
+    w->fd = fd;
+    free(w->path);
+    w->path = xstrdup(path);
+    w->older_bytes += w->size;
+    w->size = 0;
+    manifest_free(&w->man);
+    w->man = next;
+    *upto = w->written_seq;
+    return 0;
+}
+
+void wal_base_path(const wal_t *w, uint64_t num, int tmp, char *dst, size_t n)
+{
+    char name[64];
+    manifest_base_name(name, sizeof name, num);
+    snprintf(dst, n, "%s/%s%s", w->dir, name, tmp ? ".tmp" : "");
+}
+
+uint64_t wal_next_file_number(const wal_t *w)
+{
+    return manifest_max_number(&w->man) + 1;
+}
+
+typedef struct base_ctx {
+    buf_t out;
+    int fd;
+    int rc;
+    int64_t now;
+    uint64_t seq, entries;
+    wal_progress_fn progress;
+    void *pctx;
+} base_ctx;
+
+static void base_entry(void *ctx, const tentry_t *e)
+{
+    base_ctx *b = ctx;
+    if (b->rc)
+        return;
+    int64_t exp = tentry_expire(e);
+    if (exp != TABLE_NO_EXPIRE && exp <= b->now)
+        return;
+    wal_entry we = {.seq = ++b->seq, .op = WAL_OP_SET, .key = tentry_key(e), .klen = tentry_klen(e),
+                    .val = tentry_val((tentry_t *)e), .vlen = tentry_vlen(e), .exp = exp};
+    wal_encode(&b->out, &we);
+    b->entries++;
+    if (b->out.len >= (1u << 20)) {
+        b->rc = kvd_write_all(b->fd, b->out.data, b->out.len);
+        buf_reset(&b->out);
+        if (b->progress)
+            b->progress(b->pctx, b->entries);
+    }
+}
+
+int wal_write_base(table_t *t, const char *path, pool_t *pool, int64_t now, wal_progress_fn progress, void *pctx,
+                   uint64_t *entries, uint64_t *bytes)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    base_ctx b = {BUF_INIT(pool), fd, 0, now, 0, 0, progress, pctx};
+    table_foreach(t, base_entry, &b);
+    if (b.rc == 0 && b.out.len)
+        b.rc = kvd_write_all(fd, b.out.data, b.out.len);
+    buf_release(&b.out);
+    struct stat st;
+    if (b.rc == 0 && fstat(fd, &st) == 0)
+        *bytes = (uint64_t)st.st_size;
+    if (b.rc == 0 && fsync(fd) < 0)
+        b.rc = -errno;
+    close(fd);
+    *entries = b.entries;
+    return b.rc;
+}
+
+int wal_install_base(wal_t *w, uint64_t num, uint64_t upto, uint64_t first_kept, uint64_t base_bytes, char *err,
+                     size_t errlen)
+{
+    char tmp[4300], final[4300], path[4300];
+    wal_base_path(w, num, 1, tmp, sizeof tmp);
+    wal_base_path(w, num, 0, final, sizeof final);
+    if (rename(tmp, final) < 0 || kvd_fsync_dir(w->dir) < 0) {
+        int rc = -errno;
+        snprintf(err, errlen, "cannot put the new base %s in place: %s", final, strerror(errno));
+        return rc;
+    }
+    manifest next = {0};
+    next.base = num;
+    next.base_upto = upto;
+    int rc = 0;
+    for (size_t i = 0; i < w->man.nincr; i++)
+        if (w->man.incr[i] >= first_kept && manifest_add_incr(&next, w->man.incr[i]) < 0)
+            rc = -ENOMEM;
+    if (rc == 0)
+        rc = manifest_store(w->dir, &next, err, errlen);
+    if (rc < 0) {
+        manifest_free(&next);
+        unlink(final);
+        return rc;
+    }
+    /* The new manifest is in place: the old files are history. */
+    kvd_test_crash("after-manifest");
+    if (w->man.base) {
+        file_path(path, sizeof path, w->dir, 1, w->man.base);
+        unlink(path);
+    }
+    for (size_t i = 0; i < w->man.nincr; i++) {
+        if (w->man.incr[i] < first_kept) {
+            file_path(path, sizeof path, w->dir, 0, w->man.incr[i]);
+            unlink(path);
+            if (i == 0)
+                kvd_test_crash("during-delete");
+        }
+    }
+    kvd_fsync_dir(w->dir);
+    manifest_free(&w->man);
+    w->man = next;
+    w->base_bytes = base_bytes;
+    w->older_bytes = 0;
+    for (size_t i = 0; i + 1 < w->man.nincr; i++) {
+        struct stat st;
+        file_path(path, sizeof path, w->dir, 0, w->man.incr[i]);
+        if (stat(path, &st) == 0)
+            w->older_bytes += (uint64_t)st.st_size;
+    }
+    return 0;
 }
 
 static uint64_t append(wal_t *w, wal_entry *e)

@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "manifest.h"
 #include "pool.h"
 #include "table.h"
 
@@ -137,12 +138,21 @@ typedef struct wal {
     int sync_error;         /* -errno of a failed fdatasync: fatal until restart */
     int write_error;        /* -errno of the last failed write, 0 once one succeeds */
     wal_stats stats;
+    char *dir;              /* data directory (NULL for a single-file WAL) */
+    manifest man;           /* the files that make up the WAL */
+    uint64_t base_bytes;    /* size of the base */
+    uint64_t older_bytes;   /* size of the segments before the current one */
 } wal_t;
 
 typedef struct wal_open_result {
-    wal_scan_result scan;
+    wal_scan_result scan;       /* summed over the files read */
     uint64_t truncated_bytes;   /* removed from a torn tail */
+    char truncated_file[4200];  /* ... of this file */
     uint64_t expired;           /* entries skipped as already expired */
+    int files;                  /* files replayed */
+    uint64_t base_bytes;        /* size of the base among them */
+    int migrated;               /* a single-file kvd.wal became segment 1 */
+    int orphans_removed;        /* files no manifest listed, removed */
 } wal_open_result;
 
 /* Open (creating if needed, mode 0600) the WAL at path, replay it into t
@@ -151,6 +161,47 @@ typedef struct wal_open_result {
  * Returns the WAL, or NULL with a message in err. */
 wal_t *wal_open(const char *path, pool_t *pool, table_t *t, wal_open_result *res, char *err,
                 size_t errlen);
+
+/* Open the WAL of a data directory: the manifest, its base and segments,
+ * replayed in order into t, appending to the newest segment. Without a
+ * manifest, a kvd.wal from a single-file data dir becomes segment 1, and
+ * an empty dir starts with one; segment files without a manifest are
+ * refused. Files the manifest does not list (left by a crash during a
+ * compaction) are removed. Only the newest segment may have its torn tail
+ * cut; damage anywhere else refuses to open. Returns NULL with err set. */
+wal_t *wal_open_dir(const char *dir, pool_t *pool, table_t *t, wal_open_result *res, char *err, size_t errlen);
+
+/* Bytes in all files of the WAL (base, older segments, current one). */
+uint64_t wal_total_bytes(const wal_t *w);
+
+/* Start a new segment: flush and fdatasync the current one, create the
+ * next, list it in the manifest (atomically) and append there from now
+ * on. *upto is the last seq in the older files. Directory WALs only; the
+ * caller makes sure no fdatasync of the old file is in flight. Returns 0
+ * or -errno with err set (the WAL keeps using the old segment). */
+int wal_rotate(wal_t *w, uint64_t *upto, char *err, size_t errlen);
+
+/* Number for the next new file (base or segment). */
+uint64_t wal_next_file_number(const wal_t *w);
+
+/* Path of base file num, or of its temp file while it is being written. */
+void wal_base_path(const wal_t *w, uint64_t num, int tmp, char *dst, size_t n);
+
+typedef void (*wal_progress_fn)(void *ctx, uint64_t entries);
+
+/* Write every live entry of t (as of now) to path as a base: one "set"
+ * line each, numbered from 1, then fsync. progress (may be NULL) is called
+ * as it goes. Meant for a forked child working on its copy of t. Returns
+ * 0 or -errno. */
+int wal_write_base(table_t *t, const char *path, pool_t *pool, int64_t now, wal_progress_fn progress, void *pctx,
+                   uint64_t *entries, uint64_t *bytes);
+
+/* Make base num (written to its temp path) the WAL's base covering seqs
+ * up to upto, keep the segments numbered first_kept and later, switch the
+ * manifest atomically, then delete the files it no longer lists. Returns
+ * 0 or -errno with err set (then the old manifest still stands). */
+int wal_install_base(wal_t *w, uint64_t num, uint64_t upto, uint64_t first_kept, uint64_t base_bytes, char *err,
+                     size_t errlen);
 
 /* Flush and fdatasync what is pending, then close. NULL is a no-op.
  * Returns 0 or the -errno of a failed flush/sync. */

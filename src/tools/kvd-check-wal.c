@@ -1,11 +1,13 @@
-/* kvd-check-wal: verify WAL files, print a summary, optionally dump the
- * entries or repair the file by cutting it at the first bad line.
+/* kvd-check-wal: verify WAL files or whole data directories (manifest,
+ * base and segments), print a summary, optionally dump the entries or
+ * repair a file by cutting it at its first bad line.
  *
  * Exit codes: 0 every file is valid (or was repaired by --fix),
  *             1 a file ends in a torn or bad tail (kvd would cut it itself),
  *             2 a file is corrupt before its end (kvd refuses to start),
  *             3 usage error or a file could not be read or repaired. */
 #include "config.h"
+#include "manifest.h"
 #include "pool.h"
 #include "util.h"
 #include "version.h"
@@ -17,13 +19,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 static void usage(FILE *f)
 {
-    fprintf(f, "Usage: kvd-check-wal [--fix] [--dump] FILE...\n"
-               "Verify kvd WAL files and print a summary of each.\n"
+    fprintf(f, "Usage: kvd-check-wal [--fix] [--dump] FILE|DIR...\n"
+               "Verify kvd WAL files, or a data directory (its manifest, base and\n"
+               "segments, in replay order), and print a summary of each.\n"
                "  --fix    cut a damaged file at its first bad line, keeping the\n"
                "           original as FILE.broken (entries after that line are lost)\n"
                "  --dump   print every valid entry as text\n"
@@ -134,6 +138,94 @@ static int fix_file(const char *path, const wal_scan_result *r)
     return 0;
 }
 
+/* Check one file; min_seq: seqs must be above it (0: no check); last:
+ * whether a bad tail is the repairable kind. Returns the exit code. */
+static int check_file(const char *path, pool_t *pool, int fix, int dump, uint64_t min_seq, int last,
+                      uint64_t *last_seq)
+{
+    wal_scan_result r;
+    int rc = wal_scan(path, pool, dump ? dump_entry : NULL, NULL, &r);
+    if (rc < 0) {
+        fprintf(stderr, "%s: cannot read: %s\n", path, strerror(-rc));
+        return 3;
+    }
+    printf("%s: %llu entries, %llu bytes, seq %llu..%llu\n", path, (unsigned long long)r.applied,
+           (unsigned long long)r.bytes, (unsigned long long)r.first_seq, (unsigned long long)r.last_seq);
+    printf("  ops:");
+    for (int op = 1; op < WAL_OP_MAX; op++)
+        printf(" %s=%llu", wal_op_name((wal_op)op), (unsigned long long)r.ops[op]);
+    printf("\n");
+    if (last_seq)
+        *last_seq = r.last_seq;
+    int code = 0;
+    if (min_seq && r.first_seq && r.first_seq <= min_seq) {
+        printf("  status: CORRUPT (starts at seq %llu, not after %llu: files missing or out of order)\n",
+               (unsigned long long)r.first_seq, (unsigned long long)min_seq);
+        return 2;
+    }
+    if (r.status == WAL_SCAN_OK) {
+        printf("  status: OK\n");
+        return 0;
+    }
+    code = r.status == WAL_SCAN_TAIL && last ? 1 : 2;
+    printf("  status: %s\n  first bad line: %llu at byte offset %llu: %s\n",
+           code == 1 ? "BAD TAIL (kvd cuts it off at startup)"
+                     : r.status == WAL_SCAN_TAIL ? "BAD TAIL in a file that newer files follow (kvd will not start)"
+                                                 : "CORRUPT (valid entries follow the bad line; kvd will not start)",
+           (unsigned long long)r.bad_line, (unsigned long long)r.bad_offset, r.bad_reason);
+    printf("  valid data ends at byte %llu; %llu bytes after it\n", (unsigned long long)r.good_bytes,
+           (unsigned long long)(r.bytes - r.good_bytes));
+    if (fix)
+        code = fix_file(path, &r) < 0 ? 3 : 0;
+    return code;
+}
+
+/* Check a data directory: the manifest, then its files in replay order. */
+static int check_dir(const char *dir, pool_t *pool, int fix, int dump)
+{
+    manifest m;
+    char err[1024];
+    int rc = manifest_load(dir, &m, err, sizeof err);
+    if (rc == 1) {
+        char legacy[4300];
+        snprintf(legacy, sizeof legacy, "%s/kvd.wal", dir);
+        if (access(legacy, F_OK) == 0) {
+            printf("%s: no manifest; single-file WAL\n", dir);
+            return check_file(legacy, pool, fix, dump, 0, 1, NULL);
+        }
+        fprintf(stderr, "%s: no %s and no kvd.wal: not a kvd data directory\n", dir, MANIFEST_NAME);
+        return 3;
+    }
+    if (rc < 0) {
+        printf("%s\n", err);
+        return 2;
+    }
+    printf("%s: manifest lists %s%zu segment(s)\n", dir, m.base ? "a base and " : "", m.nincr);
+    int worst = 0;
+    char path[4300], name[64];
+    uint64_t min_seq = 0, last = 0;
+    if (m.base) {
+        manifest_base_name(name, sizeof name, m.base);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        printf("base (covers seq 1..%llu of the WAL):\n", (unsigned long long)m.base_upto);
+        int code = check_file(path, pool, fix, dump, 0, 0, NULL);
+        if (code > worst)
+            worst = code;
+        min_seq = m.base_upto;
+    }
+    for (size_t i = 0; i < m.nincr; i++) {
+        manifest_incr_name(name, sizeof name, m.incr[i]);
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        int code = check_file(path, pool, fix, dump, min_seq, i + 1 == m.nincr, &last);
+        if (code > worst)
+            worst = code;
+        if (last > min_seq)
+            min_seq = last;
+    }
+    manifest_free(&m);
+    return worst;
+}
+
 int main(int argc, char **argv)
 {
     int fix = 0, dump = 0;
@@ -160,35 +252,9 @@ int main(int argc, char **argv)
     pool_init(&pool, 0, 0);
     int worst = 0;
     for (int i = optind; i < argc; i++) {
-        const char *path = argv[i];
-        wal_scan_result r;
-        int rc = wal_scan(path, &pool, dump ? dump_entry : NULL, NULL, &r);
-        if (rc < 0) {
-            fprintf(stderr, "%s: cannot read: %s\n", path, strerror(-rc));
-            worst = 3;
-            continue;
-        }
-        printf("%s: %llu entries, %llu bytes, seq %llu..%llu\n", path,
-               (unsigned long long)r.applied, (unsigned long long)r.bytes,
-               (unsigned long long)r.first_seq, (unsigned long long)r.last_seq);
-        printf("  ops:");
-        for (int op = 1; op < WAL_OP_MAX; op++)
-            printf(" %s=%llu", wal_op_name((wal_op)op), (unsigned long long)r.ops[op]);
-        printf("\n");
-        int code = 0;
-        if (r.status == WAL_SCAN_OK) {
-            printf("  status: OK\n");
-        } else {
-            code = r.status == WAL_SCAN_TAIL ? 1 : 2;
-            printf("  status: %s\n  first bad line: %llu at byte offset %llu: %s\n",
-                   code == 1 ? "BAD TAIL (kvd cuts it off at startup)"
-                             : "CORRUPT (valid entries follow the bad line; kvd will not start)",
-                   (unsigned long long)r.bad_line, (unsigned long long)r.bad_offset, r.bad_reason);
-            printf("  valid data ends at byte %llu; %llu bytes after it\n",
-                   (unsigned long long)r.good_bytes, (unsigned long long)(r.bytes - r.good_bytes));
-            if (fix)
-                code = fix_file(path, &r) < 0 ? 3 : 0;
-        }
+        struct stat st;
+        int code = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode) ? check_dir(argv[i], &pool, fix, dump)
+                                                                   : check_file(argv[i], &pool, fix, dump, 0, 1, NULL);
         if (code > worst)
             worst = code;
     }

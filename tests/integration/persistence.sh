@@ -67,7 +67,7 @@ else
 fi
 
 # Now the WAL itself, read with jq.
-W=$DIR/kvd.wal
+W=$DIR/kvd.incr.1.jsonl
 if command -v jq >/dev/null; then
     expect_eq "INCR is logged as its result" '"2"' "$(jq -c 'select(.key=="i1") | .val' "$W" | tail -1)"
     expect_eq "INCRBYFLOAT is logged as its result" '"2.75"' "$(jq -c 'select(.key=="f1") | .val' "$W" | tail -1)"

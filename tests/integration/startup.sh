@@ -23,32 +23,32 @@ start_kvd d || fail "start on an empty dir"
 expect_eq "empty dir: no keys" 0 "$(cli dbsize)"
 expect_match "banner: version, pid, port" "kvd [0-9.]+ starting: pid $KPID, port $PORT" "$(cat "$T/d.log")"
 expect_eq "data dir is 0700" 700 "$(stat -c %a "$T/d")"
-expect_eq "WAL is 0600" 600 "$(stat -c %a "$T/d/kvd.wal")"
+expect_eq "WAL is 0600" 600 "$(stat -c %a "$T/d/kvd.incr.1.jsonl")"
 stop_kvd; expect_eq "SIGTERM exits 0" 0 "$RC"
 expect_match "shutdown logged" "received SIGTERM: shutting down" "$(cat "$T/d.log")"
 
 # Load 1000 entries with a torn last line.
-"$WALGEN" "$T/d/kvd.wal" 1000 100
-good=$(stat -c %s "$T/d/kvd.wal")
-printf '{"seq":1001,"op":"set","ke' >>"$T/d/kvd.wal"
+"$WALGEN" "$T/d/kvd.incr.1.jsonl" 1000 100
+good=$(stat -c %s "$T/d/kvd.incr.1.jsonl")
+printf '{"seq":1001,"op":"set","ke' >>"$T/d/kvd.incr.1.jsonl"
 restart_kvd d || fail "restart with a torn tail"
 expect_eq "all complete entries loaded" 1000 "$(cli dbsize)"
 expect_eq "a loaded value" "$(printf 'hijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefg' | head -c 100)" "$(cli get key:7)"
 log=$(cat "$T/d.log")
 expect_match "replay figures logged" "1000 entries applied .* 1000 keys loaded" "$log"
 expect_match "torn tail cut and logged" "cut a torn tail of 26 bytes at offset $good" "$log"
-expect_eq "file cut back to the last good line" "$good" "$(stat -c %s "$T/d/kvd.wal")"
+expect_eq "file cut back to the last good line" "$good" "$(stat -c %s "$T/d/kvd.incr.1.jsonl")"
 expect_eq "INFO reports the cut" "wal_truncated_bytes_at_load:26" "$(cli info persistence | tr -d '\r' | grep wal_truncated)"
 stop_kvd; expect_eq "SIGTERM exits 0" 0 "$RC"
 
 # Corruption before the end: refuse to start, name the place, point at the tool.
-off=$(head -n 10 "$T/d/kvd.wal" | wc -c)
-printf 'Z' | dd of="$T/d/kvd.wal" bs=1 seek=$((off + 5)) conv=notrunc 2>/dev/null
+off=$(head -n 10 "$T/d/kvd.incr.1.jsonl" | wc -c)
+printf 'Z' | dd of="$T/d/kvd.incr.1.jsonl" bs=1 seek=$((off + 5)) conv=notrunc 2>/dev/null
 out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/s.sock" --dir "$T/d" 2>&1); rc=$?
 expect_eq "mid-file corruption refuses to start (exit 1)" 1 $rc
-expect_match "error names file, line and offset" "$T/d/kvd.wal is corrupt at line 11 \\(byte offset $off\\)" "$out"
+expect_match "error names file, line and offset" "$T/d/kvd.incr.1.jsonl is corrupt at line 11 \\(byte offset $off\\)" "$out"
 expect_match "error points at the repair tool" "kvd-check-wal --fix" "$out"
-"$CHECKWAL" --fix "$T/d/kvd.wal" >/dev/null
+"$CHECKWAL" --fix "$T/d/kvd.incr.1.jsonl" >/dev/null
 restart_kvd d || fail "start after --fix"
 expect_eq "keeps the lines before the damage" 10 "$(cli dbsize)"
 stop_kvd; expect_eq "SIGTERM exits 0" 0 "$RC"

@@ -1,0 +1,213 @@
+/* compact: rotate, fork, write a base, switch the manifest. */
+#include "config.h"
+#include "compact.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* In the child: the test hooks, and an optional slowdown so tests can
+ * write while a compaction runs. */
+static void child_progress(void *ctx, uint64_t entries)
+{
+    (void)ctx;
+    (void)entries;
+    const char *at = getenv("KVD_TEST_CRASH_AT");
+    if (at && strcmp(at, "mid-base") == 0) {
+        /* A power cut while the base is half written: both processes stop. */
+        kill(getppid(), SIGKILL);
+        kill(getpid(), SIGKILL);
+    }
+    const char *delay = getenv("KVD_TEST_COMPACT_DELAY_MS");
+    if (delay)
+        usleep((useconds_t)atoi(delay) * 1000);
+}
+
+static void child_main(const char *tmp)
+{
+    /* Default signal dispositions (libuv's handlers would wake the
+     * parent's loop) and no inherited sockets or files: if the parent
+     * dies, its port and clients must not stay held by the child. */
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    struct rlimit rl;
+    int maxfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1048576 ? (int)rl.rlim_cur : 65536;
+    for (int fd = 3; fd < maxfd; fd++)
+        close(fd);
+    kvd_test_crash("child-start");
+    const char *delay = getenv("KVD_TEST_COMPACT_DELAY_MS");
+    if (delay)
+        usleep((useconds_t)atoi(delay) * 1000);
+    uint64_t entries = 0, bytes = 0;
+    int rc = wal_write_base(srv.db, tmp, &srv.pool, kvd_now_ms(), child_progress, NULL, &entries, &bytes);
+    if (rc < 0) {
+        fprintf(stderr, "kvd compaction child: writing %s failed: %s\n", tmp, strerror(-rc));
+        _exit(1);
+    }
+    _exit(0);
+}
+
+int compact_start(const char *why, char *err, size_t errlen)
+{
+    compact_state *cs = &srv.compact;
+    if (cs->child)
+        return COMPACT_RUNNING;
+    if (!srv.wal->dir) {
+        snprintf(err, errlen, "the WAL is a single file");
+        return COMPACT_FAILED;
+    }
+    if (wal_error(srv.wal)) {
+        snprintf(err, errlen, "the WAL has an error (%s): fix that first", strerror(-wal_error(srv.wal)));
+        return COMPACT_FAILED;
+    }
+    if (srv.sync_inflight) {
+        /* The old segment must not be closed under a running fdatasync. */
+        cs->scheduled = 1;
+        return COMPACT_SCHEDULED;
+    }
+    cs->scheduled = 0;
+    uint64_t upto;
+    if (wal_rotate(srv.wal, &upto, err, errlen) < 0)
+        return COMPACT_FAILED;
+    kvd_test_crash("after-rotate");
+    cs->upto = upto;
+    cs->first_kept = srv.wal->man.incr[srv.wal->man.nincr - 1];
+    cs->base_num = wal_next_file_number(srv.wal);
+    char tmp[4300];
+    wal_base_path(srv.wal, cs->base_num, 1, tmp, sizeof tmp);
+    /* No resize while the child shares the table's pages (fewer copies). */
+    table_pause_resize(srv.db, 1);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        table_pause_resize(srv.db, 0);
+        snprintf(err, errlen, "fork failed: %s", strerror(errno));
+        cs->failures++;
+        cs->last_status = 0;
+        return COMPACT_FAILED;
+    }
+    if (pid == 0)
+        child_main(tmp);
+    cs->child = pid;
+    cs->started_ms = kvd_now_ms();
+    log_notice("compaction started (%s): child %d writes base %llu covering seq %llu; new writes go to "
+               "segment %llu",
+               why, (int)pid, (unsigned long long)cs->base_num, (unsigned long long)upto,
+               (unsigned long long)cs->first_kept);
+    return COMPACT_STARTED;
+}
+
+static void finish(int status)
+{
+    compact_state *cs = &srv.compact;
+    char tmp[4300];
+    wal_base_path(srv.wal, cs->base_num, 1, tmp, sizeof tmp);
+    table_pause_resize(srv.db, 0);
+    cs->child = 0;
+    cs->runs++;
+    cs->last_duration_ms = kvd_now_ms() - cs->started_ms;
+    if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        unlink(tmp);
+        cs->failures++;
+        cs->last_status = 0;
+        if (WIFSIGNALED(status))
+            log_warning("compaction failed: the child was killed by signal %d", WTERMSIG(status));
+        else
+            log_warning("compaction failed: the child exited with status %d", WEXITSTATUS(status));
+        return;
+    }
+    struct stat st;
+    uint64_t base_bytes = stat(tmp, &st) == 0 ? (uint64_t)st.st_size : 0;
+    kvd_test_crash("before-manifest");
+    char err[512] = "";
+    if (wal_install_base(srv.wal, cs->base_num, cs->upto, cs->first_kept, base_bytes, err, sizeof err) < 0) {
+        unlink(tmp);
+        cs->failures++;
+        cs->last_status = 0;
+        log_warning("compaction failed: %s", err);
+        return;
+    }
+    cs->last_status = 1;
+    cs->ref_bytes = wal_total_bytes(srv.wal);
+    log_notice("compaction done in %lld ms: base %llu (%llu bytes) covers seq %llu; WAL now %llu bytes in %zu "
+               "segment(s)",
+               (long long)cs->last_duration_ms, (unsigned long long)cs->base_num, (unsigned long long)base_bytes,
+               (unsigned long long)cs->upto, (unsigned long long)cs->ref_bytes, srv.wal->man.nincr);
+}
+
+void compact_cron(void)
+{
+    compact_state *cs = &srv.compact;
+    if (cs->child) {
+        int status;
+        pid_t r = waitpid(cs->child, &status, WNOHANG);
+        if (r == cs->child)
+            finish(status);
+        return;
+    }
+    char err[512];
+    if (cs->scheduled) {
+        if (compact_start("scheduled", err, sizeof err) == COMPACT_FAILED)
+            log_warning("scheduled compaction could not start: %s", err);
+        return;
+    }
+    long long pct = srv.cfg.auto_aof_rewrite_percentage;
+    uint64_t total = wal_total_bytes(srv.wal);
+    if (pct <= 0 || !srv.wal->dir || wal_error(srv.wal) || total < (uint64_t)srv.cfg.auto_aof_rewrite_min_size)
+        return;
+    uint64_t ref = cs->ref_bytes;
+    if (ref && (total - ref) * 100 / ref < (uint64_t)pct)
+        return;
+    /* After a failure, wait a while before trying again. */
+    if (cs->last_status == 0 && kvd_now_ms() - cs->started_ms < 30000)
+        return;
+    char why[96];
+    snprintf(why, sizeof why, "auto: WAL %llu bytes, %llu after the last compaction", (unsigned long long)total,
+             (unsigned long long)ref);
+    if (compact_start(why, err, sizeof err) == COMPACT_FAILED)
+        log_warning("automatic compaction could not start: %s", err);
+}
+
+void compact_abort(void)
+{
+    compact_state *cs = &srv.compact;
+    if (!cs->child)
+        return;
+    kill(cs->child, SIGKILL);
+    int status;
+    waitpid(cs->child, &status, 0);
+    char tmp[4300];
+    wal_base_path(srv.wal, cs->base_num, 1, tmp, sizeof tmp);
+    unlink(tmp);
+    cs->child = 0;
+    table_pause_resize(srv.db, 0);
+    log_notice("compaction stopped by the shutdown; the WAL is unchanged");
+}
+
+void compact_info(buf_t *out)
+{
+    compact_state *cs = &srv.compact;
+    int64_t now = kvd_now_ms();
+    buf_appendf(out,
+                "aof_rewrite_in_progress:%d\r\naof_rewrite_scheduled:%d\r\naof_last_rewrite_time_sec:%lld\r\n"
+                "aof_current_rewrite_time_sec:%lld\r\naof_last_bgrewrite_status:%s\r\naof_rewrites:%llu\r\n"
+                "aof_current_size:%llu\r\naof_base_size:%llu\r\nwal_segments:%zu\r\nwal_base_file:%llu\r\n"
+                "wal_compactions:%llu\r\nwal_compaction_failures:%llu\r\n",
+                cs->child != 0, cs->scheduled,
+                cs->last_status < 0 ? -1LL : (long long)(cs->last_duration_ms / 1000),
+                cs->child ? (long long)((now - cs->started_ms) / 1000) : -1LL,
+                cs->last_status == 0 ? "err" : "ok", (unsigned long long)cs->runs,
+                (unsigned long long)wal_total_bytes(srv.wal), (unsigned long long)srv.wal->base_bytes,
+                srv.wal->man.nincr, (unsigned long long)srv.wal->man.base, (unsigned long long)cs->runs,
+                (unsigned long long)cs->failures);
+}

@@ -1,0 +1,47 @@
+/* compact: online WAL compaction. The WAL rotates to a new segment, a
+ * forked child writes the live data from its copy-on-write snapshot as a
+ * new base, and once the child has fsynced it the parent switches the
+ * manifest atomically and deletes the retired files. The loop never
+ * blocks on it; a crash at any moment leaves a data dir that loads with
+ * every acknowledged write. Triggers: BGREWRITEAOF / COMPACT, and growth
+ * past auto-aof-rewrite-percentage once the WAL is auto-aof-rewrite-min-size. */
+#ifndef KVD_COMPACT_H
+#define KVD_COMPACT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+
+typedef struct compact_state {
+    pid_t child;              /* the base writer, 0 when none runs */
+    int scheduled;            /* asked for while it could not start yet */
+    int64_t started_ms;
+    uint64_t base_num;        /* file number of the base being written */
+    uint64_t upto;            /* last seq the new base covers */
+    uint64_t first_kept;      /* first segment kept after the switch */
+    int last_status;          /* 1 ok, 0 failed, -1 never ran */
+    int64_t last_duration_ms;
+    uint64_t last_base_entries;
+    uint64_t ref_bytes;       /* WAL size after the last compaction (or at startup) */
+    uint64_t runs, failures;
+} compact_state;
+
+enum { COMPACT_STARTED = 0, COMPACT_SCHEDULED = 1, COMPACT_RUNNING = 2, COMPACT_FAILED = -1 };
+
+/* Start a compaction now, or schedule it for the next cron tick if an
+ * fsync is in flight. Returns COMPACT_STARTED, COMPACT_SCHEDULED,
+ * COMPACT_RUNNING (one is already under way) or COMPACT_FAILED (err). */
+int compact_start(const char *why, char *err, size_t errlen);
+
+/* From the server cron: reap a finished child and install its base, start
+ * a scheduled compaction, or start one because the WAL grew enough. */
+void compact_cron(void);
+
+/* At shutdown: stop a running child and remove its temp file. */
+void compact_abort(void);
+
+/* INFO persistence fields about compaction. */
+void compact_info(buf_t *out);
+
+#endif
