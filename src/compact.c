@@ -27,9 +27,6 @@ static void child_progress(void *ctx, uint64_t entries)
         kill(getppid(), SIGKILL);
         kill(getpid(), SIGKILL);
     }
-    const char *delay = getenv("KVD_TEST_COMPACT_DELAY_MS");
-    if (delay)
-        usleep((useconds_t)atoi(delay) * 1000);
 }
 
 static void child_main(const char *tmp)
@@ -73,6 +70,7 @@ int compact_start(const char *why, char *err, size_t errlen)
     if (srv.sync_inflight) {
         /* The old segment must not be closed under a running fdatasync. */
         cs->scheduled = 1;
+        snprintf(cs->why, sizeof cs->why, "%s", why);
         return COMPACT_SCHEDULED;
     }
     cs->scheduled = 0;
@@ -157,7 +155,9 @@ void compact_cron(void)
     }
     char err[512];
     if (cs->scheduled) {
-        if (compact_start("scheduled", err, sizeof err) == COMPACT_FAILED)
+        char why[sizeof cs->why];
+        snprintf(why, sizeof why, "%s", cs->why);
+        if (compact_start(why, err, sizeof err) == COMPACT_FAILED)
             log_warning("scheduled compaction could not start: %s", err);
         return;
     }

@@ -25,6 +25,7 @@ typedef struct compact_state {
     uint64_t last_base_entries;
     uint64_t ref_bytes;       /* WAL size after the last compaction (or at startup) */
     uint64_t runs, failures;
+    char why[128];            /* what asked for a scheduled one */
 } compact_state;
 
 enum { COMPACT_STARTED = 0, COMPACT_SCHEDULED = 1, COMPACT_RUNNING = 2, COMPACT_FAILED = -1 };

@@ -1,0 +1,240 @@
+/* kvdload: load and check data for the black-box tests, with
+ * libkvdclient.
+ *   kvdload fill   PORT PREFIX N VALBYTES     SET PREFIX<i> to value(i), pipelined
+ *   kvdload verify PORT PREFIX N VALBYTES     every PREFIX<i> holds value(i)
+ *   kvdload stress PORT PREFIX CLIENTS MS OUT writers until killed or MS pass;
+ *                                             OUT gets each acknowledged write
+ *   kvdload check  PORT OUT [GRACE_MS]        every acknowledged write is there
+ * stress: each client c writes keys PREFIX<c>:<k> (k < 50) with values
+ * that only increase; OUT holds "key acked sent ack_ms" per key, where acked
+ * is the last value the server acknowledged and sent the last one sent.
+ * check: each key must hold a value in [acked, sent]. A key may fall short
+ * only if GRACE_MS is given and its ack came within GRACE_MS of the end
+ * (everysec's allowance); such keys are counted separately.
+ * Exit 0 when all is well, 1 on a mismatch or loss, 2 on usage errors. */
+#include <kvd/client.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int port;
+
+static void value_of(char *dst, size_t n, long i)
+{
+    int l = snprintf(dst, n, "v%ld-", i);
+    for (size_t k = (size_t)l; k + 1 < n; k++)
+        dst[k] = (char)('a' + (i + (long)k) % 26);
+    dst[n - 1] = '\0';
+}
+
+static kvd_context *conn(void)
+{
+    kvd_options o = {.connect_timeout_ms = 2000, .command_timeout_ms = 20000};
+    kvd_context *c = kvd_connect("127.0.0.1", port, &o);
+    if (!c || c->err) {
+        fprintf(stderr, "kvdload: connect: %s\n", c ? c->errstr : "out of memory");
+        exit(2);
+    }
+    return c;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int fill(const char *prefix, long n, size_t vb)
+{
+    kvd_context *c = conn();
+    char *v = malloc(vb + 1);
+    long done = 0;
+    for (long i = 0; i < n; i++) {
+        value_of(v, vb + 1, i);
+        if (kvd_append(c, "SET %s%ld %s", prefix, i, v) != KVD_OK)
+            break;
+        if (kvd_pending(c) >= 1000 || i + 1 == n) {
+            while (kvd_pending(c)) {
+                kvd_reply *r;
+                if (kvd_get_reply(c, &r) != KVD_OK)
+                    goto out;
+                done += r->type == KVD_REPLY_STATUS;
+                kvd_reply_free(r);
+            }
+        }
+    }
+out:
+    free(v);
+    int rc = done == n ? 0 : 1;
+    if (rc)
+        fprintf(stderr, "kvdload fill: %ld of %ld acknowledged: %s\n", done, n, c->errstr);
+    kvd_free(c);
+    return rc;
+}
+
+static int verify(const char *prefix, long n, size_t vb)
+{
+    kvd_context *c = conn();
+    char *v = malloc(vb + 1);
+    long bad = 0;
+    const long chunk = 500;
+    char **keys = calloc((size_t)chunk, sizeof(*keys));
+    size_t *lens = calloc((size_t)chunk, sizeof(*lens));
+    for (long i = 0; i < chunk; i++)
+        keys[i] = malloc(strlen(prefix) + 24);
+    for (long base = 0; base < n; base += chunk) {
+        long m = n - base < chunk ? n - base : chunk;
+        for (long i = 0; i < m; i++)
+            lens[i] = (size_t)sprintf(keys[i], "%s%ld", prefix, base + i);
+        kvd_reply *r;
+        if (kvd_mget(c, (size_t)m, (const void *const *)keys, lens, &r) != KVD_OK) {
+            fprintf(stderr, "kvdload verify: %s\n", c->errstr);
+            return 1;
+        }
+        for (long i = 0; i < m; i++) {
+            value_of(v, vb + 1, base + i);
+            kvd_reply *e = r->element[i];
+            if (e->type != KVD_REPLY_BULK || e->len != vb || memcmp(e->str, v, vb) != 0) {
+                if (bad < 5)
+                    fprintf(stderr, "kvdload verify: %s%ld is %s\n", prefix, base + i,
+                            e->type == KVD_REPLY_NIL ? "missing" : "wrong");
+                bad++;
+            }
+        }
+        kvd_reply_free(r);
+    }
+    printf("verified %ld keys, %ld bad\n", n, bad);
+    for (long i = 0; i < chunk; i++)
+        free(keys[i]);
+    free(keys);
+    free(lens);
+    free(v);
+    kvd_free(c);
+    return bad ? 1 : 0;
+}
+
+#define KEYS_PER_CLIENT 50
+
+typedef struct writer {
+    int id;
+    const char *prefix;
+    int64_t deadline;
+    long acked[KEYS_PER_CLIENT], sent[KEYS_PER_CLIENT];
+    int64_t ack_ms[KEYS_PER_CLIENT];
+    long total_acked;
+} writer;
+
+static void *write_loop(void *arg)
+{
+    writer *w = arg;
+    kvd_options o = {.connect_timeout_ms = 2000, .command_timeout_ms = 10000};
+    kvd_context *c = kvd_connect("127.0.0.1", port, &o);
+    if (!c || c->err) {
+        kvd_free(c);
+        return NULL;
+    }
+    for (long n = 1; now_ms() < w->deadline; n++) {
+        int k = (int)(n % KEYS_PER_CLIENT);
+        w->sent[k] = n;
+        kvd_reply *r;
+        if (kvd_command(c, &r, "SET %s%d:%d %ld", w->prefix, w->id, k, n) != KVD_OK)
+            break; /* the server is gone */
+        if (r->type == KVD_REPLY_STATUS) {
+            w->acked[k] = n;
+            w->ack_ms[k] = now_ms();
+            w->total_acked++;
+        }
+        kvd_reply_free(r);
+    }
+    kvd_free(c);
+    return NULL;
+}
+
+static int stress(const char *prefix, int clients, long ms, const char *out)
+{
+    writer *w = calloc((size_t)clients, sizeof(*w));
+    pthread_t *t = calloc((size_t)clients, sizeof(*t));
+    int64_t deadline = now_ms() + ms;
+    for (int i = 0; i < clients; i++) {
+        w[i].id = i;
+        w[i].prefix = prefix;
+        w[i].deadline = deadline;
+        pthread_create(&t[i], NULL, write_loop, &w[i]);
+    }
+    long total = 0;
+    FILE *f = fopen(out, "w");
+    for (int i = 0; i < clients; i++) {
+        pthread_join(t[i], NULL);
+        total += w[i].total_acked;
+        for (int k = 0; k < KEYS_PER_CLIENT; k++)
+            if (w[i].sent[k])
+                fprintf(f, "%s%d:%d %ld %ld %lld\n", prefix, i, k, w[i].acked[k], w[i].sent[k],
+                        (long long)w[i].ack_ms[k]);
+    }
+    fclose(f);
+    printf("%ld\n", total);
+    free(w);
+    free(t);
+    return 0;
+}
+
+static int check(const char *in, long grace_ms, int64_t end_ms)
+{
+    kvd_context *c = conn();
+    FILE *f = fopen(in, "r");
+    if (!f) {
+        perror(in);
+        return 2;
+    }
+    char key[256];
+    long acked, sent, keys = 0, lost = 0, tolerated = 0;
+    long long ack_ms;
+    while (fscanf(f, "%255s %ld %ld %lld", key, &acked, &sent, &ack_ms) == 4) {
+        keys++;
+        char *v;
+        size_t vl;
+        if (kvd_get(c, key, strlen(key), &v, &vl) != KVD_OK) {
+            fprintf(stderr, "kvdload check: %s\n", c->errstr);
+            return 1;
+        }
+        long have = v ? atol(v) : 0;
+        free(v);
+        if (have >= acked && have <= sent)
+            continue;
+        if (have < acked && grace_ms > 0 && end_ms - ack_ms <= grace_ms) {
+            tolerated++;
+            continue;
+        }
+        if (lost < 5)
+            fprintf(stderr, "kvdload check: %s holds %ld, but %ld was acknowledged (%ld sent)\n", key, have, acked,
+                    sent);
+        lost++;
+    }
+    fclose(f);
+    printf("%ld keys, %ld lost, %ld within the grace period\n", keys, lost, tolerated);
+    kvd_free(c);
+    return lost ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 4) {
+        fprintf(stderr, "usage: kvdload fill|verify|stress|check PORT ...\n");
+        return 2;
+    }
+    port = atoi(argv[2]);
+    if (!strcmp(argv[1], "fill") && argc == 6)
+        return fill(argv[3], atol(argv[4]), (size_t)atol(argv[5]));
+    if (!strcmp(argv[1], "verify") && argc == 6)
+        return verify(argv[3], atol(argv[4]), (size_t)atol(argv[5]));
+    if (!strcmp(argv[1], "stress") && argc == 7)
+        return stress(argv[3], atoi(argv[4]), atol(argv[5]), argv[6]);
+    if (!strcmp(argv[1], "check") && argc >= 4)
+        return check(argv[3], argc > 4 ? atol(argv[4]) : 0, argc > 5 ? atoll(argv[5]) : now_ms());
+    fprintf(stderr, "kvdload: bad arguments\n");
+    return 2;
+}
