@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Disk errors, injected with the LD_PRELOAD shim tests/faultfs.c:
+# - a full disk (write ENOSPC) under everysec: writes are refused with
+#   -MISCONF, reads keep working, and once space is back writes resume by
+#   themselves, with nothing acknowledged lost;
+# - a failed fdatasync (EIO) under always: the waiting client is cut off
+#   without an acknowledgement, writes are refused until restart, reads
+#   keep working, nothing acknowledged is lost;
+# - a full disk under always: the write waits, then is acknowledged.
+. "$(dirname "$0")/lib.sh"
+
+LOAD=$B/tests/kvdload
+SHIM=$B/tests/.libs/libfaultfs.so
+[ -f "$SHIM" ] || { echo "skip: $SHIM not built"; exit 77; }
+FAULT=$T/fault
+: >"$FAULT"
+# Sanitizer builds must not insist on being first in the preload list.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+info() { cli info persistence | tr -d '\r' | grep "^$1:" | cut -d: -f2-; }
+faulty() { LD_PRELOAD=$SHIM KVD_FAULT_FILE=$FAULT "$@"; }
+
+# ---- everysec, full disk ----
+faulty start_kvd e --appendfsync everysec || fail "start e"
+"$LOAD" fill "$PORT" k: 500 40 >/dev/null || fail "fill"
+echo "write ENOSPC" >"$FAULT"
+timeout 2 redis-cli -p "$PORT" set held v >"$T/held.out" 2>&1 &
+HP=$!
+sleep 0.5
+expect_eq "a write is refused" "MISCONF Errors writing to the WAL file: No space left on device" "$(cli set x y)"
+expect_eq "reads keep working" 0 "$("$LOAD" verify "$PORT" k: 500 40 >/dev/null; echo $?)"
+expect_eq "INFO: last write failed" err "$(info aof_last_write_status)"
+expect_eq "INFO: the error" "No space left on device" "$(info wal_last_error)"
+expect_match "logged" "WAL write failed: No space left on device" "$(cat "$T/e.log")"
+wait "$HP"; hrc=$?
+expect_eq "the write in flight was not acknowledged" 124 "$hrc"
+: >"$FAULT"
+for i in $(seq 1 40); do [ "$(cli set x y)" == OK ] && break; sleep 0.1; done
+expect_eq "space back: writes resume" OK "$(cli set x y)"
+expect_eq "INFO: ok again" ok "$(info aof_last_write_status)"
+expect_match "recovery logged" "WAL write succeeded again" "$(cat "$T/e.log")"
+stop_kvd; expect_eq "clean exit" 0 "$RC"
+restart_kvd e --appendfsync everysec || fail "restart e"
+expect_eq "after restart: every acknowledged write" 0 "$("$LOAD" verify "$PORT" k: 500 40 >/dev/null; echo $?)"
+expect_eq "after restart: the write after recovery" y "$(cli get x)"
+expect_eq "after restart: the held write, written once space came back" v "$(cli get held)"
+stop_kvd
+
+# ---- always, failed fsync ----
+faulty start_kvd a --appendfsync always || fail "start a"
+"$LOAD" fill "$PORT" k: 500 40 >/dev/null || fail "fill a"
+echo "fsync EIO" >"$FAULT"
+out=$(timeout 5 redis-cli -p "$PORT" set doomed v 2>&1); rc=$?
+expect_match "the waiting client is disconnected, not acknowledged" "(closed|reset|Error)" "$out"
+expect_eq "writes refused" "MISCONF Errors writing to the WAL file: Input/output error" "$(cli set y z)"
+expect_eq "reads work" 0 "$("$LOAD" verify "$PORT" k: 500 40 >/dev/null; echo $?)"
+expect_match "the failure is logged" "WAL fdatasync failed: Input/output error" "$(cat "$T/a.log")"
+expect_match "INFO counts it" "^[1-9]" "$(info wal_fsync_failures)"
+: >"$FAULT"
+sleep 0.3
+expect_eq "no silent retry: still refused once the disk is fine" "MISCONF Errors writing to the WAL file: Input/output error" "$(cli set y z)"
+stop_kvd
+expect_eq "shutdown after a failed fsync exits 1" 1 "$RC"
+restart_kvd a --appendfsync always || fail "restart a"
+expect_eq "after restart: every acknowledged write" 0 "$("$LOAD" verify "$PORT" k: 500 40 >/dev/null; echo $?)"
+expect_eq "after restart: writes work" OK "$(cli set y z)"
+stop_kvd
+
+# ---- always, full disk, then space again ----
+faulty start_kvd w --appendfsync always || fail "start w"
+echo "write ENOSPC" >"$FAULT"
+timeout 10 redis-cli -p "$PORT" set waits v >"$T/waits.out" 2>&1 &
+WP=$!
+sleep 0.5
+expect_eq "the write is still waiting" 1 "$(kill -0 "$WP" 2>/dev/null && echo 1 || echo 0)"
+: >"$FAULT"
+wait "$WP"
+expect_eq "acknowledged once written and synced" OK "$(cat "$T/waits.out")"
+stop_kvd
+restart_kvd w --appendfsync always || fail "restart w"
+expect_eq "and it is there after a restart" v "$(cli get waits)"
+stop_kvd
+finish
