@@ -180,13 +180,14 @@ void reply_subcommand_error(client *c, const char *cmd, const char *sub, size_t 
     reply_errorf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.", (int)(sublen > 128 ? 128 : sublen), sub, upper);
 }
 
-/* Quote an argument for an error message: at most max bytes. */
+/* An argument in an error message, as Redis prints it with "%.*s": at
+ * most max bytes, and only up to a NUL. */
 static void append_quoted(buf_t *b, const char *s, size_t n, size_t max)
 {
     if (n > max)
         n = max;
     buf_putc(b, '\'');
-    buf_append(b, s, n);
+    buf_append(b, s, strnlen(s, n));
     buf_puts(b, "' ");
 }
 
@@ -194,12 +195,13 @@ static void unknown_command(client *c, int argc, char **argv, size_t *argvlen)
 {
     buf_t msg = BUF_INIT(&srv.pool);
     buf_puts(&msg, "ERR unknown command '");
-    buf_append(&msg, argv[0], argvlen[0] > 128 ? 128 : argvlen[0]);
+    size_t n = argvlen[0] > 128 ? 128 : argvlen[0];
+    buf_append(&msg, argv[0], strnlen(argv[0], n));
     buf_puts(&msg, "', with args beginning with: ");
-    for (int i = 1; i < argc && msg.len < 256; i++)
-        append_quoted(&msg, argv[i], argvlen[i], 128);
+    size_t args_start = msg.len;
+    for (int i = 1; i < argc && msg.len - args_start < 128; i++)
+        append_quoted(&msg, argv[i], argvlen[i], 128 - (msg.len - args_start));
     buf_putc(&msg, '\0');
-    /* Arguments may hold NULs: the C string stops there, as in Redis. */
     reply_error(c, msg.data);
     buf_release(&msg);
 }

@@ -688,9 +688,6 @@ void cmd_bgrewriteaof(client *c, int argc, char **argv, size_t *argvlen)
     case COMPACT_STARTED:
         reply_simple(c, "Background append only file rewriting started");
         break;
-    case COMPACT_SCHEDULED:
-        reply_simple(c, "Background append only file rewriting scheduled");
-        break;
     case COMPACT_RUNNING:
         reply_error(c, "ERR Background append only file rewriting already in progress");
         break;

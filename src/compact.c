@@ -67,16 +67,16 @@ int compact_start(const char *why, char *err, size_t errlen)
         snprintf(err, errlen, "the WAL has an error (%s): fix that first", strerror(-wal_error(srv.wal)));
         return COMPACT_FAILED;
     }
-    if (srv.sync_inflight) {
-        /* The old segment must not be closed under a running fdatasync. */
-        cs->scheduled = 1;
-        snprintf(cs->why, sizeof cs->why, "%s", why);
-        return COMPACT_SCHEDULED;
-    }
-    cs->scheduled = 0;
     uint64_t upto;
-    if (wal_rotate(srv.wal, &upto, err, errlen) < 0)
+    int old_fd;
+    if (wal_rotate(srv.wal, &upto, &old_fd, err, errlen) < 0)
         return COMPACT_FAILED;
+    /* A fdatasync may still be running on the old segment's descriptor
+     * (its target is already durable): close it only after that one. */
+    if (srv.sync_inflight && srv.sync_fd == old_fd)
+        srv.retired_fd = old_fd;
+    else
+        close(old_fd);
     kvd_test_crash("after-rotate");
     cs->upto = upto;
     cs->first_kept = srv.wal->man.incr[srv.wal->man.nincr - 1];
@@ -154,13 +154,6 @@ void compact_cron(void)
         return;
     }
     char err[512];
-    if (cs->scheduled) {
-        char why[sizeof cs->why];
-        snprintf(why, sizeof why, "%s", cs->why);
-        if (compact_start(why, err, sizeof err) == COMPACT_FAILED)
-            log_warning("scheduled compaction could not start: %s", err);
-        return;
-    }
     long long pct = srv.cfg.auto_aof_rewrite_percentage;
     uint64_t total = wal_total_bytes(srv.wal);
     if (pct <= 0 || !srv.wal->dir || wal_error(srv.wal) || total < (uint64_t)srv.cfg.auto_aof_rewrite_min_size)
@@ -199,11 +192,11 @@ void compact_info(buf_t *out)
     compact_state *cs = &srv.compact;
     int64_t now = kvd_now_ms();
     buf_appendf(out,
-                "aof_rewrite_in_progress:%d\r\naof_rewrite_scheduled:%d\r\naof_last_rewrite_time_sec:%lld\r\n"
+                "aof_rewrite_in_progress:%d\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:%lld\r\n"
                 "aof_current_rewrite_time_sec:%lld\r\naof_last_bgrewrite_status:%s\r\naof_rewrites:%llu\r\n"
                 "aof_current_size:%llu\r\naof_base_size:%llu\r\nwal_segments:%zu\r\nwal_base_file:%llu\r\n"
                 "wal_compactions:%llu\r\nwal_compaction_failures:%llu\r\n",
-                cs->child != 0, cs->scheduled,
+                cs->child != 0,
                 cs->last_status < 0 ? -1LL : (long long)(cs->last_duration_ms / 1000),
                 cs->child ? (long long)((now - cs->started_ms) / 1000) : -1LL,
                 cs->last_status == 0 ? "err" : "ok", (unsigned long long)cs->runs,

@@ -15,7 +15,6 @@
 
 typedef struct compact_state {
     pid_t child;              /* the base writer, 0 when none runs */
-    int scheduled;            /* asked for while it could not start yet */
     int64_t started_ms;
     uint64_t base_num;        /* file number of the base being written */
     uint64_t upto;            /* last seq the new base covers */
@@ -25,18 +24,16 @@ typedef struct compact_state {
     uint64_t last_base_entries;
     uint64_t ref_bytes;       /* WAL size after the last compaction (or at startup) */
     uint64_t runs, failures;
-    char why[128];            /* what asked for a scheduled one */
 } compact_state;
 
-enum { COMPACT_STARTED = 0, COMPACT_SCHEDULED = 1, COMPACT_RUNNING = 2, COMPACT_FAILED = -1 };
+enum { COMPACT_STARTED = 0, COMPACT_RUNNING = 2, COMPACT_FAILED = -1 };
 
-/* Start a compaction now, or schedule it for the next cron tick if an
- * fsync is in flight. Returns COMPACT_STARTED, COMPACT_SCHEDULED,
- * COMPACT_RUNNING (one is already under way) or COMPACT_FAILED (err). */
+/* Start a compaction now. Returns COMPACT_STARTED, COMPACT_RUNNING (one is
+ * already under way) or COMPACT_FAILED (err says why). */
 int compact_start(const char *why, char *err, size_t errlen);
 
-/* From the server cron: reap a finished child and install its base, start
- * a scheduled compaction, or start one because the WAL grew enough. */
+/* From the server cron: reap a finished child and install its base, or
+ * start a compaction because the WAL grew enough. */
 void compact_cron(void);
 
 /* At shutdown: stop a running child and remove its temp file. */

@@ -168,6 +168,10 @@ static void sync_after(uv_work_t *req, int status)
 {
     KVD_UNUSED(req);
     srv.sync_inflight = 0;
+    if (srv.retired_fd > 0) {
+        close(srv.retired_fd);
+        srv.retired_fd = 0;
+    }
     uint64_t took = (kvd_mono_ns() - srv.sync_t0) / 1000;
     int rc = status < 0 ? status : srv.sync_rc;
     if (srv.shutting_down)

@@ -123,6 +123,7 @@ typedef struct server {
     wal_open_result load;
     compact_state compact;      /* WAL compaction */
     int sync_fd;                /* the fd the running fdatasync works on */
+    int retired_fd;             /* an old segment's fd to close once that fdatasync ends */
 } server;
 
 extern server srv;

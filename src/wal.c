@@ -1065,7 +1065,7 @@ uint64_t wal_total_bytes(const wal_t *w)
     return w->base_bytes + w->older_bytes + w->size;
 }
 
-int wal_rotate(wal_t *w, uint64_t *upto, char *err, size_t errlen)
+int wal_rotate(wal_t *w, uint64_t *upto, int *old_fd, char *err, size_t errlen)
 {
     if (!w->dir) {
         snprintf(err, errlen, "the WAL is a single file: no segments to rotate");
@@ -1116,7 +1116,7 @@ int wal_rotate(wal_t *w, uint64_t *upto, char *err, size_t errlen)
         manifest_free(&next);
         return rc;
     }
-    close(w->fd);
+    *old_fd = w->fd;
     w->fd = fd;
     free(w->path);
     w->path = xstrdup(path);

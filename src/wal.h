@@ -176,10 +176,11 @@ uint64_t wal_total_bytes(const wal_t *w);
 
 /* Start a new segment: flush and fdatasync the current one, create the
  * next, list it in the manifest (atomically) and append there from now
- * on. *upto is the last seq in the older files. Directory WALs only; the
- * caller makes sure no fdatasync of the old file is in flight. Returns 0
- * or -errno with err set (the WAL keeps using the old segment). */
-int wal_rotate(wal_t *w, uint64_t *upto, char *err, size_t errlen);
+ * on. *upto is the last seq in the older files. *old_fd is the old
+ * segment's descriptor, which the caller closes once no fdatasync that
+ * started on it is still running. Directory WALs only. Returns 0 or
+ * -errno with err set (the WAL keeps using the old segment). */
+int wal_rotate(wal_t *w, uint64_t *upto, int *old_fd, char *err, size_t errlen);
 
 /* Number for the next new file (base or segment). */
 uint64_t wal_next_file_number(const wal_t *w);

@@ -13,7 +13,7 @@ expect_eq "SELECT 1 is out of range" "ERR DB index is out of range" "$(cli selec
 expect_eq "HELLO 3 is refused" "NOPROTO unsupported protocol version" "$(cli hello 3)"
 hello=$(cli hello 2 | tr '\n' ' ')
 expect_match "HELLO 2 answers the handshake" "^server kvd version 7\.0\.0 proto 2 id [0-9]+ mode standalone role master modules" "$hello"
-out=$(printf 'CLIENT SETNAME me\r\nCLIENT GETNAME\r\nCLIENT ID\r\nCLIENT INFO\r\n' | timeout 5 nc -q 1 127.0.0.1 "$PORT" | tr -d '\r')
+out=$(printf 'CLIENT SETNAME me\r\nCLIENT GETNAME\r\nCLIENT ID\r\nCLIENT INFO\r\n' | timeout 5 nc -N 127.0.0.1 "$PORT" | tr -d '\r')
 expect_match "CLIENT GETNAME in the same connection" $'\\$2\nme' "$out"
 expect_match "CLIENT ID is an integer" $'\n:[0-9]+\n' "$out"
 expect_match "CLIENT INFO describes the connection" "id=[0-9]+ addr=127.0.0.1:[0-9]+ laddr=127.0.0.1:$PORT .*name=me .*cmd=client" "$out"
@@ -68,7 +68,7 @@ expect_eq "BGREWRITEAOF starts a compaction" "Background append only file rewrit
 # SCAN returns every key exactly as KEYS does, with MATCH/COUNT/TYPE.
 cli flushall >/dev/null
 awk 'BEGIN { for (i = 0; i < 2000; i++) printf "SET user:%d %d\r\nSET item:%d %d\r\n", i, i, i, i }' |
-    timeout 20 nc -q 1 127.0.0.1 "$PORT" >/dev/null
+    timeout 20 nc -N 127.0.0.1 "$PORT" >/dev/null
 expect_eq "4000 keys" 4000 "$(cli dbsize)"
 scan_all() { # extra args
     local cursor=0 out
@@ -89,7 +89,7 @@ expect_match "RANDOMKEY" "^(user|item):[0-9]+$" "$(cli randomkey)"
 
 # Expiry: lazy on access, and the active cycle removes keys nobody reads.
 cli flushall >/dev/null
-for i in $(seq 1 200); do printf 'SET t%d v PX 1500\r\n' "$i"; done | timeout 5 nc -q 1 127.0.0.1 "$PORT" >/dev/null
+for i in $(seq 1 200); do printf 'SET t%d v PX 1500\r\n' "$i"; done | timeout 5 nc -N 127.0.0.1 "$PORT" >/dev/null
 cli set lazy v px 100 >/dev/null
 cli set keep v >/dev/null
 expect_eq "keys with TTLs counted" "$(printf 'db0:keys=202,expires=201')" "$(cli info keyspace | tr -d '\r' | grep db0 | cut -d, -f1,2)"

@@ -22,7 +22,7 @@ start_kvd c || fail "start"
 "$LOAD" fill "$PORT" k: 20000 150 >/dev/null || fail "fill"
 "$LOAD" fill "$PORT" k: 20000 150 >/dev/null || fail "fill again"
 "$LOAD" fill "$PORT" gone: 2000 10 >/dev/null
-for i in $(seq 0 1999); do printf 'DEL gone:%d\r\n' "$i"; done | timeout 10 nc -q 1 127.0.0.1 "$PORT" >/dev/null
+for i in $(seq 0 1999); do printf 'DEL gone:%d\r\n' "$i"; done | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null
 cli set ttl v ex 1000 >/dev/null
 before=$(info_field aof_current_size)
 expect_eq "BGREWRITEAOF" "Background append only file rewriting started" "$(cli bgrewriteaof)"

@@ -10,7 +10,7 @@ EXPECTED=$S/tests/integration/compat.expected
 
 run_cases() { # port out
     while IFS= read -r line; do printf '%s\r\n' "$line"; done <"$CASES" |
-        timeout 30 nc -q 2 127.0.0.1 "$1" >"$2"
+        timeout 30 nc -N 127.0.0.1 "$1" >"$2"
 }
 
 start_kvd c || fail "start kvd"

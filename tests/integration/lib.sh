@@ -116,4 +116,4 @@ cli() { timeout 10 redis-cli -p "$PORT" "$@"; }
 
 # raw BYTES: send bytes with nc and print everything the server answers
 # until it closes or goes quiet for a second.
-raw() { printf "$1" | timeout 10 nc -q 1 127.0.0.1 "$PORT"; }
+raw() { printf "$1" | timeout 10 nc -N 127.0.0.1 "$PORT"; }

@@ -51,7 +51,7 @@ run set p1 1 ex 100; run persist p1
 run set r1 1 ex 800; run rename r1 r2
 run set r3 1; run renamenx r3 r4
 run set c1 cv px 600000; run copy c1 c2; run copy c1 m1 replace
-printf 'SET bin "\\x00\\x01\\xff\\r\\n" \r\nSET "k\\x00ey" "\\xe2\\x82\\xac"\r\n' | timeout 5 nc -q 1 127.0.0.1 "$PORT" >/dev/null
+printf 'SET bin "\\x00\\x01\\xff\\r\\n" \r\nSET "k\\x00ey" "\\xe2\\x82\\xac"\r\n' | timeout 5 nc -N 127.0.0.1 "$PORT" >/dev/null
 sleep 0.05
 before=$(dump)
 expect_match "the state has the keys we expect" '"s1"	"v1b"	\(integer\) -1' "$before"

@@ -17,7 +17,7 @@ expect_eq "RESP binary round trip" "$(printf '+OK\r\n$4\r\n\r\n\x00\xff\r\n' | o
 # Pipelining: 100k commands in one stream, replies in order.
 gen() { awk 'BEGIN { for (i = 1; i <= 50000; i++) printf "SET k%d %d\r\n", i, i;
                      for (i = 1; i <= 50000; i++) { k = "k" i; printf "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", length(k), k } }'; }
-gen | timeout 60 nc -q 3 127.0.0.1 "$PORT" >"$T/pipe.out"
+gen | timeout 60 nc -N 127.0.0.1 "$PORT" >"$T/pipe.out"
 expect_eq "100k pipelined replies" 150000 "$(wc -l <"$T/pipe.out")"
 expect_eq "SET replies" 50000 "$(head -n 50000 "$T/pipe.out" | grep -c '^+OK')"
 expect_eq "GET replies in order" "$(printf '$5\r\n49999\r\n$5\r\n50000\r')" "$(tail -n 4 "$T/pipe.out")"
@@ -41,9 +41,9 @@ perr "unbalanced double quote" 'SET "a b\r\nPING\r\n' "unbalanced quotes in requ
 perr "unbalanced single quote" "SET 'a\\r\\nPING\\r\\n" "unbalanced quotes in request"
 perr "quote not followed by space" 'SET "a"b c\r\nPING\r\n' "unbalanced quotes in request"
 big=$(head -c 70000 /dev/zero | tr '\0' 'a')
-out=$(printf 'GET %s' "$big" | timeout 10 nc -q 1 127.0.0.1 "$PORT")
+out=$(printf 'GET %s' "$big" | timeout 10 nc -N 127.0.0.1 "$PORT")
 expect_eq "inline line over 64 KiB" "$(printf -- '-ERR Protocol error: too big inline request\r\n')" "$out"
-out=$(printf '*1\r\n$%s' "$(head -c 70000 /dev/zero | tr '\0' '1')" | timeout 10 nc -q 1 127.0.0.1 "$PORT")
+out=$(printf '*1\r\n$%s' "$(head -c 70000 /dev/zero | tr '\0' '1')" | timeout 10 nc -N 127.0.0.1 "$PORT")
 expect_eq "bulk count line over 64 KiB" "$(printf -- '-ERR Protocol error: too big bulk count string\r\n')" "$out"
 
 # Requests that are fine: empty arrays and blank lines are skipped.
@@ -67,7 +67,7 @@ expect_eq "2 MiB value read back" "$((2 * 1024 * 1024))" "$(cli strlen bigval)"
 # limit, never finished: the client is cut off before it completes.
 { printf '*7\r\n$4\r\nMSET\r\n'
   for k in 1 2 3; do printf '$2\r\nk%d\r\n$1900000\r\n' $k; head -c 1900000 /dev/zero; printf '\r\n'; done
-  sleep 1; } | timeout 20 nc -q 1 127.0.0.1 "$PORT" >"$T/qb.out"
+  sleep 1; } | timeout 20 nc -N 127.0.0.1 "$PORT" >"$T/qb.out"
 expect_eq "no reply to a half-sent command over the query limit" 0 "$(wc -c <"$T/qb.out")"
 expect_match "query buffer limit logged" "client-query-buffer-limit" "$(cat "$T/p.log")"
 expect_eq "server still serves others" PONG "$(cli ping)"

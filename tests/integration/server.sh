@@ -46,10 +46,10 @@ stop_kvd
 start_kvd p --requirepass 's3cr3t' || fail "start p"
 expect_eq "commands need AUTH" "NOAUTH Authentication required." "$(cli get k)"
 expect_eq "wrong password" "WRONGPASS invalid username-password pair or user is disabled." "$(cli auth nope)"
-out=$(printf 'AUTH s3cr3t\r\nSET k v\r\nGET k\r\nAUTH default s3cr3t\r\nAUTH bob s3cr3t\r\nGET k\r\n' | timeout 5 nc -q 1 127.0.0.1 "$PORT" | tr -d '\r')
+out=$(printf 'AUTH s3cr3t\r\nSET k v\r\nGET k\r\nAUTH default s3cr3t\r\nAUTH bob s3cr3t\r\nGET k\r\n' | timeout 5 nc -N 127.0.0.1 "$PORT" | tr -d '\r')
 expect_eq "AUTH then commands" "$(printf '+OK\n+OK\n$1\nv\n+OK\n-WRONGPASS invalid username-password pair or user is disabled.\n-NOAUTH Authentication required.')" "$out"
 expect_eq "redis-cli -a" v "$(cli -a s3cr3t --no-auth-warning get k)"
-out=$(printf 'HELLO 2 AUTH default s3cr3t SETNAME x\r\nCLIENT GETNAME\r\n' | timeout 5 nc -q 1 127.0.0.1 "$PORT" | tr -d '\r' | tail -2)
+out=$(printf 'HELLO 2 AUTH default s3cr3t SETNAME x\r\nCLIENT GETNAME\r\n' | timeout 5 nc -N 127.0.0.1 "$PORT" | tr -d '\r' | tail -2)
 expect_eq "HELLO AUTH authenticates" "$(printf '$1\nx')" "$out"
 expect_match "HELLO without auth" "^-NOAUTH HELLO must be called" "$(raw 'HELLO 2\r\n')"
 expect_eq "QUIT without auth" "+OK" "$(raw 'QUIT\r\nPING\r\n' | tr -d '\r')"
@@ -63,7 +63,7 @@ out=$(timeout 5 nc -d -s 127.0.0.2 127.0.0.2 "$PORT")
 expect_match "non-loopback client denied" "^-DENIED kvd is running in protected mode" "$out"
 expect_eq "loopback client served" PONG "$(cli ping)"
 expect_eq "CONFIG SET protected-mode no" OK "$(cli config set protected-mode no)"
-expect_eq "then it is served" "+PONG" "$(printf 'PING\r\n' | timeout 5 nc -q 1 -s 127.0.0.2 127.0.0.2 "$PORT" | tr -d '\r')"
+expect_eq "then it is served" "+PONG" "$(printf 'PING\r\n' | timeout 5 nc -N -s 127.0.0.2 127.0.0.2 "$PORT" | tr -d '\r')"
 stop_kvd
 
 # ---- idle timeout, unix socket ----

@@ -27,7 +27,7 @@ for try in 1 2 3 4 5; do
     kill -0 "$KPID" 2>/dev/null && break
 done
 while IFS= read -r line; do printf '%s\r\n' "$line"; done <"$S/tests/integration/compat.cases" |
-    timeout 60 nc -q 2 127.0.0.1 "$PORT" >"$T/out"
+    timeout 60 nc -N 127.0.0.1 "$PORT" >"$T/out"
 # (Not compared byte for byte: valgrind computes long doubles with 64-bit
 # precision, so INCRBYFLOAT answers differ under it.)
 expect_eq "every case answered under valgrind" "$(tail -n 2 "$S/tests/integration/compat.expected")" "$(tail -n 2 "$T/out")"
