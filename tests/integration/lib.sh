@@ -30,6 +30,13 @@ trap cleanup EXIT
  wait $s && { echo "FAIL [$NAME]: timed out after ${TEST_TIMEOUT}s" >&2; kill -TERM $$; }) 2>/dev/null &
 WATCHDOG=$!
 
+# KVD_VALGRIND=1 runs every server these tests start under valgrind
+# memcheck; finish() then fails the test on any error valgrind logged.
+VG=()
+if [ -n "${KVD_VALGRIND:-}" ] && ! ldd "$KVD" 2>/dev/null | grep -q libasan; then
+    VG=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite --log-file="$T/vg.%p.log")
+fi
+
 FAILS=0
 fail() { echo "FAIL [$NAME]: $*"; FAILS=$((FAILS + 1)); }
 ok() { echo "ok   [$NAME]: $*"; }
@@ -44,6 +51,12 @@ expect_match() {
 }
 
 finish() {
+    if [ ${#VG[@]} -gt 0 ]; then
+        local f
+        for f in "$T"/vg.*.log; do
+            [ -s "$f" ] && { fail "valgrind reported errors:"; head -30 "$f"; }
+        done
+    fi
     if [ "$FAILS" -ne 0 ]; then
         echo "$NAME: $FAILS failure(s)"
         exit 1
@@ -62,7 +75,7 @@ start_kvd() {
     local try
     for try in 1 2 3 4 5 6 7 8; do
         PORT=$((20000 + RANDOM % 40000))
-        "$KVD" --bind 127.0.0.1 --port "$PORT" --dir "$DIR" --logfile "$T/$name.log" "$@" &
+        "${VG[@]}" "$KVD" --bind 127.0.0.1 --port "$PORT" --dir "$DIR" --logfile "$T/$name.log" "$@" &
         KPID=$!
         PIDS+=("$KPID")
         if wait_ready "$PORT" "$KPID"; then
@@ -79,7 +92,7 @@ start_kvd() {
 # wait_ready PORT PID: wait until kvd answers PING (or the process dies).
 wait_ready() {
     local i
-    for i in $(seq 1 100); do
+    for i in $(seq 1 300); do
         kill -0 "$2" 2>/dev/null || return 1
         case "$(timeout 2 redis-cli -p "$1" ping 2>/dev/null)" in
             PONG | NOAUTH*) return 0 ;;
@@ -92,7 +105,7 @@ wait_ready() {
 # restart_kvd NAME [args]: start again on the same data dir and port.
 restart_kvd() {
     local name=$1; shift
-    "$KVD" --bind 127.0.0.1 --port "$PORT" --dir "$T/$name" --logfile "$T/$name.log" "$@" &
+    "${VG[@]}" "$KVD" --bind 127.0.0.1 --port "$PORT" --dir "$T/$name" --logfile "$T/$name.log" "$@" &
     KPID=$!
     PIDS+=("$KPID")
     wait_ready "$PORT" "$KPID"
