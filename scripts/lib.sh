@@ -62,3 +62,30 @@ build_vpath() {
     fi
     make -C "$dir/obj" -s -j"$JOBS" >/dev/null || die "build in $dir failed"
 }
+
+# start_server BIN LOG ARGS...: start a kvd (or redis-server) on a free
+# loopback port in the background and wait until it answers PING. Sets
+# PORT and SPID. Retries on another port if the port was taken; on any
+# other failure prints the end of LOG and returns 1. BIN gets
+# "--bind 127.0.0.1 --port P" followed by ARGS; for kvd, pass
+# "--logfile LOG" among ARGS, for redis-server "--logfile LOG" too.
+start_server() {
+    local bin=$1 log=$2 try i; shift 2
+    for try in 1 2 3 4 5 6 7 8; do
+        PORT=$((20000 + RANDOM % 40000))
+        : >"$log"
+        "$bin" --bind 127.0.0.1 --port "$PORT" "$@" &
+        SPID=$!
+        for i in $(seq 1 1200); do
+            kill -0 "$SPID" 2>/dev/null || break
+            [ "$(timeout 2 redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ] && return 0
+            sleep 0.05
+        done
+        kill -9 "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null
+        grep -qi "address already in use" "$log" 2>/dev/null || break
+    done
+    echo "error: $bin did not start on port $PORT; the end of $log:" >&2
+    tail -n 10 "$log" >&2
+    SPID=
+    return 1
+}

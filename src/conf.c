@@ -57,6 +57,7 @@ static const conf_def directives[] = {
     {"dir", CT_STR, OFF(dir), 0, 0, 0, NULL, "./data"},
     {"auto-aof-rewrite-percentage", CT_INT, OFF(auto_aof_rewrite_percentage), CF_MUTABLE, 0, 1000000, NULL, "100"},
     {"auto-aof-rewrite-min-size", CT_MEM, OFF(auto_aof_rewrite_min_size), CF_MUTABLE, 0, LL_MAX, NULL, "64mb"},
+    {"compaction-cpu-percent", CT_INT, OFF(compaction_cpu_percent), CF_MUTABLE, 5, 100, NULL, "20"},
     {"appendfsync", CT_ENUM, OFF(appendfsync), CF_MUTABLE, 0, 0, fsync_names, "everysec"},
     {"loglevel", CT_ENUM, OFF(loglevel), CF_MUTABLE, 0, 0, level_names, "notice"},
     {"logfile", CT_STR, OFF(logfile), 0, 0, 0, NULL, ""},

@@ -33,6 +33,7 @@ typedef struct kvd_config {
     char *dir;                   /* data directory */
     int auto_aof_rewrite_percentage; /* compact when the WAL grew this much (0 = never) */
     long long auto_aof_rewrite_min_size; /* ... and is at least this big */
+    int compaction_cpu_percent;  /* most of a CPU the compaction child may use */
     int appendfsync;             /* wal_sync_policy */
     int loglevel;
     char *logfile;               /* "" = stderr */

@@ -1140,10 +1140,13 @@ uint64_t wal_next_file_number(const wal_t *w)
     return manifest_max_number(&w->man) + 1;
 }
 
+#define BASE_SYNC_EVERY ((size_t)8 << 20)
+
 typedef struct base_ctx {
     buf_t out;
     int fd;
     int rc;
+    size_t unsynced;   /* bytes written since the last fdatasync */
     int64_t now;
     uint64_t seq, entries;
     wal_progress_fn progress;
@@ -1164,7 +1167,14 @@ static void base_entry(void *ctx, const tentry_t *e)
     b->entries++;
     if (b->out.len >= (1u << 20)) {
         b->rc = kvd_write_all(b->fd, b->out.data, b->out.len);
+        b->unsynced += b->out.len;
         buf_reset(&b->out);
+        /* Sync as we go: hundreds of MB of dirty pages at once would make
+         * the kernel throttle every writer, the server's WAL included. */
+        if (b->rc == 0 && b->unsynced >= BASE_SYNC_EVERY) {
+            b->rc = wal_sync_fd(b->fd);
+            b->unsynced = 0;
+        }
         if (b->progress)
             b->progress(b->pctx, b->entries);
     }
@@ -1176,7 +1186,7 @@ int wal_write_base(table_t *t, const char *path, pool_t *pool, int64_t now, wal_
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
-    base_ctx b = {BUF_INIT(pool), fd, 0, now, 0, 0, progress, pctx};
+    base_ctx b = {.out = BUF_INIT(pool), .fd = fd, .now = now, .progress = progress, .pctx = pctx};
     table_foreach(t, base_entry, &b);
     if (b.rc == 0 && b.out.len)
         b.rc = kvd_write_all(fd, b.out.data, b.out.len);

@@ -48,20 +48,10 @@ kill -TERM "$(cat "$T/main.pid")" 2>/dev/null
 
 # ---- a real Redis ----
 if command -v redis-server >/dev/null; then
-    rstart() { # name port [args]
-        local name=$1 p=$2; shift 2
-        mkdir -p "$T/$name"
-        redis-server --bind 127.0.0.1 --port "$p" --dir "$T/$name" --save '' --logfile "$T/$name.log" \
-            --daemonize yes --pidfile "$T/$name.pid" "$@"
-        for i in $(seq 1 100); do
-            case "$(redis-cli -p "$p" ping 2>/dev/null)" in PONG | NOAUTH*) return 0 ;; esac
-            sleep 0.05
-        done
-        return 1
-    }
-    RP=$((20000 + RANDOM % 40000)); RAP=$((RP + 1))
-    rstart redis "$RP" --appendonly yes --unixsocket "$T/redis.sock" || fail "start redis"
-    rstart redisauth "$RAP" --requirepass pw || fail "start redis with a password"
+    start_redis redis --appendonly yes --unixsocket "$T/redis.sock" || fail "start redis"
+    RP=$RPORT
+    start_redis redisauth --requirepass pw || fail "start redis with a password"
+    RAP=$RPORT
     cat >"$T/restart-redis" <<EOS
 #!/usr/bin/env bash
 redis-cli -p $RP shutdown >/dev/null 2>&1

@@ -23,15 +23,8 @@ else
 fi
 
 if command -v redis-server >/dev/null; then
-    for try in 1 2 3 4 5; do
-        RP=$((20000 + RANDOM % 40000))
-        redis-server --bind 127.0.0.1 --port "$RP" --save '' --appendonly no --dir "$T" \
-            --logfile "$T/redis.log" &
-        RPID=$!
-        PIDS+=("$RPID")
-        wait_ready "$RP" "$RPID" && break
-    done
-    run_cases "$RP" "$T/redis.out"
+    start_redis redis --appendonly no || fail "start redis-server"
+    run_cases "$RPORT" "$T/redis.out"
     if cmp -s "$EXPECTED" "$T/redis.out"; then
         ok "redis-server $(redis-server --version | grep -o 'v=[0-9.]*') answers the same bytes"
     else

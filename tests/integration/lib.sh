@@ -19,6 +19,8 @@ cleanup() {
     exec 2>/dev/null  # no "Killed" notices for the servers we stop
     local p
     for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
+    # Daemonized servers leave their pid in a pidfile under $T.
+    for p in "$T"/*.pid; do [ -f "$p" ] && kill -9 "$(cat "$p")" 2>/dev/null; done
     [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
     rm -rf "$T"
 }
@@ -99,6 +101,27 @@ wait_ready() {
         esac
         sleep 0.05
     done
+    return 1
+}
+
+# start_redis NAME [args]: start Debian's redis-server (the reference peer)
+# with data dir $T/NAME on a free port; sets RPORT and RPID. Retries if
+# the port was taken; otherwise shows the end of its log on failure.
+start_redis() {
+    local name=$1 try; shift
+    mkdir -p "$T/$name"
+    for try in 1 2 3 4 5 6 7 8; do
+        RPORT=$((20000 + RANDOM % 40000))
+        : >"$T/$name.log"
+        redis-server --bind 127.0.0.1 --port "$RPORT" --dir "$T/$name" --save '' \
+            --logfile "$T/$name.log" "$@" &
+        RPID=$!
+        PIDS+=("$RPID")
+        wait_ready "$RPORT" "$RPID" && return 0
+        kill -9 "$RPID" 2>/dev/null
+        grep -qi "address already in use" "$T/$name.log" || break
+    done
+    echo "redis-server $name did not start:"; tail -5 "$T/$name.log"
     return 1
 }
 
