@@ -257,6 +257,13 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
         cmd->failed++;
         return;
     }
+    srv.db->lru_clock = (uint32_t)(srv.now_ms / TABLE_LRU_MS);
+    if (srv.cfg.maxmemory && db_make_room(1000) < 0 && (cmd->flags & CMD_DENYOOM)) {
+        reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
+        srv.stats.oom_rejects++;
+        cmd->failed++;
+        return;
+    }
     size_t start = c->out.len;
     uint64_t seq0 = srv.wal->next_seq;
     uint64_t errors0 = srv.stats.errors;

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "cmd.h"
 #include "db.h"
+#include "evict.h"
 #include "glob.h"
 #include "log.h"
 #include "util.h"
@@ -503,18 +504,20 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
     SECTION("memory", 1)
     {
         size_t rss = rss_bytes();
-        char h1[32], h2[32], h3[32];
+        char h1[32], h2[32], h3[32], h4[32];
         human(h1, sizeof h1, (double)used);
         human(h2, sizeof h2, (double)rss);
         human(h3, sizeof h3, (double)peak_memory);
+        human(h4, sizeof h4, (double)srv.cfg.maxmemory);
         buf_appendf(&b,
                     "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
                     "used_memory_rss_human:%s\r\nused_memory_peak:%zu\r\nused_memory_peak_human:%s\r\n"
-                    "used_memory_dataset:%zu\r\nused_memory_keys_values:%zu\r\nmaxmemory:0\r\n"
-                    "maxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\nmem_fragmentation_ratio:%.2f\r\n"
-                    "mem_allocator:libc\r\n",
+                    "used_memory_dataset:%zu\r\nused_memory_keys_values:%zu\r\nmaxmemory:%lld\r\n"
+                    "maxmemory_human:%s\r\nmaxmemory_policy:%s\r\nmaxmemory_samples:%d\r\n"
+                    "used_memory_for_maxmemory:%zu\r\nmem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n",
                     used, h1, rss, h2, peak_memory, h3, table_bytes(srv.db), srv.db->kv_bytes,
-                    used ? (double)rss / (double)used : 0.0);
+                    srv.cfg.maxmemory, h4, evict_policy_names[srv.cfg.maxmemory_policy],
+                    srv.cfg.maxmemory_samples, db_evict_used(), used ? (double)rss / (double)used : 0.0);
     }
     SECTION("persistence", 1)
     {

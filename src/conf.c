@@ -2,6 +2,7 @@
  * value rendering. Adding a directive means one row in `directives`. */
 #include "config.h"
 #include "conf.h"
+#include "evict.h"
 #include "args.h"
 #include "buf.h"
 #include "glob.h"
@@ -61,6 +62,9 @@ static const conf_def directives[] = {
     {"appendfsync", CT_ENUM, OFF(appendfsync), CF_MUTABLE, 0, 0, fsync_names, "everysec"},
     {"loglevel", CT_ENUM, OFF(loglevel), CF_MUTABLE, 0, 0, level_names, "notice"},
     {"logfile", CT_STR, OFF(logfile), 0, 0, 0, NULL, ""},
+    {"maxmemory", CT_MEM, OFF(maxmemory), CF_MUTABLE, 0, LL_MAX, NULL, "0"},
+    {"maxmemory-policy", CT_ENUM, OFF(maxmemory_policy), CF_MUTABLE, 0, 0, evict_policy_names, "noeviction"},
+    {"maxmemory-samples", CT_INT, OFF(maxmemory_samples), CF_MUTABLE, 1, 64, NULL, "5"},
     {"pool-max-cached-bytes", CT_MEM, OFF(pool_max_bytes), CF_MUTABLE, 65536, LL_MAX, NULL, "32mb"},
     {"pool-max-buffers-per-class", CT_INT, OFF(pool_max_per_class), CF_MUTABLE, 1, 1 << 20, NULL,
      "512"},

@@ -34,6 +34,9 @@ typedef struct kvd_config {
     int auto_aof_rewrite_percentage; /* compact when the WAL grew this much (0 = never) */
     long long auto_aof_rewrite_min_size; /* ... and is at least this big */
     int compaction_cpu_percent;  /* most of a CPU the compaction child may use */
+    long long maxmemory;         /* bytes; 0 = no limit */
+    int maxmemory_policy;        /* enum evict_policy */
+    int maxmemory_samples;       /* keys sampled per eviction */
     int appendfsync;             /* wal_sync_policy */
     int loglevel;
     char *logfile;               /* "" = stderr */

@@ -1,6 +1,7 @@
 /* db: keyspace operations with lazy expiry and WAL logging. */
 #include "config.h"
 #include "db.h"
+#include "evict.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
@@ -151,4 +152,30 @@ uint64_t db_active_expire(int64_t budget_us)
             break;
     }
     return deleted;
+}
+
+size_t db_evict_used(void)
+{
+    return table_bytes(srv.db) + srv.clients_mem;
+}
+
+int db_make_room(int64_t budget_us)
+{
+    size_t limit = (size_t)srv.cfg.maxmemory;
+    if (!limit || db_evict_used() <= limit)
+        return 0;
+    if (!db_writable())
+        return -1;
+    srv.db->lru_clock = (uint32_t)(srv.now_ms / TABLE_LRU_MS);
+    uint64_t t0 = kvd_mono_ns(), n = 0;
+    while (db_evict_used() > limit) {
+        tentry_t *e = evict_pick(srv.db, srv.cfg.maxmemory_policy, srv.cfg.maxmemory_samples);
+        if (!e)
+            return -1;
+        db_delete_entry(e);
+        srv.stats.evicted_keys++;
+        if (++n % 64 == 0 && budget_us && kvd_mono_ns() - t0 > (uint64_t)budget_us * 1000)
+            return 0;
+    }
+    return 0;
 }

@@ -48,6 +48,19 @@ uint64_t db_flush(void);
  * expiry cycle). Returns keys deleted. */
 uint64_t db_active_expire(int64_t budget_us);
 
+/* Memory that counts against maxmemory: the keyspace and the clients'
+ * buffers (as of the last cron). The WAL's batch buffer and the buffer
+ * pool's cache do not count, as Redis leaves out its AOF buffers. */
+size_t db_evict_used(void);
+
+/* Evict keys by maxmemory-policy until db_evict_used() <= maxmemory, each
+ * one logged as a delete and counted in evicted_keys. Spends at most about
+ * budget_us (0: no limit); the next command or the cron goes on from
+ * there. Returns 0 when under the limit (or no limit, or out of time), -1
+ * when over it with nothing left the policy may evict (or the WAL cannot
+ * log a delete). */
+int db_make_room(int64_t budget_us);
+
 /* 1 when writes are possible (the WAL has no error). */
 int db_writable(void);
 

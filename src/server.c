@@ -7,6 +7,7 @@
 #include "server.h"
 #include "cmd.h"
 #include "db.h"
+#include "evict.h"
 #include "log.h"
 #include "util.h"
 #include "version.h"
@@ -602,6 +603,14 @@ static void on_connection(uv_stream_t *server_h, int status)
 
 /* ------------------------------------------------------------------- cron */
 
+static size_t clients_memory(void)
+{
+    size_t n = 0;
+    for (client *c = srv.clients_head; c; c = c->next)
+        n += sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight;
+    return n;
+}
+
 static void close_idle_clients(int64_t now)
 {
     if (srv.cfg.timeout <= 0)
@@ -657,6 +666,11 @@ static void on_cron(uv_timer_t *t)
     if (srv.cfg.appendfsync == WAL_SYNC_EVERYSEC && srv.sync_inflight && now - srv.sync_started_ms > 2000)
         log_verbose("WAL fdatasync has been running for %lld ms", (long long)(now - srv.sync_started_ms));
     compact_cron();
+    srv.clients_mem = clients_memory();
+    if (srv.cfg.maxmemory) {
+        srv.now_ms = now;
+        db_make_room(1000000 / hz / 4);
+    }
     /* A failed write is retried here as well as before each poll. */
     if (srv.wal->write_error)
         flush_wal();
@@ -683,6 +697,13 @@ void server_config_changed(const char *name)
                            srv.cfg.proto_max_multibulk_len};
         for (client *c = srv.clients_head; c; c = c->next)
             c->parser.lim = lim;
+    } else if (strcasecmp(name, "maxmemory") == 0) {
+        /* A lower limit applies now, as in Redis, not at the next write. */
+        srv.now_ms = kvd_now_ms();
+        if (db_make_room(0) < 0)
+            log_warning("used memory is over the new maxmemory and the policy (%s) can evict nothing "
+                        "more: writes get -OOM",
+                        evict_policy_names[srv.cfg.maxmemory_policy]);
     } else if (strcasecmp(name, "appendfsync") == 0) {
         if (srv.cfg.appendfsync == WAL_SYNC_ALWAYS)
             maybe_start_sync();
@@ -691,10 +712,8 @@ void server_config_changed(const char *name)
 
 size_t server_used_memory(void)
 {
-    size_t n = table_bytes(srv.db) + srv.pool.cached_bytes + srv.wal->batch.cap;
-    for (client *c = srv.clients_head; c; c = c->next)
-        n += sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight;
-    return n;
+    srv.clients_mem = clients_memory();
+    return table_bytes(srv.db) + srv.pool.cached_bytes + srv.wal->batch.cap + srv.clients_mem;
 }
 
 void client_describe(client *c, buf_t *out)

@@ -112,6 +112,7 @@ typedef struct server {
     uint64_t next_client_id;
     client *pw_head;            /* clients with output to send */
     client *held_head;          /* clients whose replies wait for the WAL */
+    size_t clients_mem;         /* the clients' buffers, as of the last cron */
 
     server_stats stats;
     int64_t start_ms;

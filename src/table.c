@@ -89,8 +89,9 @@ static tentry_t *entry_new(table_t *t, const void *key, size_t klen, const void 
                            int64_t expire)
 {
     size_t blk = expire != TABLE_NO_EXPIRE ? TENTRY_EXPIRE_BLOCK : 0;
-    tentry_t *e = xmalloc(sizeof(*e) + blk + klen + vlen);
+    tentry_t *e = xmalloc(TENTRY_HDR + blk + klen + vlen);
     e->next = NULL;
+    e->lru = t->lru_clock;
     e->klen = (uint32_t)klen | (blk ? TENTRY_HAS_EXPIRE : 0);
     e->vlen = (uint32_t)vlen;
     if (blk)
@@ -345,7 +346,11 @@ tentry_t *table_find(table_t *t, const void *key, size_t klen)
         return NULL;
     rehash_step(t);
     tentry_t **link = find_link(t, key, klen, table_hash(t, key, klen));
-    return link ? *link : NULL;
+    if (!link)
+        return NULL;
+    if (!t->resize_paused)
+        (*link)->lru = t->lru_clock;
+    return *link;
 }
 
 tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, size_t vlen,
@@ -450,7 +455,7 @@ tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire)
 
 static size_t entry_header(const tentry_t *e)
 {
-    return sizeof(*e) + (tentry_has_expire(e) ? TENTRY_EXPIRE_BLOCK : 0) + tentry_klen(e);
+    return TENTRY_HDR + (tentry_has_expire(e) ? TENTRY_EXPIRE_BLOCK : 0) + tentry_klen(e);
 }
 
 /* Resize e's allocation to alloc bytes, fixing

@@ -24,9 +24,13 @@ typedef struct tentry {
     struct tentry *next; /* bucket chain */
     uint32_t klen;       /* key length; top bit: has an expiry block */
     uint32_t vlen;       /* value length */
+    uint32_t lru;        /* table's lru_clock when last created or found */
     unsigned char data[]; /* [int64 expire_ms, uint32 vol_index] key value */
 } tentry_t;
 
+/* Entries are allocated from the start of data, not sizeof(tentry_t)
+ * (which pads the struct to 24 bytes). */
+#define TENTRY_HDR offsetof(tentry_t, data)
 #define TENTRY_EXPIRE_BLOCK 12
 
 static inline size_t tentry_klen(const tentry_t *e) { return e->klen & TENTRY_KLEN_MASK; }
@@ -66,7 +70,15 @@ typedef struct table {
     uint32_t nvol, capvol;
     size_t entry_bytes;   /* bytes the allocator holds for entries */
     size_t kv_bytes;      /* key + value bytes of all entries */
+    uint32_t lru_clock;   /* set by the owner; stamped on entries it finds or creates */
 } table_t;
+
+/* Units of lru_clock in ms: 32 bits of 10 ms last 497 days before an idle
+ * time wraps. */
+#define TABLE_LRU_MS 10
+
+/* How long e has gone unused, in lru_clock units. */
+static inline uint32_t tentry_idle(const table_t *t, const tentry_t *e) { return t->lru_clock - e->lru; }
 
 /* Create an empty table. Aborts on OOM. */
 table_t *table_new(void);
@@ -87,7 +99,9 @@ static inline uint32_t table_volatile_count(const table_t *t) { return t->nvol; 
  * arrays and the expiry index. */
 size_t table_bytes(const table_t *t);
 
-/* The entry for key, or NULL. Does not look at expiry. */
+/* The entry for key, or NULL. Does not look at expiry. Stamps the entry
+ * with lru_clock, except while resizes are paused (a fork shares the
+ * pages: a stamp would copy one). */
 tentry_t *table_find(table_t *t, const void *key, size_t klen);
 
 /* Insert or replace key with val and expire (unix ms, or TABLE_NO_EXPIRE).

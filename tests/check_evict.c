@@ -1,0 +1,179 @@
+/* Unit tests for evict: which key each maxmemory-policy gives up. */
+#include "config.h"
+#include "testutil.h"
+
+#include "evict.h"
+
+#include <stdio.h>
+
+/* n keys k0..k(n-1); key i is last used at clock i (so k0 is the oldest)
+ * and, when with_ttl, expires at 1000000 + i (so k0 expires first). */
+static table_t *fill(int n, int with_ttl)
+{
+    table_t *t = table_new();
+    for (int i = 0; i < n; i++) {
+        char k[16];
+        int kl = snprintf(k, sizeof k, "k%d", i);
+        t->lru_clock = (uint32_t)i;
+        table_set(t, k, (size_t)kl, "v", 1, with_ttl ? 1000000 + i : TABLE_NO_EXPIRE, NULL);
+    }
+    t->lru_clock = (uint32_t)n;
+    return t;
+}
+
+static int key_num(const tentry_t *e)
+{
+    char k[16] = "";
+    memcpy(k, tentry_key(e), tentry_klen(e) < 15 ? tentry_klen(e) : 15);
+    return atoi(k + 1);
+}
+
+START_TEST(test_noeviction_picks_nothing)
+{
+    table_t *t = fill(100, 1);
+    ck_assert_ptr_null(evict_pick(t, EVICT_NOEVICTION, 5));
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_empty_table)
+{
+    table_t *t = table_new();
+    for (int p = EVICT_ALLKEYS_LRU; p <= EVICT_VOLATILE_TTL; p++)
+        ck_assert_ptr_null(evict_pick(t, p, 5));
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_volatile_needs_expiry)
+{
+    table_t *t = fill(100, 0);
+    ck_assert_ptr_null(evict_pick(t, EVICT_VOLATILE_LRU, 5));
+    ck_assert_ptr_null(evict_pick(t, EVICT_VOLATILE_RANDOM, 5));
+    ck_assert_ptr_null(evict_pick(t, EVICT_VOLATILE_TTL, 5));
+    ck_assert_ptr_nonnull(evict_pick(t, EVICT_ALLKEYS_LRU, 5));
+    ck_assert_ptr_nonnull(evict_pick(t, EVICT_ALLKEYS_RANDOM, 5));
+    /* One key with a TTL among them: the volatile policies find only it. */
+    table_set(t, "ttl", 3, "v", 1, 5000, NULL);
+    for (int i = 0; i < 20; i++) {
+        tentry_t *e = evict_pick(t, EVICT_VOLATILE_LRU, 5);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_mem_eq(tentry_key(e), "ttl", 3);
+        e = evict_pick(t, EVICT_VOLATILE_RANDOM, 5);
+        ck_assert_mem_eq(tentry_key(e), "ttl", 3);
+    }
+    table_free(t);
+}
+END_TEST
+
+/* With as many samples as a small table has keys, sampling nearly always
+ * sees the best key; over many picks the choice must lean hard that way. */
+START_TEST(test_lru_prefers_idle_keys)
+{
+    table_t *t = fill(1000, 0);
+    long sum = 0;
+    for (int i = 0; i < 1000; i++)
+        sum += key_num(evict_pick(t, EVICT_ALLKEYS_LRU, 5));
+    /* The best of 5 uniform samples from 0..999 averages about 167; one
+     * sample would average 500. */
+    ck_assert_int_lt(sum / 1000, 250);
+    /* More samples, closer to the true LRU key. */
+    sum = 0;
+    for (int i = 0; i < 1000; i++)
+        sum += key_num(evict_pick(t, EVICT_ALLKEYS_LRU, 64));
+    ck_assert_int_lt(sum / 1000, 40);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_find_refreshes_lru)
+{
+    table_t *t = fill(10, 0);
+    /* Use k0 now: it is no longer the most idle. */
+    ck_assert_ptr_nonnull(table_find(t, "k0", 2));
+    for (int i = 0; i < 200; i++)
+        ck_assert_int_ne(key_num(evict_pick(t, EVICT_ALLKEYS_LRU, 64)), 0);
+    /* While a fork shares the pages (resizes paused), lookups leave it. */
+    table_pause_resize(t, 1);
+    t->lru_clock += 100;
+    tentry_t *e = table_find(t, "k1", 2);
+    ck_assert_uint_eq(tentry_idle(t, e), 100 + 9);
+    table_pause_resize(t, 0);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_idle_survives_clock_wrap)
+{
+    table_t *t = table_new();
+    t->lru_clock = UINT32_MAX - 5;
+    table_set(t, "old", 3, "v", 1, TABLE_NO_EXPIRE, NULL);
+    t->lru_clock = 10; /* wrapped */
+    table_set(t, "new", 3, "v", 1, TABLE_NO_EXPIRE, NULL);
+    t->lru_clock = 20;
+    table_pause_resize(t, 1); /* look without stamping */
+    ck_assert_uint_eq(tentry_idle(t, table_find(t, "old", 3)), 26);
+    ck_assert_uint_eq(tentry_idle(t, table_find(t, "new", 3)), 10);
+    table_pause_resize(t, 0);
+    for (int i = 0; i < 50; i++)
+        ck_assert_mem_eq(tentry_key(evict_pick(t, EVICT_ALLKEYS_LRU, 16)), "old", 3);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_ttl_prefers_nearest_expiry)
+{
+    table_t *t = fill(1000, 1);
+    long sum = 0;
+    for (int i = 0; i < 1000; i++)
+        sum += key_num(evict_pick(t, EVICT_VOLATILE_TTL, 5));
+    ck_assert_int_lt(sum / 1000, 250);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_random_covers_keys)
+{
+    table_t *t = fill(50, 1);
+    int seen[50] = {0}, distinct = 0;
+    for (int i = 0; i < 2000; i++) {
+        int k = key_num(evict_pick(t, EVICT_ALLKEYS_RANDOM, 5));
+        distinct += !seen[k]++;
+        k = key_num(evict_pick(t, EVICT_VOLATILE_RANDOM, 5));
+        distinct += !seen[k]++;
+    }
+    ck_assert_int_eq(distinct, 50);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_policy_names)
+{
+    ck_assert_str_eq(evict_policy_names[EVICT_NOEVICTION], "noeviction");
+    ck_assert_str_eq(evict_policy_names[EVICT_ALLKEYS_LRU], "allkeys-lru");
+    ck_assert_str_eq(evict_policy_names[EVICT_VOLATILE_LRU], "volatile-lru");
+    ck_assert_str_eq(evict_policy_names[EVICT_ALLKEYS_RANDOM], "allkeys-random");
+    ck_assert_str_eq(evict_policy_names[EVICT_VOLATILE_RANDOM], "volatile-random");
+    ck_assert_str_eq(evict_policy_names[EVICT_VOLATILE_TTL], "volatile-ttl");
+    ck_assert_ptr_null(evict_policy_names[EVICT_VOLATILE_TTL + 1]);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("evict");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, test_noeviction_picks_nothing);
+    tcase_add_test(tc, test_empty_table);
+    tcase_add_test(tc, test_volatile_needs_expiry);
+    tcase_add_test(tc, test_lru_prefers_idle_keys);
+    tcase_add_test(tc, test_find_refreshes_lru);
+    tcase_add_test(tc, test_idle_survives_clock_wrap);
+    tcase_add_test(tc, test_ttl_prefers_nearest_expiry);
+    tcase_add_test(tc, test_random_covers_keys);
+    tcase_add_test(tc, test_policy_names);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(suite)

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# maxmemory: -OOM under noeviction, each eviction policy evicting the keys
+# it should, evictions logged to the WAL as deletes (so they stay evicted
+# after a restart) and counted in INFO, CONFIG SET changing limit and
+# policy live, and used_memory tracking RSS.
+. "$(dirname "$0")/lib.sh"
+
+info() { cli info "${2:-all}" | tr -d '\r' | grep "^$1:" | cut -d: -f2; }
+LOAD=$B/tests/kvdload
+OOM="OOM command not allowed when used memory > 'maxmemory'."
+
+# ---- noeviction: the default ----
+start_kvd ne --maxmemory 2mb || fail "start"
+expect_eq "policy defaults to noeviction" "noeviction" "$(info maxmemory_policy memory)"
+expect_eq "maxmemory in INFO" "2097152" "$(info maxmemory memory)"
+# Fill until refused: about 2 MB of 100-byte values.
+i=0
+while [ $i -lt 40000 ]; do
+    seq $i $((i + 999)) | sed 's/^/SET key:/; s/$/ xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/' |
+        cli >"$T/out" 2>&1
+    grep -q OOM "$T/out" && break
+    i=$((i + 1000))
+done
+expect_match "writes are refused once full" "^$OOM" "$(grep -m1 OOM "$T/out")"
+# Client buffers count too, so a reconnect moves the total a little: check
+# the exact error at the end of a pipeline on one connection.
+expect_eq "the exact Redis error, by raw protocol" "-$OOM" \
+    "$(raw "$(for i in $(seq 1 300); do printf 'SET more:%d %0100d\\r\\n' $i 0; done)" | tr -d '\r' | tail -1)"
+expect_eq "reads still work" "xxxxxxxxxx" "$(cli get key:0 | cut -c1-10)"
+expect_eq "nothing was evicted" "0" "$(info evicted_keys stats)"
+expect_match "INCR is refused (it may grow memory)" "^OOM" "$(cli incr counter 2>&1)"
+expect_eq "DEL is allowed (it frees memory)" "1" "$(cli del key:1)"
+# Raising the limit live lets writes in again.
+expect_eq "CONFIG SET maxmemory" "OK" "$(cli config set maxmemory 4mb)"
+expect_eq "SET after raising the limit" "OK" "$(cli set one more)"
+expect_eq "CONFIG GET maxmemory" "maxmemory 4194304" "$(cli config get maxmemory | paste -sd' ')"
+# Lowering it with an evicting policy evicts at once.
+cli config set maxmemory-policy allkeys-random >/dev/null
+cli config set maxmemory 1mb >/dev/null
+used=$(info used_memory_dataset memory)
+[ "$used" -le 1048576 ] && ok "CONFIG SET maxmemory 1mb evicts down to it (dataset $used bytes)" ||
+    fail "dataset $used > 1mb after lowering maxmemory"
+ev=$(info evicted_keys stats)
+[ "$ev" -gt 0 ] && ok "evicted_keys counts ($ev)" || fail "evicted_keys is $ev"
+left=$(cli dbsize)
+stop_kvd
+restart_kvd ne --maxmemory 1mb --maxmemory-policy allkeys-random || fail "restart"
+expect_eq "evicted keys stay evicted after a restart" "$left" "$(cli dbsize)"
+ndel=$(cat "$DIR"/kvd.incr.*.jsonl | jq -c 'select(.op == "del")' | wc -l)
+[ "$ndel" -ge "$ev" ] && ok "evictions are in the WAL as deletes ($ndel)" || fail "$ndel deletes in the WAL, $ev evictions"
+stop_kvd
+
+# ---- allkeys-lru: keys in use survive ----
+start_kvd lru --maxmemory 2mb --maxmemory-policy allkeys-lru || fail "start lru"
+"$LOAD" fill "$PORT" hot: 2000 100 >/dev/null || fail "load hot keys"
+hot_gets() { seq 0 1999 | sed 's/^/GET hot:/' | cli >/dev/null; }
+for round in $(seq 1 10); do
+    sleep 0.03
+    hot_gets
+    sleep 0.03
+    "$LOAD" fill "$PORT" "cold$round:" 2000 100 >/dev/null || fail "load cold keys"
+done
+hot=$(seq 0 1999 | sed 's/^/EXISTS hot:/' | cli | grep -c '^1$')
+cold=$(for r in $(seq 1 10); do seq 0 1999 | sed "s/^/EXISTS cold$r:/"; done | cli | grep -c '^1$')
+ev=$(info evicted_keys stats)
+echo "lru: $hot of 2000 hot keys and $cold of 20000 cold keys left, $ev evicted"
+[ "$ev" -gt 3000 ] && ok "allkeys-lru evicted ($ev keys)" || fail "allkeys-lru evicted only $ev"
+[ "$hot" -ge 1800 ] && ok "allkeys-lru keeps the keys in use ($hot/2000 hot keys left)" ||
+    fail "allkeys-lru kept only $hot/2000 hot keys"
+stop_kvd
+
+# ---- volatile-*: only keys with a TTL go ----
+for policy in volatile-lru volatile-random volatile-ttl; do
+    start_kvd "$policy" --maxmemory 2mb --maxmemory-policy "$policy" || fail "start $policy"
+    "$LOAD" fill "$PORT" keep: 3000 100 >/dev/null
+    # Keys with TTLs: far ones first, then near ones.
+    seq 0 999 | sed 's/.*/SET far:& xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx EX 100000/' | cli >/dev/null
+    seq 0 999 | sed 's/.*/SET near:& xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx EX 1000/' | cli >/dev/null
+    # More, in steps, until about a third of the keys with a TTL are gone.
+    for step in $(seq 0 100); do
+        [ "$(info evicted_keys stats)" -ge 600 ] && break
+        seq $((step * 200)) $((step * 200 + 199)) | sed 's/^/SET more:/; s/$/ '"$(printf '%0100d' 0)"'/' | cli >/dev/null
+    done
+    near=$(seq 0 999 | sed 's/^/EXISTS near:/' | cli | grep -c '^1$')
+    far=$(seq 0 999 | sed 's/^/EXISTS far:/' | cli | grep -c '^1$')
+    echo "$policy: far $far/1000, near $near/1000 left, evicted $(info evicted_keys stats)"
+    [ $((near + far)) -lt 2000 ] && ok "$policy evicted keys with a TTL" || fail "$policy evicted nothing"
+    case $policy in
+    volatile-ttl)
+        [ "$near" -lt "$far" ] && ok "volatile-ttl evicts the nearest expiries first (near $near, far $far left)" ||
+            fail "volatile-ttl: near $near, far $far left" ;;
+    volatile-lru)
+        [ "$far" -lt "$near" ] && ok "volatile-lru evicts the least recently used first (far $far, near $near left)" ||
+            fail "volatile-lru: far $far, near $near left" ;;
+    esac
+    # Far more than fits: every key with a TTL goes, then writes get -OOM.
+    seq 0 29999 | sed 's/.*/SET more2:& xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/' | cli >"$T/out"
+    keep=$(seq 0 2999 | sed 's/^/EXISTS keep:/' | cli | grep -c '^1$')
+    expect_eq "$policy never evicts keys without a TTL" "3000" "$keep"
+    # Once no key has a TTL, writes get -OOM.
+    expect_match "$policy with no TTL left to evict refuses writes" "$OOM" "$(grep -m1 OOM "$T/out")"
+    stop_kvd
+done
+
+# ---- bad settings ----
+start_kvd bad || fail "start bad"
+expect_match "unknown policy refused" "^ERR" "$(cli config set maxmemory-policy allkeys-lfu 2>&1)"
+expect_match "bad size refused" "^ERR" "$(cli config set maxmemory lots 2>&1)"
+expect_eq "policy unchanged" "maxmemory-policy noeviction" "$(cli config get maxmemory-policy | paste -sd' ')"
+expect_eq "CONFIG SET maxmemory-samples" "OK" "$(cli config set maxmemory-samples 10)"
+stop_kvd
+
+# ---- accounting: used_memory within 20% of RSS for 1M small keys ----
+start_kvd acct || fail "start acct"
+"$LOAD" fill "$PORT" key: 1000000 10 >/dev/null || fail "load 1M keys"
+used=$(info used_memory memory)
+rss=$(info used_memory_rss memory)
+pct=$((100 * used / rss))
+echo "accounting: used_memory $used, RSS $rss ($pct%)"
+[ $pct -ge 80 ] && [ $pct -le 120 ] && ok "used_memory is within 20% of RSS for 1M keys ($pct%)" ||
+    fail "used_memory $used is $pct% of RSS $rss"
+stop_kvd
+finish
