@@ -285,8 +285,12 @@ static void resize_to(table_t *t, uint64_t size)
 
 void table_expand(table_t *t, uint64_t n)
 {
+    /* A rehash in flight is finished first (it is small next to n). */
+    while (rehashing(t) && n > t->ht[1].size)
+        table_rehash(t, 1024);
     if (rehashing(t) || n <= t->ht[0].size)
         return;
+    t->min_size = next_pow2(n);
     if (table_count(t) == 0) {
         free(t->ht[0].buckets);
         t->ht[0] = (table_ht){xcalloc(next_pow2(n), sizeof(tentry_t *)), next_pow2(n), 0};
@@ -313,8 +317,14 @@ static void maybe_shrink(table_t *t)
     if (rehashing(t) || t->resize_paused)
         return;
     uint64_t used = t->ht[0].used, size = t->ht[0].size;
-    if (size > TABLE_INITIAL_SIZE && used * 10 < size)
-        resize_to(t, used);
+    if (size > TABLE_INITIAL_SIZE && size > t->min_size && used * 10 < size)
+        resize_to(t, used > t->min_size ? used : t->min_size);
+}
+
+void table_expand_done(table_t *t)
+{
+    t->min_size = 0;
+    maybe_shrink(t);
 }
 
 void table_pause_resize(table_t *t, int paused)

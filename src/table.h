@@ -71,6 +71,7 @@ typedef struct table {
     size_t entry_bytes;   /* bytes the allocator holds for entries */
     size_t kv_bytes;      /* key + value bytes of all entries */
     uint32_t lru_clock;   /* set by the owner; stamped on entries it finds or creates */
+    uint64_t min_size;    /* no shrinking below this (table_expand) */
 } table_t;
 
 /* Units of lru_clock in ms: 32 bits of 10 ms last 497 days before an idle
@@ -146,9 +147,15 @@ uint64_t table_scan(table_t *t, uint64_t cursor, table_scan_fn fn, void *ctx);
 void table_foreach(table_t *t, table_scan_fn fn, void *ctx);
 
 /* Make room for about n entries at once (bulk loads), so the load does not
- * pay for repeated growth. Does nothing while a rehash is in progress or
- * when the table is already that big. */
+ * pay for repeated growth: a rehash in progress is finished first, then the
+ * table rehashes to the new size. Does nothing when the table is already
+ * that big. Until table_expand_done(), the table
+ * does not shrink below that size (it is mostly empty on purpose). */
 void table_expand(table_t *t, uint64_t n);
+
+/* The bulk load is over: the table may shrink again, and does so now if
+ * the load turned out much smaller than expanded for. */
+void table_expand_done(table_t *t);
 
 /* Do up to n steps of incremental rehash. Returns 1 if rehash remains. */
 int table_rehash(table_t *t, int n);

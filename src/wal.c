@@ -853,7 +853,9 @@ wal_t *wal_open(const char *path, pool_t *pool, table_t *t, wal_open_result *res
         return NULL;
     }
     wal_table_ctx ctx = {t, kvd_now_ms(), 0};
-    if (load_file(path, pool, &ctx, 1, 0, res, err, errlen) < 0) {
+    int rc = load_file(path, pool, &ctx, 1, 0, res, err, errlen);
+    table_expand_done(t);
+    if (rc < 0) {
         close(fd);
         return NULL;
     }
@@ -1024,6 +1026,7 @@ wal_t *wal_open_dir(const char *dir, pool_t *pool, table_t *t, wal_open_result *
             min_seq = res->scan.last_seq;
     }
     res->expired = ctx.expired;
+    table_expand_done(t);
     file_path(path, sizeof path, dir, 0, m.incr[m.nincr - 1]);
     int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
     if (fd < 0) {
@@ -1042,6 +1045,7 @@ wal_t *wal_open_dir(const char *dir, pool_t *pool, table_t *t, wal_open_result *
     w->base_bytes = res->base_bytes;
     return w;
 fail:
+    table_expand_done(t);
     manifest_free(&m);
     return NULL;
 }

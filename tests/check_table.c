@@ -284,6 +284,48 @@ START_TEST(test_incremental_rehash)
 }
 END_TEST
 
+/* A bulk load expanded up front never rehashes, even though its first
+ * entries leave the table mostly empty (a shrink there would undo the
+ * expansion and make the load rehash its way up after all). */
+START_TEST(test_expand_for_bulk_load)
+{
+    table_t *t = table_new();
+    char k[32];
+    for (int i = 0; i < 10; i++) {
+        int l = keyf(k, i);
+        table_set(t, k, (size_t)l, "v", 1, TABLE_NO_EXPIRE, NULL);
+    }
+    table_expand(t, 100000);
+    for (int i = 10; i < 100000; i++) {
+        int l = keyf(k, i);
+        table_set(t, k, (size_t)l, "v", 1, TABLE_NO_EXPIRE, NULL);
+        if (i > 1000)
+            ck_assert_int_eq(t->rehashidx, -1);
+    }
+    ck_assert_uint_eq(t->ht[0].size, 131072);
+    table_expand_done(t);
+    ck_assert_uint_eq(t->ht[0].size, 131072);
+    /* Expanded for far more than came: once done, it shrinks. */
+    table_t *u = table_new();
+    table_expand(u, 1000000);
+    for (int i = 0; i < 5000; i++) {
+        int l = keyf(k, i);
+        table_set(u, k, (size_t)l, "v", 1, TABLE_NO_EXPIRE, NULL);
+    }
+    ck_assert_uint_eq(u->ht[0].size + u->ht[1].size, 1048576);
+    table_expand_done(u);
+    while (table_rehash(u, 1000))
+        ;
+    ck_assert_uint_lt(u->ht[0].size, 16384);
+    for (int i = 0; i < 5000; i += 7) {
+        int l = keyf(k, i);
+        ck_assert_ptr_nonnull(table_find(u, k, (size_t)l));
+    }
+    table_free(t);
+    table_free(u);
+}
+END_TEST
+
 START_TEST(test_clear_and_bytes)
 {
     table_t *t = table_new();
@@ -318,6 +360,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_scan_full_no_changes);
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_incremental_rehash);
+    tcase_add_test(tc, test_expand_for_bulk_load);
     tcase_add_test(tc, test_clear_and_bytes);
     suite_add_tcase(s, tc);
     return s;
