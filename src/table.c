@@ -324,7 +324,11 @@ static void maybe_shrink(table_t *t)
 void table_expand_done(table_t *t)
 {
     t->min_size = 0;
-    maybe_shrink(t);
+    /* Overwrites and deletes in the log make the estimate high: fit the
+     * table to what was loaded (load factor over 1/2, as growth leaves it). */
+    uint64_t used = t->ht[0].used, size = t->ht[0].size;
+    if (!rehashing(t) && size > TABLE_INITIAL_SIZE && used * 2 < size)
+        resize_to(t, used);
 }
 
 void table_pause_resize(table_t *t, int paused)
@@ -363,12 +367,39 @@ tentry_t *table_find(table_t *t, const void *key, size_t klen)
     return *link;
 }
 
+static size_t entry_room(tentry_t *e);
+
+/* Overwrite e in place when the new value fits its allocation without
+ * wasting much of it and the expiry block stays (or stays away): a SET
+ * over an existing key then costs no malloc. Returns 1 if done. */
+static int reuse_entry(table_t *t, tentry_t *e, const void *val, size_t vlen, int64_t expire)
+{
+    int blk = expire != TABLE_NO_EXPIRE;
+    if (blk != tentry_has_expire(e))
+        return 0;
+    size_t need = TENTRY_HDR + (blk ? TENTRY_EXPIRE_BLOCK : 0) + tentry_klen(e) + vlen, room = entry_room(e);
+    if (need > room || room > 2 * need + 32)
+        return 0;
+    if (blk)
+        memcpy(e->data, &expire, sizeof expire); /* the index slot stays */
+    memmove(tentry_val(e), val, vlen);
+    t->kv_bytes = t->kv_bytes - tentry_vlen(e) + vlen;
+    e->vlen = (uint32_t)vlen;
+    e->lru = t->lru_clock;
+    return 1;
+}
+
 tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, size_t vlen,
                     int64_t expire, int *replaced)
 {
     rehash_step(t);
     uint64_t h = table_hash(t, key, klen);
     tentry_t **link = table_count(t) ? find_link(t, key, klen, h) : NULL;
+    if (link && reuse_entry(t, *link, val, vlen, expire)) {
+        if (replaced)
+            *replaced = 1;
+        return *link;
+    }
     tentry_t *n = entry_new(t, key, klen, val, vlen, expire);
     if (link) {
         tentry_t *old = *link;

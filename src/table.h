@@ -153,8 +153,9 @@ void table_foreach(table_t *t, table_scan_fn fn, void *ctx);
  * does not shrink below that size (it is mostly empty on purpose). */
 void table_expand(table_t *t, uint64_t n);
 
-/* The bulk load is over: the table may shrink again, and does so now if
- * the load turned out much smaller than expanded for. */
+/* The bulk load is over: the table may shrink again, and does so now
+ * (to a load factor over 1/2) if the load turned out smaller than
+ * expanded for. */
 void table_expand_done(table_t *t);
 
 /* Do up to n steps of incremental rehash. Returns 1 if rehash remains. */

@@ -326,6 +326,43 @@ START_TEST(test_expand_for_bulk_load)
 }
 END_TEST
 
+/* SET over an existing key reuses the entry when the value fits (no
+ * malloc), and only then. */
+START_TEST(test_overwrite_in_place)
+{
+    table_t *t = table_new();
+    char big[1000];
+    memset(big, 'b', sizeof big);
+    tentry_t *e = table_set(t, "k", 1, big, 100, TABLE_NO_EXPIRE, NULL);
+    size_t kv = t->kv_bytes, bytes = table_bytes(t);
+    int replaced = 0;
+    tentry_t *f = table_set(t, "k", 1, "abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789", 80,
+                            TABLE_NO_EXPIRE, &replaced);
+    ck_assert_ptr_eq(f, e);
+    ck_assert_int_eq(replaced, 1);
+    ck_assert_uint_eq(tentry_vlen(f), 80);
+    ck_assert_mem_eq(tentry_val(f), "abcdefghij", 10);
+    ck_assert_uint_eq(t->kv_bytes, kv - 20);
+    ck_assert_uint_eq(table_bytes(t), bytes);
+    /* Gaining an expiry needs the block: a new entry, in the index. */
+    f = table_set(t, "k", 1, "v", 1, 5000, NULL);
+    ck_assert_uint_eq(table_volatile_count(t), 1);
+    /* With an expiry both times: in place, the expiry updated. */
+    tentry_t *g = table_set(t, "k", 1, "w", 1, 6000, NULL);
+    ck_assert_ptr_eq(g, f);
+    ck_assert_int_eq(tentry_expire(g), 6000);
+    ck_assert_ptr_eq(table_random_volatile(t), g);
+    /* Far bigger, or far smaller: a fresh allocation. */
+    g = table_set(t, "k", 1, big, sizeof big, TABLE_NO_EXPIRE, NULL);
+    ck_assert_uint_eq(table_volatile_count(t), 0);
+    tentry_t *h = table_set(t, "k", 1, "x", 1, TABLE_NO_EXPIRE, NULL);
+    ck_assert_ptr_ne(h, g);
+    ck_assert_uint_eq(t->kv_bytes, 2);
+    ck_assert_uint_eq(table_count(t), 1);
+    table_free(t);
+}
+END_TEST
+
 START_TEST(test_clear_and_bytes)
 {
     table_t *t = table_new();
@@ -361,6 +398,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_random);
     tcase_add_test(tc, test_incremental_rehash);
     tcase_add_test(tc, test_expand_for_bulk_load);
+    tcase_add_test(tc, test_overwrite_in_place);
     tcase_add_test(tc, test_clear_and_bytes);
     suite_add_tcase(s, tc);
     return s;
