@@ -265,16 +265,79 @@ static void client_free_cb(uv_handle_t *h)
     free(c);
 }
 
+static void linger_unlink(client *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv.linger_head = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+}
+
 static void client_close(client *c)
 {
     if (c->flags & CLIENT_CLOSING)
         return;
+    if (c->flags & CLIENT_LINGER) {
+        c->flags |= CLIENT_CLOSING;
+        linger_unlink(c);
+        uv_close(&c->h.handle, client_free_cb);
+        return;
+    }
     c->flags |= CLIENT_CLOSING;
     lru_unlink(c);
     held_remove(c);
     pw_remove(c);
     srv.nclients--;
     uv_close(&c->h.handle, client_free_cb);
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+    KVD_UNUSED(req);
+    KVD_UNUSED(status); /* a failed FIN: the linger timeout closes it */
+}
+
+#define LINGER_MS 2000
+
+/* Close a client whose last reply is out (QUIT, a protocol error) but
+ * which may have sent more behind it. Closing a socket with unread input
+ * makes the kernel send a reset, which can destroy the reply still in
+ * flight; so send FIN instead, read and drop whatever comes, and close on
+ * the client's EOF or after LINGER_MS. It no longer counts as a client. */
+static void client_linger(client *c)
+{
+    if (c->flags & (CLIENT_CLOSING | CLIENT_LINGER))
+        return;
+    lru_unlink(c);
+    held_remove(c);
+    pw_remove(c);
+    srv.nclients--;
+    c->flags |= CLIENT_LINGER;
+    c->linger_until = kvd_now_ms() + LINGER_MS;
+    c->next = srv.linger_head;
+    c->prev = NULL;
+    if (srv.linger_head)
+        srv.linger_head->prev = c;
+    srv.linger_head = c;
+    buf_release(&c->qbuf);
+    uv_read_stop(&c->h.stream);
+    if (uv_shutdown(&c->sreq, &c->h.stream, shutdown_cb) < 0 ||
+        uv_read_start(&c->h.stream, alloc_cb, read_cb) < 0)
+        client_close(c);
+}
+
+static void close_lingering(int64_t now)
+{
+    client *c = srv.linger_head;
+    while (c) {
+        client *next = c->next;
+        if (now < 0 || now >= c->linger_until)
+            client_close(c);
+        c = next;
+    }
 }
 
 static int over_soft_limit(const client *c)
@@ -309,7 +372,7 @@ static void write_cb(uv_write_t *req, int status)
         return;
     }
     if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && c->inflight == 0 && c->out.len == 0 && c->nbars == 0) {
-        client_close(c);
+        client_linger(c);
         return;
     }
     maybe_resume(c);
@@ -376,7 +439,7 @@ static void client_flush(client *c)
         return;
     }
     if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && c->inflight == 0 && c->out.len == 0 && c->nbars == 0) {
-        client_close(c);
+        client_linger(c);
         return;
     }
     if (c->out.len + c->inflight > srv.stats.max_out)
@@ -397,7 +460,7 @@ static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
     KVD_UNUSED(suggested);
     client *c = h->data;
     size_t want = READ_CHUNK;
-    size_t more = resp_parser_want(&c->parser);
+    size_t more = (c->flags & CLIENT_LINGER) ? 0 : resp_parser_want(&c->parser);
     if (more > want)
         want = more > (1u << 20) ? (1u << 20) : more;
     buf_reserve(&c->qbuf, want);
@@ -462,6 +525,13 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     KVD_UNUSED(b);
     client *c = s->data;
+    if (c->flags & CLIENT_LINGER) {
+        if (nread < 0)
+            client_close(c);
+        else
+            c->qbuf.len = 0; /* dropped */
+        return;
+    }
     if (nread < 0) {
         if (nread != UV_EOF)
             log_verbose("read from client id=%llu addr=%s failed: %s", (unsigned long long)c->id, c->addr,
@@ -660,6 +730,7 @@ static void on_cron(uv_timer_t *t)
     table_rehash_ms(srv.db, 1);
     close_idle_clients(now);
     enforce_soft_limit(now);
+    close_lingering(now);
     if (srv.cfg.appendfsync == WAL_SYNC_EVERYSEC && !srv.sync_inflight &&
         srv.wal->written_seq > srv.wal->durable_seq && now - srv.sync_started_ms >= 1000)
         start_sync();
@@ -785,6 +856,7 @@ int server_shutdown(const char *why, int force)
     }
     while (srv.clients_head)
         client_close(srv.clients_head);
+    close_lingering(-1);
     close_handle((uv_handle_t *)&srv.prepare);
     close_handle((uv_handle_t *)&srv.cron);
     close_handle((uv_handle_t *)&srv.sig_term);

@@ -26,6 +26,7 @@
 #define CLIENT_CLOSE_ASAP 0x20        /* close without sending more */
 #define CLIENT_IN_PW 0x40             /* on the pending-write list */
 #define CLIENT_IN_HELD 0x80           /* on the held list (has barriers) */
+#define CLIENT_LINGER 0x100           /* replied and sent FIN; draining input until EOF */
 
 /* Replies from out[off..] may not be sent before seq is acknowledged
  * (written, or fsynced under appendfsync always). */
@@ -56,6 +57,8 @@ typedef struct client {
     int64_t ctime_ms;       /* when it connected */
     int64_t last_ms;        /* last command or read */
     int64_t obuf_soft_since; /* when output went over the soft limit (0: it is not) */
+    int64_t linger_until;   /* CLIENT_LINGER: close by then even without EOF */
+    uv_shutdown_t sreq;     /* CLIENT_LINGER: the FIN */
     const char *lastcmd;
     uint64_t ncmds;
     struct client *prev, *next;       /* all clients, least recently active first */
@@ -112,6 +115,7 @@ typedef struct server {
     uint64_t next_client_id;
     client *pw_head;            /* clients with output to send */
     client *held_head;          /* clients whose replies wait for the WAL */
+    client *linger_head;        /* closed clients draining input (linked by next) */
     size_t clients_mem;         /* the clients' buffers, as of the last cron */
 
     server_stats stats;

@@ -36,7 +36,8 @@ WATCHDOG=$!
 # memcheck; finish() then fails the test on any error valgrind logged.
 VG=()
 if [ -n "${KVD_VALGRIND:-}" ] && ! ldd "$KVD" 2>/dev/null | grep -q libasan; then
-    VG=(valgrind -q --leak-check=full --errors-for-leak-kinds=definite --log-file="$T/vg.%p.log")
+    VG=(valgrind -q --leak-check=full --show-leak-kinds=definite --errors-for-leak-kinds=definite
+        --log-file="$T/vg.%p.log")
 fi
 
 FAILS=0

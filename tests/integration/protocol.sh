@@ -40,6 +40,25 @@ perr "not a bulk" '*1\r\n+PING\r\nPING\r\n' "expected '\$', got '+'"
 perr "unbalanced double quote" 'SET "a b\r\nPING\r\n' "unbalanced quotes in request"
 perr "unbalanced single quote" "SET 'a\\r\\nPING\\r\\n" "unbalanced quotes in request"
 perr "quote not followed by space" 'SET "a"b c\r\nPING\r\n' "unbalanced quotes in request"
+# A pipeline with a bad request in the middle and megabytes behind it, as
+# a client library writes it before reading anything: the whole write must
+# succeed, and the replies before the error and the error itself must be
+# there to read. (Closing with the rest unread would make the kernel reset
+# the connection: the client's write fails with ECONNRESET or EPIPE, and a
+# client that stops at that error never sees the replies. kvd sends FIN
+# and drains the input instead.)
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+wrc=0
+(for i in $(seq 1 200); do printf 'PING\r\n'; done; printf '*x\r\n'
+ head -c 4000000 /dev/zero | tr '\0' 'x') >&3 2>/dev/null || wrc=$?
+expect_eq "a client can write its whole pipeline behind a protocol error" 0 "$wrc"
+sleep 0.5
+out=$(timeout 10 cat <&3 2>/dev/null | tr -d '\r')
+exec 3>&-
+expect_eq "replies before a protocol error survive the input behind it" \
+    "200 -ERR Protocol error: invalid multibulk length" \
+    "$(printf '%s\n' "$out" | grep -c '^+PONG$') $(printf '%s\n' "$out" | tail -1)"
+expect_eq "lingering connections are not clients" "1" "$(cli info clients | tr -d '\r' | grep '^connected_clients:' | cut -d: -f2)"
 big=$(head -c 70000 /dev/zero | tr '\0' 'a')
 out=$(printf 'GET %s' "$big" | timeout 10 nc -N 127.0.0.1 "$PORT")
 expect_eq "inline line over 64 KiB" "$(printf -- '-ERR Protocol error: too big inline request\r\n')" "$out"
