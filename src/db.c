@@ -169,7 +169,7 @@ int db_make_room(int64_t budget_us)
     srv.db->lru_clock = (uint32_t)(srv.now_ms / TABLE_LRU_MS);
     uint64_t t0 = kvd_mono_ns(), n = 0;
     while (db_evict_used() > limit) {
-        tentry_t *e = evict_pick(srv.db, srv.cfg.maxmemory_policy, srv.cfg.maxmemory_samples);
+        tentry_t *e = evict_pick_pooled(srv.db, srv.cfg.maxmemory_policy, srv.cfg.maxmemory_samples, &srv.evpool);
         if (!e)
             return -1;
         db_delete_entry(e);

@@ -2,6 +2,8 @@
 #include "config.h"
 #include "evict.h"
 
+#include <string.h>
+
 const char *const evict_policy_names[] = {"noeviction",     "allkeys-lru",     "volatile-lru",
                                           "allkeys-random", "volatile-random", "volatile-ttl",
                                           NULL};
@@ -14,10 +16,13 @@ static uint64_t score(const table_t *t, const tentry_t *e, int policy)
     return tentry_idle(t, e);
 }
 
+static int volatile_only(int policy)
+{
+    return policy == EVICT_VOLATILE_LRU || policy == EVICT_VOLATILE_RANDOM || policy == EVICT_VOLATILE_TTL;
+}
+
 tentry_t *evict_pick(table_t *t, int policy, int samples)
 {
-    int volatile_only = policy == EVICT_VOLATILE_LRU || policy == EVICT_VOLATILE_RANDOM ||
-                        policy == EVICT_VOLATILE_TTL;
     if (policy == EVICT_NOEVICTION)
         return NULL;
     if (policy == EVICT_ALLKEYS_RANDOM)
@@ -29,7 +34,7 @@ tentry_t *evict_pick(table_t *t, int policy, int samples)
     tentry_t *best = NULL;
     uint64_t best_score = 0;
     for (int i = 0; i < samples; i++) {
-        tentry_t *e = volatile_only ? table_random_volatile(t) : table_random(t);
+        tentry_t *e = volatile_only(policy) ? table_random_volatile(t) : table_random(t);
         if (!e)
             return NULL;
         uint64_t s = score(t, e, policy);
@@ -39,4 +44,74 @@ tentry_t *evict_pick(table_t *t, int policy, int samples)
         }
     }
     return best;
+}
+
+static void pool_remove(evict_pool *p, int i)
+{
+    memmove(&p->slot[i], &p->slot[i + 1], (size_t)(p->n - i - 1) * sizeof p->slot[0]);
+    p->n--;
+}
+
+/* Offer e with score s: it takes its place in score order if the pool has
+ * room or s beats the worst; a key already pooled gets its new score. */
+static void pool_offer(evict_pool *p, const tentry_t *e, uint64_t s)
+{
+    size_t klen = tentry_klen(e);
+    for (int i = 0; i < p->n; i++)
+        if (p->slot[i].klen == klen && memcmp(p->slot[i].key, tentry_key(e), klen) == 0) {
+            pool_remove(p, i);
+            break;
+        }
+    if (p->n == EVICT_POOL_SIZE) {
+        if (s <= p->slot[0].score)
+            return;
+        pool_remove(p, 0);
+    }
+    int i = p->n;
+    while (i > 0 && p->slot[i - 1].score > s)
+        i--;
+    memmove(&p->slot[i + 1], &p->slot[i], (size_t)(p->n - i) * sizeof p->slot[0]);
+    p->slot[i].score = s;
+    p->slot[i].klen = (uint32_t)klen;
+    memcpy(p->slot[i].key, tentry_key(e), klen);
+    p->n++;
+}
+
+tentry_t *evict_pick_pooled(table_t *t, int policy, int samples, evict_pool *pool)
+{
+    if (policy == EVICT_NOEVICTION || policy == EVICT_ALLKEYS_RANDOM || policy == EVICT_VOLATILE_RANDOM)
+        return evict_pick(t, policy, samples);
+    if (pool->policy != policy) {
+        pool->n = 0;
+        pool->policy = policy;
+    }
+    if (samples < 1)
+        samples = 1;
+    /* Keys too long to pool compete straight from the sample. */
+    tentry_t *direct = NULL;
+    uint64_t direct_score = 0;
+    for (int i = 0; i < samples; i++) {
+        tentry_t *e = volatile_only(policy) ? table_random_volatile(t) : table_random(t);
+        if (!e)
+            break;
+        uint64_t s = score(t, e, policy);
+        if (tentry_klen(e) <= EVICT_POOL_KEY)
+            pool_offer(pool, e, s);
+        else if (!direct || s > direct_score) {
+            direct = e;
+            direct_score = s;
+        }
+    }
+    /* The best pooled key that still exists (and, for volatile policies,
+     * still has an expiry); stale ones are dropped on the way. */
+    while (pool->n > 0) {
+        int i = pool->n - 1;
+        if (direct && direct_score > pool->slot[i].score)
+            return direct;
+        tentry_t *e = table_peek(t, pool->slot[i].key, pool->slot[i].klen);
+        pool_remove(pool, i);
+        if (e && (!volatile_only(policy) || tentry_has_expire(e)))
+            return e;
+    }
+    return direct;
 }

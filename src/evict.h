@@ -26,4 +26,26 @@ extern const char *const evict_policy_names[];
  * *-random. NULL when the policy is noeviction or there is no candidate. */
 tentry_t *evict_pick(table_t *t, int policy, int samples);
 
+/* Candidates kept between evictions, as Redis 3.0 and later do: each call
+ * samples `samples` keys into the pool, which holds the best 16 seen so
+ * far, and evicts the best of the pool. Over a run of evictions this
+ * tracks true LRU (or TTL) order much more closely than the best of each
+ * sample alone. Keys are copied in (those longer than EVICT_POOL_KEY are
+ * not pooled but still compete from the sample). Zero-initialise. */
+#define EVICT_POOL_SIZE 16
+#define EVICT_POOL_KEY 64
+typedef struct evict_pool {
+    int n, policy;            /* entries in use, sorted by score, best last */
+    struct {
+        uint64_t score;
+        uint32_t klen;
+        char key[EVICT_POOL_KEY];
+    } slot[EVICT_POOL_SIZE];
+} evict_pool;
+
+/* evict_pick through a pool: the same contract (NULL when nothing can be
+ * evicted). The random policies do not use the pool. The caller must
+ * delete or otherwise use the entry before the next call. */
+tentry_t *evict_pick_pooled(table_t *t, int policy, int samples, evict_pool *pool);
+
 #endif

@@ -15,6 +15,7 @@
 #include "pool.h"
 #include "respbuf.h"
 #include "table.h"
+#include "evict.h"
 #include "wal.h"
 
 /* client flags */
@@ -117,6 +118,7 @@ typedef struct server {
     client *held_head;          /* clients whose replies wait for the WAL */
     client *linger_head;        /* closed clients draining input (linked by next) */
     size_t clients_mem;         /* the clients' buffers, as of the last cron */
+    evict_pool evpool;          /* maxmemory: eviction candidates */
 
     server_stats stats;
     int64_t start_ms;

@@ -389,6 +389,14 @@ static int reuse_entry(table_t *t, tentry_t *e, const void *val, size_t vlen, in
     return 1;
 }
 
+tentry_t *table_peek(table_t *t, const void *key, size_t klen)
+{
+    if (table_count(t) == 0)
+        return NULL;
+    tentry_t **link = find_link(t, key, klen, table_hash(t, key, klen));
+    return link ? *link : NULL;
+}
+
 tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, size_t vlen,
                     int64_t expire, int *replaced)
 {

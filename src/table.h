@@ -105,6 +105,9 @@ size_t table_bytes(const table_t *t);
  * pages: a stamp would copy one). */
 tentry_t *table_find(table_t *t, const void *key, size_t klen);
 
+/* table_find without the LRU stamp (for looking at, not using, a key). */
+tentry_t *table_peek(table_t *t, const void *key, size_t klen);
+
 /* Insert or replace key with val and expire (unix ms, or TABLE_NO_EXPIRE).
  * Returns the new entry. *replaced (if not NULL) says whether key existed. */
 tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, size_t vlen,
