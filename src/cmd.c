@@ -65,6 +65,8 @@ static kvd_cmd table[] = {
     {"unlink", cmd_del, -2, W | F, 1, -1, 1, "generic", "4.0.0", "O(N)", "Deletes keys.", 0, 0, 0},
     {"exists", cmd_exists, -2, R | F, 1, -1, 1, "generic", "1.0.0", "O(N)", "Counts how many of the given keys exist.", 0, 0, 0},
     {"type", cmd_type, 2, R | F, 1, 1, 1, "generic", "1.0.0", "O(1)", "Returns the type of a key.", 0, 0, 0},
+    {"object", cmd_object, -2, R, 2, 2, 1, "generic", "2.2.3", "O(1)", "Inspects a key: ENCODING, IDLETIME, REFCOUNT, FREQ.", 0, 0, 0},
+    {"memory", cmd_memory, -2, R, 2, 2, 1, "server", "4.0.0", "O(1)", "Memory use: USAGE of a key, PURGE.", 0, 0, 0},
     {"touch", cmd_touch, -2, R | F, 1, -1, 1, "generic", "3.2.1", "O(N)", "Counts how many of the given keys exist.", 0, 0, 0},
     {"expire", cmd_expire, -3, W | F, 1, 1, 1, "generic", "1.0.0", "O(1)", "Sets a key's time to live in seconds.", 0, 0, 0},
     {"pexpire", cmd_pexpire, -3, W | F, 1, 1, 1, "generic", "2.6.0", "O(1)", "Sets a key's time to live in milliseconds.", 0, 0, 0},
@@ -161,6 +163,13 @@ void reply_errorf(client *c, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     reply_error(c, msg);
+}
+
+void reply_lines(client *c, const char *const *lines, size_t n)
+{
+    reply_array(c, (long long)n);
+    for (size_t i = 0; i < n; i++)
+        reply_simple(c, lines[i]);
 }
 
 void reply_subcommand_error(client *c, const char *cmd, const char *sub, size_t sublen,
@@ -374,16 +383,14 @@ void cmd_command(client *c, int argc, char **argv, size_t *argvlen)
             }
         }
     } else if (arg_is(argv[1], argvlen[1], "help")) {
-        static const char *help[] = {
+        static const char *const help[] = {
             "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "(no subcommand)", "    Return details about all commands.",
             "COUNT", "    Return the total number of commands.",
             "INFO [<command-name> ...]", "    Return details about the given commands, or all of them.",
             "DOCS [<command-name> ...]", "    Return documentation about the given commands, or all of them.",
             "HELP", "    Print this help."};
-        reply_array(c, (long long)KVD_ARRAY_SIZE(help));
-        for (size_t i = 0; i < KVD_ARRAY_SIZE(help); i++)
-            reply_simple(c, help[i]);
+        reply_lines(c, help, KVD_ARRAY_SIZE(help));
     } else {
         static const char *const known[] = {"count", "info", "docs", "help", NULL};
         reply_subcommand_error(c, "command", argv[1], argvlen[1], known);

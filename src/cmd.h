@@ -56,6 +56,9 @@ int arg_ll(client *c, const char *arg, size_t len, long long *out);
 /* Reply to a bad subcommand as Redis 7 does: "wrong number of arguments
  * for 'cmd|sub' command" when sub is one of known (a NULL-terminated
  * list), else "unknown subcommand 'sub'. Try CMD HELP.". */
+/* An array of status lines (the HELP subcommands). */
+void reply_lines(client *c, const char *const *lines, size_t n);
+
 void reply_subcommand_error(client *c, const char *cmd, const char *sub, size_t sublen,
                             const char *const *known);
 
@@ -79,5 +82,6 @@ CMD_DECL(cmd_expire); CMD_DECL(cmd_pexpire); CMD_DECL(cmd_expireat); CMD_DECL(cm
 CMD_DECL(cmd_ttl); CMD_DECL(cmd_pttl); CMD_DECL(cmd_expiretime); CMD_DECL(cmd_pexpiretime);
 CMD_DECL(cmd_persist); CMD_DECL(cmd_keys); CMD_DECL(cmd_scan); CMD_DECL(cmd_randomkey);
 CMD_DECL(cmd_rename); CMD_DECL(cmd_renamenx); CMD_DECL(cmd_copy);
+CMD_DECL(cmd_object); CMD_DECL(cmd_memory);
 
 #endif

@@ -4,11 +4,13 @@
 #include "config.h"
 #include "cmd.h"
 #include "db.h"
+#include "evict.h"
 #include "glob.h"
 #include "util.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -403,4 +405,110 @@ void cmd_copy(client *c, int argc, char **argv, size_t *argvlen)
     src = table_find(srv.db, argv[1], argvlen[1]);
     db_set(argv[2], argvlen[2], tentry_val(src), tentry_vlen(src), tentry_expire(src));
     reply_int(c, 1);
+}
+
+/* ---- OBJECT, MEMORY ---- */
+
+/* Redis stores a string as an integer when it reads back as one (at most
+ * 20 characters, no leading zeros or sign tricks), inline with its header
+ * up to 44 bytes, else on its own. kvd keeps every value as bytes; OBJECT
+ * ENCODING reports what Redis would for the same value, except that Redis
+ * says "raw" for any value grown by APPEND or SETRANGE. */
+static int value_is_int(const tentry_t *e, long long *v)
+{
+    size_t n = tentry_vlen(e);
+    return n <= 20 && kvd_str_to_ll(tentry_val((tentry_t *)e), n, v) == 0;
+}
+
+void cmd_object(client *c, int argc, char **argv, size_t *argvlen)
+{
+    const char *sub = argv[1];
+    size_t sl = argvlen[1];
+    if (arg_is(sub, sl, "help") && argc == 2) {
+        static const char *const help[] = {
+            "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "ENCODING <key>", "    How Redis would store the value: int, embstr or raw.",
+            "FREQ <key>", "    Access frequency (needs an LFU policy, which kvd does not have).",
+            "IDLETIME <key>", "    Seconds since the key was last read or written.",
+            "REFCOUNT <key>", "    The value's reference count (as Redis reports it).",
+            "HELP", "    Print this help."};
+        reply_lines(c, help, KVD_ARRAY_SIZE(help));
+        return;
+    }
+    static const char *const known[] = {"encoding", "freq", "idletime", "refcount", "help", NULL};
+    int which = -1;
+    for (int i = 0; i < 4; i++)
+        if (arg_is(sub, sl, known[i]))
+            which = i;
+    if (which < 0 || argc != 3) {
+        reply_subcommand_error(c, "object", sub, sl, known);
+        return;
+    }
+    tentry_t *e = db_peek(argv[2], argvlen[2]);
+    if (!e) {
+        reply_nil(c);
+        return;
+    }
+    long long v;
+    switch (which) {
+    case 0:
+        reply_bulk_str(c, value_is_int(e, &v) ? "int" : tentry_vlen(e) <= 44 ? "embstr" : "raw");
+        break;
+    case 1:
+        reply_error(c, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please "
+                       "note that when switching between policies at runtime LRU and LFU data will take "
+                       "some time to adjust.");
+        break;
+    case 2:
+        reply_int(c, (long long)tentry_idle(srv.db, e) * TABLE_LRU_MS / 1000);
+        break;
+    default: {
+        /* Redis shares the integers 0..9999 (reported as INT_MAX) unless an
+         * LRU policy needs a stamp per value. */
+        int lru = srv.cfg.maxmemory && (srv.cfg.maxmemory_policy == EVICT_ALLKEYS_LRU ||
+                                        srv.cfg.maxmemory_policy == EVICT_VOLATILE_LRU);
+        reply_int(c, value_is_int(e, &v) && v >= 0 && v < 10000 && !lru ? INT_MAX : 1);
+        break;
+    }
+    }
+}
+
+void cmd_memory(client *c, int argc, char **argv, size_t *argvlen)
+{
+    const char *sub = argv[1];
+    size_t sl = argvlen[1];
+    if (arg_is(sub, sl, "usage") && argc >= 3) {
+        for (int i = 3; i < argc; i += 2) {
+            long long samples;
+            if (!arg_is(argv[i], argvlen[i], "samples") || i + 1 >= argc) {
+                reply_error(c, "ERR syntax error");
+                return;
+            }
+            if (arg_ll(c, argv[i + 1], argvlen[i + 1], &samples) < 0)
+                return;
+        }
+        tentry_t *e = db_peek(argv[2], argvlen[2]);
+        if (!e) {
+            reply_nil(c);
+            return;
+        }
+        /* The entry as the allocator sizes it, its bucket slot, and its
+         * slot in the expiry index if it has one. */
+        reply_int(c, (long long)(xmalloc_size(e) + sizeof(tentry_t *) * (tentry_has_expire(e) ? 2 : 1)));
+    } else if (arg_is(sub, sl, "purge") && argc == 2) {
+#ifdef HAVE_MALLOC_TRIM
+        malloc_trim(0);
+#endif
+        reply_ok(c);
+    } else if (arg_is(sub, sl, "help") && argc == 2) {
+        static const char *const help[] = {
+            "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "USAGE <key> [SAMPLES <count>]", "    Bytes the key and its value take in memory (SAMPLES is accepted and ignored).",
+            "PURGE", "    Return freed memory to the operating system (malloc_trim).",
+            "HELP", "    Print this help."};
+        reply_lines(c, help, KVD_ARRAY_SIZE(help));
+    } else {
+        static const char *const known[] = {"usage", "purge", "help", NULL};
+        reply_subcommand_error(c, "memory", sub, sl, known);
+    }
 }

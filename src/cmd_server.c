@@ -284,7 +284,7 @@ void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
         (*field)[argvlen[3]] = '\0';
         reply_ok(c);
     } else if (arg_is(sub, sl, "help") && argc == 2) {
-        static const char *help[] = {
+        static const char *const help[] = {
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "GETNAME", "    Return the name of the current connection.",
             "ID", "    Return the ID of the current connection.",
@@ -293,9 +293,7 @@ void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
             "SETINFO <lib-name|lib-ver> <value>", "    Set client library information.",
             "SETNAME <name>", "    Assign the name <name> to the current connection.",
             "HELP", "    Print this help."};
-        reply_array(c, (long long)KVD_ARRAY_SIZE(help));
-        for (size_t i = 0; i < KVD_ARRAY_SIZE(help); i++)
-            reply_simple(c, help[i]);
+        reply_lines(c, help, KVD_ARRAY_SIZE(help));
     } else {
         static const char *const known[] = {"setname", "getname", "id", "info", "setinfo", "help", NULL};
         reply_subcommand_error(c, "client", sub, sl, known);
@@ -402,15 +400,13 @@ void cmd_config(client *c, int argc, char **argv, size_t *argvlen)
         pool_reset_stats(&srv.pool);
         reply_ok(c);
     } else if (arg_is(argv[1], argvlen[1], "help") && argc == 2) {
-        static const char *help[] = {
+        static const char *const help[] = {
             "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
             "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
             "RESETSTAT", "    Reset statistics reported by the INFO command.",
             "HELP", "    Print this help."};
-        reply_array(c, (long long)KVD_ARRAY_SIZE(help));
-        for (size_t i = 0; i < KVD_ARRAY_SIZE(help); i++)
-            reply_simple(c, help[i]);
+        reply_lines(c, help, KVD_ARRAY_SIZE(help));
     } else {
         static const char *const known[] = {"get", "set", "resetstat", "help", NULL};
         reply_subcommand_error(c, "config", argv[1], argvlen[1], known);

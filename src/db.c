@@ -41,6 +41,16 @@ tentry_t *db_lookup(const char *key, size_t klen)
     return e;
 }
 
+tentry_t *db_peek(const char *key, size_t klen)
+{
+    tentry_t *e = table_peek(srv.db, key, klen);
+    if (e && expired(e)) {
+        expire_entry(e);
+        return NULL;
+    }
+    return e;
+}
+
 tentry_t *db_lookup_read(const char *key, size_t klen)
 {
     tentry_t *e = db_lookup(key, klen);

@@ -13,6 +13,9 @@
  * delete logged) first. Does not touch hit/miss counters. */
 tentry_t *db_lookup(const char *key, size_t klen);
 
+/* db_lookup that leaves the key's LRU stamp alone (OBJECT, MEMORY). */
+tentry_t *db_peek(const char *key, size_t klen);
+
 /* db_lookup, counting keyspace_hits / keyspace_misses (read commands). */
 tentry_t *db_lookup_read(const char *key, size_t klen);
 
