@@ -520,7 +520,7 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
         wal_t *w = srv.wal;
         int err = wal_error(w);
         buf_appendf(&b,
-                    "# Persistence\r\nloading:0\r\nasync_loading:0\r\ncurrent_cow_peak:0\r\n"
+                    "# Persistence\r\nloading:0\r\nasync_loading:0\r\n"
                     "rdb_changes_since_last_save:%llu\r\nrdb_bgsave_in_progress:0\r\n"
                     "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\n"
                     "aof_last_write_status:%s\r\n"

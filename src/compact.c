@@ -6,6 +6,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,34 @@
  * core (or SMT siblings) with it, keeps most of its throughput. */
 static int child_duty = 100;
 static uint64_t chunk_t0;
+static int cow_wfd = -1;
+static unsigned chunks;
+
+/* The child's private dirty memory: pages the parent changed since the
+ * fork (copied for the parent, so the originals are the child's alone)
+ * plus the child's own buffers. What a compaction costs in memory. */
+static uint64_t private_dirty(void)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    uint64_t kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "Private_Dirty: %" SCNu64 " kB", &kb) == 1)
+            break;
+    fclose(f);
+    return kb * 1024;
+}
+
+static void report_cow(void)
+{
+    if (cow_wfd < 0)
+        return;
+    uint64_t v = private_dirty();
+    if (write(cow_wfd, &v, sizeof v) < 0)
+        (void)0; /* the pipe is full or gone: the parent has enough */
+}
 
 static void child_progress(void *ctx, uint64_t entries)
 {
@@ -33,6 +63,8 @@ static void child_progress(void *ctx, uint64_t entries)
         usleep((useconds_t)(rest / 1000));
     }
     chunk_t0 = kvd_mono_ns();
+    if (++chunks % 16 == 0) /* every 16 MiB of base */
+        report_cow();
     const char *at = getenv("KVD_TEST_CRASH_AT");
     if (at && strcmp(at, "mid-base") == 0) {
         /* A power cut while the base is half written: both processes stop. */
@@ -52,7 +84,8 @@ static void child_main(const char *tmp)
     struct rlimit rl;
     int maxfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1048576 ? (int)rl.rlim_cur : 65536;
     for (int fd = 3; fd < maxfd; fd++)
-        close(fd);
+        if (fd != cow_wfd)
+            close(fd);
     /* The server's own work comes first: the base can wait a little. */
     errno = 0;
     if (nice(10) == -1 && errno)
@@ -69,6 +102,7 @@ static void child_main(const char *tmp)
         fprintf(stderr, "kvd compaction child: writing %s failed: %s\n", tmp, strerror(-rc));
         _exit(1);
     }
+    report_cow();
     _exit(0);
 }
 
@@ -103,9 +137,21 @@ int compact_start(const char *why, char *err, size_t errlen)
     wal_base_path(srv.wal, cs->base_num, 1, tmp, sizeof tmp);
     /* No resize while the child shares the table's pages (fewer copies). */
     table_pause_resize(srv.db, 1);
+    int cow[2] = {-1, -1};
+    if (pipe2(cow, O_CLOEXEC | O_NONBLOCK) < 0)
+        cow[0] = cow[1] = -1; /* no figures, the compaction still runs */
     fflush(NULL);
     pid_t pid = fork();
+    if (pid == 0) {
+        cow_wfd = cow[1];
+        if (cow[0] >= 0)
+            close(cow[0]);
+    } else if (cow[1] >= 0) {
+        close(cow[1]);
+    }
     if (pid < 0) {
+        if (cow[0] >= 0)
+            close(cow[0]);
         table_pause_resize(srv.db, 0);
         snprintf(err, errlen, "fork failed: %s", strerror(errno));
         cs->failures++;
@@ -115,6 +161,8 @@ int compact_start(const char *why, char *err, size_t errlen)
     if (pid == 0)
         child_main(tmp);
     cs->child = pid;
+    cs->cow_fd = cow[0];
+    cs->cow_current = cs->cow_peak = 0;
     cs->started_ms = kvd_now_ms();
     log_notice("compaction started (%s): child %d writes base %llu covering seq %llu; new writes go to "
                "segment %llu",
@@ -123,9 +171,31 @@ int compact_start(const char *why, char *err, size_t errlen)
     return COMPACT_STARTED;
 }
 
+/* Take in the child's copy-on-write reports; at its end, close. */
+static void read_cow(int done)
+{
+    compact_state *cs = &srv.compact;
+    if (cs->cow_fd < 0)
+        return;
+    uint64_t v[64];
+    ssize_t n;
+    while ((n = read(cs->cow_fd, v, sizeof v)) > 0)
+        for (ssize_t i = 0; i < n / (ssize_t)sizeof v[0]; i++) {
+            cs->cow_current = v[i];
+            if (v[i] > cs->cow_peak)
+                cs->cow_peak = v[i];
+        }
+    if (done) {
+        close(cs->cow_fd);
+        cs->cow_fd = -1;
+        cs->cow_last = cs->cow_peak;
+    }
+}
+
 static void finish(int status)
 {
     compact_state *cs = &srv.compact;
+    read_cow(1);
     char tmp[4300];
     wal_base_path(srv.wal, cs->base_num, 1, tmp, sizeof tmp);
     table_pause_resize(srv.db, 0);
@@ -156,9 +226,10 @@ static void finish(int status)
     cs->last_status = 1;
     cs->ref_bytes = wal_total_bytes(srv.wal);
     log_notice("compaction done in %lld ms: base %llu (%llu bytes) covers seq %llu; WAL now %llu bytes in %zu "
-               "segment(s)",
+               "segment(s); copy-on-write peak %.1f MB",
                (long long)cs->last_duration_ms, (unsigned long long)cs->base_num, (unsigned long long)base_bytes,
-               (unsigned long long)cs->upto, (unsigned long long)cs->ref_bytes, srv.wal->man.nincr);
+               (unsigned long long)cs->upto, (unsigned long long)cs->ref_bytes, srv.wal->man.nincr,
+               (double)cs->cow_last / (1024.0 * 1024.0));
 }
 
 void compact_cron(void)
@@ -166,6 +237,7 @@ void compact_cron(void)
     compact_state *cs = &srv.compact;
     if (cs->child) {
         int status;
+        read_cow(0);
         pid_t r = waitpid(cs->child, &status, WNOHANG);
         if (r == cs->child)
             finish(status);
@@ -197,6 +269,7 @@ void compact_abort(void)
     kill(cs->child, SIGKILL);
     int status;
     waitpid(cs->child, &status, 0);
+    read_cow(1);
     char tmp[4300];
     wal_base_path(srv.wal, cs->base_num, 1, tmp, sizeof tmp);
     unlink(tmp);
@@ -213,12 +286,14 @@ void compact_info(buf_t *out)
                 "aof_rewrite_in_progress:%d\r\naof_rewrite_scheduled:0\r\naof_last_rewrite_time_sec:%lld\r\n"
                 "aof_current_rewrite_time_sec:%lld\r\naof_last_bgrewrite_status:%s\r\naof_rewrites:%llu\r\n"
                 "aof_current_size:%llu\r\naof_base_size:%llu\r\nwal_segments:%zu\r\nwal_base_file:%llu\r\n"
-                "wal_compactions:%llu\r\nwal_compaction_failures:%llu\r\n",
+                "wal_compactions:%llu\r\nwal_compaction_failures:%llu\r\ncurrent_cow_size:%llu\r\n"
+                "current_cow_peak:%llu\r\naof_last_cow_size:%llu\r\n",
                 cs->child != 0,
                 cs->last_status < 0 ? -1LL : (long long)(cs->last_duration_ms / 1000),
                 cs->child ? (long long)((now - cs->started_ms) / 1000) : -1LL,
                 cs->last_status == 0 ? "err" : "ok", (unsigned long long)cs->runs,
                 (unsigned long long)wal_total_bytes(srv.wal), (unsigned long long)srv.wal->base_bytes,
                 srv.wal->man.nincr, (unsigned long long)srv.wal->man.base, (unsigned long long)cs->runs,
-                (unsigned long long)cs->failures);
+                (unsigned long long)cs->failures, (unsigned long long)(cs->child ? cs->cow_current : 0),
+                (unsigned long long)(cs->child ? cs->cow_peak : 0), (unsigned long long)cs->cow_last);
 }

@@ -24,6 +24,10 @@ typedef struct compact_state {
     uint64_t last_base_entries;
     uint64_t ref_bytes;       /* WAL size after the last compaction (or at startup) */
     uint64_t runs, failures;
+    int cow_fd;               /* read end of the child's copy-on-write reports, -1 if none */
+    uint64_t cow_current;     /* the child's private dirty bytes, latest report */
+    uint64_t cow_peak;        /* the most it reported in this run */
+    uint64_t cow_last;        /* the peak of the last finished run */
 } compact_state;
 
 enum { COMPACT_STARTED = 0, COMPACT_RUNNING = 2, COMPACT_FAILED = -1 };

@@ -214,6 +214,7 @@ int main(int argc, char **argv)
                (double)srv.load.scan.elapsed_us / 1e6, (unsigned long long)srv.load.scan.last_seq,
                (unsigned long long)table_count(srv.db));
     srv.compact.last_status = -1;
+    srv.compact.cow_fd = -1;
     srv.compact.ref_bytes = wal_total_bytes(srv.wal);
     status = server_run();
     if (status == 0)

@@ -52,9 +52,15 @@ expect_eq "a second one is refused" "ERR Background append only file rewriting a
 expect_eq "COMPACT is the same command" "ERR Background append only file rewriting already in progress" "$(cli compact)"
 expect_eq "in progress shows in INFO" 1 "$(info_field aof_rewrite_in_progress)"
 "$LOAD" fill "$PORT" during: 5000 100 >/dev/null || fail "writes during compaction"
+# Rewrite every existing key too: the pages holding them get copied.
+"$LOAD" fill "$PORT" k: 20000 150 >/dev/null || fail "rewrites during compaction"
 wait_compaction 1 || fail "slow compaction did not finish"
 expect_eq "writes made during it are kept" 0 "$("$LOAD" verify "$PORT" during: 5000 100 >/dev/null; echo $?)"
-cli config set auto-aof-rewrite-min-size 1mb auto-aof-rewrite-percentage 50 >/dev/null
+cow=$(info_field aof_last_cow_size)
+[ "$cow" -gt 2000000 ] && ok "INFO shows the copy-on-write of rewriting 20000 keys during it ($cow bytes)" ||
+    fail "aof_last_cow_size is [$cow] after 20000 keys were rewritten during the compaction"
+expect_match "and the log" "copy-on-write peak [0-9.]+ MB" "$(grep 'compaction done' "$T/c.log" | tail -1)"
+cli config set auto-aof-rewrite-min-size 1mb auto-aof-rewrite-percentage 25 >/dev/null
 n0=$(info_field wal_compactions)
 "$LOAD" fill "$PORT" auto: 20000 150 >/dev/null
 wait_compaction $((n0 + 1)) || true
