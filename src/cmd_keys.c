@@ -428,8 +428,8 @@ void cmd_object(client *c, int argc, char **argv, size_t *argvlen)
         static const char *const help[] = {
             "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "ENCODING <key>", "    How Redis would store the value: int, embstr or raw.",
-            "FREQ <key>", "    Access frequency (needs an LFU policy, which kvd does not have).",
-            "IDLETIME <key>", "    Seconds since the key was last read or written.",
+            "FREQ <key>", "    The key's logarithmic access counter (LFU policies only).",
+            "IDLETIME <key>", "    Seconds since the key was last read or written (not under LFU).",
             "REFCOUNT <key>", "    The value's reference count (as Redis reports it).",
             "HELP", "    Print this help."};
         reply_lines(c, help, KVD_ARRAY_SIZE(help));
@@ -455,19 +455,28 @@ void cmd_object(client *c, int argc, char **argv, size_t *argvlen)
         reply_bulk_str(c, value_is_int(e, &v) ? "int" : tentry_vlen(e) <= 44 ? "embstr" : "raw");
         break;
     case 1:
-        reply_error(c, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please "
-                       "note that when switching between policies at runtime LRU and LFU data will take "
-                       "some time to adjust.");
+        if (srv.db->lfu)
+            reply_int(c, table_lfu_count(srv.db, e));
+        else
+            reply_error(c, "ERR An LFU maxmemory policy is not selected, access frequency not tracked. "
+                           "Please note that when switching between policies at runtime LRU and LFU data "
+                           "will take some time to adjust.");
         break;
     case 2:
-        reply_int(c, (long long)tentry_idle(srv.db, e) * TABLE_LRU_MS / 1000);
+        if (srv.db->lfu)
+            reply_error(c, "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note "
+                           "that when switching between policies at runtime LRU and LFU data will take "
+                           "some time to adjust.");
+        else
+            reply_int(c, (long long)tentry_idle(srv.db, e) * TABLE_LRU_MS / 1000);
         break;
     default: {
         /* Redis shares the integers 0..9999 (reported as INT_MAX) unless an
-         * LRU policy needs a stamp per value. */
-        int lru = srv.cfg.maxmemory && (srv.cfg.maxmemory_policy == EVICT_ALLKEYS_LRU ||
-                                        srv.cfg.maxmemory_policy == EVICT_VOLATILE_LRU);
-        reply_int(c, value_is_int(e, &v) && v >= 0 && v < 10000 && !lru ? INT_MAX : 1);
+         * LRU or LFU policy needs a stamp per value. */
+        int p = srv.cfg.maxmemory_policy;
+        int stamped = srv.cfg.maxmemory && (p == EVICT_ALLKEYS_LRU || p == EVICT_VOLATILE_LRU ||
+                                            evict_policy_is_lfu(p));
+        reply_int(c, value_is_int(e, &v) && v >= 0 && v < 10000 && !stamped ? INT_MAX : 1);
         break;
     }
     }

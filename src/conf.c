@@ -65,6 +65,8 @@ static const conf_def directives[] = {
     {"maxmemory", CT_MEM, OFF(maxmemory), CF_MUTABLE, 0, LL_MAX, NULL, "0"},
     {"maxmemory-policy", CT_ENUM, OFF(maxmemory_policy), CF_MUTABLE, 0, 0, evict_policy_names, "noeviction"},
     {"maxmemory-samples", CT_INT, OFF(maxmemory_samples), CF_MUTABLE, 1, 64, NULL, "5"},
+    {"lfu-log-factor", CT_INT, OFF(lfu_log_factor), CF_MUTABLE, 0, 1000000, NULL, "10"},
+    {"lfu-decay-time", CT_INT, OFF(lfu_decay_time), CF_MUTABLE, 0, 1000000, NULL, "1"},
     {"pool-max-cached-bytes", CT_MEM, OFF(pool_max_bytes), CF_MUTABLE, 65536, LL_MAX, NULL, "32mb"},
     {"pool-max-buffers-per-class", CT_INT, OFF(pool_max_per_class), CF_MUTABLE, 1, 1 << 20, NULL,
      "512"},

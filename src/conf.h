@@ -37,6 +37,8 @@ typedef struct kvd_config {
     long long maxmemory;         /* bytes; 0 = no limit */
     int maxmemory_policy;        /* enum evict_policy */
     int maxmemory_samples;       /* keys sampled per eviction */
+    int lfu_log_factor;          /* LFU counter growth (higher: slower) */
+    int lfu_decay_time;          /* minutes per LFU counter decrement */
     int appendfsync;             /* wal_sync_policy */
     int loglevel;
     char *logfile;               /* "" = stderr */

@@ -4,21 +4,24 @@
 
 #include <string.h>
 
-const char *const evict_policy_names[] = {"noeviction",     "allkeys-lru",     "volatile-lru",
+const char *const evict_policy_names[] = {"noeviction",   "allkeys-lru",     "volatile-lru",
                                           "allkeys-random", "volatile-random", "volatile-ttl",
-                                          NULL};
+                                          "allkeys-lfu",  "volatile-lfu",    NULL};
 
 /* Higher is a better victim. */
 static uint64_t score(const table_t *t, const tentry_t *e, int policy)
 {
     if (policy == EVICT_VOLATILE_TTL)
         return UINT64_MAX - (uint64_t)tentry_expire(e); /* expiries are positive */
+    if (evict_policy_is_lfu(policy))
+        return 255 - table_lfu_count(t, e);
     return tentry_idle(t, e);
 }
 
 static int volatile_only(int policy)
 {
-    return policy == EVICT_VOLATILE_LRU || policy == EVICT_VOLATILE_RANDOM || policy == EVICT_VOLATILE_TTL;
+    return policy == EVICT_VOLATILE_LRU || policy == EVICT_VOLATILE_RANDOM || policy == EVICT_VOLATILE_TTL ||
+           policy == EVICT_VOLATILE_LFU;
 }
 
 tentry_t *evict_pick(table_t *t, int policy, int samples)

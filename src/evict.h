@@ -15,14 +15,23 @@ enum evict_policy {
     EVICT_ALLKEYS_RANDOM,
     EVICT_VOLATILE_RANDOM,
     EVICT_VOLATILE_TTL,
+    EVICT_ALLKEYS_LFU,
+    EVICT_VOLATILE_LFU,
 };
+
+/* 1 for the LFU policies (the table must keep LFU counters). */
+static inline int evict_policy_is_lfu(int policy)
+{
+    return policy == EVICT_ALLKEYS_LFU || policy == EVICT_VOLATILE_LFU;
+}
 
 /* NULL-terminated, for the config parser and INFO. */
 extern const char *const evict_policy_names[];
 
 /* The entry to evict under policy, chosen from `samples` random entries of
  * the candidate set (all keys, or those with an expiry for volatile-*):
- * the longest idle for *-lru, the nearest expiry for volatile-ttl, any for
+ * the longest idle for *-lru, the least frequently used for *-lfu (the
+ * table must be in LFU mode), the nearest expiry for volatile-ttl, any for
  * *-random. NULL when the policy is noeviction or there is no candidate. */
 tentry_t *evict_pick(table_t *t, int policy, int samples);
 

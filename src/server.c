@@ -755,8 +755,17 @@ static void on_cron(uv_timer_t *t)
     flush_clients();
 }
 
+void server_apply_eviction_config(void)
+{
+    srv.db->lfu = evict_policy_is_lfu(srv.cfg.maxmemory_policy);
+    srv.db->lfu_log_factor = srv.cfg.lfu_log_factor;
+    srv.db->lfu_decay_min = srv.cfg.lfu_decay_time;
+}
+
 void server_config_changed(const char *name)
 {
+    if (strcasecmp(name, "maxmemory-policy") == 0 || strncasecmp(name, "lfu-", 4) == 0)
+        server_apply_eviction_config();
     if (strcasecmp(name, "loglevel") == 0)
         log_set_level(srv.cfg.loglevel);
     else if (strncasecmp(name, "pool-", 5) == 0)

@@ -135,6 +135,10 @@ typedef struct server {
 
 extern server srv;
 
+/* Give the keyspace table the access-tracking mode and LFU settings the
+ * configuration asks for (maxmemory-policy, lfu-log-factor, lfu-decay-time). */
+void server_apply_eviction_config(void);
+
 /* Start listening, run the loop until shutdown. Returns the exit code. */
 int server_run(void);
 

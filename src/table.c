@@ -85,13 +85,46 @@ static inline uint64_t rng_next(table_t *t)
 
 /* ---- entries ---- */
 
+/* ---- access stamps: LRU clock, or LFU counter ---- */
+
+static inline uint32_t lfu_minutes(const table_t *t)
+{
+    return (t->lru_clock / (60000 / TABLE_LRU_MS)) & 0xffff;
+}
+
+unsigned table_lfu_count(const table_t *t, const tentry_t *e)
+{
+    unsigned count = e->lru & 0xff;
+    if (t->lfu_decay_min <= 0)
+        return count;
+    uint32_t elapsed = (lfu_minutes(t) - (e->lru >> 8)) & 0xffff;
+    uint32_t periods = elapsed / (uint32_t)t->lfu_decay_min;
+    return periods >= count ? 0 : count - periods;
+}
+
+/* The stamp for an access to e (old: its current stamp; fresh: a new key). */
+static uint32_t access_stamp(table_t *t, const tentry_t *e, int fresh)
+{
+    if (!t->lfu)
+        return t->lru_clock;
+    unsigned count = fresh ? TABLE_LFU_INIT : table_lfu_count(t, e);
+    if (!fresh && count < 255) {
+        unsigned base = count > TABLE_LFU_INIT ? count - TABLE_LFU_INIT : 0;
+        uint64_t factor = t->lfu_log_factor > 0 ? (uint64_t)t->lfu_log_factor : 0;
+        /* With probability 1 / (base * factor + 1), from 32 random bits. */
+        if ((rng_next(t) & 0xffffffffu) < (1ULL << 32) / ((uint64_t)base * factor + 1))
+            count++;
+    }
+    return (lfu_minutes(t) << 8) | count;
+}
+
 static tentry_t *entry_new(table_t *t, const void *key, size_t klen, const void *val, size_t vlen,
                            int64_t expire)
 {
     size_t blk = expire != TABLE_NO_EXPIRE ? TENTRY_EXPIRE_BLOCK : 0;
     tentry_t *e = xmalloc(TENTRY_HDR + blk + klen + vlen);
     e->next = NULL;
-    e->lru = t->lru_clock;
+    e->lru = access_stamp(t, e, 1);
     e->klen = (uint32_t)klen | (blk ? TENTRY_HAS_EXPIRE : 0);
     e->vlen = (uint32_t)vlen;
     if (blk)
@@ -363,7 +396,7 @@ tentry_t *table_find(table_t *t, const void *key, size_t klen)
     if (!link)
         return NULL;
     if (!t->resize_paused)
-        (*link)->lru = t->lru_clock;
+        (*link)->lru = access_stamp(t, *link, 0);
     return *link;
 }
 
@@ -385,7 +418,7 @@ static int reuse_entry(table_t *t, tentry_t *e, const void *val, size_t vlen, in
     memmove(tentry_val(e), val, vlen);
     t->kv_bytes = t->kv_bytes - tentry_vlen(e) + vlen;
     e->vlen = (uint32_t)vlen;
-    e->lru = t->lru_clock;
+    e->lru = access_stamp(t, e, 0);
     return 1;
 }
 
@@ -411,6 +444,8 @@ tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, s
     tentry_t *n = entry_new(t, key, klen, val, vlen, expire);
     if (link) {
         tentry_t *old = *link;
+        if (t->lfu) /* an overwrite keeps the key's access frequency, as in Redis */
+            n->lru = access_stamp(t, old, 0);
         n->next = old->next;
         *link = n;
         if (tentry_has_expire(old))
@@ -492,6 +527,7 @@ tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire)
     uint64_t h = table_hash(t, tentry_key(e), klen);
     tentry_t **link = find_link(t, tentry_key(e), klen, h);
     tentry_t *n = entry_new(t, tentry_key(e), klen, tentry_val(e), tentry_vlen(e), expire);
+    n->lru = e->lru;
     n->next = e->next;
     *link = n;
     if (had)

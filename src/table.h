@@ -72,6 +72,9 @@ typedef struct table {
     size_t kv_bytes;      /* key + value bytes of all entries */
     uint32_t lru_clock;   /* set by the owner; stamped on entries it finds or creates */
     uint64_t min_size;    /* no shrinking below this (table_expand) */
+    int lfu;              /* entries' lru fields hold LFU data (see below) */
+    int lfu_log_factor;   /* LFU: how slowly the counter grows */
+    int lfu_decay_min;    /* LFU: minutes per counter decrement (0: no decay) */
 } table_t;
 
 /* Units of lru_clock in ms: 32 bits of 10 ms last 497 days before an idle
@@ -80,6 +83,16 @@ typedef struct table {
 
 /* How long e has gone unused, in lru_clock units. */
 static inline uint32_t tentry_idle(const table_t *t, const tentry_t *e) { return t->lru_clock - e->lru; }
+
+/* With t->lfu set, an entry's lru field holds, as in Redis, the minute it
+ * was last decayed (16 bits, lru_clock / 6000) and a logarithmic access
+ * counter (8 bits) that starts at TABLE_LFU_INIT, grows with probability
+ * 1 / ((counter - TABLE_LFU_INIT) * lfu_log_factor + 1) per access, and
+ * loses one every lfu_decay_min minutes. */
+#define TABLE_LFU_INIT 5
+
+/* e's access counter after decay, without changing e. */
+unsigned table_lfu_count(const table_t *t, const tentry_t *e);
 
 /* Create an empty table. Aborts on OOM. */
 table_t *table_new(void);

@@ -48,7 +48,7 @@ END_TEST
 START_TEST(test_empty_table)
 {
     table_t *t = table_new();
-    for (int p = EVICT_ALLKEYS_LRU; p <= EVICT_VOLATILE_TTL; p++)
+    for (int p = EVICT_ALLKEYS_LRU; p <= EVICT_VOLATILE_LFU; p++)
         ck_assert_ptr_null(evict_pick(t, p, 5));
     table_free(t);
 }
@@ -215,6 +215,45 @@ START_TEST(test_pool_stale_and_long_keys)
 }
 END_TEST
 
+/* LFU counters: start at 5, grow logarithmically, decay by the minute,
+ * survive an overwrite; allkeys-lfu evicts the rarely used. */
+START_TEST(test_lfu)
+{
+    table_t *t = table_new();
+    t->lfu = 1;
+    t->lfu_log_factor = 10;
+    t->lfu_decay_min = 1;
+    t->lru_clock = 6000 * 100; /* minute 100 */
+    table_set(t, "hot", 3, "v", 1, TABLE_NO_EXPIRE, NULL);
+    table_set(t, "cold", 4, "v", 1, TABLE_NO_EXPIRE, NULL);
+    ck_assert_uint_eq(table_lfu_count(t, table_peek(t, "hot", 3)), TABLE_LFU_INIT);
+    ck_assert_ptr_nonnull(table_find(t, "hot", 3));
+    ck_assert_uint_eq(table_lfu_count(t, table_peek(t, "hot", 3)), TABLE_LFU_INIT + 1); /* the first is certain */
+    for (int i = 0; i < 100000; i++)
+        table_find(t, "hot", 3);
+    unsigned hot = table_lfu_count(t, table_peek(t, "hot", 3));
+    /* Factor 10: about 100k hits reach the 140s, far from 255 (Redis's table). */
+    ck_assert_uint_gt(hot, 100);
+    ck_assert_uint_lt(hot, 200);
+    /* An overwrite keeps the frequency; a new key starts over. */
+    table_set(t, "hot", 3, "other value, longer than before", 31, TABLE_NO_EXPIRE, NULL);
+    ck_assert_uint_ge(table_lfu_count(t, table_peek(t, "hot", 3)), hot);
+    /* Decay: one per lfu_decay_min minutes without access. */
+    t->lru_clock += 6000 * 10;
+    ck_assert_uint_le(table_lfu_count(t, table_peek(t, "hot", 3)), hot - 10 + 1);
+    ck_assert_uint_eq(table_lfu_count(t, table_peek(t, "cold", 4)), 0);
+    /* allkeys-lfu picks the cold key every time (2 keys, 8 samples). */
+    for (int i = 0; i < 20; i++)
+        ck_assert_mem_eq(tentry_key(evict_pick(t, EVICT_ALLKEYS_LFU, 8)), "cold", 4);
+    /* volatile-lfu considers only keys with a TTL. */
+    ck_assert_ptr_null(evict_pick(t, EVICT_VOLATILE_LFU, 8));
+    table_set_expire(t, table_peek(t, "hot", 3), 99999);
+    ck_assert_mem_eq(tentry_key(evict_pick(t, EVICT_VOLATILE_LFU, 8)), "hot", 3);
+    ck_assert(evict_policy_is_lfu(EVICT_VOLATILE_LFU) && !evict_policy_is_lfu(EVICT_ALLKEYS_LRU));
+    table_free(t);
+}
+END_TEST
+
 START_TEST(test_policy_names)
 {
     ck_assert_str_eq(evict_policy_names[EVICT_NOEVICTION], "noeviction");
@@ -223,7 +262,9 @@ START_TEST(test_policy_names)
     ck_assert_str_eq(evict_policy_names[EVICT_ALLKEYS_RANDOM], "allkeys-random");
     ck_assert_str_eq(evict_policy_names[EVICT_VOLATILE_RANDOM], "volatile-random");
     ck_assert_str_eq(evict_policy_names[EVICT_VOLATILE_TTL], "volatile-ttl");
-    ck_assert_ptr_null(evict_policy_names[EVICT_VOLATILE_TTL + 1]);
+    ck_assert_str_eq(evict_policy_names[EVICT_ALLKEYS_LFU], "allkeys-lfu");
+    ck_assert_str_eq(evict_policy_names[EVICT_VOLATILE_LFU], "volatile-lfu");
+    ck_assert_ptr_null(evict_policy_names[EVICT_VOLATILE_LFU + 1]);
 }
 END_TEST
 
@@ -241,6 +282,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_random_covers_keys);
     tcase_add_test(tc, test_pool_tracks_lru_order);
     tcase_add_test(tc, test_pool_stale_and_long_keys);
+    tcase_add_test(tc, test_lfu);
     tcase_add_test(tc, test_policy_names);
     suite_add_tcase(s, tc);
     return s;

@@ -71,8 +71,25 @@ echo "lru: $hot of 2000 hot keys and $cold of 20000 cold keys left, $ev evicted"
     fail "allkeys-lru kept only $hot/2000 hot keys"
 stop_kvd
 
+# ---- allkeys-lfu: keys used often survive keys used once ----
+start_kvd lfu --maxmemory 2mb --maxmemory-policy allkeys-lfu || fail "start lfu"
+"$LOAD" fill "$PORT" hot: 2000 100 >/dev/null || fail "load hot keys"
+for round in 1 2 3 4 5; do seq 0 1999 | sed 's/^/GET hot:/' | cli >/dev/null; done
+freq=$(cli object freq hot:7)
+[ "$freq" -gt 5 ] && ok "OBJECT FREQ counts uses under LFU ($freq after 6)" || fail "OBJECT FREQ is [$freq]"
+expect_match "OBJECT IDLETIME is Redis's error under LFU" "^ERR An LFU maxmemory policy is selected" "$(cli object idletime hot:7 2>&1)"
+for round in $(seq 1 10); do
+    "$LOAD" fill "$PORT" "once$round:" 2000 100 >/dev/null || fail "load keys used once"
+done
+hot=$(seq 0 1999 | sed 's/^/EXISTS hot:/' | cli | grep -c '^1$')
+ev=$(info evicted_keys stats)
+echo "lfu: $hot of 2000 hot keys left, $ev evicted"
+[ "$ev" -gt 3000 ] && [ "$hot" -ge 1800 ] && ok "allkeys-lfu keeps the keys used often ($hot/2000, $ev evicted)" ||
+    fail "allkeys-lfu kept $hot/2000 hot keys with $ev evicted"
+stop_kvd
+
 # ---- volatile-*: only keys with a TTL go ----
-for policy in volatile-lru volatile-random volatile-ttl; do
+for policy in volatile-lru volatile-random volatile-ttl volatile-lfu; do
     start_kvd "$policy" --maxmemory 2mb --maxmemory-policy "$policy" || fail "start $policy"
     "$LOAD" fill "$PORT" keep: 3000 100 >/dev/null
     # Keys with TTLs: far ones first, then near ones.
@@ -120,7 +137,7 @@ stop_kvd
 
 # ---- bad settings ----
 start_kvd bad || fail "start bad"
-expect_match "unknown policy refused" "^ERR" "$(cli config set maxmemory-policy allkeys-lfu 2>&1)"
+expect_match "unknown policy refused" "^ERR" "$(cli config set maxmemory-policy allkeys-mru 2>&1)"
 expect_match "bad size refused" "^ERR" "$(cli config set maxmemory lots 2>&1)"
 expect_eq "policy unchanged" "maxmemory-policy noeviction" "$(cli config get maxmemory-policy | paste -sd' ')"
 expect_eq "CONFIG SET maxmemory-samples" "OK" "$(cli config set maxmemory-samples 10)"
