@@ -217,7 +217,6 @@ static void finish(int status)
     kvd_test_crash("before-manifest");
     char err[512] = "";
     if (wal_install_base(srv.wal, cs->base_num, cs->upto, cs->first_kept, base_bytes, err, sizeof err) < 0) {
-        unlink(tmp);
         cs->failures++;
         cs->last_status = 0;
         log_warning("compaction failed: %s", err);

@@ -158,8 +158,10 @@ int manifest_load(const char *dir, manifest *m, char *err, size_t errlen)
     return 0;
 }
 
-int manifest_store(const char *dir, const manifest *m, char *err, size_t errlen)
+int manifest_store(const char *dir, const manifest *m, int *renamed, char *err, size_t errlen)
 {
+    if (renamed)
+        *renamed = 0;
     char text[65536];
     size_t len = 0;
     len += (size_t)snprintf(text + len, sizeof text - len, HEADER);
@@ -188,8 +190,11 @@ int manifest_store(const char *dir, const manifest *m, char *err, size_t errlen)
     close(fd);
     if (rc == 0 && rename(tmp, final) < 0)
         rc = -errno;
-    if (rc == 0)
+    if (rc == 0) {
+        if (renamed)
+            *renamed = 1;
         rc = kvd_fsync_dir(dir);
+    }
     if (rc < 0) {
         snprintf(err, errlen, "cannot write the manifest %s: %s", final, strerror(-rc));
         unlink(tmp);

@@ -45,8 +45,11 @@ int manifest_load(const char *dir, manifest *m, char *err, size_t errlen);
 /* Parse manifest text (for tests and the fuzzer). Same returns, minus 1. */
 int manifest_parse(const char *text, size_t len, manifest *m, char *err, size_t errlen);
 
-/* Write m as dir's manifest atomically. Returns 0 or -errno (err says
- * what failed). */
-int manifest_store(const char *dir, const manifest *m, char *err, size_t errlen);
+/* Write m as dir's manifest atomically: temp file, fsync, rename,
+ * directory fsync. Returns 0 or -errno (err says what failed). *renamed
+ * (if not NULL) says whether the rename happened: after a failure with
+ * *renamed set, either manifest may be the one a restart finds, so the
+ * caller must keep every file either one names. */
+int manifest_store(const char *dir, const manifest *m, int *renamed, char *err, size_t errlen);
 
 #endif

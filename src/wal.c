@@ -985,7 +985,7 @@ wal_t *wal_open_dir(const char *dir, pool_t *pool, table_t *t, wal_open_result *
             }
             close(fd);
         }
-        if (kvd_fsync_dir(dir) < 0 || manifest_store(dir, &m, err, errlen) < 0) {
+        if (kvd_fsync_dir(dir) < 0 || manifest_store(dir, &m, NULL, err, errlen) < 0) {
             if (!err[0])
                 snprintf(err, errlen, "cannot sync %s", dir);
             manifest_free(&m);
@@ -1110,14 +1110,24 @@ int wal_rotate(wal_t *w, uint64_t *upto, int *old_fd, char *err, size_t errlen)
         rc = -ENOMEM;
     if (rc == 0)
         rc = kvd_fsync_dir(w->dir);
+    int renamed = 0;
     if (rc == 0)
-        rc = manifest_store(w->dir, &next, err, errlen);
+        rc = manifest_store(w->dir, &next, &renamed, err, errlen);
     if (rc < 0) {
         if (!err[0])
             snprintf(err, errlen, "cannot add %s to the manifest: %s", path, strerror(-rc));
         close(fd);
-        unlink(path);
         manifest_free(&next);
+        if (!renamed) {
+            unlink(path);
+            return rc;
+        }
+        /* The new manifest may or may not survive a crash: a write to either
+         * segment could be lost with it. Everything so far is durable in the
+         * old one, which both manifests list; refuse writes from here on (as
+         * after a failed fdatasync) and keep the new file for whichever
+         * manifest a restart finds. */
+        w->sync_error = rc;
         return rc;
     }
     *old_fd = w->fd;
@@ -1211,23 +1221,29 @@ int wal_install_base(wal_t *w, uint64_t num, uint64_t upto, uint64_t first_kept,
     char tmp[4300], final[4300], path[4300];
     wal_base_path(w, num, 1, tmp, sizeof tmp);
     wal_base_path(w, num, 0, final, sizeof final);
-    if (rename(tmp, final) < 0 || kvd_fsync_dir(w->dir) < 0) {
-        int rc = -errno;
-        snprintf(err, errlen, "cannot put the new base %s in place: %s", final, strerror(errno));
+    int rc = rename(tmp, final) < 0 ? -errno : kvd_fsync_dir(w->dir);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot put the new base %s in place: %s", final, strerror(-rc));
+        unlink(tmp); /* no manifest names either name yet */
+        unlink(final);
         return rc;
     }
     manifest next = {0};
     next.base = num;
     next.base_upto = upto;
-    int rc = 0;
     for (size_t i = 0; i < w->man.nincr; i++)
         if (w->man.incr[i] >= first_kept && manifest_add_incr(&next, w->man.incr[i]) < 0)
             rc = -ENOMEM;
+    int renamed = 0;
     if (rc == 0)
-        rc = manifest_store(w->dir, &next, err, errlen);
+        rc = manifest_store(w->dir, &next, &renamed, err, errlen);
     if (rc < 0) {
         manifest_free(&next);
-        unlink(final);
+        /* If the new manifest may be the one on disk, its base must stay;
+         * the old files stay in any case, and a restart removes whichever
+         * set its manifest does not list. */
+        if (!renamed)
+            unlink(final);
         return rc;
     }
     /* The new manifest is in place: the old files are history. */

@@ -179,7 +179,9 @@ uint64_t wal_total_bytes(const wal_t *w);
  * on. *upto is the last seq in the older files. *old_fd is the old
  * segment's descriptor, which the caller closes once no fdatasync that
  * started on it is still running. Directory WALs only. Returns 0 or
- * -errno with err set (the WAL keeps using the old segment). */
+ * -errno with err set (the WAL keeps using the old segment; if the new
+ * manifest may have reached the disk without its directory fsync, the
+ * WAL also refuses writes until restart, as after a failed fdatasync). */
 int wal_rotate(wal_t *w, uint64_t *upto, int *old_fd, char *err, size_t errlen);
 
 /* Number for the next new file (base or segment). */
@@ -200,7 +202,9 @@ int wal_write_base(table_t *t, const char *path, pool_t *pool, int64_t now, wal_
 /* Make base num (written to its temp path) the WAL's base covering seqs
  * up to upto, keep the segments numbered first_kept and later, switch the
  * manifest atomically, then delete the files it no longer lists. Returns
- * 0 or -errno with err set (then the old manifest still stands). */
+ * 0 or -errno with err set; the WAL keeps its old manifest in memory and
+ * deletes nothing either manifest names (the new one may be on disk if
+ * only its directory fsync failed). */
 int wal_install_base(wal_t *w, uint64_t num, uint64_t upto, uint64_t first_kept, uint64_t base_bytes, char *err,
                      size_t errlen);
 

@@ -5,8 +5,11 @@
  *     write ENOSPC    write() fails with ENOSPC (a full disk)
  *     write EIO       write() fails with EIO
  *     fsync EIO       fdatasync()/fsync() fail with EIO
+ *     dirsync N       the Nth fsync() of a directory from when this line
+ *                     appears fails with EIO (once)
  *     (anything else) no fault
- * Only file descriptors whose path contains "/kvd.incr." are affected. */
+ * Apart from dirsync, only file descriptors whose path contains
+ * "/kvd.incr." are affected. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -14,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int is_segment(int fd)
@@ -27,21 +31,45 @@ static int is_segment(int fd)
     return strstr(path, "/kvd.incr.") != NULL;
 }
 
+/* The control file's content, or "" (spec holds 64 bytes). */
+static void read_spec(char *spec)
+{
+    spec[0] = '\0';
+    const char *ctl = getenv("KVD_FAULT_FILE");
+    int c = ctl ? open(ctl, O_RDONLY | O_CLOEXEC) : -1;
+    if (c < 0)
+        return;
+    ssize_t n = read(c, spec, 63);
+    close(c);
+    spec[n > 0 ? n : 0] = '\0';
+}
+
+/* "dirsync N": EIO for the Nth directory fsync since the line appeared. */
+static int dir_fault(int fd)
+{
+    static char last[64];
+    static int count;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    char spec[64];
+    read_spec(spec);
+    if (strncmp(spec, "dirsync ", 8) != 0)
+        return 0;
+    if (strcmp(spec, last) != 0) {
+        strcpy(last, spec);
+        count = 0;
+    }
+    return ++count == atoi(spec + 8) ? EIO : 0;
+}
+
 /* The errno to fail op with, or 0. */
 static int fault(int fd, const char *op)
 {
-    const char *ctl = getenv("KVD_FAULT_FILE");
-    if (!ctl)
+    char spec[64];
+    read_spec(spec);
+    if (!spec[0])
         return 0;
-    int c = open(ctl, O_RDONLY | O_CLOEXEC);
-    if (c < 0)
-        return 0;
-    char spec[64] = "";
-    ssize_t n = read(c, spec, sizeof spec - 1);
-    close(c);
-    if (n <= 0)
-        return 0;
-    spec[n] = '\0';
     size_t ol = strlen(op);
     if (strncmp(spec, op, ol) != 0 || spec[ol] != ' ' || !is_segment(fd))
         return 0;
@@ -83,7 +111,9 @@ int fsync(int fd)
     static int (*real)(int);
     if (!real)
         real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-    int e = fault(fd, "fsync");
+    int e = dir_fault(fd);
+    if (!e)
+        e = fault(fd, "fsync");
     if (e) {
         errno = e;
         return -1;

@@ -6,7 +6,11 @@
 # - a failed fdatasync (EIO) under always: the waiting client is cut off
 #   without an acknowledgement, writes are refused until restart, reads
 #   keep working, nothing acknowledged is lost;
-# - a full disk under always: the write waits, then is acknowledged.
+# - a full disk under always: the write waits, then is acknowledged;
+# - a failed directory fsync right after a manifest rename (which of the
+#   two manifests a crash leaves is unknown): no file either names is
+#   deleted, so after kill -9 the data dir loads with every acknowledged
+#   write; during a rotation writes are refused from then on.
 . "$(dirname "$0")/lib.sh"
 
 LOAD=$B/tests/kvdload
@@ -79,4 +83,32 @@ stop_kvd
 restart_kvd w --appendfsync always || fail "restart w"
 expect_eq "and it is there after a restart" v "$(cli get waits)"
 stop_kvd
+
+# ---- a failed directory fsync after a manifest rename ----
+# Compaction fsyncs the directory: (1) before and (2) after the rotation's
+# manifest rename, (3) after renaming the new base into place and (4)
+# after the new manifest's rename. 2 and 4 leave the manifest uncertain.
+for n in 2 4; do
+    faulty start_kvd "d$n" --appendfsync always --compaction-cpu-percent 100 || fail "start d$n"
+    "$LOAD" fill "$PORT" k: 2000 40 >/dev/null || fail "fill d$n"
+    echo "dirsync $n" >"$FAULT"
+    reply=$(cli bgrewriteaof 2>&1)
+    for i in $(seq 1 100); do [ "$(info aof_rewrite_in_progress)" == 0 ] && break; sleep 0.05; done
+    if [ $n = 2 ]; then
+        expect_match "dirsync 2: the rotation fails and says why" "Input/output error" "$reply"
+        expect_match "dirsync 2: writes are refused from then on" "^MISCONF" "$(cli set after v)"
+    else
+        expect_eq "dirsync 4: the compaction is reported failed" err "$(info aof_last_bgrewrite_status)"
+        expect_eq "dirsync 4: writes go on" OK "$(cli set after v)"
+    fi
+    expect_eq "dirsync $n: reads work" 0 "$("$LOAD" verify "$PORT" k: 2000 40 >/dev/null; echo $?)"
+    : >"$FAULT"
+    kill9_kvd
+    restart_kvd "d$n" --appendfsync always || fail "dirsync $n: restart"
+    expect_eq "dirsync $n: after kill -9 every acknowledged write loads" 0 \
+        "$("$LOAD" verify "$PORT" k: 2000 40 >/dev/null; echo $?)"
+    [ $n = 4 ] && expect_eq "dirsync 4: and the write acknowledged after it" v "$(cli get after)"
+    expect_eq "dirsync $n: kvd-check-wal DIR is clean" 0 "$("$CHECKWAL" "$DIR" >/dev/null; echo $?)"
+    stop_kvd
+done
 finish
