@@ -240,7 +240,7 @@ static void server_hold(client *c, size_t off, uint64_t seq)
 
 void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
 {
-    srv.now_ms = kvd_now_ms();
+    db_set_now(kvd_now_ms());
     c->last_ms = srv.now_ms;
     srv.stats.commands++;
     c->ncmds++;
@@ -266,7 +266,6 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
         cmd->failed++;
         return;
     }
-    srv.db->lru_clock = (uint32_t)(srv.now_ms / TABLE_LRU_MS);
     if (srv.cfg.maxmemory && db_make_room(1000) < 0 && (cmd->flags & CMD_DENYOOM)) {
         reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
         srv.stats.oom_rejects++;

@@ -53,12 +53,12 @@ int arg_is(const char *arg, size_t len, const char *word);
  * Returns 0 or -1. */
 int arg_ll(client *c, const char *arg, size_t len, long long *out);
 
-/* Reply to a bad subcommand as Redis 7 does: "wrong number of arguments
- * for 'cmd|sub' command" when sub is one of known (a NULL-terminated
- * list), else "unknown subcommand 'sub'. Try CMD HELP.". */
 /* An array of status lines (the HELP subcommands). */
 void reply_lines(client *c, const char *const *lines, size_t n);
 
+/* Reply to a bad subcommand as Redis 7 does: "wrong number of arguments
+ * for 'cmd|sub' command" when sub is one of known (a NULL-terminated
+ * list), else "unknown subcommand 'sub'. Try CMD HELP.". */
 void reply_subcommand_error(client *c, const char *cmd, const char *sub, size_t sublen,
                             const char *const *known);
 

@@ -31,9 +31,15 @@ static void expire_entry(tentry_t *e)
     srv.stats.expired_keys++;
 }
 
-tentry_t *db_lookup(const char *key, size_t klen)
+void db_set_now(int64_t now_ms)
 {
-    tentry_t *e = table_find(srv.db, key, klen);
+    srv.now_ms = now_ms;
+    srv.db->lru_clock = (uint32_t)(now_ms / TABLE_LRU_MS);
+}
+
+/* e if it is live; an expired entry is deleted (and logged) first. */
+static tentry_t *live(tentry_t *e)
+{
     if (e && expired(e)) {
         expire_entry(e);
         return NULL;
@@ -41,14 +47,14 @@ tentry_t *db_lookup(const char *key, size_t klen)
     return e;
 }
 
+tentry_t *db_lookup(const char *key, size_t klen)
+{
+    return live(table_find(srv.db, key, klen));
+}
+
 tentry_t *db_peek(const char *key, size_t klen)
 {
-    tentry_t *e = table_peek(srv.db, key, klen);
-    if (e && expired(e)) {
-        expire_entry(e);
-        return NULL;
-    }
-    return e;
+    return live(table_peek(srv.db, key, klen));
 }
 
 tentry_t *db_lookup_read(const char *key, size_t klen)
@@ -140,7 +146,7 @@ uint64_t db_active_expire(int64_t budget_us)
         return 0;
     uint64_t t0 = kvd_mono_ns(), deleted = 0;
     int64_t now = kvd_now_ms();
-    srv.now_ms = now;
+    db_set_now(now);
     for (int round = 0;; round++) {
         uint32_t n = table_volatile_count(srv.db);
         if (n == 0)
@@ -176,7 +182,6 @@ int db_make_room(int64_t budget_us)
         return 0;
     if (!db_writable())
         return -1;
-    srv.db->lru_clock = (uint32_t)(srv.now_ms / TABLE_LRU_MS);
     uint64_t t0 = kvd_mono_ns(), n = 0;
     while (db_evict_used() > limit) {
         tentry_t *e = evict_pick_pooled(srv.db, srv.cfg.maxmemory_policy, srv.cfg.maxmemory_samples, &srv.evpool);

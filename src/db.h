@@ -9,6 +9,10 @@
 
 #include "table.h"
 
+/* Set the clock commands and eviction see: srv.now_ms, and the table's
+ * LRU clock derived from it. */
+void db_set_now(int64_t now_ms);
+
 /* The live entry for key, or NULL. An expired key is deleted (and the
  * delete logged) first. Does not touch hit/miss counters. */
 tentry_t *db_lookup(const char *key, size_t klen);

@@ -24,20 +24,29 @@ static int volatile_only(int policy)
            policy == EVICT_VOLATILE_LFU;
 }
 
+static int random_policy(int policy)
+{
+    return policy == EVICT_ALLKEYS_RANDOM || policy == EVICT_VOLATILE_RANDOM;
+}
+
+/* A random entry from the policy's candidate set, or NULL if it is empty. */
+static tentry_t *sample(table_t *t, int policy)
+{
+    return volatile_only(policy) ? table_random_volatile(t) : table_random(t);
+}
+
 tentry_t *evict_pick(table_t *t, int policy, int samples)
 {
     if (policy == EVICT_NOEVICTION)
         return NULL;
-    if (policy == EVICT_ALLKEYS_RANDOM)
-        return table_random(t);
-    if (policy == EVICT_VOLATILE_RANDOM)
-        return table_random_volatile(t);
+    if (random_policy(policy))
+        return sample(t, policy);
     if (samples < 1)
         samples = 1;
     tentry_t *best = NULL;
     uint64_t best_score = 0;
     for (int i = 0; i < samples; i++) {
-        tentry_t *e = volatile_only(policy) ? table_random_volatile(t) : table_random(t);
+        tentry_t *e = sample(t, policy);
         if (!e)
             return NULL;
         uint64_t s = score(t, e, policy);
@@ -82,7 +91,7 @@ static void pool_offer(evict_pool *p, const tentry_t *e, uint64_t s)
 
 tentry_t *evict_pick_pooled(table_t *t, int policy, int samples, evict_pool *pool)
 {
-    if (policy == EVICT_NOEVICTION || policy == EVICT_ALLKEYS_RANDOM || policy == EVICT_VOLATILE_RANDOM)
+    if (policy == EVICT_NOEVICTION || random_policy(policy))
         return evict_pick(t, policy, samples);
     if (pool->policy != policy) {
         pool->n = 0;
@@ -94,7 +103,7 @@ tentry_t *evict_pick_pooled(table_t *t, int policy, int samples, evict_pool *poo
     tentry_t *direct = NULL;
     uint64_t direct_score = 0;
     for (int i = 0; i < samples; i++) {
-        tentry_t *e = volatile_only(policy) ? table_random_volatile(t) : table_random(t);
+        tentry_t *e = sample(t, policy);
         if (!e)
             break;
         uint64_t s = score(t, e, policy);

@@ -8,6 +8,7 @@
  *               failed on shutdown. */
 #include "config.h"
 #include "conf.h"
+#include "db.h"
 #include "log.h"
 #include "pool.h"
 #include "server.h"
@@ -191,7 +192,7 @@ int main(int argc, char **argv)
     }
     snprintf(srv.wal_path, sizeof srv.wal_path, "%s", srv.cfg.dir);
     srv.db = table_new();
-    srv.db->lru_clock = (uint32_t)(kvd_now_ms() / TABLE_LRU_MS);
+    db_set_now(kvd_now_ms());
     server_apply_eviction_config();
     char err[1024] = "";
     srv.wal = wal_open_dir(srv.cfg.dir, &srv.pool, srv.db, &srv.load, err, sizeof err);

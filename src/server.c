@@ -739,7 +739,7 @@ static void on_cron(uv_timer_t *t)
     compact_cron();
     srv.clients_mem = clients_memory();
     if (srv.cfg.maxmemory) {
-        srv.now_ms = now;
+        db_set_now(now);
         db_make_room(1000000 / hz / 4);
     }
     /* A failed write is retried here as well as before each poll. */
@@ -779,7 +779,7 @@ void server_config_changed(const char *name)
             c->parser.lim = lim;
     } else if (strcasecmp(name, "maxmemory") == 0) {
         /* A lower limit applies now, as in Redis, not at the next write. */
-        srv.now_ms = kvd_now_ms();
+        db_set_now(kvd_now_ms());
         if (db_make_room(0) < 0)
             log_warning("used memory is over the new maxmemory and the policy (%s) can evict nothing "
                         "more: writes get -OOM",
