@@ -891,72 +891,68 @@ static int multi(kvd_context *c, kvd_reply **out, unsigned types, const char *cm
     return rc;
 }
 
+/* The integer a typed call returned (rc from typed or multi, r its reply,
+ * which is freed). */
+static int take_int(int rc, kvd_reply *r, long long *out)
+{
+    if (rc < 0)
+        return rc;
+    if (out)
+        *out = r->integer;
+    kvd_reply_free(r);
+    return KVD_OK;
+}
+
+/* A one-key command with an optional number argument, whose reply is an
+ * integer. */
+static int int_cmd(kvd_context *c, const char *cmd, const void *key, size_t klen, const long long *arg,
+                   long long *out)
+{
+    char num[24];
+    const char *argv[] = {cmd, key, num};
+    size_t lens[] = {strlen(cmd), klen, arg ? kvd_ll_to_str(num, *arg) : 0};
+    kvd_reply *r;
+    int rc = typed(c, &r, T(KVD_REPLY_INTEGER), arg ? 3 : 2, argv, lens);
+    return take_int(rc, r, out);
+}
+
 KVD_API int kvd_del(kvd_context *c, size_t n, const void *const *keys, const size_t *klens, long long *deleted)
 {
     kvd_reply *r;
     int rc = multi(c, &r, T(KVD_REPLY_INTEGER), "DEL", n, keys, klens, NULL, NULL);
-    if (rc < 0)
-        return rc;
-    if (deleted)
-        *deleted = r->integer;
-    kvd_reply_free(r);
-    return KVD_OK;
+    return take_int(rc, r, deleted);
 }
 
 KVD_API int kvd_exists(kvd_context *c, const void *key, size_t klen, int *exists)
 {
-    const char *argv[] = {"EXISTS", key};
-    size_t lens[] = {6, klen};
-    kvd_reply *r;
-    int rc = typed(c, &r, T(KVD_REPLY_INTEGER), 2, argv, lens);
-    if (rc < 0)
-        return rc;
-    *exists = r->integer > 0;
-    kvd_reply_free(r);
-    return KVD_OK;
+    long long v = 0;
+    int rc = int_cmd(c, "EXISTS", key, klen, NULL, &v);
+    if (rc == KVD_OK)
+        *exists = v > 0;
+    return rc;
 }
 
 KVD_API int kvd_incr(kvd_context *c, const void *key, size_t klen, long long by, long long *value)
 {
-    char num[24];
-    const char *argv[] = {"INCRBY", key, num};
-    size_t lens[] = {6, klen, kvd_ll_to_str(num, by)};
-    kvd_reply *r;
-    int rc = typed(c, &r, T(KVD_REPLY_INTEGER), 3, argv, lens);
-    if (rc < 0)
-        return rc;
-    if (value)
-        *value = r->integer;
-    kvd_reply_free(r);
-    return KVD_OK;
+    return int_cmd(c, "INCRBY", key, klen, &by, value);
 }
 
 KVD_API int kvd_expire(kvd_context *c, const void *key, size_t klen, int64_t ttl_ms, int *applied)
 {
-    char num[24];
-    const char *argv[] = {"PEXPIRE", key, num};
-    size_t lens[] = {7, klen, kvd_ll_to_str(num, ttl_ms)};
-    kvd_reply *r;
-    int rc = typed(c, &r, T(KVD_REPLY_INTEGER), 3, argv, lens);
-    if (rc < 0)
-        return rc;
-    if (applied)
-        *applied = r->integer == 1;
-    kvd_reply_free(r);
-    return KVD_OK;
+    long long ms = ttl_ms, v = 0;
+    int rc = int_cmd(c, "PEXPIRE", key, klen, &ms, &v);
+    if (rc == KVD_OK && applied)
+        *applied = v == 1;
+    return rc;
 }
 
 KVD_API int kvd_ttl(kvd_context *c, const void *key, size_t klen, int64_t *ttl_ms)
 {
-    const char *argv[] = {"PTTL", key};
-    size_t lens[] = {4, klen};
-    kvd_reply *r;
-    int rc = typed(c, &r, T(KVD_REPLY_INTEGER), 2, argv, lens);
-    if (rc < 0)
-        return rc;
-    *ttl_ms = r->integer;
-    kvd_reply_free(r);
-    return KVD_OK;
+    long long v = 0;
+    int rc = int_cmd(c, "PTTL", key, klen, NULL, &v);
+    if (rc == KVD_OK)
+        *ttl_ms = v;
+    return rc;
 }
 
 KVD_API int kvd_mget(kvd_context *c, size_t n, const void *const *keys, const size_t *klens, kvd_reply **values)
