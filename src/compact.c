@@ -143,23 +143,21 @@ int compact_start(const char *why, char *err, size_t errlen)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        cow_wfd = cow[1];
-        if (cow[0] >= 0)
-            close(cow[0]);
-    } else if (cow[1] >= 0) {
-        close(cow[1]);
+        cow_wfd = cow[1]; /* child_main closes every other descriptor */
+        child_main(tmp);
     }
+    if (cow[1] >= 0)
+        close(cow[1]);
     if (pid < 0) {
+        int e = errno;
         if (cow[0] >= 0)
             close(cow[0]);
         table_pause_resize(srv.db, 0);
-        snprintf(err, errlen, "fork failed: %s", strerror(errno));
+        snprintf(err, errlen, "fork failed: %s", strerror(e));
         cs->failures++;
         cs->last_status = 0;
         return COMPACT_FAILED;
     }
-    if (pid == 0)
-        child_main(tmp);
     cs->child = pid;
     cs->cow_fd = cow[0];
     cs->cow_current = cs->cow_peak = 0;
@@ -192,14 +190,20 @@ static void read_cow(int done)
     }
 }
 
+/* The child is gone: take its last figures, let the table resize again. */
+static void child_ended(void)
+{
+    read_cow(1);
+    table_pause_resize(srv.db, 0);
+    srv.compact.child = 0;
+}
+
 static void finish(int status)
 {
     compact_state *cs = &srv.compact;
-    read_cow(1);
+    child_ended();
     char tmp[4300];
     wal_base_path(srv.wal, cs->base_num, 1, tmp, sizeof tmp);
-    table_pause_resize(srv.db, 0);
-    cs->child = 0;
     cs->runs++;
     cs->last_duration_ms = kvd_now_ms() - cs->started_ms;
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
@@ -268,12 +272,10 @@ void compact_abort(void)
     kill(cs->child, SIGKILL);
     int status;
     waitpid(cs->child, &status, 0);
-    read_cow(1);
+    child_ended();
     char tmp[4300];
     wal_base_path(srv.wal, cs->base_num, 1, tmp, sizeof tmp);
     unlink(tmp);
-    cs->child = 0;
-    table_pause_resize(srv.db, 0);
     log_notice("compaction stopped by the shutdown; the WAL is unchanged");
 }
 

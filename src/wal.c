@@ -1208,8 +1208,8 @@ int wal_write_base(table_t *t, const char *path, pool_t *pool, int64_t now, wal_
     struct stat st;
     if (b.rc == 0 && fstat(fd, &st) == 0)
         *bytes = (uint64_t)st.st_size;
-    if (b.rc == 0 && fsync(fd) < 0)
-        b.rc = -errno;
+    if (b.rc == 0)
+        b.rc = wal_sync_fd(fd);
     close(fd);
     *entries = b.entries;
     return b.rc;
