@@ -387,17 +387,23 @@ static tentry_t **find_link(table_t *t, const void *key, size_t klen, uint64_t h
     return NULL;
 }
 
+tentry_t *table_peek(table_t *t, const void *key, size_t klen)
+{
+    if (table_count(t) == 0)
+        return NULL;
+    tentry_t **link = find_link(t, key, klen, table_hash(t, key, klen));
+    return link ? *link : NULL;
+}
+
 tentry_t *table_find(table_t *t, const void *key, size_t klen)
 {
     if (table_count(t) == 0)
         return NULL;
     rehash_step(t);
-    tentry_t **link = find_link(t, key, klen, table_hash(t, key, klen));
-    if (!link)
-        return NULL;
-    if (!t->resize_paused)
-        (*link)->lru = access_stamp(t, *link, 0);
-    return *link;
+    tentry_t *e = table_peek(t, key, klen);
+    if (e && !t->resize_paused)
+        e->lru = access_stamp(t, e, 0);
+    return e;
 }
 
 static size_t entry_room(tentry_t *e);
@@ -422,14 +428,6 @@ static int reuse_entry(table_t *t, tentry_t *e, const void *val, size_t vlen, in
     return 1;
 }
 
-tentry_t *table_peek(table_t *t, const void *key, size_t klen)
-{
-    if (table_count(t) == 0)
-        return NULL;
-    tentry_t **link = find_link(t, key, klen, table_hash(t, key, klen));
-    return link ? *link : NULL;
-}
-
 tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, size_t vlen,
                     int64_t expire, int *replaced)
 {
@@ -444,8 +442,7 @@ tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, s
     tentry_t *n = entry_new(t, key, klen, val, vlen, expire);
     if (link) {
         tentry_t *old = *link;
-        if (t->lfu) /* an overwrite keeps the key's access frequency, as in Redis */
-            n->lru = access_stamp(t, old, 0);
+        n->lru = access_stamp(t, old, 0); /* an overwrite is a use (LFU: keeps the count) */
         n->next = old->next;
         *link = n;
         if (tentry_has_expire(old))
