@@ -38,17 +38,23 @@ uint64_t server_ack_seq(void)
 
 /* ------------------------------------------------------------ client lists */
 
-static void lru_unlink(client *c)
+/* Unlink c from a list threaded through prev/next (tail may be NULL). */
+static void list_unlink(client **head, client **tail, client *c)
 {
     if (c->prev)
         c->prev->next = c->next;
     else
-        srv.clients_head = c->next;
+        *head = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    else
-        srv.clients_tail = c->prev;
+    else if (tail)
+        *tail = c->prev;
     c->prev = c->next = NULL;
+}
+
+static void lru_unlink(client *c)
+{
+    list_unlink(&srv.clients_head, &srv.clients_tail, c);
 }
 
 static void lru_append(client *c)
@@ -265,24 +271,13 @@ static void client_free_cb(uv_handle_t *h)
     free(c);
 }
 
-static void linger_unlink(client *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv.linger_head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    c->prev = c->next = NULL;
-}
-
 static void client_close(client *c)
 {
     if (c->flags & CLIENT_CLOSING)
         return;
     if (c->flags & CLIENT_LINGER) {
         c->flags |= CLIENT_CLOSING;
-        linger_unlink(c);
+        list_unlink(&srv.linger_head, NULL, c);
         uv_close(&c->h.handle, client_free_cb);
         return;
     }

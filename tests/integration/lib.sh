@@ -69,27 +69,35 @@ finish() {
 }
 
 # ---- servers ----
+# on_free_port WHAT LOG CMD...: run CMD in the background on a random
+# loopback port (each @PORT@ in CMD becomes it) and wait until it answers
+# PING; another port if that one was taken, else the end of LOG on
+# failure. Sets FREE_PORT and FREE_PID; the process is killed on exit.
+on_free_port() {
+    local what=$1 log=$2 try a; shift 2
+    for try in 1 2 3 4 5 6 7 8; do
+        FREE_PORT=$((20000 + RANDOM % 40000))
+        local cmd=()
+        for a in "$@"; do cmd+=("${a//@PORT@/$FREE_PORT}"); done
+        "${cmd[@]}" &
+        FREE_PID=$!
+        PIDS+=("$FREE_PID")
+        wait_ready "$FREE_PORT" "$FREE_PID" && return 0
+        kill -9 "$FREE_PID" 2>/dev/null
+        grep -qi "address already in use" "$log" 2>/dev/null || break
+    done
+    echo "$what did not start:"; tail -5 "$log"
+    return 1
+}
+
 # start_kvd NAME [--directive value ...]: start kvd with data dir $T/NAME
-# on a free port; sets PORT, KPID and DIR. Retries if the port was taken.
+# on a free port; sets PORT, KPID and DIR.
 start_kvd() {
     local name=$1; shift
     DIR=$T/$name
-    mkdir -p "$T"
-    local try
-    for try in 1 2 3 4 5 6 7 8; do
-        PORT=$((20000 + RANDOM % 40000))
-        "${VG[@]}" "$KVD" --bind 127.0.0.1 --port "$PORT" --dir "$DIR" --logfile "$T/$name.log" "$@" &
-        KPID=$!
-        PIDS+=("$KPID")
-        if wait_ready "$PORT" "$KPID"; then
-            return 0
-        fi
-        if ! grep -q "address already in use" "$T/$name.log" 2>/dev/null; then
-            echo "kvd $name did not start:"; tail -5 "$T/$name.log"
-            return 1
-        fi
-    done
-    return 1
+    on_free_port "kvd $name" "$T/$name.log" "${VG[@]}" "$KVD" --bind 127.0.0.1 --port @PORT@ --dir "$DIR" \
+        --logfile "$T/$name.log" "$@" || return 1
+    PORT=$FREE_PORT KPID=$FREE_PID
 }
 
 # wait_ready PORT PID: wait until kvd answers PING (or the process dies).
@@ -106,24 +114,13 @@ wait_ready() {
 }
 
 # start_redis NAME [args]: start Debian's redis-server (the reference peer)
-# with data dir $T/NAME on a free port; sets RPORT and RPID. Retries if
-# the port was taken; otherwise shows the end of its log on failure.
+# with data dir $T/NAME on a free port; sets RPORT and RPID.
 start_redis() {
-    local name=$1 try; shift
+    local name=$1; shift
     mkdir -p "$T/$name"
-    for try in 1 2 3 4 5 6 7 8; do
-        RPORT=$((20000 + RANDOM % 40000))
-        : >"$T/$name.log"
-        redis-server --bind 127.0.0.1 --port "$RPORT" --dir "$T/$name" --save '' \
-            --logfile "$T/$name.log" "$@" &
-        RPID=$!
-        PIDS+=("$RPID")
-        wait_ready "$RPORT" "$RPID" && return 0
-        kill -9 "$RPID" 2>/dev/null
-        grep -qi "address already in use" "$T/$name.log" || break
-    done
-    echo "redis-server $name did not start:"; tail -5 "$T/$name.log"
-    return 1
+    on_free_port "redis-server $name" "$T/$name.log" redis-server --bind 127.0.0.1 --port @PORT@ \
+        --dir "$T/$name" --save '' --logfile "$T/$name.log" "$@" || return 1
+    RPORT=$FREE_PORT RPID=$FREE_PID
 }
 
 # restart_kvd NAME [args]: start again on the same data dir and port.
