@@ -157,12 +157,11 @@ void reply_error(client *c, const char *msg)
 
 void reply_errorf(client *c, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
+    srv.stats.errors++;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    resp_add_verrorf(&c->out, fmt, ap);
     va_end(ap);
-    reply_error(c, msg);
 }
 
 void reply_lines(client *c, const char *const *lines, size_t n)

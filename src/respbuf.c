@@ -44,14 +44,19 @@ void resp_add_error(buf_t *b, const char *msg)
     b->data[b->len++] = '\n';
 }
 
-void resp_add_errorf(buf_t *b, const char *fmt, ...)
+void resp_add_verrorf(buf_t *b, const char *fmt, va_list ap)
 {
     char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    resp_add_error(b, msg);
+}
+
+void resp_add_errorf(buf_t *b, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    resp_add_verrorf(b, fmt, ap);
     va_end(ap);
-    resp_add_error(b, msg);
 }
 
 void resp_add_int(buf_t *b, long long v)

@@ -5,6 +5,7 @@
 #ifndef KVD_RESPBUF_H
 #define KVD_RESPBUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -12,6 +13,8 @@
 
 void resp_add_simple(buf_t *b, const char *s);           /* +s\r\n */
 void resp_add_error(buf_t *b, const char *msg);          /* -msg\r\n (msg has the code: "ERR ...") */
+/* resp_add_errorf with a va_list. */
+void resp_add_verrorf(buf_t *b, const char *fmt, va_list ap);
 void resp_add_errorf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void resp_add_int(buf_t *b, long long v);                /* :v\r\n */
 void resp_add_bulk(buf_t *b, const void *p, size_t n);   /* $n\r\n...\r\n */
