@@ -290,7 +290,9 @@ START_TEST(test_timeout_on_silent_server)
     ck_assert_int_eq(kvd_command(c, &r, "PING"), KVD_ERR_TIMEOUT);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = (double)(t1.tv_sec - t0.tv_sec) * 1000 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
-    ck_assert_msg(ms >= 250 && ms < 3000, "timeout took %.0f ms", ms);
+    /* Not before the 300 ms; the upper bound only tells a timeout from a
+     * hang, with room for a loaded machine (or valgrind) to be slow. */
+    ck_assert_msg(ms >= 250 && ms < 10000, "timeout took %.0f ms", ms);
     ck_assert_int_eq(c->err, KVD_ERR_TIMEOUT);
     ck_assert_str_eq(kvd_err_name(c->err), "KVD_ERR_TIMEOUT");
     /* The connection is dead until reconnected. */

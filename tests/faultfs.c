@@ -1,5 +1,7 @@
 /* faultfs: an LD_PRELOAD shim for the fault tests. It makes write(),
- * fdatasync() and fsync() fail on kvd's WAL segments when told to.
+ * fdatasync() and fsync() fail on kvd's WAL segments when told to, or
+ * keeps what is written to them in memory until it is synced, so that a
+ * kill -9 of kvd is a power loss for its WAL.
  * KVD_FAULT_FILE names a control file, read on every call, whose content
  * selects the fault:
  *     write ENOSPC    write() fails with ENOSPC (a full disk)
@@ -7,19 +9,90 @@
  *     fsync EIO       fdatasync()/fsync() fail with EIO
  *     dirsync N       the Nth fsync() of a directory from when this line
  *                     appears fails with EIO (once)
+ *     volatile        the page cache is lost at power-off (see below)
  *     (anything else) no fault
  * Apart from dirsync, only file descriptors whose path contains
- * "/kvd.incr." are affected. */
+ * "/kvd.incr." are affected; volatile only holds the segments themselves
+ * (kvd.incr.N.jsonl), not other files named after them.
+ *
+ * volatile: write() to a segment is not passed to the kernel. The bytes
+ * are kept in memory, per descriptor and in order, and only an fdatasync()
+ * or fsync() of that descriptor writes them to the file (then syncs it).
+ * Whatever kvd wrote but did not sync when it is killed is gone, as the
+ * dirty pages of a machine that loses power are. kvd writes on its loop
+ * thread and syncs on a libuv worker, so the held bytes are guarded by a
+ * mutex; a sync takes every byte held when it starts (bytes written while
+ * it runs wait for the next sync) and syncs are serialized, so the file
+ * always receives the bytes in the order they were written. Choices for
+ * the other calls that touch those descriptors:
+ *   - Mode changes: a descriptor that holds bytes keeps holding every
+ *     later write until its next sync, whatever the control file says, so
+ *     nothing can overtake them; once drained it follows the mode again.
+ *   - O_APPEND: kvd opens its segments O_APPEND, so a write lands at the
+ *     end of the file, after everything written before it: held bytes go
+ *     to the file with one plain write() each sync. Only O_APPEND
+ *     descriptors can be held; a write through any other one in this mode
+ *     aborts the process with a message (offsets would have to be
+ *     modelled), so a test can never silently check nothing.
+ *   - writev(), pwrite(), pwritev(): held like write(). As Linux does for
+ *     O_APPEND descriptors, pwrite's offset is ignored (the data is
+ *     appended).
+ *   - ftruncate() (kvd's cleanup after a failed write): works on the
+ *     logical file, the synced bytes followed by the held ones. A length
+ *     inside the held bytes cuts them, one inside the file drops them all
+ *     and truncates the file, one past the end adds held zeros.
+ *   - fdatasync()/fsync() while "fsync EIO" is set: fails, and the held
+ *     bytes are dropped, as a kernel drops pages it failed to write back.
+ *   - close(): held bytes are dropped, as if the power went before the
+ *     kernel wrote them back (kvd syncs a segment before it closes it);
+ *     the count is reported on stderr. A close that races a sync of the
+ *     same descriptor is not supported (kvd closes a rotated-out segment
+ *     only after its sync returns).
+ *   - lseek() on a descriptor that holds bytes aborts like a non-append
+ *     write (the offset would be wrong). fstat() and other processes see
+ *     the synced bytes only, which is what the disk holds.
+ *   - fork(): the child forgets the held bytes of its copy (they are the
+ *     parent's to sync) and starts with fresh locks.
+ *   - Not modelled (kvd does not use them on segments): dup(), mmap(),
+ *     sync_file_range(), sync(), syncfs(). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+/* The next definition of a symbol: the libc one (or a sanitizer's). */
+#define REAL(name, type)                                                                                    \
+    static type real_##name;                                                                                \
+    if (!real_##name)                                                                                       \
+        real_##name = (type)dlsym(RTLD_NEXT, #name)
+
+typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef ssize_t (*writev_fn)(int, const struct iovec *, int);
+typedef ssize_t (*pwrite_fn)(int, const void *, size_t, off_t);
+typedef ssize_t (*pwritev_fn)(int, const struct iovec *, int, off_t);
+typedef int (*sync_fn)(int);
+typedef int (*ftruncate_fn)(int, off_t);
+typedef off_t (*lseek_fn)(int, off_t, int);
+typedef int (*close_fn)(int);
+
+/* close() without going through our own close (read_spec runs inside
+ * write(), which may hold no lock but must not recurse into ours). */
+static int plain_close(int fd)
+{
+    REAL(close, close_fn);
+    return real_close(fd);
+}
+
+/* 1 if fd's path contains "/kvd.incr." (what the fault modes act on), 2
+ * if it is a segment itself, ".../kvd.incr.N.jsonl" (what volatile holds:
+ * not a copy named after one, like the .broken file a repair keeps). */
 static int is_segment(int fd)
 {
     char link[64], path[4096];
@@ -28,7 +101,17 @@ static int is_segment(int fd)
     if (n <= 0)
         return 0;
     path[n] = '\0';
-    return strstr(path, "/kvd.incr.") != NULL;
+    const char *p = strstr(path, "/kvd.incr.");
+    if (!p)
+        return 0;
+    for (const char *q; (q = strstr(p + 1, "/kvd.incr.")) != NULL;)
+        p = q;
+    p += strlen("/kvd.incr.");
+    size_t digits = strspn(p, "0123456789");
+    p += digits;
+    if (digits && strncmp(p, ".jsonl", 6) == 0 && (p[6] == '\0' || strcmp(p + 6, " (deleted)") == 0))
+        return 2;
+    return 1;
 }
 
 /* The control file's content, or "" (spec holds 64 bytes). */
@@ -40,7 +123,7 @@ static void read_spec(char *spec)
     if (c < 0)
         return;
     ssize_t n = read(c, spec, 63);
-    close(c);
+    plain_close(c);
     spec[n > 0 ? n : 0] = '\0';
 }
 
@@ -63,15 +146,11 @@ static int dir_fault(int fd)
     return ++count == atoi(spec + 8) ? EIO : 0;
 }
 
-/* The errno to fail op with, or 0. */
-static int fault(int fd, const char *op)
+/* The errno that spec says op fails with, or 0. */
+static int spec_fault(const char *spec, const char *op)
 {
-    char spec[64];
-    read_spec(spec);
-    if (!spec[0])
-        return 0;
     size_t ol = strlen(op);
-    if (strncmp(spec, op, ol) != 0 || spec[ol] != ' ' || !is_segment(fd))
+    if (strncmp(spec, op, ol) != 0 || spec[ol] != ' ')
         return 0;
     if (strncmp(spec + ol + 1, "ENOSPC", 6) == 0)
         return ENOSPC;
@@ -80,43 +159,341 @@ static int fault(int fd, const char *op)
     return 0;
 }
 
-ssize_t write(int fd, const void *buf, size_t count)
+static int spec_volatile(const char *spec)
 {
-    static ssize_t (*real)(int, const void *, size_t);
-    if (!real)
-        real = (ssize_t(*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
-    int e = fd > 2 ? fault(fd, "write") : 0;
+    return strncmp(spec, "volatile", 8) == 0 && (spec[8] == '\0' || spec[8] == '\n' || spec[8] == ' ');
+}
+
+/* ------------------------------------------------------------ volatile */
+
+/* The bytes a descriptor holds. An entry exists from the first held write
+ * until a sync or an ftruncate leaves it empty; while it exists every
+ * write to the descriptor is held, so order is kept. A sync keeps the
+ * entry until the bytes it took are in the file, so writes made meanwhile
+ * are held behind them. */
+typedef struct held {
+    int fd;
+    char *data;
+    size_t len, cap;
+    struct held *next;
+} held;
+
+static held *helds;      /* guarded by mu */
+static int nhelds;       /* entries in helds; read unlocked (atomically) as a hint */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+/* Serializes syncs (and truncations) of held descriptors: taken before mu. */
+static pthread_mutex_t sync_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static held *find(int fd)
+{
+    for (held *h = helds; h; h = h->next)
+        if (h->fd == fd)
+            return h;
+    return NULL;
+}
+
+static void drop(held *h)
+{
+    held **p = &helds;
+    while (*p != h)
+        p = &(*p)->next;
+    *p = h->next;
+    __atomic_sub_fetch(&nhelds, 1, __ATOMIC_RELAXED);
+    free(h->data);
+    free(h);
+}
+
+static void die(const char *what, int fd)
+{
+    fprintf(stderr, "faultfs: volatile mode does not model %s (fd %d); aborting\n", what, fd);
+    abort();
+}
+
+/* Append n bytes (zeros when p is NULL) to h. */
+static void hold_bytes(held *h, const void *p, size_t n)
+{
+    if (h->len + n > h->cap) {
+        size_t cap = h->cap ? h->cap : 4096;
+        while (cap < h->len + n)
+            cap *= 2;
+        char *d = realloc(h->data, cap);
+        if (!d)
+            die("running out of memory", h->fd);
+        h->data = d;
+        h->cap = cap;
+    }
+    if (p)
+        memcpy(h->data + h->len, p, n);
+    else
+        memset(h->data + h->len, 0, n);
+    h->len += n;
+}
+
+/* If fd's writes are to be held (it holds bytes already, or the mode is
+ * volatile), hold the iovcnt buffers and return 1; else 0. fd is a segment. */
+static int hold(int fd, const char *spec, const struct iovec *iov, int iovcnt)
+{
+    pthread_mutex_lock(&mu);
+    held *h = find(fd);
+    if (!h && spec_volatile(spec)) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0 && !(fl & O_APPEND)) {
+            pthread_mutex_unlock(&mu);
+            die("writes through a descriptor without O_APPEND", fd);
+        }
+        h = calloc(1, sizeof *h);
+        if (!h)
+            die("running out of memory", fd);
+        h->fd = fd;
+        h->next = helds;
+        helds = h;
+        __atomic_add_fetch(&nhelds, 1, __ATOMIC_RELAXED);
+    }
+    if (h)
+        for (int i = 0; i < iovcnt; i++)
+            hold_bytes(h, iov[i].iov_base, iov[i].iov_len);
+    pthread_mutex_unlock(&mu);
+    return h != NULL;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    REAL(write, write_fn);
+    while (n > 0) {
+        ssize_t w = real_write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The sync of a segment, e the fault to fail it with (or 0): write out the
+ * bytes fd holds, then sync with real_sync. */
+static int sync_segment(int fd, int e, sync_fn real_sync)
+{
+    pthread_mutex_lock(&mu);
+    int has = find(fd) != NULL;
+    pthread_mutex_unlock(&mu);
+    if (!has) {
+        if (e) {
+            errno = e;
+            return -1;
+        }
+        return real_sync(fd);
+    }
+    pthread_mutex_lock(&sync_mu);
+    pthread_mutex_lock(&mu);
+    held *h = find(fd);
+    char *data = NULL;
+    size_t len = 0;
+    if (h) {
+        data = h->data;
+        len = h->len;
+        h->data = NULL;
+        h->len = h->cap = 0;
+    }
+    pthread_mutex_unlock(&mu);
+    int rc = 0, err = e;
+    if (!err && len && write_all(fd, data, len) < 0)
+        err = errno;
+    free(data);
+    if (!err && real_sync(fd) < 0)
+        err = errno;
+    pthread_mutex_lock(&mu);
+    h = find(fd);
+    if (h && h->len == 0)
+        drop(h);
+    pthread_mutex_unlock(&mu);
+    pthread_mutex_unlock(&sync_mu);
+    if (err) {
+        errno = err;
+        rc = -1;
+    }
+    return rc;
+}
+
+/* In a forked child: forget the held bytes (they are the parent's to sync;
+ * the copies are left as they are, since another thread may have been
+ * changing the list when the fork happened) and reset the locks, which
+ * such a thread may have held. Nothing is locked around the fork itself:
+ * a thread holding mu may be waiting for the allocator, which a
+ * sanitizer's fork locks before it runs the fork handlers. */
+static void after_fork_child(void)
+{
+    helds = NULL;
+    nhelds = 0;
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    mu = fresh;
+    sync_mu = fresh;
+}
+
+__attribute__((constructor)) static void faultfs_init(void)
+{
+    pthread_atfork(NULL, NULL, after_fork_child);
+}
+
+/* ------------------------------------------------------------ wrappers */
+
+/* Whether any descriptor holds bytes: lets close(), lseek() and
+ * ftruncate() of every other file skip the lock. An entry is only ever
+ * created by a write to that same descriptor, which cannot race its close. */
+static int any_held(void)
+{
+    return __atomic_load_n(&nhelds, __ATOMIC_RELAXED) != 0;
+}
+
+/* Common to the write calls: 1 if handled (result in *ret), else 0. */
+static int intercept_write(int fd, const struct iovec *iov, int iovcnt, ssize_t *ret)
+{
+    int seg = fd > 2 ? is_segment(fd) : 0;
+    if (!seg)
+        return 0;
+    char spec[64];
+    read_spec(spec);
+    int e = spec_fault(spec, "write");
     if (e) {
         errno = e;
-        return -1;
+        *ret = -1;
+        return 1;
     }
-    return real(fd, buf, count);
+    if (seg != 2 || !hold(fd, spec, iov, iovcnt))
+        return 0;
+    size_t n = 0;
+    for (int i = 0; i < iovcnt; i++)
+        n += iov[i].iov_len;
+    *ret = (ssize_t)n;
+    return 1;
+}
+
+ssize_t write(int fd, const void *buf, size_t count)
+{
+    REAL(write, write_fn);
+    struct iovec v = {(void *)buf, count};
+    ssize_t r;
+    if (intercept_write(fd, &v, 1, &r))
+        return r;
+    return real_write(fd, buf, count);
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+    REAL(writev, writev_fn);
+    ssize_t r;
+    if (iovcnt >= 0 && intercept_write(fd, iov, iovcnt, &r))
+        return r;
+    return real_writev(fd, iov, iovcnt);
+}
+
+ssize_t pwrite(int fd, const void *buf, size_t count, off_t off)
+{
+    REAL(pwrite, pwrite_fn);
+    struct iovec v = {(void *)buf, count};
+    ssize_t r;
+    if (intercept_write(fd, &v, 1, &r))
+        return r;
+    return real_pwrite(fd, buf, count, off);
+}
+
+ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off)
+{
+    REAL(pwritev, pwritev_fn);
+    ssize_t r;
+    if (iovcnt >= 0 && intercept_write(fd, iov, iovcnt, &r))
+        return r;
+    return real_pwritev(fd, iov, iovcnt, off);
+}
+
+/* The errno to fail a sync of fd with, or 0. */
+static int sync_fault(int fd)
+{
+    char spec[64];
+    read_spec(spec);
+    return spec_fault(spec, "fsync");
 }
 
 int fdatasync(int fd)
 {
-    static int (*real)(int);
-    if (!real)
-        real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-    int e = fault(fd, "fsync");
-    if (e) {
-        errno = e;
-        return -1;
-    }
-    return real(fd);
+    REAL(fdatasync, sync_fn);
+    if (!is_segment(fd))
+        return real_fdatasync(fd);
+    return sync_segment(fd, sync_fault(fd), real_fdatasync);
 }
 
 int fsync(int fd)
 {
-    static int (*real)(int);
-    if (!real)
-        real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+    REAL(fsync, sync_fn);
     int e = dir_fault(fd);
-    if (!e)
-        e = fault(fd, "fsync");
     if (e) {
         errno = e;
         return -1;
     }
-    return real(fd);
+    if (!is_segment(fd))
+        return real_fsync(fd);
+    return sync_segment(fd, sync_fault(fd), real_fsync);
+}
+
+int ftruncate(int fd, off_t len)
+{
+    REAL(ftruncate, ftruncate_fn);
+    if (!any_held() || len < 0 || !is_segment(fd))
+        return real_ftruncate(fd, len);
+    pthread_mutex_lock(&sync_mu);
+    pthread_mutex_lock(&mu);
+    held *h = find(fd);
+    struct stat st;
+    int rc = 0;
+    if (!h) {
+        rc = real_ftruncate(fd, len);
+    } else if (fstat(fd, &st) < 0) {
+        rc = -1;
+    } else if (len >= st.st_size) {
+        size_t keep = (size_t)(len - st.st_size);
+        if (keep <= h->len)
+            h->len = keep;
+        else
+            hold_bytes(h, NULL, keep - h->len);
+        if (h->len == 0)
+            drop(h);
+    } else {
+        drop(h);
+        rc = real_ftruncate(fd, len);
+    }
+    int err = errno;
+    pthread_mutex_unlock(&mu);
+    pthread_mutex_unlock(&sync_mu);
+    errno = err;
+    return rc;
+}
+
+off_t lseek(int fd, off_t off, int whence)
+{
+    REAL(lseek, lseek_fn);
+    if (any_held()) {
+        pthread_mutex_lock(&mu);
+        int has = find(fd) != NULL;
+        pthread_mutex_unlock(&mu);
+        if (has)
+            die("lseek", fd);
+    }
+    return real_lseek(fd, off, whence);
+}
+
+int close(int fd)
+{
+    REAL(close, close_fn);
+    if (any_held()) {
+        pthread_mutex_lock(&mu);
+        held *h = find(fd);
+        size_t lost = h ? h->len : 0;
+        if (h)
+            drop(h);
+        pthread_mutex_unlock(&mu);
+        if (lost)
+            fprintf(stderr, "faultfs: close of fd %d dropped %zu bytes never synced\n", fd, lost);
+    }
+    return real_close(fd);
 }

@@ -12,14 +12,16 @@ CHECK=$B/tests/check_client
 # ---- kvd ----
 start_kvd main --unixsocket "$T/kvd.sock" --pidfile "$T/main.pid" || fail "start kvd"
 MAINPORT=$PORT
+# (The restart scripts wait up to 30 s for the old server to go and the
+# new one to answer: a loaded machine is slow to do either.)
 cat >"$T/restart-kvd" <<EOS
 #!/usr/bin/env bash
 pid=\$(cat "$T/main.pid")
 kill -TERM "\$pid"
-for i in \$(seq 1 100); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.05; done
+for i in \$(seq 1 600); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.05; done
 "$KVD" --bind 127.0.0.1 --port $MAINPORT --dir "$T/main" --logfile "$T/main.log" \
     --unixsocket "$T/kvd.sock" --pidfile "$T/main.pid" --daemonize yes
-for i in \$(seq 1 100); do [ "\$(redis-cli -p $MAINPORT ping 2>/dev/null)" == PONG ] && exit 0; sleep 0.05; done
+for i in \$(seq 1 600); do [ "\$(redis-cli -p $MAINPORT ping 2>/dev/null)" == PONG ] && exit 0; sleep 0.05; done
 exit 1
 EOS
 chmod +x "$T/restart-kvd"
@@ -55,10 +57,10 @@ if command -v redis-server >/dev/null; then
     cat >"$T/restart-redis" <<EOS
 #!/usr/bin/env bash
 redis-cli -p $RP shutdown >/dev/null 2>&1
-for i in \$(seq 1 100); do redis-cli -p $RP ping >/dev/null 2>&1 || break; sleep 0.05; done
+for i in \$(seq 1 600); do redis-cli -p $RP ping >/dev/null 2>&1 || break; sleep 0.05; done
 redis-server --bind 127.0.0.1 --port $RP --dir "$T/redis" --save '' --logfile "$T/redis.log" \
     --daemonize yes --pidfile "$T/redis.pid" --appendonly yes --unixsocket "$T/redis.sock"
-for i in \$(seq 1 100); do [ "\$(redis-cli -p $RP ping 2>/dev/null)" == PONG ] && exit 0; sleep 0.05; done
+for i in \$(seq 1 600); do [ "\$(redis-cli -p $RP ping 2>/dev/null)" == PONG ] && exit 0; sleep 0.05; done
 exit 1
 EOS
     chmod +x "$T/restart-redis"

@@ -44,6 +44,37 @@ FAILS=0
 fail() { echo "FAIL [$NAME]: $*"; FAILS=$((FAILS + 1)); }
 ok() { echo "ok   [$NAME]: $*"; }
 
+# ---- time ----
+# Tests must not depend on how fast the machine is: a loaded CI box can
+# stall any process for a second or more. Wait for what the server is
+# expected to do with wait_for (a deadline, never a fixed sleep), and
+# check times against what the test itself measured around the request.
+
+# wait_for SECONDS CONDITION: evaluate the shell CONDITION every 50 ms
+# until it holds (return 0) or SECONDS have passed (return 1).
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    until eval "$2"; do
+        [ "$SECONDS" -ge "$deadline" ] && return 1
+        sleep 0.05
+    done
+}
+
+now_ms() { date +%s%3N; }
+
+# ttl_bounds SECONDS SET_MS: "LOW HIGH", the TTLs a key given SECONDS by a
+# request sent at SET_MS (from now_ms) may report now.
+ttl_bounds() { echo "$(( ($1 * 1000 - ($(now_ms) - $2)) / 1000 )) $1"; }
+
+# expect_between WHAT LOW HIGH ACTUAL: LOW <= ACTUAL <= HIGH (integers).
+expect_between() {
+    if [[ "$4" =~ ^-?[0-9]+$ ]] && [ "$4" -ge "$2" ] && [ "$4" -le "$3" ]; then
+        ok "$1 ($4)"
+    else
+        fail "$1: expected $2..$3, got [$4]"
+    fi
+}
+
 # expect_eq WHAT EXPECTED ACTUAL
 expect_eq() {
     if [ "$2" == "$3" ]; then ok "$1"; else fail "$1: expected [$2], got [$3]"; fi
@@ -100,10 +131,11 @@ start_kvd() {
     PORT=$FREE_PORT KPID=$FREE_PID
 }
 
-# wait_ready PORT PID: wait until kvd answers PING (or the process dies).
+# wait_ready PORT PID: wait until kvd answers PING (or the process dies),
+# up to 60 s (a replay under valgrind on a loaded machine is slow).
 wait_ready() {
-    local i
-    for i in $(seq 1 300); do
+    local deadline=$((SECONDS + 60))
+    while [ "$SECONDS" -lt "$deadline" ]; do
         kill -0 "$2" 2>/dev/null || return 1
         case "$(timeout 2 redis-cli -p "$1" ping 2>/dev/null)" in
             PONG | NOAUTH*) return 0 ;;

@@ -94,6 +94,7 @@ for policy in volatile-lru volatile-random volatile-ttl volatile-lfu; do
     "$LOAD" fill "$PORT" keep: 3000 100 >/dev/null
     # Keys with TTLs: far ones first, then near ones.
     seq 0 999 | sed 's/.*/SET far:& xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx EX 100000/' | cli >/dev/null
+    sleep 0.02 # every near key's LRU stamp (10 ms ticks) is later than every far key's
     seq 0 999 | sed 's/.*/SET near:& xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx EX 1000/' | cli >/dev/null
     # More, in steps, until about a third of the keys with a TTL are gone.
     for step in $(seq 0 100); do
@@ -122,13 +123,34 @@ for policy in volatile-lru volatile-random volatile-ttl volatile-lfu; do
 done
 
 # ---- OBJECT IDLETIME and MEMORY USAGE (what LRU tooling reads) ----
+# Idle times are whole seconds of 10 ms ticks. Each is checked against
+# what the test measured around the requests: exactly 1 and 0 on an idle
+# machine, and no false failure on a loaded one, where a request may stall.
+# idle_bounds USED_FROM USED_TO ASKED_FROM ASKED_TO: "LOW HIGH", the idle
+# times of a key last used between the first two times (ms) when asked
+# between the last two.
+idle_bounds() { echo "$(( ($3 - $2 - 10) / 1000 )) $(( ($4 - $1 + 10) / 1000 ))"; }
 start_kvd obj || fail "start obj"
+t0=$(now_ms)
 cli set idle "$(printf '%0100d' 7)" >/dev/null
 cli set busy v >/dev/null
+t1=$(now_ms)
 sleep 1.3
+t2=$(now_ms)
 cli get busy >/dev/null
-expect_eq "OBJECT IDLETIME counts seconds since the last use" "1 0" "$(cli object idletime idle) $(cli object idletime busy)"
-expect_eq "OBJECT itself does not count as a use" "1" "$(cli object idletime idle)"
+t3=$(now_ms)
+# Both in one request, so they are answered at the same moment.
+out=$(raw 'OBJECT IDLETIME idle\r\nOBJECT IDLETIME busy\r\n' | tr -d '\r:')
+t4=$(now_ms)
+idle=$(printf '%s\n' "$out" | sed -n 1p) busy=$(printf '%s\n' "$out" | sed -n 2p)
+# (LOW is at least 1 for idle: 1.3 s passed since its SET.)
+expect_between "OBJECT IDLETIME counts seconds since the last use" $(idle_bounds "$t0" "$t1" "$t3" "$t4") "$idle"
+# A GET is a use: at the same moment, busy was used 1.3 s after idle.
+read -r lo hi <<<"$(idle_bounds "$t2" "$t3" "$t3" "$t4")"
+expect_between "OBJECT IDLETIME of a key read since" "$lo" "$(( hi < idle - 1 ? hi : idle - 1 ))" "$busy"
+idle=$(cli object idletime idle)
+t5=$(now_ms)
+expect_between "OBJECT itself does not count as a use" $(idle_bounds "$t0" "$t1" "$t4" "$t5") "$idle"
 mu=$(cli memory usage idle)
 [ "$mu" -gt 100 ] && [ "$mu" -lt 300 ] && ok "MEMORY USAGE of a 100-byte value: $mu bytes" || fail "MEMORY USAGE gave [$mu]"
 "$LOAD" fill "$PORT" mk: 200 50 >/dev/null

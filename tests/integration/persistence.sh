@@ -51,8 +51,11 @@ run set p1 1 ex 100; run persist p1
 run set r1 1 ex 800; run rename r1 r2
 run set r3 1; run renamenx r3 r4
 run set c1 cv px 600000; run copy c1 c2; run copy c1 m1 replace
-printf 'SET bin "\\x00\\x01\\xff\\r\\n" \r\nSET "k\\x00ey" "\\xe2\\x82\\xac"\r\n' | timeout 5 nc -N 127.0.0.1 "$PORT" >/dev/null
-sleep 0.05
+# (nc ends when kvd has answered and closed: both SETs are done then.)
+printf 'SET bin "\\x00\\x01\\xff\\r\\n" \r\nSET "k\\x00ey" "\\xe2\\x82\\xac"\r\n' | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null
+# DBSIZE counts an expired key until it is reclaimed; reclaim "gone" (its
+# 1 ms are long past) now rather than rely on the active cycle's timing.
+run get gone
 before=$(dump)
 expect_match "the state has the keys we expect" '"s1"	"v1b"	\(integer\) -1' "$before"
 expect_eq "key count before restart" 34 "$(cli dbsize)"
@@ -95,7 +98,9 @@ writer() { # id: SET a:<id>:<n> <n> until killed; log each n that got +OK
     done
 }
 for id in 1 2 3 4; do writer "$id" & WPIDS+=($!); done
-sleep 1.5
+# Every writer has had writes acknowledged, then some more time.
+wait_for 60 '[ -s "$T/acked.1" ] && [ -s "$T/acked.2" ] && [ -s "$T/acked.3" ] && [ -s "$T/acked.4" ]'
+sleep 1
 kill9_kvd
 wait "${WPIDS[@]}" 2>/dev/null
 restart_kvd a --appendfsync always || fail "restart after kill -9"

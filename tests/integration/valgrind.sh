@@ -19,11 +19,7 @@ for try in 1 2 3 4 5; do
         --appendfsync always --hz 50 --logfile "$T/kvd.log" &
     KPID=$!
     PIDS+=("$KPID")
-    for i in $(seq 1 100); do
-        [ "$(timeout 2 redis-cli -p "$PORT" ping 2>/dev/null)" == PONG ] && break
-        kill -0 "$KPID" 2>/dev/null || break
-        sleep 0.1
-    done
+    wait_for 120 '[ "$(timeout 2 redis-cli -p "$PORT" ping 2>/dev/null)" == PONG ] || ! kill -0 "$KPID" 2>/dev/null'
     kill -0 "$KPID" 2>/dev/null && break
 done
 while IFS= read -r line; do printf '%s\r\n' "$line"; done <"$S/tests/integration/compat.cases" |
