@@ -12,7 +12,9 @@
 #include "pool.h"
 #include "table.h"
 #include "util.h"
+#include "apply.h"
 #include "wal.h"
+#include "wal_dir.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
@@ -89,12 +91,18 @@ static void report(const char *name, long n, uint64_t ns)
            (double)n_bytes / (double)n, (double)n_allocs / (double)n);
 }
 
+static void append_set(wal_t *w)
+{
+    wal_entry e = {.op = WAL_OP_SET, .key = key, .klen = 16, .val = val, .vlen = 100, .exp = WAL_NO_EXPIRE};
+    wal_append(w, &e);
+}
+
 static double run_pooled(wal_t *w, long n)
 {
     /* Warm-up: the batch buffer reaches its steady size. */
     for (long i = 0; i < 10000; i++) {
         make_kv(i);
-        wal_append_set(w, key, 16, val, 100, TABLE_NO_EXPIRE);
+        append_set(w);
         if (i % BATCH == BATCH - 1)
             wal_flush(w);
     }
@@ -104,7 +112,7 @@ static double run_pooled(wal_t *w, long n)
     uint64_t t0 = kvd_mono_ns();
     for (long i = 0; i < n; i++) {
         make_kv(i);
-        wal_append_set(w, key, 16, val, 100, TABLE_NO_EXPIRE);
+        append_set(w);
         if (i % BATCH == BATCH - 1)
             wal_flush(w);
     }
@@ -127,7 +135,7 @@ static double run_malloc(wal_t *w, long n)
         size_t room = 256 + 6 * 116;
         buf_t tmp = {malloc(room), 0, room, w->pool};
         wal_entry e = {.seq = w->next_seq++, .op = WAL_OP_SET, .key = key, .klen = 16, .val = val,
-                       .vlen = 100, .exp = TABLE_NO_EXPIRE};
+                       .vlen = 100, .exp = WAL_NO_EXPIRE};
         wal_encode(&tmp, &e);
         buf_append(&w->batch, tmp.data, tmp.len);
         free(tmp.data);
@@ -178,17 +186,17 @@ int main(int argc, char **argv)
     long n = argc > 1 ? atol(argv[1]) : 1000000;
     pool_t pool;
     pool_init(&pool, 0, 0);
-    char err[512];
+    char err[1024];
     wal_open_result res;
-    table_t *scratch = table_new();
 
     printf("== WAL encode: %ld SET entries, 16-byte key, 100-byte value, flushed every %d to /dev/null\n",
            n, BATCH);
-    wal_t *w = wal_open("/dev/null", &pool, scratch, &res, err, sizeof err);
-    if (!w) {
-        fprintf(stderr, "%s\n", err);
+    int nullfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (nullfd < 0) {
+        perror("/dev/null");
         return 1;
     }
+    wal_t *w = wal_writer_new("/dev/null", nullfd, &pool, 0, 0);
     double pooled = run_pooled(w, n);
     double mall = run_malloc(w, n);
     double cj = run_cjson(w, n);
@@ -203,11 +211,15 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    snprintf(path, sizeof path, "%s/kvd.wal", dir);
-    w = wal_open(path, &pool, scratch, &res, err, sizeof err);
+    table_t *scratch = table_new();
+    w = wal_open_dir(dir, &pool, apply_replay, scratch, NULL, &res, err, sizeof err);
+    if (!w) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
     for (long i = 0; i < n; i++) {
         make_kv(i);
-        wal_append_set(w, key, 16, val, 100, TABLE_NO_EXPIRE);
+        append_set(w);
         if (wal_pending(w) > (1 << 20))
             wal_flush(w);
     }
@@ -216,15 +228,16 @@ int main(int argc, char **argv)
 
     /* Drop the file from the page cache's dirty state so the read is steady. */
     table_t *t = table_new();
-    w = wal_open(path, &pool, t, &res, err, sizeof err);
+    w = wal_open_dir(dir, &pool, apply_replay, t, apply_presize, &res, err, sizeof err);
+    table_expand_done(t);
     if (!w) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    double secs = (double)res.scan.elapsed_us / 1e6;
+    double secs = (double)res.walk.elapsed_us / 1e6;
     printf("== replay: %llu entries, %.1f MB in %.3f s: %.2fM entries/s\n",
-           (unsigned long long)res.scan.applied, (double)res.scan.bytes / 1e6, secs,
-           (double)res.scan.applied / secs / 1e6);
+           (unsigned long long)res.walk.applied, (double)res.walk.bytes / 1e6, secs,
+           (double)res.walk.applied / secs / 1e6);
     wal_close(w);
 
     /* ---- table memory ---- */
@@ -234,6 +247,9 @@ int main(int argc, char **argv)
            (unsigned long long)keys, (double)bytes / (double)keys,
            (double)(bytes - t->kv_bytes) / (double)keys);
     table_free(t);
+    snprintf(path, sizeof path, "%s/kvd.incr.1.jsonl", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/kvd.manifest", dir);
     unlink(path);
     rmdir(dir);
     pool_destroy(&pool);

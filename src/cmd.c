@@ -1,6 +1,7 @@
 /* cmd: command table, lookup and dispatch, and the COMMAND command. */
 #include "config.h"
 #include "cmd.h"
+#include "commit.h"
 #include "db.h"
 #include "log.h"
 #include "util.h"
@@ -214,29 +215,6 @@ static void unknown_command(client *c, int argc, char **argv, size_t *argvlen)
     buf_release(&msg);
 }
 
-static void server_hold(client *c, size_t off, uint64_t seq)
-{
-    /* Replies of writes that land in the same WAL batch are acknowledged
-     * together: extend the last hold instead of adding one. */
-    if (c->nbars > 0 && c->bars[c->nbars - 1].seq > srv.wal->written_seq) {
-        c->bars[c->nbars - 1].seq = seq;
-        return;
-    }
-    if (c->nbars == c->capbars) {
-        c->capbars = c->capbars ? c->capbars * 2 : 4;
-        c->bars = xrealloc(c->bars, (size_t)c->capbars * sizeof(*c->bars));
-    }
-    c->bars[c->nbars++] = (barrier){off, seq};
-    if (!(c->flags & CLIENT_IN_HELD)) {
-        c->flags |= CLIENT_IN_HELD;
-        c->held_prev = NULL;
-        c->held_next = srv.held_head;
-        if (srv.held_head)
-            srv.held_head->held_prev = c;
-        srv.held_head = c;
-    }
-}
-
 void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
 {
     db_set_now(kvd_now_ms());
@@ -272,16 +250,16 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
         return;
     }
     size_t start = c->out.len;
-    uint64_t seq0 = srv.wal->next_seq;
     uint64_t errors0 = srv.stats.errors;
     uint64_t t0 = kvd_mono_ns();
+    commit_begin();
     cmd->fn(c, argc, argv, argvlen);
+    /* The reply waits for what the command changed and what it saw. */
+    commit_end(c, start);
     cmd->usec += (kvd_mono_ns() - t0) / 1000;
     cmd->calls++;
     if (srv.stats.errors > errors0)
         cmd->failed++;
-    if (srv.wal->next_seq != seq0 && (cmd->flags & CMD_WRITE))
-        server_hold(c, start, srv.wal->next_seq - 1);
 }
 
 /* ---- COMMAND ---- */

@@ -17,24 +17,22 @@
 void cmd_del(client *c, int argc, char **argv, size_t *argvlen)
 {
     /* Expired keys are removed (and logged) first, so that the deletes of
-     * this command form one WAL group: after a crash all or none apply. */
-    int *hit = xmalloc((size_t)argc * sizeof(int));
-    int n = 0;
+     * this command form one WAL group: after a crash all or none apply. A
+     * key named twice is logged twice (the second delete finds nothing). */
+    int stack[64];
+    int *hit = argc <= 64 ? stack : xmalloc((size_t)argc * sizeof(int));
+    uint32_t n = 0;
     for (int i = 1; i < argc; i++)
-        db_lookup(argv[i], argvlen[i]);
-    for (int i = 1; i < argc; i++) {
-        tentry_t *e = table_find(srv.db, argv[i], argvlen[i]);
-        if (e) {
-            table_del_entry(srv.db, e);
+        if (db_lookup(argv[i], argvlen[i]))
             hit[n++] = i;
-        }
-    }
     if (n > 1)
-        wal_group(srv.wal, (uint32_t)n);
-    for (int k = 0; k < n; k++)
-        wal_append_del(srv.wal, argv[hit[k]], argvlen[hit[k]]);
-    free(hit);
-    reply_int(c, n);
+        db_group(n);
+    long long deleted = 0;
+    for (uint32_t k = 0; k < n; k++)
+        deleted += db_delete(argv[hit[k]], argvlen[hit[k]]);
+    if (hit != stack)
+        free(hit);
+    reply_int(c, deleted);
 }
 
 void cmd_exists(client *c, int argc, char **argv, size_t *argvlen)
@@ -246,6 +244,7 @@ void cmd_keys(client *c, int argc, char **argv, size_t *argvlen)
 {
     KVD_UNUSED(argc);
     collect_ctx k = {BUF_INIT(&srv.pool), 0, argv[1], argvlen[1], argvlen[1] == 1 && argv[1][0] == '*', srv.now_ms};
+    db_saw_all();
     table_foreach(srv.db, collect_key, &k);
     reply_collected(c, &k);
     buf_release(&k.keys);
@@ -295,11 +294,12 @@ void cmd_scan(client *c, int argc, char **argv, size_t *argvlen)
         }
     }
     collect_ctx k = {BUF_INIT(&srv.pool), 0, pat, patlen, pat == NULL || (patlen == 1 && pat[0] == '*'), srv.now_ms};
-    long long visits = 0;
+    long long visits = 0, max_visits = count > LLONG_MAX / 10 ? LLONG_MAX : count * 10;
+    db_saw_all();
     do {
         cursor = table_scan(srv.db, cursor, collect_key, &k);
         visits++;
-    } while (cursor && (long long)k.n < count && visits < count * 10);
+    } while (cursor && (long long)k.n < count && visits < max_visits);
     if (type_none) {
         buf_reset(&k.keys);
         k.n = 0;
@@ -317,6 +317,7 @@ void cmd_randomkey(client *c, int argc, char **argv, size_t *argvlen)
     KVD_UNUSED(argc);
     KVD_UNUSED(argv);
     KVD_UNUSED(argvlen);
+    db_saw_all();
     for (int tries = 0; tries < 100; tries++) {
         tentry_t *e = table_random(srv.db);
         if (!e)

@@ -540,8 +540,8 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
                     (unsigned long long)w->durable_seq, (unsigned long long)w->stats.fsyncs, srv.sync_inflight,
                     (long long)(w->stats.last_fsync_ms / 1000), (unsigned long long)w->stats.last_fsync_us,
                     (unsigned long long)w->stats.fsync_failures, (unsigned long long)w->stats.write_failures,
-                    err ? strerror(-err) : "none", (unsigned long long)srv.load.scan.applied,
-                    (unsigned long long)srv.load.scan.elapsed_us, (unsigned long long)srv.load.truncated_bytes);
+                    err ? strerror(-err) : "none", (unsigned long long)srv.load.walk.applied,
+                    (unsigned long long)srv.load.walk.elapsed_us, (unsigned long long)srv.load.truncated_bytes);
         compact_info(&b);
     }
     SECTION("stats", 1)
@@ -595,6 +595,7 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
     SECTION("keyspace", 1)
     {
         buf_puts(&b, "# Keyspace\r\n");
+        db_saw_all();
         if (table_count(srv.db))
             buf_appendf(&b, "db0:keys=%llu,expires=%u,avg_ttl=0\r\n", (unsigned long long)table_count(srv.db),
                         table_volatile_count(srv.db));
@@ -608,6 +609,7 @@ void cmd_dbsize(client *c, int argc, char **argv, size_t *argvlen)
     KVD_UNUSED(argc);
     KVD_UNUSED(argv);
     KVD_UNUSED(argvlen);
+    db_saw_all();
     reply_int(c, (long long)table_count(srv.db));
 }
 

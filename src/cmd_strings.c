@@ -214,7 +214,7 @@ void cmd_mget(client *c, int argc, char **argv, size_t *argvlen)
 static void mset_all(int argc, char **argv, size_t *argvlen)
 {
     /* One WAL group: after a crash either every key is set or none. */
-    wal_group(srv.wal, (uint32_t)((argc - 1) / 2));
+    db_group((uint32_t)((argc - 1) / 2));
     for (int i = 1; i < argc; i += 2)
         db_set(argv[i], argvlen[i], argv[i + 1], argvlen[i + 1], TABLE_NO_EXPIRE);
 }
@@ -301,12 +301,12 @@ void cmd_decrby(client *c, int argc, char **argv, size_t *argvlen)
     incr_generic(c, argv[1], argvlen[1], -by);
 }
 
-/* Parse a long double as Redis does: the whole string, no leading space,
- * not NaN. Returns 0 or -1. */
+/* Parse a long double as Redis does: the whole string (a NUL byte inside
+ * makes it no number at all), no leading space, not NaN. Returns 0 or -1. */
 static int parse_ld(const char *s, size_t n, long double *out)
 {
     char buf[5500];
-    if (n == 0 || n >= sizeof buf)
+    if (n == 0 || n >= sizeof buf || memchr(s, '\0', n))
         return -1;
     memcpy(buf, s, n);
     buf[n] = '\0';
@@ -380,11 +380,12 @@ void cmd_append(client *c, int argc, char **argv, size_t *argvlen)
     KVD_UNUSED(argc);
     tentry_t *e = db_lookup(argv[1], argvlen[1]);
     size_t old = e ? tentry_vlen(e) : 0;
-    if ((long long)(old + argvlen[2]) > srv.cfg.proto_max_bulk_len) {
+    size_t max = (size_t)srv.cfg.proto_max_bulk_len;
+    if (old > max || argvlen[2] > max - old) {
         reply_error(c, ERR_TOO_BIG);
         return;
     }
-    e = db_append(argv[1], argvlen[1], e, argv[2], argvlen[2]);
+    e = db_append(argv[1], argvlen[1], argv[2], argvlen[2]);
     reply_int(c, (long long)tentry_vlen(e));
 }
 
@@ -444,7 +445,8 @@ void cmd_setrange(client *c, int argc, char **argv, size_t *argvlen)
         reply_int(c, e ? (long long)tentry_vlen(e) : 0);
         return;
     }
-    if (off + (long long)n > srv.cfg.proto_max_bulk_len) {
+    /* off + n without overflow: off is at most LLONG_MAX. */
+    if (off > srv.cfg.proto_max_bulk_len || (long long)n > srv.cfg.proto_max_bulk_len - off) {
         reply_error(c, ERR_TOO_BIG);
         return;
     }

@@ -1,6 +1,7 @@
 /* compact: rotate, fork, write a base, switch the manifest. */
 #include "config.h"
 #include "compact.h"
+#include "commit.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -73,19 +75,41 @@ static void child_progress(void *ctx, uint64_t entries)
     }
 }
 
-static void child_main(const char *tmp)
+/* Close every descriptor from `from` on except keep (-1: none). */
+static void close_from(int from, int keep)
 {
+#ifdef HAVE_CLOSE_RANGE
+    if (keep < from) {
+        if (close_range((unsigned)from, ~0U, 0) == 0)
+            return;
+    } else if (close_range((unsigned)from, (unsigned)keep - 1, 0) == 0 &&
+               close_range((unsigned)keep + 1, ~0U, 0) == 0) {
+        return;
+    }
+#endif
+    struct rlimit rl;
+    int maxfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1048576 ? (int)rl.rlim_cur : 65536;
+    for (int fd = from; fd < maxfd; fd++)
+        if (fd != keep)
+            close(fd);
+}
+
+static void child_main(const char *tmp, pid_t parent)
+{
+    /* Die with the server: a base nobody will install is wasted work, and
+     * a child must not outlive the data dir's owner. (If the parent died
+     * before the prctl, getppid no longer names it.) */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1);
+    prctl(PR_SET_NAME, COMPACT_CHILD_NAME);
     /* Default signal dispositions (libuv's handlers would wake the
      * parent's loop) and no inherited sockets or files: if the parent
      * dies, its port and clients must not stay held by the child. */
     signal(SIGTERM, SIG_DFL);
     signal(SIGINT, SIG_DFL);
     signal(SIGHUP, SIG_DFL);
-    struct rlimit rl;
-    int maxfd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1048576 ? (int)rl.rlim_cur : 65536;
-    for (int fd = 3; fd < maxfd; fd++)
-        if (fd != cow_wfd)
-            close(fd);
+    close_from(3, cow_wfd);
     /* The server's own work comes first: the base can wait a little. */
     errno = 0;
     if (nice(10) == -1 && errno)
@@ -97,7 +121,7 @@ static void child_main(const char *tmp)
     if (delay)
         usleep((useconds_t)atoi(delay) * 1000);
     uint64_t entries = 0, bytes = 0;
-    int rc = wal_write_base(srv.db, tmp, &srv.pool, kvd_now_ms(), child_progress, NULL, &entries, &bytes);
+    int rc = wal_write_base(srv.db, tmp, &srv.pool, child_progress, NULL, &entries, &bytes);
     if (rc < 0) {
         fprintf(stderr, "kvd compaction child: writing %s failed: %s\n", tmp, strerror(-rc));
         _exit(1);
@@ -106,28 +130,126 @@ static void child_main(const char *tmp)
     _exit(0);
 }
 
+/* ---- the child's pid file: a child left by a kvd that died before
+ * it (PR_SET_PDEATHSIG normally takes it along) is found at the next
+ * start and stopped. The file holds "pid starttime", starttime being
+ * field 22 of /proc/PID/stat, so a reused pid is never mistaken for it. */
+
+#define PIDFILE "kvd.compact.pid"
+
+static void pidfile_path(const char *dir, char *dst, size_t n)
+{
+    snprintf(dst, n, "%s/%s", dir, PIDFILE);
+}
+
+/* pid's start time in clock ticks since boot and its name, or -1. */
+static long long proc_start(pid_t pid, char *comm, size_t commlen)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    char *open = strchr(line, '('), *close = strrchr(line, ')');
+    if (!open || !close || close < open)
+        return -1;
+    snprintf(comm, commlen, "%.*s", (int)(close - open - 1), open + 1);
+    /* Fields from 3 on follow ") "; starttime is field 22. */
+    char *p = close + 2;
+    for (int field = 3; field < 22 && p; field++) {
+        p = strchr(p, ' ');
+        if (p)
+            p++;
+    }
+    return p ? strtoll(p, NULL, 10) : -1;
+}
+
+static void pidfile_write(pid_t pid)
+{
+    char path[4300], comm[64], text[64];
+    pidfile_path(srv.cfg.dir, path, sizeof path);
+    long long start = proc_start(pid, comm, sizeof comm);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    int n = snprintf(text, sizeof text, "%d %lld\n", (int)pid, start);
+    if (kvd_write_all(fd, text, (size_t)n) < 0)
+        log_verbose("cannot write %s: %s", path, strerror(errno));
+    close(fd);
+}
+
+static void pidfile_remove(void)
+{
+    char path[4300];
+    pidfile_path(srv.cfg.dir, path, sizeof path);
+    unlink(path);
+}
+
+void compact_stop_stale(const char *dir)
+{
+    char path[4300], comm[64];
+    pidfile_path(dir, path, sizeof path);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    int pid = 0;
+    long long start = -2;
+    int got = fscanf(f, "%d %lld", &pid, &start);
+    fclose(f);
+    if (got == 2 && pid > 1 && start >= 0 && proc_start(pid, comm, sizeof comm) == start &&
+        strcmp(comm, COMPACT_CHILD_NAME) == 0) {
+        log_warning("stopping compaction child %d left by an earlier kvd on %s", pid, dir);
+        kill(pid, SIGKILL);
+        for (int i = 0; i < 200 && proc_start(pid, comm, sizeof comm) == start; i++)
+            usleep(5000);
+    }
+    unlink(path);
+}
+
+/* After a failed start or run, automatic compaction waits 10 s, doubling
+ * with each failure in a row up to 10 minutes (a fork that fails for
+ * want of memory must not be tried, and a segment rotated, ten times a
+ * second). BGREWRITEAOF still starts one at once. */
+static void note_failure(void)
+{
+    compact_state *cs = &srv.compact;
+    cs->failures++;
+    cs->last_status = 0;
+    int64_t delay = 10000;
+    for (uint32_t i = 1; i < cs->failures_in_row && delay < 600000; i++)
+        delay *= 2;
+    if (delay > 600000)
+        delay = 600000;
+    cs->failures_in_row++;
+    cs->next_auto_ms = kvd_now_ms() + delay;
+}
+
 int compact_start(const char *why, char *err, size_t errlen)
 {
     compact_state *cs = &srv.compact;
     if (cs->child)
         return COMPACT_RUNNING;
-    if (!srv.wal->dir) {
-        snprintf(err, errlen, "the WAL is a single file");
-        return COMPACT_FAILED;
-    }
+    /* The rotation needs the batch on disk first. */
+    commit_flush();
     if (wal_error(srv.wal)) {
         snprintf(err, errlen, "the WAL has an error (%s): fix that first", strerror(-wal_error(srv.wal)));
+        note_failure();
         return COMPACT_FAILED;
     }
     uint64_t upto;
     int old_fd;
-    if (wal_rotate(srv.wal, &upto, &old_fd, err, errlen) < 0)
+    if (wal_rotate(srv.wal, &upto, &old_fd, err, errlen) < 0) {
+        note_failure();
         return COMPACT_FAILED;
+    }
     /* A fdatasync may still be running on the old segment's descriptor
      * (its target is already durable): close it only after that one. */
-    if (srv.sync_inflight && srv.sync_fd == old_fd)
+    if (old_fd >= 0 && srv.sync_inflight && srv.sync_fd == old_fd)
         srv.retired_fd = old_fd;
-    else
+    else if (old_fd >= 0)
         close(old_fd);
     kvd_test_crash("after-rotate");
     cs->upto = upto;
@@ -141,10 +263,11 @@ int compact_start(const char *why, char *err, size_t errlen)
     if (pipe2(cow, O_CLOEXEC | O_NONBLOCK) < 0)
         cow[0] = cow[1] = -1; /* no figures, the compaction still runs */
     fflush(NULL);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
         cow_wfd = cow[1]; /* child_main closes every other descriptor */
-        child_main(tmp);
+        child_main(tmp, parent);
     }
     if (cow[1] >= 0)
         close(cow[1]);
@@ -154,14 +277,14 @@ int compact_start(const char *why, char *err, size_t errlen)
             close(cow[0]);
         table_pause_resize(srv.db, 0);
         snprintf(err, errlen, "fork failed: %s", strerror(e));
-        cs->failures++;
-        cs->last_status = 0;
+        note_failure();
         return COMPACT_FAILED;
     }
     cs->child = pid;
     cs->cow_fd = cow[0];
     cs->cow_current = cs->cow_peak = 0;
     cs->started_ms = kvd_now_ms();
+    pidfile_write(pid);
     log_notice("compaction started (%s): child %d writes base %llu covering seq %llu; new writes go to "
                "segment %llu",
                why, (int)pid, (unsigned long long)cs->base_num, (unsigned long long)upto,
@@ -194,6 +317,7 @@ static void read_cow(int done)
 static void child_ended(void)
 {
     read_cow(1);
+    pidfile_remove();
     table_pause_resize(srv.db, 0);
     srv.compact.child = 0;
 }
@@ -208,8 +332,7 @@ static void finish(int status)
     cs->last_duration_ms = kvd_now_ms() - cs->started_ms;
     if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         unlink(tmp);
-        cs->failures++;
-        cs->last_status = 0;
+        note_failure();
         if (WIFSIGNALED(status))
             log_warning("compaction failed: the child was killed by signal %d", WTERMSIG(status));
         else
@@ -221,12 +344,12 @@ static void finish(int status)
     kvd_test_crash("before-manifest");
     char err[512] = "";
     if (wal_install_base(srv.wal, cs->base_num, cs->upto, cs->first_kept, base_bytes, err, sizeof err) < 0) {
-        cs->failures++;
-        cs->last_status = 0;
+        note_failure();
         log_warning("compaction failed: %s", err);
         return;
     }
     cs->last_status = 1;
+    cs->failures_in_row = 0;
     cs->ref_bytes = wal_total_bytes(srv.wal);
     log_notice("compaction done in %lld ms: base %llu (%llu bytes) covers seq %llu; WAL now %llu bytes in %zu "
                "segment(s); copy-on-write peak %.1f MB",
@@ -249,14 +372,13 @@ void compact_cron(void)
     char err[512];
     long long pct = srv.cfg.auto_aof_rewrite_percentage;
     uint64_t total = wal_total_bytes(srv.wal);
-    if (pct <= 0 || !srv.wal->dir || wal_error(srv.wal) || total < (uint64_t)srv.cfg.auto_aof_rewrite_min_size)
+    if (pct <= 0 || wal_error(srv.wal) || total < (uint64_t)srv.cfg.auto_aof_rewrite_min_size)
         return;
     uint64_t ref = cs->ref_bytes;
     if (ref && (total - ref) * 100 / ref < (uint64_t)pct)
         return;
-    /* After a failure, wait a while before trying again. */
-    if (cs->last_status == 0 && kvd_now_ms() - cs->started_ms < 30000)
-        return;
+    if (kvd_now_ms() < cs->next_auto_ms)
+        return; /* backing off after failures */
     char why[96];
     snprintf(why, sizeof why, "auto: WAL %llu bytes, %llu after the last compaction", (unsigned long long)total,
              (unsigned long long)ref);

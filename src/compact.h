@@ -24,6 +24,8 @@ typedef struct compact_state {
     uint64_t last_base_entries;
     uint64_t ref_bytes;       /* WAL size after the last compaction (or at startup) */
     uint64_t runs, failures;
+    uint32_t failures_in_row; /* failed starts and runs since the last success */
+    int64_t next_auto_ms;     /* no automatic compaction before this (backoff) */
     int cow_fd;               /* read end of the child's copy-on-write reports, -1 if none */
     uint64_t cow_current;     /* the child's private dirty bytes, latest report */
     uint64_t cow_peak;        /* the most it reported in this run */
@@ -39,6 +41,13 @@ int compact_start(const char *why, char *err, size_t errlen);
 /* From the server cron: reap a finished child and install its base, or
  * start a compaction because the WAL grew enough. */
 void compact_cron(void);
+
+/* The name a compaction child goes by (/proc/PID/comm). */
+#define COMPACT_CHILD_NAME "kvd-compact"
+
+/* At startup, before the WAL is opened: stop a compaction child that an
+ * earlier kvd on dir left running, if there is one. */
+void compact_stop_stale(const char *dir);
 
 /* At shutdown: stop a running child and remove its temp file. */
 void compact_abort(void);

@@ -50,7 +50,8 @@ static const conf_def directives[] = {
     {"daemonize", CT_BOOL, OFF(daemonize), 0, 0, 0, NULL, "no"},
     {"pidfile", CT_STR, OFF(pidfile), 0, 0, 0, NULL, ""},
     {"hz", CT_INT, OFF(hz), CF_MUTABLE, 1, 500, NULL, "10"},
-    {"proto-max-bulk-len", CT_MEM, OFF(proto_max_bulk_len), CF_MUTABLE, 1024 * 1024, LL_MAX, NULL, "512mb"},
+    /* Keys and values are stored with 31- and 32-bit lengths. */
+    {"proto-max-bulk-len", CT_MEM, OFF(proto_max_bulk_len), CF_MUTABLE, 1024 * 1024, 0x7fffffffLL, NULL, "512mb"},
     {"proto-inline-max-size", CT_MEM, OFF(proto_inline_max_size), CF_MUTABLE, 1024, 1LL << 30, NULL, "64kb"},
     {"proto-max-multibulk-len", CT_INT, OFF(proto_max_multibulk_len), CF_MUTABLE, 1, 0x7fffffff, NULL, "1048576"},
     {"client-query-buffer-limit", CT_MEM, OFF(client_query_buffer_limit), CF_MUTABLE, 1024 * 1024, LL_MAX, NULL, "1gb"},

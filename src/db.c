@@ -1,11 +1,14 @@
-/* db: keyspace operations with lazy expiry and WAL logging. */
+/* db: keyspace operations with lazy expiry. Every change is a WAL entry
+ * handed to commit_entry, which logs it and applies it with the one apply
+ * function; so memory is always what replaying the log gives. */
 #include "config.h"
 #include "db.h"
+#include "apply.h"
+#include "commit.h"
 #include "evict.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
-#include "wal.h"
 
 #include <string.h>
 
@@ -17,7 +20,13 @@ static inline int expired(const tentry_t *e)
 
 int db_writable(void)
 {
-    return wal_error(srv.wal) == 0;
+    return commit_writable();
+}
+
+static tentry_t *change(wal_op op, const char *key, size_t klen, const char *val, size_t vlen, int64_t exp)
+{
+    wal_entry e = {.op = op, .key = key, .klen = klen, .val = val, .vlen = vlen, .exp = exp};
+    return commit_entry(&e);
 }
 
 /* Remove an expired entry, logging it; while the WAL cannot be written the
@@ -26,8 +35,7 @@ static void expire_entry(tentry_t *e)
 {
     if (!db_writable())
         return;
-    wal_append_del(srv.wal, tentry_key(e), tentry_klen(e));
-    table_del_entry(srv.db, e);
+    change(WAL_OP_DEL, tentry_key(e), tentry_klen(e), NULL, 0, TABLE_NO_EXPIRE);
     srv.stats.expired_keys++;
 }
 
@@ -49,11 +57,13 @@ static tentry_t *live(tentry_t *e)
 
 tentry_t *db_lookup(const char *key, size_t klen)
 {
+    commit_saw_key(key, klen);
     return live(table_find(srv.db, key, klen));
 }
 
 tentry_t *db_peek(const char *key, size_t klen)
 {
+    commit_saw_key(key, klen);
     return live(table_peek(srv.db, key, klen));
 }
 
@@ -67,43 +77,36 @@ tentry_t *db_lookup_read(const char *key, size_t klen)
     return e;
 }
 
+void db_saw_all(void)
+{
+    commit_saw_all();
+}
+
 tentry_t *db_set(const char *key, size_t klen, const char *val, size_t vlen, int64_t exp)
 {
-    wal_append_set(srv.wal, key, klen, val, vlen, exp);
-    return table_set(srv.db, key, klen, val, vlen, exp, NULL);
+    return change(WAL_OP_SET, key, klen, val, vlen, exp);
 }
 
 tentry_t *db_set_value(tentry_t *e, const char *val, size_t vlen)
 {
-    wal_append_set(srv.wal, tentry_key(e), tentry_klen(e), val, vlen, tentry_expire(e));
-    return table_set_value(srv.db, e, val, vlen);
+    return change(WAL_OP_SET, tentry_key(e), tentry_klen(e), val, vlen, tentry_expire(e));
 }
 
-tentry_t *db_append(const char *key, size_t klen, tentry_t *e, const char *p, size_t n)
+tentry_t *db_append(const char *key, size_t klen, const char *p, size_t n)
 {
-    wal_append_append(srv.wal, key, klen, p, n);
-    if (!e)
-        return table_set(srv.db, key, klen, p, n, TABLE_NO_EXPIRE, NULL);
-    return table_append(srv.db, e, p, n);
+    return change(WAL_OP_APPEND, key, klen, p, n, TABLE_NO_EXPIRE);
 }
 
 int db_delete(const char *key, size_t klen)
 {
-    tentry_t *e = table_find(srv.db, key, klen);
-    if (!e)
-        return 0;
-    int live = !expired(e);
-    if (!live)
-        srv.stats.expired_keys++;
-    wal_append_del(srv.wal, key, klen);
-    table_del_entry(srv.db, e);
-    return live;
+    int existed = table_peek(srv.db, key, klen) != NULL;
+    change(WAL_OP_DEL, key, klen, NULL, 0, TABLE_NO_EXPIRE);
+    return existed;
 }
 
 void db_delete_entry(tentry_t *e)
 {
-    wal_append_del(srv.wal, tentry_key(e), tentry_klen(e));
-    table_del_entry(srv.db, e);
+    change(WAL_OP_DEL, tentry_key(e), tentry_klen(e), NULL, 0, TABLE_NO_EXPIRE);
 }
 
 tentry_t *db_set_expire(tentry_t *e, int64_t exp)
@@ -112,11 +115,8 @@ tentry_t *db_set_expire(tentry_t *e, int64_t exp)
         db_delete_entry(e);
         return NULL;
     }
-    if (exp == TABLE_NO_EXPIRE)
-        wal_append_persist(srv.wal, tentry_key(e), tentry_klen(e));
-    else
-        wal_append_expire(srv.wal, tentry_key(e), tentry_klen(e), exp);
-    return table_set_expire(srv.db, e, exp);
+    return change(exp == TABLE_NO_EXPIRE ? WAL_OP_PERSIST : WAL_OP_EXPIRE, tentry_key(e), tentry_klen(e), NULL, 0,
+                  exp);
 }
 
 void db_rename(tentry_t *src, const char *dst, size_t dlen)
@@ -124,18 +124,19 @@ void db_rename(tentry_t *src, const char *dst, size_t dlen)
     size_t klen = tentry_klen(src);
     if (klen == dlen && memcmp(tentry_key(src), dst, dlen) == 0)
         return;
-    wal_append_rename(srv.wal, tentry_key(src), klen, dst, dlen);
-    /* Setting dst never moves src (only a change to src itself would). */
-    table_set(srv.db, dst, dlen, tentry_val(src), tentry_vlen(src), tentry_expire(src), NULL);
-    table_del_entry(srv.db, src);
+    change(WAL_OP_RENAME, tentry_key(src), klen, dst, dlen, TABLE_NO_EXPIRE);
 }
 
 uint64_t db_flush(void)
 {
     uint64_t n = table_count(srv.db);
-    wal_append_flush(srv.wal);
-    table_clear(srv.db);
+    change(WAL_OP_FLUSH, NULL, 0, NULL, 0, TABLE_NO_EXPIRE);
     return n;
+}
+
+void db_group(uint32_t n)
+{
+    commit_group(n);
 }
 
 #define EXPIRE_SAMPLE 20
@@ -168,6 +169,38 @@ uint64_t db_active_expire(int64_t budget_us)
             break;
     }
     return deleted;
+}
+
+uint64_t db_drop_expired(void)
+{
+    uint64_t n = 0;
+    db_set_now(kvd_now_ms());
+    /* Deleting moves the last index slot into the freed one: walk down. */
+    for (uint32_t i = table_volatile_count(srv.db); i-- > 0;) {
+        if (i >= table_volatile_count(srv.db))
+            continue;
+        tentry_t *e = srv.db->vol[i];
+        if (expired(e)) {
+            expire_entry(e);
+            n++;
+        }
+    }
+    return n;
+}
+
+int db_open(const char *dir, char *err, size_t errlen)
+{
+    srv.wal = wal_open_dir(dir, &srv.pool, apply_replay, srv.db, apply_presize, &srv.load, err, errlen);
+    table_expand_done(srv.db);
+    if (!srv.wal)
+        return -1;
+    commit_init();
+    return 0;
+}
+
+void db_close(void)
+{
+    commit_free();
 }
 
 size_t db_evict_used(void)

@@ -1,6 +1,8 @@
 /* db: the keyspace as commands see it. Wraps the table with expiry (keys
- * past their time are deleted on access) and logs every change to the WAL,
- * so memory and log never disagree. All times are srv.now_ms. */
+ * past their time are deleted on access) and makes every change through
+ * commit_entry (logged, then applied), so memory and log never disagree.
+ * Lookups tell the commit module what a command saw, so its reply waits
+ * for the changes in flight there. All times are srv.now_ms. */
 #ifndef KVD_DB_H
 #define KVD_DB_H
 
@@ -8,6 +10,15 @@
 #include <stdint.h>
 
 #include "table.h"
+
+/* Open the WAL in dir and replay it into srv.db (which must exist and be
+ * empty). Returns 0, or -1 with err set. Expired keys are still there:
+ * db_drop_expired removes them, logged, once the caller wants. */
+int db_open(const char *dir, char *err, size_t errlen);
+void db_close(void);
+
+/* Delete every key whose expiry has passed (after a load). Returns how many. */
+uint64_t db_drop_expired(void);
 
 /* Set the clock commands and eviction see: srv.now_ms, and the table's
  * LRU clock derived from it. */
@@ -31,10 +42,12 @@ tentry_t *db_set(const char *key, size_t klen, const char *val, size_t vlen, int
  * entry (it may move). */
 tentry_t *db_set_value(tentry_t *e, const char *val, size_t vlen);
 
-/* Append to key's value (creating it); logged as append. Returns the entry. */
-tentry_t *db_append(const char *key, size_t klen, tentry_t *e, const char *p, size_t n);
+/* Append to key's value (creating it without expiry); logged as append.
+ * Returns the entry. */
+tentry_t *db_append(const char *key, size_t klen, const char *p, size_t n);
 
-/* Delete key if it exists; logged. Returns 1 if it existed (and was live). */
+/* Delete key, logged even when it does not exist (a group may count on
+ * the line). Returns 1 if it existed. */
 int db_delete(const char *key, size_t klen);
 
 /* Delete an entry returned by a lookup; logged. */
@@ -50,6 +63,13 @@ void db_rename(tentry_t *src, const char *dst, size_t dlen);
 
 /* Remove every key; logged. Returns how many there were. */
 uint64_t db_flush(void);
+
+/* The next n changes form one WAL group: after a crash all or none apply. */
+void db_group(uint32_t n);
+
+/* A command looked at the whole keyspace (KEYS, SCAN, DBSIZE, ...): its
+ * reply waits for every change in flight. */
+void db_saw_all(void);
 
 /* Delete up to a time budget of expired keys with expiries (the active
  * expiry cycle). Returns keys deleted. */

@@ -8,6 +8,7 @@
  *               failed on shutdown. */
 #include "config.h"
 #include "conf.h"
+#include "compact.h"
 #include "db.h"
 #include "log.h"
 #include "pool.h"
@@ -190,31 +191,34 @@ int main(int argc, char **argv)
         log_warning("cannot create data directory %s: %s", srv.cfg.dir, strerror(-rc));
         goto out;
     }
-    snprintf(srv.wal_path, sizeof srv.wal_path, "%s", srv.cfg.dir);
     srv.db = table_new();
     db_set_now(kvd_now_ms());
     server_apply_eviction_config();
+    compact_stop_stale(srv.cfg.dir);
     char err[1024] = "";
-    srv.wal = wal_open_dir(srv.cfg.dir, &srv.pool, srv.db, &srv.load, err, sizeof err);
-    if (!srv.wal) {
+    if (db_open(srv.cfg.dir, err, sizeof err) < 0) {
         log_warning("%s", err);
         goto out;
     }
-    if (srv.load.migrated)
+    const wal_open_result *ld = &srv.load;
+    if (ld->migrated)
         log_notice("WAL %s/kvd.wal became segment 1 of a manifest-managed WAL", srv.cfg.dir);
-    if (srv.load.orphans_removed)
+    if (ld->orphans_removed)
         log_notice("removed %d WAL file(s) the manifest does not list (left by an interrupted compaction)",
-                   srv.load.orphans_removed);
-    if (srv.load.truncated_bytes)
-        log_warning("WAL %s: cut a torn tail of %llu bytes at offset %llu (line %llu: %s)", srv.load.truncated_file,
-                    (unsigned long long)srv.load.truncated_bytes, (unsigned long long)srv.load.scan.good_bytes,
-                    (unsigned long long)srv.load.scan.bad_line, srv.load.scan.bad_reason);
-    log_notice("WAL in %s replayed: %d file(s), %llu entries applied (%llu already expired), %llu bytes, %.3f s, "
-               "last seq %llu; %llu keys loaded",
-               srv.cfg.dir, srv.load.files, (unsigned long long)srv.load.scan.applied,
-               (unsigned long long)srv.load.expired, (unsigned long long)srv.load.scan.bytes,
-               (double)srv.load.scan.elapsed_us / 1e6, (unsigned long long)srv.load.scan.last_seq,
-               (unsigned long long)table_count(srv.db));
+                   ld->orphans_removed);
+    if (ld->truncated_bytes)
+        log_warning("WAL %s: cut a torn tail of %llu bytes at offset %llu (line %llu: %s); the bytes cut are kept "
+                    "in %s",
+                    ld->truncated_file, (unsigned long long)ld->truncated_bytes,
+                    (unsigned long long)ld->walk.newest_good, (unsigned long long)ld->walk.bad_line,
+                    ld->walk.bad_reason, ld->kept_file);
+    uint64_t expired = db_drop_expired();
+    log_notice("WAL in %s replayed: %d file(s), %llu entries applied, %llu bytes, %.3f s, last seq %llu; "
+               "%llu keys loaded, %llu of them expired and deleted",
+               srv.cfg.dir, ld->walk.files, (unsigned long long)ld->walk.applied,
+               (unsigned long long)ld->walk.bytes, (double)ld->walk.elapsed_us / 1e6,
+               (unsigned long long)ld->walk.last_seq, (unsigned long long)(table_count(srv.db) + expired),
+               (unsigned long long)expired);
     srv.compact.last_status = -1;
     srv.compact.cow_fd = -1;
     srv.compact.ref_bytes = wal_total_bytes(srv.wal);
@@ -224,6 +228,8 @@ int main(int argc, char **argv)
 out:
     if (srv.wal && wal_close(srv.wal) < 0 && status == 0)
         status = 1;
+    if (srv.wal)
+        db_close();
     table_free(srv.db);
     pool_destroy(&srv.pool);
     conf_free(&srv.cfg);

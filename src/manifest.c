@@ -132,23 +132,37 @@ int manifest_load(const char *dir, manifest *m, char *err, size_t errlen)
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, MANIFEST_NAME);
     manifest_init(m);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         if (errno == ENOENT)
             return 1;
         snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
-    char buf[65536];
-    size_t n = fread(buf, 1, sizeof buf, f);
-    int toolong = !feof(f);
-    fclose(f);
-    if (toolong) {
-        snprintf(err, errlen, "manifest %s is not a kvd manifest: larger than 64 KiB", path);
-        return -1;
+    /* A manifest grows by one short line per segment: read all of it. */
+    size_t cap = 4096, n = 0;
+    char *buf = xmalloc(cap);
+    for (;;) {
+        if (n == cap)
+            buf = xrealloc(buf, cap *= 2);
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+            free(buf);
+            close(fd);
+            return -1;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
     }
+    close(fd);
     char why[200];
-    if (manifest_parse(buf, n, m, why, sizeof why) < 0) {
+    int rc = manifest_parse(buf, n, m, why, sizeof why);
+    free(buf);
+    if (rc < 0) {
         snprintf(err, errlen, "manifest %s is not a valid kvd manifest: %s. kvd will not guess which WAL files "
                  "to load: restore the manifest from a backup, or rewrite it from the kvd.base.*/kvd.incr.* files "
                  "present (the format is in docs/WAL.md; kvd-check-wal DIR checks the result)",
@@ -162,18 +176,19 @@ int manifest_store(const char *dir, const manifest *m, int *renamed, char *err, 
 {
     if (renamed)
         *renamed = 0;
-    char text[65536];
-    size_t len = 0;
-    len += (size_t)snprintf(text + len, sizeof text - len, HEADER);
+    /* Each line is at most 6 + 2 * 20 + 2 bytes. */
+    size_t cap = sizeof HEADER + 64 + (m->nincr + 2) * 48, len = 0;
+    char *text = xmalloc(cap);
+    len += (size_t)snprintf(text + len, cap - len, HEADER);
     if (m->base)
-        len += (size_t)snprintf(text + len, sizeof text - len, "base %llu %llu\n", (unsigned long long)m->base,
+        len += (size_t)snprintf(text + len, cap - len, "base %llu %llu\n", (unsigned long long)m->base,
                                 (unsigned long long)m->base_upto);
-    for (size_t i = 0; i < m->nincr && len < sizeof text - 64; i++)
-        len += (size_t)snprintf(text + len, sizeof text - len, "incr %llu\n", (unsigned long long)m->incr[i]);
+    for (size_t i = 0; i < m->nincr; i++)
+        len += (size_t)snprintf(text + len, cap - len, "incr %llu\n", (unsigned long long)m->incr[i]);
     char hex[9];
     codec_hex32(hex, crc32c(0, text, len));
     hex[8] = '\0';
-    len += (size_t)snprintf(text + len, sizeof text - len, "crc %s\n", hex);
+    len += (size_t)snprintf(text + len, cap - len, "crc %s\n", hex);
 
     char tmp[4200], final[4200];
     snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, MANIFEST_NAME);
@@ -182,9 +197,11 @@ int manifest_store(const char *dir, const manifest *m, int *renamed, char *err, 
     if (fd < 0) {
         int e = -errno;
         snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        free(text);
         return e;
     }
     int rc = kvd_write_all(fd, text, len);
+    free(text);
     if (rc == 0 && fsync(fd) < 0)
         rc = -errno;
     close(fd);

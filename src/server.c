@@ -6,6 +6,7 @@
 #include "config.h"
 #include "server.h"
 #include "cmd.h"
+#include "commit.h"
 #include "db.h"
 #include "evict.h"
 #include "log.h"
@@ -30,11 +31,6 @@ static void client_close(client *c);
 static void process_input(client *c);
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b);
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
-
-uint64_t server_ack_seq(void)
-{
-    return srv.cfg.appendfsync == WAL_SYNC_ALWAYS ? srv.wal->durable_seq : srv.wal->written_seq;
-}
 
 /* ------------------------------------------------------------ client lists */
 
@@ -102,57 +98,12 @@ static void pw_remove(client *c)
     c->flags &= ~CLIENT_IN_PW;
 }
 
-static void held_remove(client *c)
+void server_send_later(client *c)
 {
-    if (!(c->flags & CLIENT_IN_HELD))
-        return;
-    if (c->held_prev)
-        c->held_prev->held_next = c->held_next;
-    else
-        srv.held_head = c->held_next;
-    if (c->held_next)
-        c->held_next->held_prev = c->held_prev;
-    c->held_prev = c->held_next = NULL;
-    c->flags &= ~CLIENT_IN_HELD;
+    pw_add(c);
 }
 
-/* Pop the holds that the WAL now covers. */
-static void release_held(void)
-{
-    uint64_t ack = server_ack_seq();
-    client *c = srv.held_head;
-    while (c) {
-        client *next = c->held_next;
-        int n = 0;
-        while (n < c->nbars && c->bars[n].seq <= ack)
-            n++;
-        if (n) {
-            memmove(c->bars, c->bars + n, (size_t)(c->nbars - n) * sizeof(*c->bars));
-            c->nbars -= n;
-            pw_add(c);
-        }
-        if (c->nbars == 0)
-            held_remove(c);
-        c = next;
-    }
-}
-
-/* A failed fsync means the held replies can never be acknowledged: their
- * clients are disconnected, which tells them the outcome is unknown. */
-static void drop_held(const char *why)
-{
-    while (srv.held_head) {
-        client *c = srv.held_head;
-        held_remove(c);
-        c->nbars = 0;
-        log_warning("closing client id=%llu addr=%s: its writes cannot be acknowledged (%s)",
-                    (unsigned long long)c->id, c->addr, why);
-        c->flags |= CLIENT_CLOSE_ASAP;
-        client_close(c);
-    }
-}
-
-static void flush_clients(void)
+void server_flush_clients(void)
 {
     while (srv.pw_head) {
         client *c = srv.pw_head;
@@ -163,90 +114,10 @@ static void flush_clients(void)
 
 /* ------------------------------------------------------------- group commit */
 
-static void sync_work(uv_work_t *req)
-{
-    KVD_UNUSED(req);
-    srv.sync_rc = wal_sync_fd(srv.sync_fd);
-}
-
-static void maybe_start_sync(void);
-
-static void sync_after(uv_work_t *req, int status)
-{
-    KVD_UNUSED(req);
-    srv.sync_inflight = 0;
-    if (srv.retired_fd > 0) {
-        close(srv.retired_fd);
-        srv.retired_fd = 0;
-    }
-    uint64_t took = (kvd_mono_ns() - srv.sync_t0) / 1000;
-    int rc = status < 0 ? status : srv.sync_rc;
-    if (srv.shutting_down)
-        return;
-    wal_sync_done(srv.wal, srv.sync_target, rc, took);
-    if (rc < 0) {
-        log_warning("WAL fdatasync failed: %s. Writes are refused until kvd is restarted "
-                    "(a failed fsync is never retried: the kernel may have dropped the data)",
-                    strerror(-rc));
-        drop_held("fsync failed");
-        return;
-    }
-    srv.last_save_ms = kvd_now_ms();
-    if (took > 2000000)
-        log_warning("WAL fdatasync took %.1f s: the disk is slow", (double)took / 1e6);
-    release_held();
-    flush_clients();
-    if (srv.cfg.appendfsync == WAL_SYNC_ALWAYS)
-        maybe_start_sync();
-}
-
-static void start_sync(void)
-{
-    srv.sync_inflight = 1;
-    srv.sync_fd = wal_fd(srv.wal);
-    srv.sync_target = srv.wal->written_seq;
-    srv.sync_t0 = kvd_mono_ns();
-    srv.sync_started_ms = kvd_now_ms();
-    int rc = uv_queue_work(srv.loop, &srv.sync_req, sync_work, sync_after);
-    if (rc < 0) {
-        /* No worker: sync here rather than never. */
-        srv.sync_inflight = 0;
-        int r = wal_sync_fd(wal_fd(srv.wal));
-        wal_sync_done(srv.wal, srv.sync_target, r, (kvd_mono_ns() - srv.sync_t0) / 1000);
-    }
-}
-
-static void maybe_start_sync(void)
-{
-    if (!srv.sync_inflight && srv.wal->written_seq > srv.wal->durable_seq && !srv.wal->sync_error)
-        start_sync();
-}
-
-static void flush_wal(void)
-{
-    if (!wal_pending(srv.wal) || srv.wal->sync_error)
-        return;
-    int rc = wal_flush(srv.wal);
-    if (rc < 0) {
-        if (!srv.last_wal_error_logged)
-            log_warning("WAL write failed: %s. Writes are refused (MISCONF) and the batch is "
-                        "kept; kvd retries the write and resumes once it succeeds",
-                        strerror(-rc));
-        srv.last_wal_error_logged = 1;
-    } else if (srv.last_wal_error_logged) {
-        log_warning("WAL write succeeded again: writes are accepted");
-        srv.last_wal_error_logged = 0;
-    }
-}
-
 static void on_prepare(uv_prepare_t *h)
 {
     KVD_UNUSED(h);
-    flush_wal();
-    if (srv.cfg.appendfsync == WAL_SYNC_ALWAYS)
-        maybe_start_sync();
-    release_held();
-    flush_clients();
+    commit_prepare();
 }
 
 /* ------------------------------------------------------------------ writes */
@@ -283,10 +154,16 @@ static void client_close(client *c)
     }
     c->flags |= CLIENT_CLOSING;
     lru_unlink(c);
-    held_remove(c);
+    commit_forget(c);
     pw_remove(c);
     srv.nclients--;
     uv_close(&c->h.handle, client_free_cb);
+}
+
+void server_close_client(client *c)
+{
+    c->flags |= CLIENT_CLOSE_ASAP;
+    client_close(c);
 }
 
 static void shutdown_cb(uv_shutdown_t *req, int status)
@@ -307,7 +184,7 @@ static void client_linger(client *c)
     if (c->flags & (CLIENT_CLOSING | CLIENT_LINGER))
         return;
     lru_unlink(c);
-    held_remove(c);
+    commit_forget(c);
     pw_remove(c);
     srv.nclients--;
     c->flags |= CLIENT_LINGER;
@@ -726,28 +603,20 @@ static void on_cron(uv_timer_t *t)
     close_idle_clients(now);
     enforce_soft_limit(now);
     close_lingering(now);
-    if (srv.cfg.appendfsync == WAL_SYNC_EVERYSEC && !srv.sync_inflight &&
-        srv.wal->written_seq > srv.wal->durable_seq && now - srv.sync_started_ms >= 1000)
-        start_sync();
-    if (srv.cfg.appendfsync == WAL_SYNC_EVERYSEC && srv.sync_inflight && now - srv.sync_started_ms > 2000)
-        log_verbose("WAL fdatasync has been running for %lld ms", (long long)(now - srv.sync_started_ms));
     compact_cron();
     srv.clients_mem = clients_memory();
     if (srv.cfg.maxmemory) {
         db_set_now(now);
         db_make_room(1000000 / hz / 4);
     }
-    /* A failed write is retried here as well as before each poll. */
-    if (srv.wal->write_error)
-        flush_wal();
     if (now - srv.stats.ops_sample_ms >= 1000) {
         srv.stats.ops_per_sec = (double)(srv.stats.commands - srv.stats.ops_sample_cmds) * 1000.0 /
                                 (double)(now - srv.stats.ops_sample_ms);
         srv.stats.ops_sample_cmds = srv.stats.commands;
         srv.stats.ops_sample_ms = now;
     }
-    release_held();
-    flush_clients();
+    commit_cron(now);
+    server_flush_clients();
 }
 
 void server_apply_eviction_config(void)
@@ -780,8 +649,7 @@ void server_config_changed(const char *name)
                         "more: writes get -OOM",
                         evict_policy_names[srv.cfg.maxmemory_policy]);
     } else if (strcasecmp(name, "appendfsync") == 0) {
-        if (srv.cfg.appendfsync == WAL_SYNC_ALWAYS)
-            maybe_start_sync();
+        commit_policy_changed();
     }
 }
 
@@ -822,14 +690,7 @@ int server_shutdown(const char *why, int force)
     if (srv.shutting_down)
         return 0;
     log_warning("%s: shutting down", why);
-    int rc = wal_flush(srv.wal);
-    if (rc == 0 && srv.wal->sync_error)
-        rc = srv.wal->sync_error;
-    if (rc == 0) {
-        uint64_t target = srv.wal->written_seq;
-        rc = wal_sync_fd(wal_fd(srv.wal));
-        wal_sync_done(srv.wal, target, rc, 0);
-    }
+    int rc = commit_sync_now();
     if (rc < 0) {
         log_warning("the WAL could not be flushed and synced: %s", strerror(-rc));
         if (!force) {
@@ -849,8 +710,6 @@ int server_shutdown(const char *why, int force)
         unlink(srv.cfg.unixsocket);
     }
     /* Everything written is durable now: send what we can, then close. */
-    if (rc == 0)
-        release_held();
     for (client *c = srv.clients_head; c; c = c->next) {
         size_t sendable = c->nbars ? c->bars[0].off : c->out.len;
         if (sendable && c->inflight == 0) {

@@ -17,6 +17,7 @@
 #include "table.h"
 #include "evict.h"
 #include "wal.h"
+#include "wal_dir.h"
 
 /* client flags */
 #define CLIENT_CLOSE_AFTER_REPLY 0x01 /* QUIT or a protocol error: close once the reply is out */
@@ -34,6 +35,7 @@
 typedef struct barrier {
     size_t off;
     uint64_t seq;
+    uint64_t cmd;           /* index (ncmds) of the command whose reply starts at off */
 } barrier;
 
 typedef struct client {
@@ -61,7 +63,7 @@ typedef struct client {
     int64_t linger_until;   /* CLIENT_LINGER: close by then even without EOF */
     uv_shutdown_t sreq;     /* CLIENT_LINGER: the FIN */
     const char *lastcmd;
-    uint64_t ncmds;
+    uint64_t ncmds;         /* commands dispatched */
     struct client *prev, *next;       /* all clients, least recently active first */
     struct client *pw_prev, *pw_next; /* pending-write list */
     struct client *held_prev, *held_next; /* clients with barriers */
@@ -99,7 +101,6 @@ typedef struct server {
     pool_t pool;
     table_t *db;
     wal_t *wal;
-    char wal_path[4096];
 
     /* fsync on a worker thread */
     uv_work_t sync_req;
@@ -127,7 +128,7 @@ typedef struct server {
     int shutting_down;
     int exit_code;
     int64_t loaded_keys;
-    wal_open_result load;
+    wal_open_result load;       /* what the replay at startup found */
     compact_state compact;      /* WAL compaction */
     int sync_fd;                /* the fd the running fdatasync works on */
     int retired_fd;             /* an old segment's fd to close once that fdatasync ends */
@@ -148,9 +149,14 @@ int server_run(void);
  * failed and force was not given (the server keeps running). */
 int server_shutdown(const char *why, int force);
 
-/* The sequence number up to which replies may be released under the
- * current fsync policy. */
-uint64_t server_ack_seq(void);
+/* c has replies to send: send them before the loop next blocks. */
+void server_send_later(client *c);
+
+/* Send what every client with replies has (see server_send_later). */
+void server_flush_clients(void);
+
+/* Close c at once, sending nothing more. */
+void server_close_client(client *c);
 
 /* Close c once its pending replies are written. */
 void client_close_after_reply(client *c);

@@ -12,65 +12,9 @@
 #define TABLE_INITIAL_SIZE 4
 #define TABLE_FORCE_RATIO 4 /* grow even while paused once this full */
 
-/* ---- SipHash-1-3 (keyed, so bucket placement cannot be predicted) ---- */
-
-#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                                                   \
-    do {                                                                                           \
-        v0 += v1;                                                                                  \
-        v1 = ROTL(v1, 13);                                                                         \
-        v1 ^= v0;                                                                                  \
-        v0 = ROTL(v0, 32);                                                                         \
-        v2 += v3;                                                                                  \
-        v3 = ROTL(v3, 16);                                                                         \
-        v3 ^= v2;                                                                                  \
-        v0 += v3;                                                                                  \
-        v3 = ROTL(v3, 21);                                                                         \
-        v3 ^= v0;                                                                                  \
-        v2 += v1;                                                                                  \
-        v1 = ROTL(v1, 17);                                                                         \
-        v1 ^= v2;                                                                                  \
-        v2 = ROTL(v2, 32);                                                                         \
-    } while (0)
-
-static uint64_t siphash13(const unsigned char *in, size_t len, const uint64_t k[2])
-{
-    uint64_t v0 = 0x736f6d6570736575ULL ^ k[0];
-    uint64_t v1 = 0x646f72616e646f6dULL ^ k[1];
-    uint64_t v2 = 0x6c7967656e657261ULL ^ k[0];
-    uint64_t v3 = 0x7465646279746573ULL ^ k[1];
-    uint64_t b = (uint64_t)len << 56;
-    const unsigned char *end = in + (len & ~(size_t)7);
-    for (; in != end; in += 8) {
-        uint64_t m;
-        memcpy(&m, in, 8); /* little-endian hosts; fine for placement */
-        v3 ^= m;
-        SIPROUND;
-        v0 ^= m;
-    }
-    switch (len & 7) {
-    case 7: b |= (uint64_t)in[6] << 48; /* fall through */
-    case 6: b |= (uint64_t)in[5] << 40; /* fall through */
-    case 5: b |= (uint64_t)in[4] << 32; /* fall through */
-    case 4: b |= (uint64_t)in[3] << 24; /* fall through */
-    case 3: b |= (uint64_t)in[2] << 16; /* fall through */
-    case 2: b |= (uint64_t)in[1] << 8;  /* fall through */
-    case 1: b |= (uint64_t)in[0]; break;
-    default: break;
-    }
-    v3 ^= b;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
-}
-
 uint64_t table_hash(const table_t *t, const void *key, size_t len)
 {
-    return siphash13(key, len, t->seed);
+    return kvd_siphash(key, len, t->seed);
 }
 
 static inline uint64_t rng_next(table_t *t)
@@ -214,6 +158,41 @@ void table_clear(table_t *t)
     free(t->vol);
     t->vol = NULL;
     t->nvol = t->capvol = 0;
+}
+
+/* The fields that belong to the entries (the rest are settings). */
+static void move_contents(table_t *to, table_t *from)
+{
+    memcpy(to->ht, from->ht, sizeof to->ht);
+    to->rehashidx = from->rehashidx;
+    memcpy(to->seed, from->seed, sizeof to->seed); /* bucket places depend on it */
+    to->vol = from->vol;
+    to->nvol = from->nvol;
+    to->capvol = from->capvol;
+    to->entry_bytes = from->entry_bytes;
+    to->kv_bytes = from->kv_bytes;
+    to->min_size = from->min_size;
+    memset(from->ht, 0, sizeof from->ht);
+    from->rehashidx = -1;
+    from->vol = NULL;
+    from->nvol = from->capvol = 0;
+    from->entry_bytes = from->kv_bytes = 0;
+    from->min_size = 0;
+}
+
+table_t *table_take(table_t *t)
+{
+    table_t *old = table_new();
+    move_contents(old, t);
+    kvd_random_bytes(t->seed, sizeof t->seed);
+    return old;
+}
+
+void table_give_back(table_t *t, table_t *old)
+{
+    table_clear(t);
+    move_contents(t, old);
+    table_free(old);
 }
 
 void table_free(table_t *t)

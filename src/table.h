@@ -103,6 +103,15 @@ void table_free(table_t *t);
 /* Remove every entry; the table stays usable. */
 void table_clear(table_t *t);
 
+/* Move t's entries into a new table, returned, and leave t empty: O(1),
+ * for a FLUSH that may have to be taken back. t keeps its settings (LRU
+ * clock, LFU mode, resize pause). */
+table_t *table_take(table_t *t);
+
+/* Undo table_take: t's current entries are freed, old's become t's again,
+ * and old is freed. */
+void table_give_back(table_t *t, table_t *old);
+
 /* Number of entries. */
 static inline uint64_t table_count(const table_t *t) { return t->ht[0].used + t->ht[1].used; }
 

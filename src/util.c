@@ -74,8 +74,17 @@ size_t xmalloc_size(void *p)
 #endif
 }
 
+static int64_t fixed_ms; /* kvd_clock_set: 0 means the real clock */
+
+void kvd_clock_set(int64_t ms)
+{
+    fixed_ms = ms;
+}
+
 int64_t kvd_now_ms(void)
 {
+    if (fixed_ms)
+        return fixed_ms;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -83,6 +92,8 @@ int64_t kvd_now_ms(void)
 
 int64_t kvd_now_us(void)
 {
+    if (fixed_ms)
+        return fixed_ms * 1000;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
@@ -201,4 +212,61 @@ void kvd_test_crash(const char *phase)
         fprintf(stderr, "kvd: KVD_TEST_CRASH_AT=%s: killing myself\n", phase);
         kill(getpid(), SIGKILL);
     }
+}
+
+/* SipHash-1-3 (a keyed hash: bucket placement cannot be predicted). */
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1;                                                                                  \
+        v1 = ROTL(v1, 13);                                                                         \
+        v1 ^= v0;                                                                                  \
+        v0 = ROTL(v0, 32);                                                                         \
+        v2 += v3;                                                                                  \
+        v3 = ROTL(v3, 16);                                                                         \
+        v3 ^= v2;                                                                                  \
+        v0 += v3;                                                                                  \
+        v3 = ROTL(v3, 21);                                                                         \
+        v3 ^= v0;                                                                                  \
+        v2 += v1;                                                                                  \
+        v1 = ROTL(v1, 17);                                                                         \
+        v1 ^= v2;                                                                                  \
+        v2 = ROTL(v2, 32);                                                                         \
+    } while (0)
+
+uint64_t kvd_siphash(const void *p, size_t len, const uint64_t k[2])
+{
+    const unsigned char *in = p;
+    uint64_t v0 = 0x736f6d6570736575ULL ^ k[0];
+    uint64_t v1 = 0x646f72616e646f6dULL ^ k[1];
+    uint64_t v2 = 0x6c7967656e657261ULL ^ k[0];
+    uint64_t v3 = 0x7465646279746573ULL ^ k[1];
+    uint64_t b = (uint64_t)len << 56;
+    const unsigned char *end = in + (len & ~(size_t)7);
+    for (; in != end; in += 8) {
+        uint64_t m;
+        memcpy(&m, in, 8); /* little-endian hosts; fine for placement */
+        v3 ^= m;
+        SIPROUND;
+        v0 ^= m;
+    }
+    switch (len & 7) {
+    case 7: b |= (uint64_t)in[6] << 48; /* fall through */
+    case 6: b |= (uint64_t)in[5] << 40; /* fall through */
+    case 5: b |= (uint64_t)in[4] << 32; /* fall through */
+    case 4: b |= (uint64_t)in[3] << 24; /* fall through */
+    case 3: b |= (uint64_t)in[2] << 16; /* fall through */
+    case 2: b |= (uint64_t)in[1] << 8;  /* fall through */
+    case 1: b |= (uint64_t)in[0]; break;
+    default: break;
+    }
+    v3 ^= b;
+    SIPROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIPROUND;
+    SIPROUND;
+    SIPROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
 }

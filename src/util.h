@@ -29,6 +29,9 @@ size_t xmalloc_size(void *p);
 /* Wall clock in unix milliseconds / microseconds. */
 int64_t kvd_now_ms(void);
 int64_t kvd_now_us(void);
+/* Tests: make the wall clock stand at ms until told otherwise (0: the
+ * real clock again). */
+void kvd_clock_set(int64_t ms);
 /* Monotonic clock in nanoseconds, for measuring durations. */
 uint64_t kvd_mono_ns(void);
 
@@ -52,6 +55,10 @@ void kvd_random_bytes(void *p, size_t n);
  * phase, die at once with SIGKILL (as a power cut would stop the process
  * there). Used by the crash tests; costs one getenv otherwise. */
 void kvd_test_crash(const char *phase);
+
+/* SipHash-1-3 of p[0..len) under the 128-bit key k: a keyed hash, so
+ * that clients cannot choose keys that collide. */
+uint64_t kvd_siphash(const void *p, size_t len, const uint64_t k[2]);
 
 /* Compare two byte strings in time that depends only on their lengths.
  * Returns 1 when equal. */

@@ -1,6 +1,8 @@
-/* Unit tests for the WAL: encode/decode of every byte, checksums, torn
- * tails at every cut point, mid-file corruption, groups, seq continuity,
- * expiry on replay, and failed writes that must not leave half a line. */
+/* Unit tests for the WAL codec, scan and writer: encode/decode of every
+ * byte, checksums, huge expiries, torn tails at every cut point, what is
+ * and is not a torn tail, mid-file corruption, groups, seq continuity,
+ * verbatim replay of expiries, and failed writes that must not leave half
+ * a line. (The directory: check_wal_dir.c.) */
 #include "config.h"
 #include "testutil.h"
 
@@ -12,7 +14,9 @@
 #include "crc32c.h"
 #include "table.h"
 #include "util.h"
+#include "apply.h"
 #include "wal.h"
+#include "wal_dir.h"
 
 #define DOC_CRC "b377845e"
 
@@ -24,7 +28,7 @@ static void setup(void)
 {
     pool_init(&pool, 0, 0);
     dir = tu_tmpdir();
-    snprintf(path, sizeof path, "%s/kvd.wal", dir);
+    snprintf(path, sizeof path, "%s/kvd.incr.1.jsonl", dir);
 }
 
 static void teardown(void)
@@ -33,13 +37,35 @@ static void teardown(void)
     pool_destroy(&pool);
 }
 
+/* Open the test dir's WAL (one segment: path), replaying into t. */
+static wal_t *open_wal(table_t *t, wal_open_result *res, char *err, size_t errlen)
+{
+    wal_t *w = wal_open_dir(dir, &pool, apply_replay, t, apply_presize, res, err, errlen);
+    table_expand_done(t);
+    return w;
+}
+
 static wal_t *open_ok(table_t *t, wal_open_result *res)
 {
     char err[1024];
-    wal_t *w = wal_open(path, &pool, t, res, err, sizeof err);
-    ck_assert_msg(w != NULL, "wal_open failed: %s", err);
+    wal_t *w = open_wal(t, res, err, sizeof err);
+    ck_assert_msg(w != NULL, "wal_open_dir failed: %s", err);
     return w;
 }
+
+/* Append helpers: one entry each, returning its seq. */
+static uint64_t ap(wal_t *w, wal_op op, const void *k, size_t kl, const void *v, size_t vl, int64_t exp)
+{
+    wal_entry e = {.op = op, .key = k, .klen = kl, .val = v, .vlen = vl, .exp = exp};
+    return wal_append(w, &e);
+}
+#define ap_set(w, k, kl, v, vl, exp) ap((w), WAL_OP_SET, (k), (kl), (v), (vl), (exp))
+#define ap_del(w, k, kl) ap((w), WAL_OP_DEL, (k), (kl), NULL, 0, TABLE_NO_EXPIRE)
+#define ap_expire(w, k, kl, exp) ap((w), WAL_OP_EXPIRE, (k), (kl), NULL, 0, (exp))
+#define ap_persist(w, k, kl) ap((w), WAL_OP_PERSIST, (k), (kl), NULL, 0, TABLE_NO_EXPIRE)
+#define ap_flush(w) ap((w), WAL_OP_FLUSH, NULL, 0, NULL, 0, TABLE_NO_EXPIRE)
+#define ap_rename(w, k, kl, d, dl) ap((w), WAL_OP_RENAME, (k), (kl), (d), (dl), TABLE_NO_EXPIRE)
+#define ap_append(w, k, kl, v, vl) ap((w), WAL_OP_APPEND, (k), (kl), (v), (vl), TABLE_NO_EXPIRE)
 
 static void assert_val(table_t *t, const void *k, size_t kl, const void *v, size_t vl)
 {
@@ -104,21 +130,21 @@ START_TEST(test_every_byte_roundtrips)
      * text with multi-byte UTF-8 and escapes. */
     for (int i = 0; i < 256; i++) {
         char k[2] = {'k', (char)i};
-        wal_append_set(w, k, 2, &all[i], 1, TABLE_NO_EXPIRE);
-        wal_append_set(w, &all[i], 1, k, 2, TABLE_NO_EXPIRE);
+        ap_set(w, k, 2, &all[i], 1, TABLE_NO_EXPIRE);
+        ap_set(w, &all[i], 1, k, 2, TABLE_NO_EXPIRE);
     }
-    wal_append_set(w, all, 256, all, 256, TABLE_NO_EXPIRE);
+    ap_set(w, all, 256, all, 256, TABLE_NO_EXPIRE);
     const char *utf = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80 \"q\" \\ \t\x01\x7f";
-    wal_append_set(w, utf, strlen(utf), utf, strlen(utf), TABLE_NO_EXPIRE);
+    ap_set(w, utf, strlen(utf), utf, strlen(utf), TABLE_NO_EXPIRE);
     /* Invalid UTF-8 (overlong, surrogate, truncated) must go as base64. */
     const char *bad[] = {"\xc0\xaf", "\xed\xa0\x80", "\xe2\x82", "\xf5\x80\x80\x80"};
     for (int i = 0; i < 4; i++)
-        wal_append_set(w, bad[i], strlen(bad[i]), bad[i], strlen(bad[i]), TABLE_NO_EXPIRE);
+        ap_set(w, bad[i], strlen(bad[i]), bad[i], strlen(bad[i]), TABLE_NO_EXPIRE);
     ck_assert_int_eq(wal_close(w), 0);
 
     table_t *t2 = table_new();
     w = open_ok(t2, &res);
-    ck_assert_uint_eq(res.scan.applied, 512 + 1 + 1 + 4);
+    ck_assert_uint_eq(res.walk.applied, 512 + 1 + 1 + 4);
     for (int i = 0; i < 256; i++) {
         char k[2] = {'k', (char)i};
         assert_val(t2, k, 2, &all[i], 1);
@@ -146,8 +172,8 @@ START_TEST(test_one_mib_values)
     table_t *t = table_new();
     wal_open_result res;
     wal_t *w = open_ok(t, &res);
-    wal_append_set(w, "text", 4, text, n, TABLE_NO_EXPIRE);
-    wal_append_set(w, "bin", 3, bin, n, TABLE_NO_EXPIRE);
+    ap_set(w, "text", 4, text, n, TABLE_NO_EXPIRE);
+    ap_set(w, "bin", 3, bin, n, TABLE_NO_EXPIRE);
     ck_assert_int_eq(wal_close(w), 0);
     table_t *t2 = table_new();
     w = open_ok(t2, &res);
@@ -311,7 +337,7 @@ static long write_n(int n)
     char k[32];
     for (int i = 0; i < n; i++) {
         int l = snprintf(k, sizeof k, "key%d", i);
-        wal_append_set(w, k, (size_t)l, "value", 5, TABLE_NO_EXPIRE);
+        ap_set(w, k, (size_t)l, "value", 5, TABLE_NO_EXPIRE);
     }
     ck_assert_int_eq(wal_close(w), 0);
     table_free(t);
@@ -340,15 +366,24 @@ START_TEST(test_every_truncation_of_last_line)
         int complete = cut == b.len;
         ck_assert_uint_eq(table_count(t), complete ? 4 : 3);
         ck_assert_uint_eq(res.truncated_bytes, complete ? 0 : cut);
-        ck_assert_int_eq(res.scan.status, (complete || cut == 0) ? WAL_SCAN_OK : WAL_SCAN_TAIL);
+        ck_assert_int_eq(res.walk.status, (complete || cut == 0) ? WAL_SCAN_OK : WAL_SCAN_TAIL);
         ck_assert_int_eq(tu_size(path), complete ? (long)(full + cut) : base);
+        if (!complete && cut > 0) {
+            /* What was cut is kept, byte for byte. */
+            size_t klen;
+            char *kept = tu_read(res.kept_file, &klen);
+            ck_assert_uint_eq(klen, cut);
+            ck_assert_int_eq(memcmp(kept, b.data, cut), 0);
+            free(kept);
+            unlink(res.kept_file);
+        }
         /* Appending after the repair continues cleanly. */
-        uint64_t seq = wal_append_set(w, "after", 5, "x", 1, TABLE_NO_EXPIRE);
+        uint64_t seq = ap_set(w, "after", 5, "x", 1, TABLE_NO_EXPIRE);
         ck_assert_uint_eq(seq, complete ? 5 : 4);
         ck_assert_int_eq(wal_close(w), 0);
         table_t *t2 = table_new();
         w = open_ok(t2, &res);
-        ck_assert_int_eq(res.scan.status, WAL_SCAN_OK);
+        ck_assert_int_eq(res.walk.status, WAL_SCAN_OK);
         ck_assert_uint_eq(table_count(t2), complete ? 5 : 4);
         assert_val(t2, "after", 5, "x", 1);
         wal_close(w);
@@ -361,26 +396,84 @@ START_TEST(test_every_truncation_of_last_line)
 }
 END_TEST
 
-START_TEST(test_garbage_tail_truncated)
+/* Write img (n bytes) as the segment, open, and expect it loads the first
+ * `keep` bytes (cut == 1) or is refused (cut == 0). */
+static void expect_tail(const char *img, size_t n, int cut, long keep, const char *why)
+{
+    tu_write(path, img, n);
+    table_t *t = table_new();
+    wal_open_result res;
+    char err[1024];
+    wal_t *w = open_wal(t, &res, err, sizeof err);
+    if (cut) {
+        ck_assert_msg(w != NULL, "%s: refused: %s", why, err);
+        ck_assert_int_eq(tu_size(path), keep);
+        ck_assert_uint_eq(res.truncated_bytes, n - (size_t)keep);
+        ck_assert_int_eq(tu_size(res.kept_file), (long)(n - (size_t)keep));
+        unlink(res.kept_file);
+        wal_close(w);
+    } else {
+        ck_assert_msg(w == NULL, "%s: opened, but it is not a torn tail", why);
+        ck_assert_int_eq(tu_size(path), (long)n); /* left alone */
+        ck_assert_ptr_nonnull(strstr(err, "kvd-check-wal --fix"));
+    }
+    table_free(t);
+}
+
+START_TEST(test_what_a_torn_tail_is)
 {
     long base = write_n(5);
     size_t n;
-    char *img = tu_read(path, &n);
-    img = realloc(img, n + 300);
-    memset(img + n, 0, 200);             /* zero blocks after a crash */
-    memcpy(img + n + 200, "\n{bad}\n", 7); /* and a bad complete line */
-    tu_write(path, img, n + 207);
+    char *good = tu_read(path, &n);
+    char *img = malloc(n + 8192);
+    memcpy(img, good, n);
+    /* Zero blocks after a power loss (no newline in them): cut. */
+    memset(img + n, 0, 4096);
+    expect_tail(img, n + 4096, 1, base, "zeros");
+    /* One damaged complete line, then an incomplete one: cut. */
+    static const char torn[] = "{bad}\n{\"seq\":6,\"op";
+    memcpy(img + n, torn, sizeof torn - 1);
+    expect_tail(img, n + sizeof torn - 1, 1, base, "one damaged line");
+    /* Two damaged complete lines: not what a crash leaves. */
+    memcpy(img + n, "{bad}\n{bad}\n", 12);
+    expect_tail(img, n + 12, 0, 0, "two damaged lines");
+    /* A good line after a damaged one: corruption. */
+    char *l5 = img;
+    for (int i = 0; i < 4; i++)
+        l5 = strchr(l5, '\n') + 1;
+    size_t l5len = (size_t)(strchr(l5, '\n') + 1 - l5);
+    memcpy(img + n, "{bad}\n", 6);
+    memcpy(img + n + 6, l5, l5len);
+    expect_tail(img, n + 6 + l5len, 0, 0, "good after damaged");
+    /* Every line converted to CRLF: all damaged; never wiped. */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (good[i] == '\n')
+            img[m++] = '\r';
+        img[m++] = good[i];
+    }
+    expect_tail(img, m, 0, 0, "CRLF");
+    /* A whole line cut out of the middle: a sequence gap. */
+    char *l2 = strchr(good, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
+    memcpy(img, good, (size_t)(l2 - good));
+    memcpy(img + (l2 - good), l3, n - (size_t)(l3 - good));
+    expect_tail(img, n - (size_t)(l3 - l2), 0, 0, "gap");
+    /* The last line replaced by a valid line with a later seq: a gap
+     * too, never a torn tail even at the end. */
+    tu_write(path, good, n);
     table_t *t = table_new();
     wal_open_result res;
     wal_t *w = open_ok(t, &res);
-    ck_assert_uint_eq(table_count(t), 5);
-    ck_assert_uint_eq(res.truncated_bytes, 207);
-    ck_assert_uint_eq(res.scan.bad_line, 6);
-    ck_assert_uint_eq(res.scan.bad_offset, (uint64_t)base);
-    ck_assert_int_eq(tu_size(path), base);
+    w->next_seq += 3;
+    ap_set(w, "late", 4, "v", 1, TABLE_NO_EXPIRE);
     wal_close(w);
     table_free(t);
+    size_t n2;
+    char *gap = tu_read(path, &n2);
+    expect_tail(gap, n2, 0, 0, "gap at the end");
+    free(gap);
     free(img);
+    free(good);
 }
 END_TEST
 
@@ -399,7 +492,7 @@ START_TEST(test_middle_corruption_refused)
     table_t *t = table_new();
     wal_open_result res;
     char err[1024];
-    wal_t *w = wal_open(path, &pool, t, &res, err, sizeof err);
+    wal_t *w = open_wal(t, &res, err, sizeof err);
     ck_assert_ptr_null(w);
     char want[64];
     snprintf(want, sizeof want, "line 3 (byte offset %llu)", (unsigned long long)off);
@@ -418,17 +511,17 @@ START_TEST(test_seq_continues_after_reopen)
     table_t *t = table_new();
     wal_open_result res;
     wal_t *w = open_ok(t, &res);
-    ck_assert_uint_eq(wal_append_set(w, "a", 1, "1", 1, TABLE_NO_EXPIRE), 1);
-    ck_assert_uint_eq(wal_append_del(w, "a", 1), 2);
+    ck_assert_uint_eq(ap_set(w, "a", 1, "1", 1, TABLE_NO_EXPIRE), 1);
+    ck_assert_uint_eq(ap_del(w, "a", 1), 2);
     wal_close(w);
     w = open_ok(t, &res);
-    ck_assert_uint_eq(res.scan.last_seq, 2);
-    ck_assert_uint_eq(wal_append_set(w, "b", 1, "1", 1, TABLE_NO_EXPIRE), 3);
+    ck_assert_uint_eq(res.walk.last_seq, 2);
+    ck_assert_uint_eq(ap_set(w, "b", 1, "1", 1, TABLE_NO_EXPIRE), 3);
     wal_close(w);
     w = open_ok(t, &res);
-    ck_assert_uint_eq(res.scan.first_seq, 1);
-    ck_assert_uint_eq(res.scan.last_seq, 3);
-    ck_assert_uint_eq(wal_append_flush(w), 4);
+    ck_assert_uint_eq(res.walk.applied, 3);
+    ck_assert_uint_eq(res.walk.last_seq, 3);
+    ck_assert_uint_eq(ap_flush(w), 4);
     wal_close(w);
     table_free(t);
 }
@@ -446,52 +539,56 @@ START_TEST(test_seq_must_increase)
     table_t *t = table_new();
     wal_open_result res;
     char err[1024];
-    ck_assert_ptr_null(wal_open(path, &pool, t, &res, err, sizeof err));
-    ck_assert_ptr_nonnull(strstr(err, "sequence number 1 does not follow 2"));
+    ck_assert_ptr_null(open_wal(t, &res, err, sizeof err));
+    ck_assert_msg(strstr(err, "seq 1 where 3 was expected: the sequence goes backwards") != NULL, "%s", err);
     table_free(t);
     free(img);
 }
 END_TEST
 
-START_TEST(test_ops_and_expiry_on_replay)
+START_TEST(test_replay_is_verbatim)
 {
+    /* Replay applies entries as logged, whatever the clock says: an
+     * expiry already past is kept (the server deletes such keys after the
+     * load), so the entries after it act on the key as they did live. */
     table_t *t = table_new();
     wal_open_result res;
     wal_t *w = open_ok(t, &res);
-    int64_t now = kvd_now_ms();
-    wal_append_set(w, "gone", 4, "v", 1, now - 1000);       /* already expired */
-    wal_append_set(w, "old", 3, "v", 1, TABLE_NO_EXPIRE);
-    wal_append_set(w, "old", 3, "v", 1, now - 5);           /* an expired SET removes it */
-    wal_append_set(w, "live", 4, "v", 1, now + 3600000);
-    wal_append_set(w, "p", 1, "v", 1, now + 3600000);
-    wal_append_persist(w, "p", 1);
-    wal_append_set(w, "e", 1, "v", 1, TABLE_NO_EXPIRE);
-    wal_append_expire(w, "e", 1, now + 7200000);
-    wal_append_set(w, "x", 1, "v", 1, TABLE_NO_EXPIRE);
-    wal_append_expire(w, "x", 1, now - 1);                  /* expired by EXPIRE */
-    wal_append_set(w, "d", 1, "v", 1, TABLE_NO_EXPIRE);
-    wal_append_del(w, "d", 1);
-    wal_append_set(w, "src", 3, "moved", 5, now + 3600000);
-    wal_append_rename(w, "src", 3, "dst", 3);
+    int64_t past = kvd_now_ms() - 60000, future = kvd_now_ms() + 3600000;
+    ap_set(w, "p", 1, "v", 1, past);      /* SET p v PX 300 ... */
+    ap_persist(w, "p", 1);                /* PERSIST p while it lived */
+    ap_set(w, "x", 1, "v", 1, past);
+    ap_expire(w, "x", 1, future);         /* EXPIRE x 3600 */
+    ap_set(w, "a", 1, "old", 3, TABLE_NO_EXPIRE);
+    ap_set(w, "b", 1, "new", 3, past);
+    ap_rename(w, "b", 1, "a", 1);         /* RENAME b a */
+    ap_set(w, "s", 1, "abc", 3, past);
+    ap_append(w, "s", 1, "def", 3);       /* APPEND s def: keeps the TTL */
+    ap_set(w, "huge", 4, "v", 1, INT64_MAX);
+    ap_set(w, "big", 3, "v", 1, 9007199254740993LL);
+    ap_set(w, "e", 1, "v", 1, TABLE_NO_EXPIRE);
+    ap_expire(w, "e", 1, 9999999999999000LL);
+    ap_set(w, "d", 1, "v", 1, TABLE_NO_EXPIRE);
+    ap_del(w, "d", 1);
     ck_assert_int_eq(wal_close(w), 0);
 
     table_t *t2 = table_new();
     w = open_ok(t2, &res);
-    ck_assert_uint_eq(res.expired, 3);
-    ck_assert_ptr_null(table_find(t2, "gone", 4));
-    ck_assert_ptr_null(table_find(t2, "old", 3));
-    ck_assert_ptr_null(table_find(t2, "x", 1));
-    ck_assert_ptr_null(table_find(t2, "d", 1));
-    ck_assert_ptr_null(table_find(t2, "src", 3));
-    ck_assert_int_eq(tentry_expire(table_find(t2, "live", 4)), now + 3600000);
     ck_assert_int_eq(tentry_expire(table_find(t2, "p", 1)), TABLE_NO_EXPIRE);
-    ck_assert_int_eq(tentry_expire(table_find(t2, "e", 1)), now + 7200000);
-    assert_val(t2, "dst", 3, "moved", 5);
-    ck_assert_int_eq(tentry_expire(table_find(t2, "dst", 3)), now + 3600000);
-    ck_assert_uint_eq(table_count(t2), 4);
+    ck_assert_int_eq(tentry_expire(table_find(t2, "x", 1)), future);
+    assert_val(t2, "a", 1, "new", 3);
+    ck_assert_int_eq(tentry_expire(table_find(t2, "a", 1)), past);
+    ck_assert_ptr_null(table_find(t2, "b", 1));
+    assert_val(t2, "s", 1, "abcdef", 6);
+    ck_assert_int_eq(tentry_expire(table_find(t2, "s", 1)), past);
+    ck_assert_int_eq(tentry_expire(table_find(t2, "huge", 4)), INT64_MAX);
+    ck_assert_int_eq(tentry_expire(table_find(t2, "big", 3)), 9007199254740993LL);
+    ck_assert_int_eq(tentry_expire(table_find(t2, "e", 1)), 9999999999999000LL);
+    ck_assert_ptr_null(table_find(t2, "d", 1));
+    ck_assert_uint_eq(table_count(t2), 7);
     /* FLUSH empties everything before it. */
-    wal_append_flush(w);
-    wal_append_set(w, "z", 1, "1", 1, TABLE_NO_EXPIRE);
+    ap_flush(w);
+    ap_set(w, "z", 1, "1", 1, TABLE_NO_EXPIRE);
     wal_close(w);
     table_t *t3 = table_new();
     w = open_ok(t3, &res);
@@ -503,16 +600,58 @@ START_TEST(test_ops_and_expiry_on_replay)
 }
 END_TEST
 
+START_TEST(test_huge_expiries_exact)
+{
+    /* Expiries at and above 2^53 go as strings, so JSON readers keep them
+     * exact; both decoders read both forms. */
+    wal_decoder fast, slow;
+    wal_decoder_init(&fast, &pool);
+    wal_decoder_init(&slow, &pool);
+    slow.cjson_only = 1;
+    buf_t b = BUF_INIT(&pool);
+    const int64_t exps[] = {0, 1, 9007199254740991LL, 9007199254740992LL, 9007199254740993LL,
+                            9999999999999000LL, INT64_MAX};
+    for (size_t i = 0; i < sizeof exps / sizeof *exps; i++) {
+        wal_entry e = {.seq = 1, .op = WAL_OP_SET, .grp = 1, .key = "k", .klen = 1, .val = "v", .vlen = 1,
+                       .exp = exps[i]};
+        buf_reset(&b);
+        wal_encode(&b, &e);
+        buf_putc(&b, 0);
+        ck_assert_ptr_nonnull(strstr(b.data, exps[i] >= WAL_EXP_NUMBER_MAX ? "\"exp\":\"" : "\"exp\":"));
+        wal_entry x, y;
+        ck_assert_int_eq(wal_decode_line(&fast, b.data, b.len - 2, &x, NULL, 0), 0);
+        ck_assert_int_eq(wal_decode_line(&slow, b.data, b.len - 2, &y, NULL, 0), 0);
+        ck_assert_int_eq(x.exp, exps[i]);
+        ck_assert_int_eq(y.exp, exps[i]);
+    }
+    /* Out of range, signed, or not canonical: refused. */
+    const char *bad[] = {"\"9223372036854775808\"", "\"-5\"", "\"01\"", "-5", "\"\"", "1e3x"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        buf_reset(&b);
+        buf_appendf(&b, "{\"seq\":1,\"op\":\"set\",\"key\":\"k\",\"val\":\"v\",\"exp\":%s", bad[i]);
+        char hex[9];
+        codec_hex32(hex, crc32c(0, b.data, b.len));
+        hex[8] = 0;
+        buf_appendf(&b, ",\"crc\":\"%s\"}", hex);
+        wal_entry x;
+        ck_assert_msg(wal_decode_line(&fast, b.data, b.len, &x, NULL, 0) < 0, "accepted exp %s", bad[i]);
+    }
+    buf_release(&b);
+    wal_decoder_free(&fast);
+    wal_decoder_free(&slow);
+}
+END_TEST
+
 START_TEST(test_groups_all_or_nothing)
 {
     table_t *t = table_new();
     wal_open_result res;
     wal_t *w = open_ok(t, &res);
-    wal_append_set(w, "before", 6, "1", 1, TABLE_NO_EXPIRE);
+    ap_set(w, "before", 6, "1", 1, TABLE_NO_EXPIRE);
     wal_group(w, 3);
-    wal_append_set(w, "g1", 2, "1", 1, TABLE_NO_EXPIRE);
-    wal_append_set(w, "g2", 2, "2", 1, TABLE_NO_EXPIRE);
-    wal_append_set(w, "g3", 2, "3", 1, TABLE_NO_EXPIRE);
+    ap_set(w, "g1", 2, "1", 1, TABLE_NO_EXPIRE);
+    ap_set(w, "g2", 2, "2", 1, TABLE_NO_EXPIRE);
+    ap_set(w, "g3", 2, "3", 1, TABLE_NO_EXPIRE);
     ck_assert_int_eq(wal_close(w), 0);
     long whole = tu_size(path);
     size_t n;
@@ -533,8 +672,8 @@ START_TEST(test_groups_all_or_nothing)
     ck_assert_uint_eq(table_count(t3), 1);
     ck_assert_ptr_nonnull(table_find(t3, "before", 6));
     ck_assert_int_eq(tu_size(path), (long)(line2 - img));
-    ck_assert_uint_eq(res.scan.bad_line, 2);
-    ck_assert_uint_eq(wal_append_del(w, "before", 6), 2);
+    ck_assert_uint_eq(res.walk.bad_line, 2);
+    ck_assert_uint_eq(ap_del(w, "before", 6), 2);
     wal_close(w);
     ck_assert_int_lt(tu_size(path), whole);
     table_free(t);
@@ -550,7 +689,7 @@ START_TEST(test_failed_write_leaves_no_half_line)
     table_t *t = table_new();
     wal_open_result res;
     wal_t *w = open_ok(t, &res);
-    wal_append_set(w, "a", 1, "1", 1, TABLE_NO_EXPIRE);
+    ap_set(w, "a", 1, "1", 1, TABLE_NO_EXPIRE);
     ck_assert_int_eq(wal_flush(w), 0);
     long good = tu_size(path);
     /* Let the next write get only part of the way. */
@@ -561,7 +700,7 @@ START_TEST(test_failed_write_leaves_no_half_line)
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
     char big[200];
     memset(big, 'v', sizeof big);
-    wal_append_set(w, "b", 1, big, sizeof big, TABLE_NO_EXPIRE);
+    ap_set(w, "b", 1, big, sizeof big, TABLE_NO_EXPIRE);
     int rc = wal_flush(w);
     ck_assert_int_eq(rc, -EFBIG);
     ck_assert_int_eq(wal_error(w), -EFBIG);
@@ -575,7 +714,7 @@ START_TEST(test_failed_write_leaves_no_half_line)
     ck_assert_int_eq(wal_close(w), 0);
     table_t *t2 = table_new();
     w = open_ok(t2, &res);
-    ck_assert_int_eq(res.scan.status, WAL_SCAN_OK);
+    ck_assert_int_eq(res.walk.status, WAL_SCAN_OK);
     assert_val(t2, "b", 1, big, sizeof big);
     wal_close(w);
     table_free(t);
@@ -588,14 +727,14 @@ START_TEST(test_sync_accounting)
     table_t *t = table_new();
     wal_open_result res;
     wal_t *w = open_ok(t, &res);
-    wal_append_set(w, "a", 1, "1", 1, TABLE_NO_EXPIRE);
+    ap_set(w, "a", 1, "1", 1, TABLE_NO_EXPIRE);
     ck_assert_uint_gt(wal_pending(w), 0);
     ck_assert_int_eq(wal_flush(w), 0);
     ck_assert_uint_eq(wal_pending(w), 0);
     ck_assert_uint_eq(w->written_seq, 1);
     ck_assert_uint_eq(w->durable_seq, 0);
     uint64_t target = w->written_seq;
-    wal_append_set(w, "b", 1, "1", 1, TABLE_NO_EXPIRE); /* arrives during the sync */
+    ap_set(w, "b", 1, "1", 1, TABLE_NO_EXPIRE); /* arrives during the sync */
     ck_assert_int_eq(wal_sync_fd(wal_fd(w)), 0);
     wal_sync_done(w, target, 0, 10);
     ck_assert_uint_eq(w->durable_seq, 1);
@@ -631,7 +770,7 @@ END_TEST
 START_TEST(test_scan_missing_file)
 {
     wal_scan_result r;
-    ck_assert_int_eq(wal_scan("/nonexistent/kvd.wal", &pool, NULL, NULL, &r), -ENOENT);
+    ck_assert_int_eq(wal_scan("/nonexistent/kvd.wal", &pool, NULL, NULL, NULL, &r), -ENOENT);
 }
 END_TEST
 
@@ -650,11 +789,12 @@ static Suite *suite(void)
     tcase_add_test(tc, test_fast_path_agrees_with_cjson);
     tcase_add_test(tc, test_docs_worked_example);
     tcase_add_test(tc, test_every_truncation_of_last_line);
-    tcase_add_test(tc, test_garbage_tail_truncated);
+    tcase_add_test(tc, test_what_a_torn_tail_is);
     tcase_add_test(tc, test_middle_corruption_refused);
     tcase_add_test(tc, test_seq_continues_after_reopen);
     tcase_add_test(tc, test_seq_must_increase);
-    tcase_add_test(tc, test_ops_and_expiry_on_replay);
+    tcase_add_test(tc, test_replay_is_verbatim);
+    tcase_add_test(tc, test_huge_expiries_exact);
     tcase_add_test(tc, test_groups_all_or_nothing);
     tcase_add_test(tc, test_failed_write_leaves_no_half_line);
     tcase_add_test(tc, test_sync_accounting);

@@ -1,17 +1,23 @@
 /* kvd-check-wal: verify WAL files or whole data directories (manifest,
- * base and segments), print a summary, optionally dump the entries or
- * repair a file by cutting it at its first bad line.
+ * base and segments, read by the same walk the server replays with),
+ * print a summary, optionally dump the entries or repair the damage:
+ * cut a torn tail, salvage every good line of a damaged base, or cut a
+ * damaged segment and retire the ones after it, so that the directory
+ * loads the longest history the damage left whole. Every byte a repair
+ * removes is kept in a .broken file.
  *
  * Exit codes: 0 every file is valid (or was repaired by --fix),
- *             1 a file ends in a torn or bad tail (kvd would cut it itself),
- *             2 a file is corrupt before its end (kvd refuses to start),
+ *             1 the newest segment ends in a torn tail (kvd cuts it itself),
+ *             2 damage kvd refuses to start on,
  *             3 usage error or a file could not be read or repaired. */
 #include "config.h"
 #include "manifest.h"
 #include "pool.h"
 #include "util.h"
 #include "version.h"
-#include "wal.h"
+#include "wal_codec.h"
+#include "wal_dir.h"
+#include "wal_scan.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,10 +34,12 @@ static void usage(FILE *f)
     fprintf(f, "Usage: kvd-check-wal [--fix] [--dump] FILE|DIR...\n"
                "Verify kvd WAL files, or a data directory (its manifest, base and\n"
                "segments, in replay order), and print a summary of each.\n"
-               "  --fix    cut a damaged file at its first bad line, keeping the\n"
-               "           original as FILE.broken (entries after that line are lost)\n"
+               "  --fix    repair: cut a torn tail; keep every good line of a damaged\n"
+               "           base; cut a damaged segment at its first bad line and retire\n"
+               "           the segments after it. What is removed is kept in .broken\n"
+               "           files and what is lost is listed.\n"
                "  --dump   print every valid entry as text\n"
-               "Exit: 0 valid, 1 bad tail, 2 corrupt before the end, 3 error.\n");
+               "Exit: 0 valid, 1 torn tail, 2 damaged, 3 error.\n");
 }
 
 /* Print bytes quoted the way redis-cli shows them. */
@@ -68,7 +76,7 @@ static int dump_entry(void *ctx, const wal_entry *e)
         putchar(' ');
         print_quoted(e->val, e->vlen);
     }
-    if (e->exp != TABLE_NO_EXPIRE) {
+    if (e->exp != WAL_NO_EXPIRE) {
         time_t s = (time_t)(e->exp / 1000);
         struct tm tm;
         char ts[32];
@@ -82,102 +90,244 @@ static int dump_entry(void *ctx, const wal_entry *e)
     return 0;
 }
 
-static int copy_file(const char *from, const char *to)
+static void print_scan(const char *path, const wal_scan_result *r)
 {
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return -errno;
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (out < 0) {
-        int e = -errno;
-        close(in);
-        return e;
-    }
-    char b[65536];
-    int rc = 0;
-    for (;;) {
-        ssize_t r = read(in, b, sizeof b);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = -errno;
-            break;
-        }
-        if (r == 0)
-            break;
-        if ((rc = kvd_write_all(out, b, (size_t)r)) < 0)
-            break;
-    }
-    if (rc == 0 && fsync(out) < 0)
-        rc = -errno;
-    close(in);
-    close(out);
-    return rc;
+    printf("%s: %llu entries, %llu bytes, seq %llu..%llu\n", path, (unsigned long long)r->applied,
+           (unsigned long long)r->bytes, (unsigned long long)r->first_seq, (unsigned long long)r->last_seq);
+    printf("  ops:");
+    for (int op = 1; op < WAL_OP_MAX; op++)
+        printf(" %s=%llu", wal_op_name((wal_op)op), (unsigned long long)r->ops[op]);
+    printf("\n");
 }
 
-static int fix_file(const char *path, const wal_scan_result *r)
+/* The exit code for a file's status; prints it. tail_ok: a torn tail is
+ * the kind kvd cuts itself (the newest segment). */
+static int print_status(const wal_scan_result *r, int tail_ok, const char *extra)
 {
-    char broken[4096];
-    snprintf(broken, sizeof broken, "%s.broken", path);
-    int rc = copy_file(path, broken);
+    if (r->status == WAL_SCAN_OK) {
+        printf("  status: OK\n");
+        return 0;
+    }
+    int code = r->status == WAL_SCAN_TAIL && tail_ok ? 1 : 2;
+    printf("  status: %s\n  first bad line: %llu at byte offset %llu: %s%s\n",
+           code == 1 ? "BAD TAIL (kvd cuts it off at startup)"
+           : r->status == WAL_SCAN_TAIL ? "BAD TAIL in a file that newer files follow (kvd will not start)"
+                                         : "CORRUPT (kvd will not start)",
+           (unsigned long long)r->bad_line, (unsigned long long)r->bad_offset, r->bad_reason, extra);
+    printf("  valid data ends at byte %llu; %llu bytes after it\n", (unsigned long long)r->good_bytes,
+           (unsigned long long)(r->bytes - r->good_bytes));
+    return code;
+}
+
+static int is_base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return strncmp(slash ? slash + 1 : path, "kvd.base.", 9) == 0;
+}
+
+/* ---- repairs ---- */
+
+/* Rewrite a damaged base with every line that is still good, renumbered
+ * 1..n, and list the keys of the lines lost. The original is kept in a
+ * .broken file. Returns 0 or -1. */
+static int salvage_base(const char *path, pool_t *pool)
+{
+    FILE *in = fopen(path, "rb");
+    if (!in) {
+        fprintf(stderr, "%s: cannot open: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char tmp[4300], kept[4400];
+    snprintf(tmp, sizeof tmp, "%s.salvage.tmp", path);
+    int out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out < 0) {
+        fprintf(stderr, "%s: cannot create: %s\n", tmp, strerror(errno));
+        fclose(in);
+        return -1;
+    }
+    wal_decoder dec, look;
+    wal_decoder_init(&dec, pool);
+    wal_decoder_init(&look, pool);
+    buf_t b = BUF_INIT(pool);
+    char *line = NULL, why[200];
+    size_t cap = 0;
+    ssize_t n;
+    uint64_t lineno = 0, off = 0, seq = 0, lost = 0, expect = 1;
+    int rc = 0;
+    while (rc == 0 && (n = getline(&line, &cap, in)) > 0) {
+        size_t len = (size_t)n;
+        lineno++;
+        int complete = line[len - 1] == '\n';
+        if (complete)
+            len--;
+        wal_entry e;
+        int ok = complete && wal_decode_line(&dec, line, len, &e, why, sizeof why) == 0;
+        if (ok && (e.op != WAL_OP_SET || e.grp > 1)) {
+            ok = 0;
+            snprintf(why, sizeof why, "not a single \"set\" line");
+        }
+        if (!complete)
+            snprintf(why, sizeof why, "incomplete line");
+        if (ok) {
+            if (e.seq > expect) {
+                printf("  lost: %llu line(s) missing before line %llu (seq %llu..%llu): their keys are unknown\n",
+                       (unsigned long long)(e.seq - expect), (unsigned long long)lineno,
+                       (unsigned long long)expect, (unsigned long long)e.seq - 1);
+                lost += e.seq - expect;
+            }
+            expect = e.seq + 1;
+            e.seq = ++seq;
+            e.grp = 1;
+            wal_encode(&b, &e);
+            if (b.len >= (1u << 20)) {
+                rc = kvd_write_all(out, b.data, b.len);
+                buf_reset(&b);
+            }
+        } else {
+            lost++;
+            expect++;
+            wal_entry k;
+            printf("  lost: line %llu (byte offset %llu): %s; ", (unsigned long long)lineno,
+                   (unsigned long long)off, why);
+            if (wal_decode_unchecked(&look, line, len, &k) == 0 && k.op != WAL_OP_FLUSH) {
+                printf("its key reads as ");
+                print_quoted(k.key, k.klen);
+                printf(" (unverified)\n");
+            } else {
+                printf("its key cannot be read\n");
+            }
+        }
+        off += (uint64_t)n;
+    }
+    if (rc == 0 && ferror(in))
+        rc = -EIO;
+    if (rc == 0 && b.len)
+        rc = kvd_write_all(out, b.data, b.len);
+    if (rc == 0 && fsync(out) < 0)
+        rc = -errno;
+    close(out);
+    fclose(in);
+    free(line);
+    buf_release(&b);
+    wal_decoder_free(&dec);
+    wal_decoder_free(&look);
+    if (rc == 0)
+        rc = wal_keep_broken(path, 0, kept, sizeof kept);
+    if (rc == 0 && rename(tmp, path) < 0)
+        rc = -errno;
     if (rc < 0) {
-        fprintf(stderr, "%s: cannot copy to %s: %s\n", path, broken, strerror(-rc));
+        fprintf(stderr, "%s: cannot salvage: %s\n", path, strerror(-rc));
+        unlink(tmp);
         return -1;
     }
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || ftruncate(fd, (off_t)r->good_bytes) < 0 || fsync(fd) < 0) {
-        fprintf(stderr, "%s: cannot truncate: %s\n", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    printf("fixed: cut %s at byte %llu (removed %llu bytes); original kept as %s\n", path,
-           (unsigned long long)r->good_bytes, (unsigned long long)(r->bytes - r->good_bytes),
-           broken);
+    char dir[4300];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    kvd_fsync_dir(slash ? dir : ".");
+    printf("fixed: rewrote base %s with the %llu good entries; %llu lost; original kept as %s\n", path,
+           (unsigned long long)seq, (unsigned long long)lost, kept);
     return 0;
 }
 
-/* Check one file; min_seq: seqs must be above it (0: no check); last:
- * whether a bad tail is the repairable kind. Returns the exit code. */
-static int check_file(const char *path, pool_t *pool, int fix, int dump, uint64_t min_seq, int last,
-                      uint64_t *last_seq)
+/* Cut a damaged file at its last good byte (keeping what is cut). */
+static int cut_file(const char *path, const wal_scan_result *r)
 {
+    char kept[4400], err[8600];
+    if (wal_cut(path, r->good_bytes, kept, sizeof kept, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    printf("fixed: cut %s at byte %llu (removed %llu bytes); they are kept in %s\n", path,
+           (unsigned long long)r->good_bytes, (unsigned long long)(r->bytes - r->good_bytes), kept);
+    return 0;
+}
+
+/* Check one file on its own; min_seq unknown. Returns the exit code. */
+static int check_file(const char *path, pool_t *pool, int fix, int dump)
+{
+    wal_scan_opts o = {.base = is_base_name(path)};
     wal_scan_result r;
-    int rc = wal_scan(path, pool, dump ? dump_entry : NULL, NULL, &r);
+    int rc = wal_scan(path, pool, &o, dump ? dump_entry : NULL, NULL, &r);
     if (rc < 0) {
         fprintf(stderr, "%s: cannot read: %s\n", path, strerror(-rc));
         return 3;
     }
-    printf("%s: %llu entries, %llu bytes, seq %llu..%llu\n", path, (unsigned long long)r.applied,
-           (unsigned long long)r.bytes, (unsigned long long)r.first_seq, (unsigned long long)r.last_seq);
-    printf("  ops:");
-    for (int op = 1; op < WAL_OP_MAX; op++)
-        printf(" %s=%llu", wal_op_name((wal_op)op), (unsigned long long)r.ops[op]);
-    printf("\n");
-    if (last_seq)
-        *last_seq = r.last_seq;
-    int code = 0;
-    if (min_seq && r.first_seq && r.first_seq <= min_seq) {
-        printf("  status: CORRUPT (starts at seq %llu, not after %llu: files missing or out of order)\n",
-               (unsigned long long)r.first_seq, (unsigned long long)min_seq);
-        return 2;
-    }
-    if (r.status == WAL_SCAN_OK) {
-        printf("  status: OK\n");
-        return 0;
-    }
-    code = r.status == WAL_SCAN_TAIL && last ? 1 : 2;
-    printf("  status: %s\n  first bad line: %llu at byte offset %llu: %s\n",
-           code == 1 ? "BAD TAIL (kvd cuts it off at startup)"
-                     : r.status == WAL_SCAN_TAIL ? "BAD TAIL in a file that newer files follow (kvd will not start)"
-                                                 : "CORRUPT (valid entries follow the bad line; kvd will not start)",
-           (unsigned long long)r.bad_line, (unsigned long long)r.bad_offset, r.bad_reason);
-    printf("  valid data ends at byte %llu; %llu bytes after it\n", (unsigned long long)r.good_bytes,
-           (unsigned long long)(r.bytes - r.good_bytes));
-    if (fix)
-        code = fix_file(path, &r) < 0 ? 3 : 0;
+    print_scan(path, &r);
+    int code = print_status(&r, !o.base, "");
+    if (code && fix)
+        code = (o.base ? salvage_base(path, pool) : cut_file(path, &r)) < 0 ? 3 : 0;
     return code;
+}
+
+/* ---- data directories ---- */
+
+typedef struct dir_report {
+    int worst;
+    uint64_t lines_after;   /* good lines in files after the damaged one */
+} dir_report;
+
+static void report_file(void *ctx, const wal_walk_file *f)
+{
+    dir_report *d = ctx;
+    if (f->base)
+        printf("base (covers the WAL up to its seq, lines numbered from 1):\n");
+    print_scan(f->path, &f->scan);
+    char extra[96] = "";
+    if (f->after_damage) {
+        printf("  (after the damaged file: checked, not replayed)\n");
+        d->lines_after += f->scan.lines;
+    } else if (f->scan.status == WAL_SCAN_OK) {
+        /* fine */
+    } else if (f->expect_seq && f->scan.bad_line == 1 && f->scan.lines == 0) {
+        snprintf(extra, sizeof extra, " (the file had to start at seq %llu)", (unsigned long long)f->expect_seq);
+    }
+    int code = print_status(&f->scan, f->newest, extra);
+    if (code > d->worst)
+        d->worst = code;
+}
+
+/* Cut segment i of m at its damage and retire the segments after it
+ * (renamed to .broken), then store the shortened manifest. */
+static int cut_history(const char *dir, manifest *m, size_t i, const wal_walk_result *w)
+{
+    char path[4300], kept[4400], err[8600];
+    wal_file_path(path, sizeof path, dir, 0, m->incr[i]);
+    if (wal_cut(path, w->bad_good_bytes, kept, sizeof kept, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    printf("fixed: cut %s at byte %llu (its line %llu on is kept in %s)\n", path,
+           (unsigned long long)w->bad_good_bytes, (unsigned long long)w->bad_line, kept);
+    for (size_t j = i + 1; j < m->nincr; j++) {
+        wal_file_path(path, sizeof path, dir, 0, m->incr[j]);
+        int rc = wal_keep_broken(path, 0, kept, sizeof kept);
+        if (rc < 0 || unlink(path) < 0) {
+            fprintf(stderr, "%s: cannot retire: %s\n", path, strerror(rc < 0 ? -rc : errno));
+            return -1;
+        }
+        printf("fixed: retired %s, which follows the damage (kept as %s)\n", path, kept);
+    }
+    m->nincr = i + 1;
+    if (manifest_store(dir, m, NULL, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Repair the first damage the walk found. Returns 0 or -1. */
+static int fix_dir(const char *dir, manifest *m, pool_t *pool, const wal_walk_result *w)
+{
+    if (w->status == WAL_SCAN_TAIL) {
+        wal_scan_result r = {.good_bytes = w->newest_good, .bytes = w->bad_file_bytes};
+        return cut_file(w->bad_path, &r);
+    }
+    if (m->base && w->bad_index == 0)
+        return salvage_base(w->bad_path, pool);
+    size_t seg = (size_t)w->bad_index - 1;
+    return cut_history(dir, m, seg, w);
 }
 
 /* Check a data directory: the manifest, then its files in replay order. */
@@ -191,7 +341,7 @@ static int check_dir(const char *dir, pool_t *pool, int fix, int dump)
         snprintf(legacy, sizeof legacy, "%s/kvd.wal", dir);
         if (access(legacy, F_OK) == 0) {
             printf("%s: no manifest; single-file WAL\n", dir);
-            return check_file(legacy, pool, fix, dump, 0, 1, NULL);
+            return check_file(legacy, pool, fix, dump);
         }
         fprintf(stderr, "%s: no %s and no kvd.wal: not a kvd data directory\n", dir, MANIFEST_NAME);
         return 3;
@@ -200,30 +350,31 @@ static int check_dir(const char *dir, pool_t *pool, int fix, int dump)
         printf("%s\n", err);
         return 2;
     }
-    printf("%s: manifest lists %s%zu segment(s)\n", dir, m.base ? "a base and " : "", m.nincr);
-    int worst = 0;
-    char path[4300], name[64];
-    uint64_t min_seq = 0, last = 0;
-    if (m.base) {
-        manifest_base_name(name, sizeof name, m.base);
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        printf("base (covers seq 1..%llu of the WAL):\n", (unsigned long long)m.base_upto);
-        int code = check_file(path, pool, fix, dump, 0, 0, NULL);
-        if (code > worst)
-            worst = code;
-        min_seq = m.base_upto;
-    }
-    for (size_t i = 0; i < m.nincr; i++) {
-        manifest_incr_name(name, sizeof name, m.incr[i]);
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        int code = check_file(path, pool, fix, dump, min_seq, i + 1 == m.nincr, &last);
-        if (code > worst)
-            worst = code;
-        if (last > min_seq)
-            min_seq = last;
+    int code = 0;
+    for (int round = 0;; round++) {
+        printf("%s: manifest lists %s%zu segment(s)%s\n", dir, m.base ? "a base and " : "", m.nincr,
+               round ? " (after the repair)" : "");
+        dir_report d = {0};
+        wal_walk_result w;
+        if (wal_walk_dir(dir, &m, pool, dump && !round ? dump_entry : NULL, NULL, NULL, report_file, &d, 1, &w, err,
+                         sizeof err) < 0) {
+            fprintf(stderr, "%s\n", err);
+            code = 3;
+            break;
+        }
+        code = w.status == WAL_SCAN_OK ? 0 : w.status == WAL_SCAN_TAIL ? 1 : 2;
+        if (code == 2)
+            printf("the replay stops at %s, line %llu: %s%s\n", w.bad_path, (unsigned long long)w.bad_line,
+                   w.bad_reason, d.lines_after ? "; the good lines of the files after it cannot be replayed" : "");
+        if (!fix || code == 0)
+            break;
+        if (round == 8 || fix_dir(dir, &m, pool, &w) < 0) {
+            code = 3;
+            break;
+        }
     }
     manifest_free(&m);
-    return worst;
+    return code;
 }
 
 int main(int argc, char **argv)
@@ -254,7 +405,7 @@ int main(int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         struct stat st;
         int code = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode) ? check_dir(argv[i], &pool, fix, dump)
-                                                                   : check_file(argv[i], &pool, fix, dump, 0, 1, NULL);
+                                                                   : check_file(argv[i], &pool, fix, dump);
         if (code > worst)
             worst = code;
     }

@@ -6,7 +6,7 @@
 #include "config.h"
 #include "codec.h"
 #include "crc32c.h"
-#include "wal.h"
+#include "wal_codec.h"
 
 #include <stdint.h>
 #include <stdlib.h>

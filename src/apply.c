@@ -1,0 +1,179 @@
+/* apply: WAL entry -> table change, and the undo log of a batch. */
+#include "config.h"
+#include "apply.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(WAL_NO_EXPIRE == TABLE_NO_EXPIRE, "the WAL and the table mean the same by no expiry");
+
+/* An undo record: this header, then the key and the value, then the
+ * record's total length (a uint32_t) so the log can be walked backwards. */
+enum { UNDO_ABSENT = 1, UNDO_ENTRY, UNDO_TABLE };
+typedef struct undo_hdr {
+    uint32_t kind;
+    uint32_t klen, vlen;
+    uint32_t lru;
+    int64_t exp;
+    table_t *taken; /* UNDO_TABLE: the table the flush emptied */
+} undo_hdr;
+
+void apply_undo_init(apply_undo *u, pool_t *pool)
+{
+    memset(u, 0, sizeof(*u));
+    buf_init(&u->log, pool);
+}
+
+static void push(apply_undo *u, const undo_hdr *h, const void *key, const void *val)
+{
+    uint32_t total = (uint32_t)(sizeof(*h) + h->klen + h->vlen + sizeof(uint32_t));
+    buf_reserve(&u->log, total);
+    buf_append(&u->log, h, sizeof(*h));
+    if (h->klen)
+        buf_append(&u->log, key, h->klen);
+    if (h->vlen)
+        buf_append(&u->log, val, h->vlen);
+    buf_append(&u->log, &total, sizeof total);
+    u->records++;
+}
+
+/* Record key's state as it is now: its entry, or that it is absent. */
+static void save(apply_undo *u, table_t *t, const void *key, size_t klen)
+{
+    tentry_t *x = table_peek(t, key, klen);
+    if (!x) {
+        undo_hdr h = {.kind = UNDO_ABSENT, .klen = (uint32_t)klen};
+        push(u, &h, key, NULL);
+        return;
+    }
+    undo_hdr h = {.kind = UNDO_ENTRY, .klen = (uint32_t)tentry_klen(x), .vlen = (uint32_t)tentry_vlen(x),
+                  .lru = x->lru, .exp = tentry_expire(x)};
+    push(u, &h, tentry_key(x), tentry_val(x));
+}
+
+tentry_t *apply_entry(table_t *t, const wal_entry *e, apply_undo *u)
+{
+    switch (e->op) {
+    case WAL_OP_SET:
+        if (u)
+            save(u, t, e->key, e->klen);
+        return table_set(t, e->key, e->klen, e->val, e->vlen, e->exp, NULL);
+    case WAL_OP_DEL:
+        if (u)
+            save(u, t, e->key, e->klen);
+        table_del(t, e->key, e->klen);
+        return NULL;
+    case WAL_OP_EXPIRE:
+    case WAL_OP_PERSIST: {
+        tentry_t *x = table_peek(t, e->key, e->klen);
+        if (!x)
+            return NULL;
+        if (u)
+            save(u, t, e->key, e->klen);
+        return table_set_expire(t, x, e->op == WAL_OP_EXPIRE ? e->exp : TABLE_NO_EXPIRE);
+    }
+    case WAL_OP_FLUSH:
+        if (!u) {
+            table_clear(t);
+            return NULL;
+        }
+        if (u->ntaken == u->captaken) {
+            u->captaken = u->captaken ? u->captaken * 2 : 4;
+            u->taken = xrealloc(u->taken, u->captaken * sizeof(*u->taken));
+        }
+        undo_hdr h = {.kind = UNDO_TABLE, .taken = table_take(t)};
+        u->taken[u->ntaken++] = h.taken;
+        push(u, &h, NULL, NULL);
+        return NULL;
+    case WAL_OP_RENAME: {
+        if (e->klen == e->vlen && memcmp(e->key, e->val, e->klen) == 0)
+            return table_peek(t, e->key, e->klen);
+        tentry_t *x = table_peek(t, e->key, e->klen);
+        if (!x)
+            return NULL;
+        if (u) {
+            save(u, t, e->val, e->vlen);
+            save(u, t, e->key, e->klen);
+        }
+        /* Setting the destination never moves the source entry. */
+        tentry_t *n = table_set(t, e->val, e->vlen, tentry_val(x), tentry_vlen(x), tentry_expire(x), NULL);
+        table_del_entry(t, x);
+        return n;
+    }
+    case WAL_OP_APPEND: {
+        tentry_t *x = table_peek(t, e->key, e->klen);
+        if (u)
+            save(u, t, e->key, e->klen);
+        if (!x)
+            return table_set(t, e->key, e->klen, e->val, e->vlen, TABLE_NO_EXPIRE, NULL);
+        return table_append(t, x, e->val, e->vlen);
+    }
+    default:
+        return NULL;
+    }
+}
+
+int apply_replay(void *table, const wal_entry *e)
+{
+    apply_entry(table, e, NULL);
+    return 0;
+}
+
+void apply_presize(void *table, uint64_t n)
+{
+    table_expand(table, n);
+}
+
+#define UNDO_KEEP ((size_t)1 << 20) /* log storage kept between batches */
+
+static void reset(apply_undo *u)
+{
+    u->ntaken = 0;
+    u->records = 0;
+    if (u->log.cap > UNDO_KEEP)
+        buf_release(&u->log);
+    else
+        buf_reset(&u->log);
+}
+
+void apply_undo_commit(apply_undo *u)
+{
+    for (size_t i = 0; i < u->ntaken; i++)
+        table_free(u->taken[i]);
+    reset(u);
+}
+
+void apply_undo_rollback(apply_undo *u, table_t *t)
+{
+    size_t end = u->log.len;
+    while (end > 0) {
+        uint32_t total;
+        memcpy(&total, u->log.data + end - sizeof total, sizeof total);
+        const char *rec = u->log.data + end - total;
+        undo_hdr h;
+        memcpy(&h, rec, sizeof h);
+        const char *key = rec + sizeof h, *val = key + h.klen;
+        if (h.kind == UNDO_ABSENT) {
+            table_del(t, key, h.klen);
+        } else if (h.kind == UNDO_ENTRY) {
+            tentry_t *x = table_set(t, key, h.klen, val, h.vlen, h.exp, NULL);
+            x->lru = h.lru;
+        } else {
+            table_give_back(t, h.taken);
+        }
+        end -= total;
+    }
+    reset(u);
+}
+
+void apply_undo_free(apply_undo *u)
+{
+    if (!u)
+        return;
+    apply_undo_commit(u);
+    buf_release(&u->log);
+    free(u->taken);
+    u->taken = NULL;
+    u->captaken = 0;
+}

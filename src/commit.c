@@ -1,0 +1,375 @@
+/* commit: log-then-apply, reply holds, group commit, and taking back a
+ * batch that could not be written. */
+#include "config.h"
+#include "commit.h"
+#include "apply.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+static apply_undo undo;      /* the changes of the batch not yet written */
+
+/* Which changes are in flight (logged, not yet acknowledged), by key:
+ * slot h(key) holds the seq of the newest change to any key that hashes
+ * there. A read that finds a slot above the acknowledged seq waits for
+ * it; a collision only makes a read wait for an unrelated change, never
+ * lets one through early. */
+#define INFLIGHT_SLOTS 65536
+static uint64_t inflight[INFLIGHT_SLOTS];
+static uint64_t inflight_all;  /* a FLUSH: every key waits for it */
+static uint64_t slot_seed[2];
+
+static uint64_t cmd_seen;      /* the newest in-flight change the running command looked at */
+static uint64_t cmd_seq0;      /* the WAL's next seq when it began */
+
+static int64_t retry_at;       /* after a failed write: writes are refused until then */
+static int write_failure_logged;
+
+#define RETRY_MS 1000
+
+static inline uint64_t *slot(const char *key, size_t klen)
+{
+    return &inflight[kvd_siphash(key, klen, slot_seed) & (INFLIGHT_SLOTS - 1)];
+}
+
+void commit_init(void)
+{
+    apply_undo_init(&undo, &srv.pool);
+    memset(inflight, 0, sizeof inflight);
+    inflight_all = 0;
+    kvd_random_bytes(slot_seed, sizeof slot_seed);
+    retry_at = 0;
+    write_failure_logged = 0;
+}
+
+void commit_free(void)
+{
+    apply_undo_free(&undo);
+}
+
+uint64_t commit_ack_seq(void)
+{
+    return srv.cfg.appendfsync == WAL_SYNC_ALWAYS ? srv.wal->durable_seq : srv.wal->written_seq;
+}
+
+static inline int in_flight(void)
+{
+    return srv.wal->next_seq - 1 > commit_ack_seq();
+}
+
+tentry_t *commit_entry(wal_entry *e)
+{
+    uint64_t seq = wal_append(srv.wal, e);
+    if (e->op == WAL_OP_FLUSH) {
+        inflight_all = seq;
+    } else {
+        *slot(e->key, e->klen) = seq;
+        if (e->op == WAL_OP_RENAME)
+            *slot(e->val, e->vlen) = seq;
+    }
+    return apply_entry(srv.db, e, &undo);
+}
+
+void commit_group(uint32_t n)
+{
+    wal_group(srv.wal, n);
+}
+
+void commit_saw_key(const char *key, size_t klen)
+{
+    if (!in_flight())
+        return;
+    uint64_t s = *slot(key, klen);
+    if (s < inflight_all)
+        s = inflight_all;
+    if (s > cmd_seen)
+        cmd_seen = s;
+}
+
+void commit_saw_all(void)
+{
+    cmd_seen = srv.wal->next_seq - 1;
+}
+
+/* ---- holding replies ---- */
+
+static void held_add(client *c)
+{
+    if (c->flags & CLIENT_IN_HELD)
+        return;
+    c->flags |= CLIENT_IN_HELD;
+    c->held_prev = NULL;
+    c->held_next = srv.held_head;
+    if (srv.held_head)
+        srv.held_head->held_prev = c;
+    srv.held_head = c;
+}
+
+static void held_remove(client *c)
+{
+    if (!(c->flags & CLIENT_IN_HELD))
+        return;
+    if (c->held_prev)
+        c->held_prev->held_next = c->held_next;
+    else
+        srv.held_head = c->held_next;
+    if (c->held_next)
+        c->held_next->held_prev = c->held_prev;
+    c->held_prev = c->held_next = NULL;
+    c->flags &= ~CLIENT_IN_HELD;
+}
+
+void commit_forget(client *c)
+{
+    held_remove(c);
+}
+
+/* c's replies from off on may not be sent before seq is acknowledged. */
+static void hold(client *c, size_t off, uint64_t seq)
+{
+    if (c->nbars > 0) {
+        barrier *last = &c->bars[c->nbars - 1];
+        if (seq <= last->seq)
+            return; /* the earlier hold covers it */
+        /* Both in the batch not yet written: acknowledged together. */
+        if (last->seq > srv.wal->written_seq) {
+            last->seq = seq;
+            return;
+        }
+    }
+    if (c->nbars == c->capbars) {
+        c->capbars = c->capbars ? c->capbars * 2 : 4;
+        c->bars = xrealloc(c->bars, (size_t)c->capbars * sizeof(*c->bars));
+    }
+    c->bars[c->nbars++] = (barrier){off, seq, c->ncmds - 1};
+    held_add(c);
+}
+
+void commit_begin(void)
+{
+    cmd_seen = 0;
+    cmd_seq0 = srv.wal->next_seq;
+}
+
+void commit_end(client *c, size_t reply_start)
+{
+    uint64_t need = cmd_seen;
+    if (srv.wal->next_seq != cmd_seq0 && srv.wal->next_seq - 1 > need)
+        need = srv.wal->next_seq - 1;
+    if (need > commit_ack_seq())
+        hold(c, reply_start, need);
+}
+
+/* Release the holds that the WAL now covers. */
+static void release_held(void)
+{
+    uint64_t ack = commit_ack_seq();
+    client *c = srv.held_head;
+    while (c) {
+        client *next = c->held_next;
+        int n = 0;
+        while (n < c->nbars && c->bars[n].seq <= ack)
+            n++;
+        if (n) {
+            memmove(c->bars, c->bars + n, (size_t)(c->nbars - n) * sizeof(*c->bars));
+            c->nbars -= n;
+            server_send_later(c);
+        }
+        if (c->nbars == 0)
+            held_remove(c);
+        c = next;
+    }
+}
+
+/* A failed fsync means the held replies can never be acknowledged: their
+ * clients are disconnected, which tells them the outcome is unknown. */
+static void drop_held(const char *why)
+{
+    while (srv.held_head) {
+        client *c = srv.held_head;
+        held_remove(c);
+        c->nbars = 0;
+        log_warning("closing client id=%llu addr=%s: its writes cannot be acknowledged (%s)",
+                    (unsigned long long)c->id, c->addr, why);
+        server_close_client(c);
+    }
+}
+
+/* The batch was taken back: every reply that depended on it (held past
+ * the last seq written) becomes an error, one per command. */
+static void fail_held(int err)
+{
+    uint64_t written = srv.wal->written_seq;
+    client *c = srv.held_head;
+    while (c) {
+        client *next = c->held_next;
+        int i = 0;
+        while (i < c->nbars && c->bars[i].seq <= written)
+            i++;
+        if (i < c->nbars) {
+            uint64_t n = c->ncmds - c->bars[i].cmd;
+            c->out.len = c->bars[i].off;
+            c->nbars = i;
+            for (uint64_t k = 0; k < n; k++)
+                reply_errorf(c, "MISCONF Errors writing to the WAL file: %s", strerror(-err));
+            if (c->nbars == 0)
+                held_remove(c);
+            server_send_later(c);
+        }
+        c = next;
+    }
+}
+
+/* ---- writing ---- */
+
+int commit_flush(void)
+{
+    wal_t *w = srv.wal;
+    if (!wal_pending(w))
+        return 0;
+    int rc = wal_flush(w);
+    if (rc == 0) {
+        apply_undo_commit(&undo);
+        if (write_failure_logged) {
+            log_warning("WAL write succeeded again: writes are accepted");
+            write_failure_logged = 0;
+        }
+        return 0;
+    }
+    /* Nothing of the batch reached the file: take it back out of memory,
+     * so that what clients see is what the WAL holds. */
+    uint64_t n = undo.records;
+    apply_undo_rollback(&undo, srv.db);
+    wal_discard(w);
+    uint64_t written = w->written_seq;
+    for (size_t i = 0; i < INFLIGHT_SLOTS; i++)
+        if (inflight[i] > written)
+            inflight[i] = written;
+    if (inflight_all > written)
+        inflight_all = written;
+    fail_held(rc);
+    retry_at = kvd_now_ms() + RETRY_MS;
+    if (!write_failure_logged)
+        log_warning("WAL write failed: %s. The %llu change(s) of that batch were taken back and their commands "
+                    "answered with -MISCONF; writes are refused and tried again every %d ms",
+                    strerror(-rc), (unsigned long long)n, RETRY_MS);
+    write_failure_logged = 1;
+    if (w->sync_error)
+        drop_held("the end of the WAL file is unknown after a failed write");
+    return rc;
+}
+
+int commit_writable(void)
+{
+    wal_t *w = srv.wal;
+    if (w->sync_error)
+        return 0;
+    return !w->write_error || kvd_now_ms() >= retry_at;
+}
+
+/* ---- fdatasync on a worker thread ---- */
+
+static void sync_work(uv_work_t *req)
+{
+    KVD_UNUSED(req);
+    srv.sync_rc = wal_sync_fd(srv.sync_fd);
+}
+
+static void maybe_start_sync(void);
+
+static void sync_after(uv_work_t *req, int status)
+{
+    KVD_UNUSED(req);
+    srv.sync_inflight = 0;
+    if (srv.retired_fd > 0) {
+        close(srv.retired_fd);
+        srv.retired_fd = 0;
+    }
+    uint64_t took = (kvd_mono_ns() - srv.sync_t0) / 1000;
+    int rc = status < 0 ? status : srv.sync_rc;
+    if (srv.shutting_down)
+        return;
+    wal_sync_done(srv.wal, srv.sync_target, rc, took);
+    if (rc < 0) {
+        log_warning("WAL fdatasync failed: %s. Writes are refused until kvd is restarted "
+                    "(a failed fsync is never retried: the kernel may have dropped the data)",
+                    strerror(-rc));
+        drop_held("fsync failed");
+        return;
+    }
+    srv.last_save_ms = kvd_now_ms();
+    if (took > 2000000)
+        log_warning("WAL fdatasync took %.1f s: the disk is slow", (double)took / 1e6);
+    release_held();
+    server_flush_clients();
+    if (srv.cfg.appendfsync == WAL_SYNC_ALWAYS)
+        maybe_start_sync();
+}
+
+static void start_sync(void)
+{
+    srv.sync_inflight = 1;
+    srv.sync_fd = wal_fd(srv.wal);
+    srv.sync_target = srv.wal->written_seq;
+    srv.sync_t0 = kvd_mono_ns();
+    srv.sync_started_ms = kvd_now_ms();
+    int rc = srv.loop ? uv_queue_work(srv.loop, &srv.sync_req, sync_work, sync_after) : -1;
+    if (rc < 0) {
+        /* No worker: sync here rather than never. */
+        srv.sync_inflight = 0;
+        int r = wal_sync_fd(wal_fd(srv.wal));
+        wal_sync_done(srv.wal, srv.sync_target, r, (kvd_mono_ns() - srv.sync_t0) / 1000);
+        if (r < 0)
+            drop_held("fsync failed");
+    }
+}
+
+static void maybe_start_sync(void)
+{
+    if (!srv.sync_inflight && srv.wal->written_seq > srv.wal->durable_seq && !srv.wal->sync_error)
+        start_sync();
+}
+
+void commit_prepare(void)
+{
+    commit_flush();
+    if (srv.cfg.appendfsync == WAL_SYNC_ALWAYS)
+        maybe_start_sync();
+    release_held();
+    server_flush_clients();
+}
+
+void commit_cron(int64_t now)
+{
+    if (srv.cfg.appendfsync == WAL_SYNC_EVERYSEC && !srv.sync_inflight &&
+        srv.wal->written_seq > srv.wal->durable_seq && now - srv.sync_started_ms >= 1000)
+        start_sync();
+    if (srv.cfg.appendfsync == WAL_SYNC_EVERYSEC && srv.sync_inflight && now - srv.sync_started_ms > 2000)
+        log_verbose("WAL fdatasync has been running for %lld ms", (long long)(now - srv.sync_started_ms));
+    release_held();
+}
+
+void commit_policy_changed(void)
+{
+    if (srv.cfg.appendfsync == WAL_SYNC_ALWAYS)
+        maybe_start_sync();
+    release_held();
+}
+
+int commit_sync_now(void)
+{
+    int rc = commit_flush();
+    if (rc == 0 && srv.wal->sync_error)
+        rc = srv.wal->sync_error;
+    if (rc == 0) {
+        uint64_t target = srv.wal->written_seq;
+        rc = wal_sync_fd(wal_fd(srv.wal));
+        wal_sync_done(srv.wal, target, rc, 0);
+    }
+    if (rc == 0)
+        release_held();
+    return rc;
+}

@@ -1,0 +1,550 @@
+/* wal_dir: manifest-driven open, the directory walk, torn-tail cuts,
+ * rotation, and base writing and installation. */
+#include "config.h"
+#include "wal_dir.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int is_wal_name(const char *name, const char *kind, uint64_t *num, int *tmp)
+{
+    size_t kl = strlen(kind);
+    if (strncmp(name, kind, kl) != 0)
+        return 0;
+    const char *p = name + kl, *dot = strchr(p, '.');
+    if (!dot || dot == p)
+        return 0;
+    long long v;
+    if (kvd_str_to_ll(p, (size_t)(dot - p), &v) < 0 || v <= 0)
+        return 0;
+    if (strcmp(dot, ".jsonl") == 0)
+        *tmp = 0;
+    else if (strcmp(dot, ".jsonl.tmp") == 0)
+        *tmp = 1;
+    else
+        return 0;
+    *num = (uint64_t)v;
+    return 1;
+}
+
+static int in_manifest(const manifest *m, int base, uint64_t n)
+{
+    if (base)
+        return m->base == n;
+    for (size_t i = 0; i < m->nincr; i++)
+        if (m->incr[i] == n)
+            return 1;
+    return 0;
+}
+
+/* Remove WAL files the manifest does not list (left by a crash during a
+ * rotation or compaction) and temp files. With m NULL, only count the WAL
+ * files present. Returns how many were removed (or found). */
+static int sweep_dir(const char *dir, const manifest *m, int *count)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    struct dirent *de;
+    int removed = 0;
+    *count = 0;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t n;
+        int tmp, base = 0;
+        if (is_wal_name(de->d_name, "kvd.base.", &n, &tmp))
+            base = 1;
+        else if (!is_wal_name(de->d_name, "kvd.incr.", &n, &tmp)) {
+            if (m && strcmp(de->d_name, MANIFEST_NAME ".tmp") == 0) {
+                char p[4300];
+                snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+                unlink(p);
+            }
+            continue;
+        }
+        (*count)++;
+        if (m && (tmp || !in_manifest(m, base, n))) {
+            char p[4300];
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            if (unlink(p) == 0)
+                removed++;
+        }
+    }
+    closedir(d);
+    if (removed)
+        kvd_fsync_dir(dir);
+    return removed;
+}
+
+
+void wal_file_path(char *dst, size_t n, const char *dir, int base, uint64_t num)
+{
+    char name[64];
+    if (base)
+        manifest_base_name(name, sizeof name, num);
+    else
+        manifest_incr_name(name, sizeof name, num);
+    snprintf(dst, n, "%s/%s", dir, name);
+}
+
+/* ---- the walk ---- */
+
+static void add_scan(wal_walk_result *res, const wal_scan_result *r)
+{
+    res->files++;
+    res->lines += r->lines;
+    res->applied += r->applied;
+    for (int i = 0; i < WAL_OP_MAX; i++)
+        res->ops[i] += r->ops[i];
+    res->bytes += r->status == WAL_SCAN_OK ? r->bytes : r->good_bytes;
+    res->elapsed_us += r->elapsed_us;
+    if (r->last_seq)
+        res->last_seq = r->last_seq;
+}
+
+static void note_damage(wal_walk_result *res, int index, const char *path, const wal_scan_result *r,
+                        const char *why)
+{
+    res->status = WAL_SCAN_CORRUPT;
+    res->bad_index = index;
+    snprintf(res->bad_path, sizeof res->bad_path, "%s", path);
+    res->bad_line = r->bad_line;
+    res->bad_offset = r->bad_offset;
+    res->bad_good_bytes = r->good_bytes;
+    res->bad_file_bytes = r->bytes;
+    snprintf(res->bad_reason, sizeof res->bad_reason, "%s", why);
+}
+
+int wal_walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn apply, void *actx,
+                 void (*presize)(void *, uint64_t), wal_walk_fn each, void *ectx, int keep_going,
+                 wal_walk_result *res, char *err, size_t errlen)
+{
+    *res = (wal_walk_result){0};
+    char path[4200];
+    uint64_t expect = 1; /* the seq the next line must carry; 0 once damage made it unknown */
+    size_t nfiles = m->nincr + (m->base ? 1 : 0);
+    for (size_t i = 0; i < nfiles; i++) {
+        int base = m->base && i == 0;
+        size_t seg = m->base ? i - 1 : i;
+        int newest = !base && seg + 1 == m->nincr;
+        wal_file_path(path, sizeof path, dir, base, base ? m->base : m->incr[seg]);
+        int damaged = res->status != WAL_SCAN_OK;
+        wal_scan_opts o = {.first_seq = base ? 1 : expect, .base = base, .presize = presize};
+        wal_walk_file f = {.path = path, .base = base, .newest = newest, .expect_seq = o.first_seq,
+                           .after_damage = damaged};
+        int rc = wal_scan(path, pool, &o, damaged ? NULL : apply, actx, &f.scan);
+        if (rc < 0) {
+            snprintf(err, errlen, "cannot read WAL file %s: %s", path, strerror(-rc));
+            return -1;
+        }
+        if (!damaged) {
+            add_scan(res, &f.scan);
+            if (base) {
+                res->base_bytes = f.scan.bytes;
+                /* The base numbers its own lines; the segments continue
+                 * from the seq the base covers. */
+                res->last_seq = m->base_upto;
+            }
+            if (f.scan.status == WAL_SCAN_CORRUPT) {
+                note_damage(res, (int)i + (m->base ? 0 : 1), path, &f.scan, f.scan.bad_reason);
+            } else if (f.scan.status == WAL_SCAN_TAIL && !newest) {
+                char why[240];
+                snprintf(why, sizeof why, "%.150s, in a file that %s follow: a crash damages only the newest segment",
+                         f.scan.bad_reason, base ? "segments" : "newer segments");
+                note_damage(res, (int)i + (m->base ? 0 : 1), path, &f.scan, why);
+            } else if (f.scan.status == WAL_SCAN_TAIL) {
+                note_damage(res, (int)i + (m->base ? 0 : 1), path, &f.scan, f.scan.bad_reason);
+                res->status = WAL_SCAN_TAIL;
+            }
+            if (newest)
+                res->newest_good = f.scan.good_bytes;
+        }
+        expect = res->status != WAL_SCAN_OK ? 0 : res->last_seq + 1;
+        if (each)
+            each(ectx, &f);
+        if (res->status == WAL_SCAN_CORRUPT && !keep_going)
+            break;
+    }
+    return 0;
+}
+
+/* ---- keeping and cutting damaged bytes ---- */
+
+int wal_keep_broken(const char *path, uint64_t from, char *kept, size_t keptlen)
+{
+    int in = open(path, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -errno;
+    int out = -1;
+    for (int i = 0; i < 1000 && out < 0; i++) {
+        if (i == 0)
+            snprintf(kept, keptlen, "%s.broken", path);
+        else
+            snprintf(kept, keptlen, "%s.broken.%d", path, i);
+        out = open(kept, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (out < 0 && errno != EEXIST)
+            break;
+    }
+    int rc = 0;
+    if (out < 0)
+        rc = -errno;
+    else if (lseek(in, (off_t)from, SEEK_SET) < 0)
+        rc = -errno;
+    char b[65536];
+    while (rc == 0) {
+        ssize_t r = read(in, b, sizeof b);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            rc = -errno;
+        if (r <= 0)
+            break;
+        rc = kvd_write_all(out, b, (size_t)r);
+    }
+    if (rc == 0 && fsync(out) < 0)
+        rc = -errno;
+    close(in);
+    if (out >= 0)
+        close(out);
+    if (rc == 0) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        rc = kvd_fsync_dir(slash ? dir : ".");
+    }
+    return rc;
+}
+
+int wal_cut(const char *path, uint64_t offset, char *kept, size_t keptlen, char *err, size_t errlen)
+{
+    int rc = wal_keep_broken(path, offset, kept, keptlen);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot keep the bytes of %s from offset %llu in %s: %s (nothing was cut)", path,
+                 (unsigned long long)offset, kept, strerror(-rc));
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ftruncate(fd, (off_t)offset) < 0 || fsync(fd) < 0) {
+        snprintf(err, errlen, "cannot cut %s at offset %llu: %s", path, (unsigned long long)offset, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* ---- opening ---- */
+
+wal_t *wal_open_dir(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
+                    void (*presize)(void *, uint64_t), wal_open_result *res, char *err, size_t errlen)
+{
+    *res = (wal_open_result){0};
+    manifest m;
+    int rc = manifest_load(dir, &m, err, errlen);
+    if (rc < 0)
+        return NULL;
+    char path[4300];
+    if (rc == 1) {
+        /* No manifest: a new data dir, or one from before segments. */
+        int count;
+        sweep_dir(dir, NULL, &count);
+        if (count > 0) {
+            snprintf(err, errlen, "%s holds WAL segment files but no %s: kvd will not guess which to load "
+                     "(restore the manifest; its format is in docs/WAL.md)", dir, MANIFEST_NAME);
+            return NULL;
+        }
+        manifest_init(&m);
+        if (manifest_add_incr(&m, 1) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return NULL;
+        }
+        char legacy[4300];
+        snprintf(legacy, sizeof legacy, "%s/kvd.wal", dir);
+        wal_file_path(path, sizeof path, dir, 0, 1);
+        if (access(legacy, F_OK) == 0) {
+            if (rename(legacy, path) < 0) {
+                snprintf(err, errlen, "cannot rename %s to %s: %s", legacy, path, strerror(errno));
+                manifest_free(&m);
+                return NULL;
+            }
+            res->migrated = 1;
+        } else {
+            int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+            if (fd < 0) {
+                snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+                manifest_free(&m);
+                return NULL;
+            }
+            close(fd);
+        }
+        err[0] = '\0';
+        if (kvd_fsync_dir(dir) < 0 || manifest_store(dir, &m, NULL, err, errlen) < 0) {
+            if (!err[0])
+                snprintf(err, errlen, "cannot sync %s", dir);
+            manifest_free(&m);
+            return NULL;
+        }
+    } else {
+        int count;
+        rc = sweep_dir(dir, &m, &count);
+        res->orphans_removed = rc > 0 ? rc : 0;
+    }
+
+    wal_walk_result *wr = &res->walk;
+    if (wal_walk_dir(dir, &m, pool, apply, actx, presize, NULL, NULL, 0, wr, err, errlen) < 0)
+        goto fail;
+    if (wr->status == WAL_SCAN_CORRUPT) {
+        snprintf(err, errlen,
+                 "WAL %s is damaged at line %llu (byte offset %llu): %s. This is not what a crash leaves, so kvd "
+                 "will not guess what to load. Inspect it with 'kvd-check-wal %s'; 'kvd-check-wal --fix %s' "
+                 "repairs the directory (keeping every byte it removes in .broken files; see docs/WAL.md)",
+                 wr->bad_path, (unsigned long long)wr->bad_line, (unsigned long long)wr->bad_offset,
+                 wr->bad_reason, dir, dir);
+        goto fail;
+    }
+    if (wr->status == WAL_SCAN_TAIL) {
+        if (wal_cut(wr->bad_path, wr->newest_good, res->kept_file, sizeof res->kept_file, err, errlen) < 0)
+            goto fail;
+        res->truncated_bytes = wr->bad_file_bytes - wr->newest_good;
+        snprintf(res->truncated_file, sizeof res->truncated_file, "%s", wr->bad_path);
+    }
+    wal_file_path(path, sizeof path, dir, 0, m.incr[m.nincr - 1]);
+    int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open WAL %s: %s", path, strerror(errno));
+        goto fail;
+    }
+    wal_t *w = wal_writer_new(path, fd, pool, wr->last_seq, wr->newest_good);
+    w->dir = xstrdup(dir);
+    w->man = m;
+    for (size_t i = 0; i + 1 < m.nincr; i++) {
+        struct stat st;
+        wal_file_path(path, sizeof path, dir, 0, m.incr[i]);
+        if (stat(path, &st) == 0)
+            w->older_bytes += (uint64_t)st.st_size;
+    }
+    w->base_bytes = wr->base_bytes;
+    return w;
+fail:
+    manifest_free(&m);
+    return NULL;
+}
+
+uint64_t wal_total_bytes(const wal_t *w)
+{
+    return w->base_bytes + w->older_bytes + w->size;
+}
+
+int wal_rotate(wal_t *w, uint64_t *upto, int *old_fd, char *err, size_t errlen)
+{
+    int rc = w->sync_error ? w->sync_error : w->write_error;
+    if (rc == 0 && wal_pending(w))
+        rc = -EBUSY;
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot rotate the WAL: %s",
+                 rc == -EBUSY ? "entries are waiting to be written" : strerror(-rc));
+        return rc;
+    }
+    if (w->size == 0) {
+        /* Nothing to rotate away from: a compaction can keep this one. */
+        *upto = w->written_seq;
+        *old_fd = -1;
+        return 0;
+    }
+    /* Everything in the old segment becomes durable before any write goes
+     * to the new one, so a later fsync of the new file covers all seqs. */
+    uint64_t target = w->written_seq;
+    rc = wal_sync_fd(w->fd);
+    wal_sync_done(w, target, rc, 0);
+    if (rc < 0) {
+        snprintf(err, errlen, "fdatasync of %s failed: %s", w->path, strerror(-rc));
+        return rc;
+    }
+    manifest next = {0};
+    uint64_t num = manifest_max_number(&w->man) + 1;
+    char path[4300];
+    wal_file_path(path, sizeof path, w->dir, 0, num);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = -errno;
+        snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
+        return rc;
+    }
+    next.base = w->man.base;
+    next.base_upto = w->man.base_upto;
+    for (size_t i = 0; i < w->man.nincr; i++)
+        if (manifest_add_incr(&next, w->man.incr[i]) < 0)
+            rc = -ENOMEM;
+    if (rc == 0 && manifest_add_incr(&next, num) < 0)
+        rc = -ENOMEM;
+    if (rc == 0)
+        rc = kvd_fsync_dir(w->dir);
+    int renamed = 0;
+    if (rc == 0)
+        rc = manifest_store(w->dir, &next, &renamed, err, errlen);
+    if (rc < 0) {
+        if (!err[0])
+            snprintf(err, errlen, "cannot add %s to the manifest: %s", path, strerror(-rc));
+        close(fd);
+        manifest_free(&next);
+        if (!renamed) {
+            unlink(path);
+            return rc;
+        }
+        /* The new manifest may or may not survive a crash: a write to either
+         * segment could be lost with it. Everything so far is durable in the
+         * old one, which both manifests list; refuse writes from here on (as
+         * after a failed fdatasync) and keep the new file for whichever
+         * manifest a restart finds. */
+        w->sync_error = rc;
+        return rc;
+    }
+    *old_fd = w->fd;
+    w->fd = fd;
+    free(w->path);
+    w->path = xstrdup(path);
+    w->older_bytes += w->size;
+    w->size = 0;
+    manifest_free(&w->man);
+    w->man = next;
+    *upto = w->written_seq;
+    return 0;
+}
+
+void wal_base_path(const wal_t *w, uint64_t num, int tmp, char *dst, size_t n)
+{
+    char name[64];
+    manifest_base_name(name, sizeof name, num);
+    snprintf(dst, n, "%s/%s%s", w->dir, name, tmp ? ".tmp" : "");
+}
+
+uint64_t wal_next_file_number(const wal_t *w)
+{
+    return manifest_max_number(&w->man) + 1;
+}
+
+#define BASE_SYNC_EVERY ((size_t)8 << 20)
+
+typedef struct base_ctx {
+    buf_t out;
+    int fd;
+    int rc;
+    size_t unsynced;   /* bytes written since the last fdatasync */
+    uint64_t seq, entries;
+    wal_progress_fn progress;
+    void *pctx;
+} base_ctx;
+
+static void base_entry(void *ctx, const tentry_t *e)
+{
+    base_ctx *b = ctx;
+    if (b->rc)
+        return;
+    wal_entry we = {.seq = ++b->seq, .op = WAL_OP_SET, .grp = 1, .key = tentry_key(e), .klen = tentry_klen(e),
+                    .val = tentry_val((tentry_t *)e), .vlen = tentry_vlen(e), .exp = tentry_expire(e)};
+    wal_encode(&b->out, &we);
+    b->entries++;
+    if (b->out.len >= (1u << 20)) {
+        b->rc = kvd_write_all(b->fd, b->out.data, b->out.len);
+        b->unsynced += b->out.len;
+        buf_reset(&b->out);
+        /* Sync as we go: hundreds of MB of dirty pages at once would make
+         * the kernel throttle every writer, the server's WAL included. */
+        if (b->rc == 0 && b->unsynced >= BASE_SYNC_EVERY) {
+            b->rc = wal_sync_fd(b->fd);
+            b->unsynced = 0;
+        }
+        if (b->progress)
+            b->progress(b->pctx, b->entries);
+    }
+}
+
+int wal_write_base(table_t *t, const char *path, pool_t *pool, wal_progress_fn progress, void *pctx,
+                   uint64_t *entries, uint64_t *bytes)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    base_ctx b = {.out = BUF_INIT(pool), .fd = fd, .progress = progress, .pctx = pctx};
+    table_foreach(t, base_entry, &b);
+    if (b.rc == 0 && b.out.len)
+        b.rc = kvd_write_all(fd, b.out.data, b.out.len);
+    buf_release(&b.out);
+    struct stat st;
+    if (b.rc == 0 && fstat(fd, &st) == 0)
+        *bytes = (uint64_t)st.st_size;
+    if (b.rc == 0)
+        b.rc = wal_sync_fd(fd);
+    close(fd);
+    *entries = b.entries;
+    return b.rc;
+}
+
+int wal_install_base(wal_t *w, uint64_t num, uint64_t upto, uint64_t first_kept, uint64_t base_bytes, char *err,
+                     size_t errlen)
+{
+    char tmp[4300], final[4300], path[4300];
+    wal_base_path(w, num, 1, tmp, sizeof tmp);
+    wal_base_path(w, num, 0, final, sizeof final);
+    int rc = rename(tmp, final) < 0 ? -errno : kvd_fsync_dir(w->dir);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot put the new base %s in place: %s", final, strerror(-rc));
+        unlink(tmp); /* no manifest names either name yet */
+        unlink(final);
+        return rc;
+    }
+    manifest next = {0};
+    next.base = num;
+    next.base_upto = upto;
+    for (size_t i = 0; i < w->man.nincr; i++)
+        if (w->man.incr[i] >= first_kept && manifest_add_incr(&next, w->man.incr[i]) < 0)
+            rc = -ENOMEM;
+    int renamed = 0;
+    if (rc == 0)
+        rc = manifest_store(w->dir, &next, &renamed, err, errlen);
+    if (rc < 0) {
+        manifest_free(&next);
+        /* If the new manifest may be the one on disk, its base must stay;
+         * the old files stay in any case, and a restart removes whichever
+         * set its manifest does not list. */
+        if (!renamed)
+            unlink(final);
+        return rc;
+    }
+    /* The new manifest is in place: the old files are history. */
+    kvd_test_crash("after-manifest");
+    if (w->man.base) {
+        wal_file_path(path, sizeof path, w->dir, 1, w->man.base);
+        unlink(path);
+    }
+    for (size_t i = 0; i < w->man.nincr; i++) {
+        if (w->man.incr[i] < first_kept) {
+            wal_file_path(path, sizeof path, w->dir, 0, w->man.incr[i]);
+            unlink(path);
+            if (i == 0)
+                kvd_test_crash("during-delete");
+        }
+    }
+    kvd_fsync_dir(w->dir);
+    manifest_free(&w->man);
+    w->man = next;
+    w->base_bytes = base_bytes;
+    w->older_bytes = 0;
+    for (size_t i = 0; i + 1 < w->man.nincr; i++) {
+        struct stat st;
+        wal_file_path(path, sizeof path, w->dir, 0, w->man.incr[i]);
+        if (stat(path, &st) == 0)
+            w->older_bytes += (uint64_t)st.st_size;
+    }
+    return 0;
+}
+

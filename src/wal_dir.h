@@ -1,0 +1,137 @@
+/* wal_dir: the WAL of a data directory. A manifest (manifest.h) names a
+ * base (the live data at some point) and the segments written after it;
+ * this module reads them in order (one walk, used by the server and by
+ * kvd-check-wal alike), opens the newest for appending, rotates to a new
+ * segment, and installs a compacted base. docs/WAL.md describes the files
+ * and the rules a walk checks:
+ *
+ * - the base numbers its lines 1..n; the first segment line after it
+ *   carries the seq the manifest says the base covers, plus one (1 when
+ *   there is no base); every later line the seq before it plus one, across
+ *   files (an empty segment passes the sequence on). A gap is corruption.
+ * - only the newest segment may end in a torn tail (wal_scan.h says what
+ *   that is); the server cuts it off, keeping the bytes in a .broken file.
+ * - anything else refuses to load. */
+#ifndef KVD_WAL_DIR_H
+#define KVD_WAL_DIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "manifest.h"
+#include "pool.h"
+#include "table.h"
+#include "wal.h"
+#include "wal_scan.h"
+
+/* One file of a walk, as handed to the walk's per-file callback. */
+typedef struct wal_walk_file {
+    const char *path;
+    int base;                /* the base (else a segment) */
+    int newest;              /* the newest segment (where writes go) */
+    uint64_t expect_seq;     /* the seq its first line had to carry (0: unknown, after damage) */
+    int after_damage;        /* an earlier file is damaged: this one was checked, not replayed */
+    wal_scan_result scan;
+} wal_walk_file;
+
+typedef void (*wal_walk_fn)(void *ctx, const wal_walk_file *f);
+
+typedef struct wal_walk_result {
+    int files;               /* files read */
+    uint64_t lines, applied, ops[WAL_OP_MAX];
+    uint64_t bytes;          /* bytes replayed (up to any damage) */
+    uint64_t base_bytes;     /* the base's size */
+    uint64_t elapsed_us;
+    uint64_t last_seq;       /* the last seq replayed (the base's coverage if no segment line follows) */
+    uint64_t newest_good;    /* where the newest segment's good data ends (appends go there) */
+    int status;              /* WAL_SCAN_OK; _TAIL: the newest segment ends in a torn tail; _CORRUPT */
+    int bad_index;           /* the damaged file: 0 the base, i + 1 segment i of the manifest */
+    char bad_path[4200];
+    uint64_t bad_line, bad_offset, bad_good_bytes, bad_file_bytes;
+    char bad_reason[240];
+} wal_walk_result;
+
+/* Read dir's files in the order m lists them, checking every line and the
+ * sequence across files, calling apply (may be NULL) with actx for each
+ * entry before the first damage and each (may be NULL) with ectx after
+ * each file. With keep_going, the files after a damaged one are still
+ * read and reported (not replayed). Returns 0 (res->status says what was
+ * found) or -1 with err set when a file cannot be read. */
+int wal_walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn apply, void *actx,
+                 void (*presize)(void *, uint64_t), wal_walk_fn each, void *ectx, int keep_going,
+                 wal_walk_result *res, char *err, size_t errlen);
+
+/* Path of a file of dir: the base (base != 0) or segment number num. */
+void wal_file_path(char *dst, size_t n, const char *dir, int base, uint64_t num);
+
+/* Copy the bytes of path from offset on into a new file next to it,
+ * path.broken (or path.broken.1, .2, ... if taken), and fsync it. The name
+ * goes to kept. Returns 0 or -errno. */
+int wal_keep_broken(const char *path, uint64_t from, char *kept, size_t keptlen);
+
+/* Cut path at offset after keeping the bytes cut (wal_keep_broken), and
+ * fsync it. Returns 0 or -1 with err set. */
+int wal_cut(const char *path, uint64_t offset, char *kept, size_t keptlen, char *err, size_t errlen);
+
+typedef struct wal_open_result {
+    wal_walk_result walk;       /* what was replayed */
+    uint64_t truncated_bytes;   /* cut off a torn tail */
+    char truncated_file[4200];  /* ... of this file */
+    char kept_file[4300];       /* ... and kept in this one */
+    int migrated;               /* a single-file kvd.wal became segment 1 */
+    int orphans_removed;        /* files no manifest listed, removed */
+} wal_open_result;
+
+/* Open the WAL of a data directory: the manifest, its base and segments,
+ * replayed in order with apply (actx), appending to the newest segment.
+ * Without a manifest, a kvd.wal from a single-file data dir becomes
+ * segment 1, and an empty dir starts with one; segment files without a
+ * manifest are refused. Files the manifest does not list (left by a crash
+ * during a compaction) are removed. A torn tail of the newest segment is
+ * cut (and kept, see wal_cut); any other damage refuses to open. Returns
+ * NULL with err set on failure. */
+wal_t *wal_open_dir(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
+                    void (*presize)(void *, uint64_t), wal_open_result *res, char *err, size_t errlen);
+
+/* Bytes in all files of the WAL (base, older segments, current one). */
+uint64_t wal_total_bytes(const wal_t *w);
+
+/* Start a new segment: the batch must be flushed (returns -EBUSY if not);
+ * fdatasync the current segment, create the next, list it in the
+ * manifest (atomically) and append there from now on. *upto is the last
+ * seq in the older files. *old_fd is the old segment's descriptor, which
+ * the caller closes once no fdatasync that started on it is still running.
+ * When the current segment is still empty there is nothing to rotate
+ * away from: it stays, *upto is the last seq written and *old_fd is -1.
+ * Returns 0 or -errno with err set (the WAL keeps using the old segment;
+ * if the new manifest may have reached the disk without its directory
+ * fsync, the WAL also refuses writes until restart, as after a failed
+ * fdatasync). */
+int wal_rotate(wal_t *w, uint64_t *upto, int *old_fd, char *err, size_t errlen);
+
+/* Number for the next new file (base or segment). */
+uint64_t wal_next_file_number(const wal_t *w);
+
+/* Path of base file num, or of its temp file while it is being written. */
+void wal_base_path(const wal_t *w, uint64_t num, int tmp, char *dst, size_t n);
+
+typedef void (*wal_progress_fn)(void *ctx, uint64_t entries);
+
+/* Write every entry of t exactly as it is (expiries in the past included:
+ * a later segment may act on such a key) to path as a base: one "set"
+ * line each, numbered from 1, then fsync. progress (may be NULL) is called
+ * as it goes. Meant for a forked child working on its copy of t. Returns 0
+ * or -errno. */
+int wal_write_base(table_t *t, const char *path, pool_t *pool, wal_progress_fn progress, void *pctx,
+                   uint64_t *entries, uint64_t *bytes);
+
+/* Make base num (written to its temp path) the WAL's base covering seqs
+ * up to upto, keep the segments numbered first_kept and later, switch the
+ * manifest atomically, then delete the files it no longer lists. Returns
+ * 0 or -errno with err set; the WAL keeps its old manifest in memory and
+ * deletes nothing either manifest names (the new one may be on disk if
+ * only its directory fsync failed). */
+int wal_install_base(wal_t *w, uint64_t num, uint64_t upto, uint64_t first_kept, uint64_t base_bytes, char *err,
+                     size_t errlen);
+
+#endif

@@ -1,0 +1,205 @@
+/* wal_scan: one WAL file -> checked entries, and what is wrong with it. */
+#include "config.h"
+#include "wal_scan.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SCAN_CHUNK ((size_t)1 << 20)
+
+typedef struct scan_state {
+    char *rb;           /* read buffer */
+    size_t cap, start, end;
+    uint64_t base;      /* file offset of rb[0] */
+} scan_state;
+
+static void note_bad(wal_scan_result *res, uint64_t line, uint64_t off, const char *why)
+{
+    res->bad_line = line;
+    res->bad_offset = off;
+    snprintf(res->bad_reason, sizeof res->bad_reason, "%s", why);
+}
+
+static void apply_one(wal_scan_result *res, const wal_entry *e, wal_apply_fn apply, void *ctx)
+{
+    if (!res->first_seq)
+        res->first_seq = e->seq;
+    res->last_seq = e->seq;
+    res->ops[e->op]++;
+    res->applied++;
+    if (apply)
+        apply(ctx, e);
+}
+
+int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_apply_fn apply, void *ctx,
+             wal_scan_result *res)
+{
+    static const wal_scan_opts defaults = {0};
+    if (!opts)
+        opts = &defaults;
+    uint64_t t0 = kvd_mono_ns();
+    *res = (wal_scan_result){0};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    res->bytes = (uint64_t)st.st_size;
+
+    wal_decoder dec;
+    wal_decoder_init(&dec, pool);
+    scan_state s = {xmalloc(SCAN_CHUNK), SCAN_CHUNK, 0, 0, 0};
+    int eof = 0, rc = 0;
+    uint64_t lineno = 0, last_seq = 0;
+    uint64_t damaged = 0; /* complete lines that failed to decode */
+    /* An open group: where it starts in rb and the file, and lines to go. */
+    size_t gpos = 0;
+    uint64_t goff = 0, gline = 0, gseq = 0;
+    uint32_t gleft = 0, gsize = 0;
+    char why[200];
+
+    for (;;) {
+        char *nl = memchr(s.rb + s.start, '\n', s.end - s.start);
+        if (!nl) {
+            if (eof) {
+                if (s.end > s.start && !damaged)
+                    note_bad(res, lineno + 1, s.base + s.start, "the last line is incomplete (no newline)");
+                if (s.end > s.start && res->status == WAL_SCAN_OK)
+                    res->status = WAL_SCAN_TAIL;
+                break;
+            }
+            /* Keep an open group's lines: they are applied only once whole. */
+            size_t keep = gleft ? gpos : s.start;
+            if (keep > 0) {
+                memmove(s.rb, s.rb + keep, s.end - keep);
+                s.base += keep;
+                s.end -= keep;
+                s.start -= keep;
+                if (gleft)
+                    gpos = 0;
+            }
+            if (s.cap - s.end < SCAN_CHUNK / 2) {
+                s.cap *= 2;
+                s.rb = xrealloc(s.rb, s.cap);
+            }
+            ssize_t r = read(fd, s.rb + s.end, s.cap - s.end);
+            if (r < 0) {
+                if (errno == EINTR)
+                    continue;
+                rc = -errno;
+                break;
+            }
+            if (r == 0)
+                eof = 1;
+            s.end += (size_t)r;
+            continue;
+        }
+        const char *line = s.rb + s.start;
+        size_t len = (size_t)(nl - line);
+        if (lineno == 1000 && opts->presize && s.base + s.start > 0)
+            opts->presize(ctx, res->bytes / ((s.base + s.start) / 1000));
+        uint64_t off = s.base + s.start;
+        lineno++;
+        s.start += len + 1;
+
+        wal_entry e;
+        if (wal_decode_line(&dec, line, len, &e, why, sizeof why) < 0) {
+            if (!damaged++) {
+                note_bad(res, lineno, off, why);
+                res->status = WAL_SCAN_TAIL;
+            } else {
+                /* A crash damages at most the end of one write. */
+                res->status = WAL_SCAN_CORRUPT;
+                snprintf(why, sizeof why, "%.120s; line %llu is damaged too, and a crash leaves at most one damaged "
+                         "line", res->bad_reason, (unsigned long long)lineno);
+                snprintf(res->bad_reason, sizeof res->bad_reason, "%s", why);
+                break;
+            }
+            continue;
+        }
+        /* A well-formed line: it must continue the sequence, and nothing
+         * damaged may come before it. Neither is what a crash leaves. */
+        const char *bad = NULL;
+        uint64_t want = last_seq ? last_seq + 1 : opts->first_seq;
+        if (damaged) {
+            snprintf(why, sizeof why, "%.120s; a valid line (line %llu) follows it, so this is not a torn write",
+                     res->bad_reason, (unsigned long long)lineno);
+            res->status = WAL_SCAN_CORRUPT;
+            snprintf(res->bad_reason, sizeof res->bad_reason, "%s", why);
+            break;
+        }
+        if (want && e.seq != want) {
+            if (e.seq > want)
+                snprintf(why, sizeof why, "seq %llu where %llu was expected: entries %llu..%llu are missing",
+                         (unsigned long long)e.seq, (unsigned long long)want, (unsigned long long)want,
+                         (unsigned long long)e.seq - 1);
+            else
+                snprintf(why, sizeof why, "seq %llu where %llu was expected: the sequence goes backwards",
+                         (unsigned long long)e.seq, (unsigned long long)want);
+            bad = why;
+        } else if (gleft && e.grp > 1) {
+            bad = "a group starts inside another group";
+        } else if (opts->base && (e.op != WAL_OP_SET || e.grp > 1)) {
+            bad = "a base holds only single \"set\" lines";
+        }
+        if (bad) {
+            note_bad(res, lineno, off, bad);
+            res->status = WAL_SCAN_CORRUPT;
+            break;
+        }
+        last_seq = e.seq;
+        res->lines++;
+        if (gleft) {
+            if (--gleft)
+                continue;
+            /* The group is whole: decode its lines again and apply them. */
+            const char *p = s.rb + gpos;
+            for (uint32_t i = 0; i < gsize; i++) {
+                const char *q = memchr(p, '\n', (size_t)(s.rb + s.end - p));
+                wal_decode_line(&dec, p, (size_t)(q - p), &e, NULL, 0);
+                apply_one(res, &e, apply, ctx);
+                p = q + 1;
+            }
+            res->good_bytes = s.base + s.start;
+            continue;
+        }
+        if (e.grp > 1) {
+            gpos = (size_t)(line - s.rb);
+            goff = off;
+            gline = lineno;
+            gseq = e.seq;
+            gsize = e.grp;
+            gleft = e.grp - 1;
+            continue;
+        }
+        apply_one(res, &e, apply, ctx);
+        res->good_bytes = s.base + s.start;
+    }
+    if (rc == 0 && gleft) {
+        /* The damage (or the end) is inside a group: the group goes with it. */
+        if (res->status == WAL_SCAN_OK) {
+            snprintf(why, sizeof why, "the group of %u lines starting at seq %llu is incomplete", gsize,
+                     (unsigned long long)gseq);
+            note_bad(res, gline, goff, why);
+            res->status = WAL_SCAN_TAIL;
+        } else if (res->bad_offset > goff) {
+            res->bad_line = gline;
+            res->bad_offset = goff;
+        }
+    }
+    wal_decoder_free(&dec);
+    free(s.rb);
+    close(fd);
+    res->elapsed_us = (kvd_mono_ns() - t0) / 1000;
+    return rc;
+}

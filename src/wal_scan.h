@@ -1,0 +1,59 @@
+/* wal_scan: read one WAL file line by line, check every line, its
+ * sequence number and its groups, hand each good entry to a callback, and
+ * classify what is wrong with the file, if anything. Never modifies the
+ * file. The rules (docs/WAL.md, "Recovery at startup"):
+ *
+ * - Sequence numbers are contiguous: each line carries the previous
+ *   line's seq + 1, the first line the seq the caller expects (if it
+ *   knows). A well-formed line with another seq is corruption.
+ * - A group (grp = N on its first line) is applied only when all N lines
+ *   are there; a group cannot start inside another.
+ * - A torn tail (WAL_SCAN_TAIL) is what a crash can leave after the last
+ *   complete write: an incomplete last line, the lines of an incomplete
+ *   group, and at most one damaged line (a block of zeros, say) among
+ *   them. Anything more (a good line after a damaged one, two damaged
+ *   lines, a sequence gap) is corruption (WAL_SCAN_CORRUPT). */
+#ifndef KVD_WAL_SCAN_H
+#define KVD_WAL_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pool.h"
+#include "wal_codec.h"
+
+/* Called for each entry of a good line, or of a complete group, in order. */
+typedef int (*wal_apply_fn)(void *ctx, const wal_entry *e);
+
+typedef struct wal_scan_opts {
+    uint64_t first_seq; /* the seq the first line must carry (0: any) */
+    int base;           /* a base file: ungrouped "set" lines only */
+    /* After 1000 lines, an estimate of the file's entries (may be NULL). */
+    void (*presize)(void *ctx, uint64_t entries);
+} wal_scan_opts;
+
+#define WAL_SCAN_OK 0
+#define WAL_SCAN_TAIL 1    /* ends in a torn tail, from good_bytes on */
+#define WAL_SCAN_CORRUPT 2 /* damaged in a way a crash does not leave */
+
+typedef struct wal_scan_result {
+    uint64_t lines;        /* good lines read */
+    uint64_t applied;      /* entries handed to apply */
+    uint64_t ops[WAL_OP_MAX];
+    uint64_t first_seq, last_seq; /* of the entries applied (0 if none) */
+    uint64_t bytes;        /* bytes in the file */
+    uint64_t good_bytes;   /* end of the last good line or complete group */
+    int status;            /* WAL_SCAN_OK, _TAIL or _CORRUPT */
+    uint64_t bad_line;     /* 1-based line number where the damage starts */
+    uint64_t bad_offset;   /* its byte offset */
+    char bad_reason[200];
+    uint64_t elapsed_us;
+} wal_scan_result;
+
+/* Read path with opts (NULL: defaults), calling apply (may be NULL) with
+ * ctx for the entries before the first damage. Returns 0 (res->status
+ * says what was found) or -errno if the file could not be read. */
+int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_apply_fn apply, void *ctx,
+             wal_scan_result *res);
+
+#endif

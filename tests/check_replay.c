@@ -1,0 +1,174 @@
+/* The invariant that protects every acknowledged write: replaying the WAL
+ * directory yields exactly the live table. Checked on long random command
+ * streams through the real command table (tests/harness.c), with a clock
+ * that jumps (TTLs expire between commands and across restarts), writes
+ * batched as the loop batches them, and, in between, compactions, clean
+ * restarts, restarts after kill -9, failed writes taken back, active
+ * expiry and evictions. After every restart the keys that were live (and
+ * are not expired by then) are there, with their values and expiries.
+ *
+ * KVD_SEED picks the seed (printed; default fixed), KVD_REPLAY_COMMANDS
+ * the number of commands (default 120000). */
+#include "config.h"
+#include "testutil.h"
+#include "harness.h"
+#include "evict.h"
+
+#include <inttypes.h>
+
+static uint64_t rng;
+
+static int next_byte(void *ctx)
+{
+    (void)ctx;
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (int)(rng >> 24) & 0xff;
+}
+
+static uint32_t r32(void)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++)
+        v = v << 8 | (uint32_t)next_byte(NULL);
+    return v;
+}
+
+static char *dir;
+
+static void setup(void)
+{
+    dir = tu_tmpdir();
+}
+
+static void teardown(void)
+{
+    tu_rmdir(dir);
+}
+
+typedef struct stats {
+    uint64_t commands, checks, compared, compactions, clean, killed, failed_writes, expiry_runs, evictions;
+} stats;
+
+static void check_now(uint64_t seed, const stats *st, const char *after)
+{
+    char why[600];
+    int rc = h_check(why, sizeof why);
+    ck_assert_msg(rc == 0, "seed %" PRIu64 ", after command %" PRIu64 " (%s): %s", seed, st->commands, after, why);
+}
+
+static void restart(uint64_t seed, stats *st, int clean)
+{
+    char why[600];
+    if (!clean) {
+        /* Commands after the last write are lost with the process: the
+         * snapshot is what the WAL held when it died. */
+        void *snap = h_snapshot();
+        char store[8192], *argv[16];
+        size_t lens[16];
+        for (uint32_t i = r32() % 20; i > 0; i--) {
+            int argc = h_gen(next_byte, NULL, argv, lens, store);
+            h_cmd(argc, argv, lens);
+        }
+        h_restart(0);
+        st->killed++;
+        int rc = h_same_as(snap, why, sizeof why);
+        h_snapshot_free(snap);
+        ck_assert_msg(rc == 0, "seed %" PRIu64 ", restart after kill -9 at command %" PRIu64 ": %s", seed,
+                      st->commands, why);
+    } else {
+        void *snap = h_snapshot();
+        h_restart(1);
+        st->clean++;
+        int rc = h_same_as(snap, why, sizeof why);
+        h_snapshot_free(snap);
+        ck_assert_msg(rc == 0, "seed %" PRIu64 ", clean restart at command %" PRIu64 ": %s", seed, st->commands,
+                      why);
+    }
+    check_now(seed, st, "restart");
+}
+
+static void run(uint64_t seed, uint64_t n, stats *st)
+{
+    rng = seed | 1;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/s%" PRIu64, dir, seed);
+    h_start(path, 1700000000000LL + (int64_t)(seed % 1000) * 86400000LL);
+    char store[8192], *argv[16];
+    size_t lens[16];
+    static const int policies[] = {EVICT_ALLKEYS_LRU, EVICT_VOLATILE_LRU, EVICT_ALLKEYS_RANDOM,
+                                   EVICT_VOLATILE_RANDOM, EVICT_VOLATILE_TTL, EVICT_ALLKEYS_LFU};
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t r = r32() % 100000;
+        if (r < 2000)
+            h_advance(r32() % 2500);        /* near TTLs run out */
+        else if (r < 2100)
+            h_advance(r32() % 200000000);   /* days go by */
+        int argc = h_gen(next_byte, NULL, argv, lens, store);
+        h_cmd(argc, argv, lens);
+        st->commands++;
+        if (r32() % 40 == 0)
+            h_flush();                      /* a loop iteration ends */
+        r = r32() % 100000;
+        if (r < 20) {
+            h_compact();
+            st->compactions++;
+            check_now(seed, st, "compaction");
+        } else if (r < 35) {
+            restart(seed, st, 1);
+        } else if (r < 50) {
+            restart(seed, st, 0);
+        } else if (r < 90) {
+            h_fail_write();
+            st->failed_writes++;
+            check_now(seed, st, "failed write");
+        } else if (r < 250) {
+            h_active_expire();
+            st->expiry_runs++;
+        } else if (r < 280) {
+            h_evict(policies[r32() % 6]);
+            st->evictions++;
+        }
+        if (i % 1000 == 999) {
+            check_now(seed, st, "periodic");
+            st->checks++;
+            st->compared += h_keys();
+        }
+    }
+    check_now(seed, st, "end");
+    restart(seed, st, 1);
+    h_stop();
+}
+
+START_TEST(test_replay_equals_live)
+{
+    const char *s = getenv("KVD_SEED"), *c = getenv("KVD_REPLAY_COMMANDS");
+    uint64_t seed0 = s ? strtoull(s, NULL, 10) : 20261129;
+    uint64_t total = c ? strtoull(c, NULL, 10) : 120000;
+    stats st = {0};
+    /* Several streams, so restarts and compactions come at other points. */
+    int streams = total >= 40000 ? 4 : 1;
+    for (int k = 0; k < streams; k++)
+        run(seed0 + (uint64_t)k, total / (uint64_t)streams, &st);
+    printf("replay invariant: seeds %" PRIu64 "..%" PRIu64 ", %" PRIu64 " commands, %" PRIu64 " checks (%" PRIu64
+           " entries compared), %" PRIu64 " compactions, %" PRIu64 " clean restarts, %" PRIu64
+           " restarts after kill -9, %" PRIu64 " failed writes taken back, %" PRIu64 " expiry cycles, %" PRIu64
+           " eviction passes\n",
+           seed0, seed0 + (uint64_t)streams - 1, st.commands, st.checks, st.compared, st.compactions, st.clean,
+           st.killed, st.failed_writes, st.expiry_runs, st.evictions);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("replay");
+    TCase *tc = tcase_create("invariant");
+    tcase_set_timeout(tc, 600);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_replay_equals_live);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(suite)

@@ -1,0 +1,390 @@
+/* Unit tests for the WAL of a data directory: the manifest (round trip,
+ * far over 64 KiB), migration from a single file, rotation (and none away
+ * from an empty segment), installing a base, the orphan sweep, the
+ * sequence checked across files, and torn tails cut only in the newest
+ * segment, their bytes kept. */
+#include "config.h"
+#include "testutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+
+#include "apply.h"
+#include "manifest.h"
+#include "table.h"
+#include "util.h"
+#include "wal.h"
+#include "wal_dir.h"
+
+static pool_t pool;
+static char *dir;
+
+static void setup(void)
+{
+    pool_init(&pool, 0, 0);
+    dir = tu_tmpdir();
+}
+
+static void teardown(void)
+{
+    tu_rmdir(dir);
+    pool_destroy(&pool);
+}
+
+static wal_t *open_dir(table_t *t, wal_open_result *res, char *err, size_t errlen)
+{
+    wal_t *w = wal_open_dir(dir, &pool, apply_replay, t, apply_presize, res, err, errlen);
+    table_expand_done(t);
+    return w;
+}
+
+static wal_t *open_ok(table_t *t, wal_open_result *res)
+{
+    char err[2048];
+    wal_t *w = open_dir(t, res, err, sizeof err);
+    ck_assert_msg(w != NULL, "open failed: %s", err);
+    return w;
+}
+
+/* Open, expect a refusal whose message holds want. */
+static void open_refused(const char *want)
+{
+    table_t *t = table_new();
+    wal_open_result res;
+    char err[2048];
+    wal_t *w = open_dir(t, &res, err, sizeof err);
+    ck_assert_msg(w == NULL, "opened, expected a refusal with \"%s\"", want);
+    ck_assert_msg(strstr(err, want) != NULL, "refused, but with: %s", err);
+    table_free(t);
+}
+
+static void put(wal_t *w, const char *k, const char *v)
+{
+    wal_entry e = {.op = WAL_OP_SET, .key = k, .klen = strlen(k), .val = v, .vlen = strlen(v), .exp = TABLE_NO_EXPIRE};
+    wal_append(w, &e);
+}
+
+static void path_of(char *dst, size_t n, int base, uint64_t num)
+{
+    wal_file_path(dst, n, dir, base, num);
+}
+
+static int exists(const char *p)
+{
+    return access(p, F_OK) == 0;
+}
+
+START_TEST(test_manifest_round_trip_over_64k)
+{
+    manifest m, back;
+    manifest_init(&m);
+    m.base = 7;
+    m.base_upto = 123456789012ULL;
+    /* 20000 segments: about 330 KB of manifest. */
+    for (uint64_t i = 0; i < 20000; i++)
+        ck_assert_int_eq(manifest_add_incr(&m, 1000000000000ULL + i * 3), 0);
+    char err[512];
+    int renamed = 0;
+    ck_assert_int_eq(manifest_store(dir, &m, &renamed, err, sizeof err), 0);
+    ck_assert_int_eq(renamed, 1);
+    char p[4300];
+    snprintf(p, sizeof p, "%s/%s", dir, MANIFEST_NAME);
+    ck_assert_int_gt(tu_size(p), 300000);
+    ck_assert_int_eq(manifest_load(dir, &back, err, sizeof err), 0);
+    ck_assert_uint_eq(back.base, 7);
+    ck_assert_uint_eq(back.base_upto, 123456789012ULL);
+    ck_assert_uint_eq(back.nincr, 20000);
+    for (size_t i = 0; i < back.nincr; i++)
+        ck_assert_uint_eq(back.incr[i], m.incr[i]);
+    manifest_free(&back);
+    /* A byte changed anywhere is caught by the checksum. */
+    size_t n;
+    char *text = tu_read(p, &n);
+    text[n / 2] ^= 1;
+    tu_write(p, text, n);
+    ck_assert_int_eq(manifest_load(dir, &back, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "is not a valid kvd manifest"));
+    free(text);
+    manifest_free(&m);
+}
+END_TEST
+
+START_TEST(test_new_dir_and_migration)
+{
+    /* An empty dir gets segment 1 and a manifest. */
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    put(w, "a", "1");
+    ck_assert_int_eq(wal_close(w), 0);
+    char p[4300];
+    path_of(p, sizeof p, 0, 1);
+    ck_assert(exists(p));
+    table_free(t);
+    /* A single-file kvd.wal becomes segment 1 of a new dir. */
+    char legacy[4300];
+    snprintf(legacy, sizeof legacy, "%s/kvd.wal", dir);
+    ck_assert_int_eq(rename(p, legacy), 0);
+    snprintf(p, sizeof p, "%s/%s", dir, MANIFEST_NAME);
+    unlink(p);
+    t = table_new();
+    w = open_ok(t, &res);
+    ck_assert_int_eq(res.migrated, 1);
+    ck_assert_ptr_nonnull(table_find(t, "a", 1));
+    ck_assert(!exists(legacy));
+    wal_close(w);
+    table_free(t);
+    /* Segment files without a manifest are refused. */
+    unlink(p);
+    open_refused("holds WAL segment files but no kvd.manifest");
+}
+END_TEST
+
+START_TEST(test_rotate_and_install_base)
+{
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    uint64_t upto;
+    int old_fd;
+    char err[1024];
+    /* Nothing written yet: nothing to rotate away from. */
+    ck_assert_int_eq(wal_rotate(w, &upto, &old_fd, err, sizeof err), 0);
+    ck_assert_int_eq(old_fd, -1);
+    ck_assert_uint_eq(w->man.nincr, 1);
+    put(w, "a", "1");
+    put(w, "b", "2");
+    /* Entries waiting in the batch: the caller must write them first. */
+    ck_assert_int_eq(wal_rotate(w, &upto, &old_fd, err, sizeof err), -EBUSY);
+    ck_assert_int_eq(wal_flush(w), 0);
+    ck_assert_int_eq(wal_rotate(w, &upto, &old_fd, err, sizeof err), 0);
+    ck_assert_int_ge(old_fd, 0);
+    close(old_fd);
+    ck_assert_uint_eq(upto, 2);
+    ck_assert_uint_eq(w->man.nincr, 2);
+    ck_assert_uint_eq(w->durable_seq, 2); /* the old segment was synced */
+    put(w, "c", "3");
+    ck_assert_int_eq(wal_flush(w), 0);
+    /* A base of what the table held at the rotation (seq 1..2). */
+    table_t *snap = table_new();
+    table_set(snap, "a", 1, "1", 1, TABLE_NO_EXPIRE, NULL);
+    table_set(snap, "b", 1, "2", 1, 1000, NULL); /* long expired: kept as it is */
+    uint64_t num = wal_next_file_number(w), entries = 0, bytes = 0;
+    char tmp[4300];
+    wal_base_path(w, num, 1, tmp, sizeof tmp);
+    ck_assert_int_eq(wal_write_base(snap, tmp, &pool, NULL, NULL, &entries, &bytes), 0);
+    ck_assert_uint_eq(entries, 2);
+    ck_assert_int_eq(wal_install_base(w, num, upto, w->man.incr[1], bytes, err, sizeof err), 0);
+    char p[4300];
+    path_of(p, sizeof p, 0, 1);
+    ck_assert(!exists(p)); /* the retired segment is gone */
+    ck_assert_uint_eq(w->man.base, num);
+    ck_assert_uint_eq(w->man.base_upto, 2);
+    ck_assert_int_eq(wal_close(w), 0);
+    table_t *t2 = table_new();
+    w = open_ok(t2, &res);
+    ck_assert_uint_eq(table_count(t2), 3);
+    ck_assert_int_eq(tentry_expire(table_find(t2, "b", 1)), 1000);
+    ck_assert_uint_eq(res.walk.last_seq, 3);
+    wal_close(w);
+    table_free(t);
+    table_free(t2);
+    table_free(snap);
+}
+END_TEST
+
+START_TEST(test_orphans_swept)
+{
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    put(w, "a", "1");
+    wal_close(w);
+    /* What a crash during a rotation or compaction leaves behind. */
+    char p[4300];
+    const char *names[] = {"kvd.incr.9.jsonl", "kvd.base.8.jsonl", "kvd.base.10.jsonl.tmp", "kvd.manifest.tmp"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        tu_write(p, "x\n", 2);
+    }
+    snprintf(p, sizeof p, "%s/notes.txt", dir); /* not ours: left alone */
+    tu_write(p, "keep", 4);
+    table_t *t2 = table_new();
+    w = open_ok(t2, &res);
+    ck_assert_int_eq(res.orphans_removed, 3);
+    for (int i = 0; i < 4; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        ck_assert_msg(!exists(p), "%s not removed", names[i]);
+    }
+    snprintf(p, sizeof p, "%s/notes.txt", dir);
+    ck_assert(exists(p));
+    ck_assert_ptr_nonnull(table_find(t2, "a", 1));
+    wal_close(w);
+    table_free(t);
+    table_free(t2);
+}
+END_TEST
+
+/* Three segments: 1 (seq 1..3), 2 (4..6), 3 (7..9). */
+static void three_segments(void)
+{
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    char k[8];
+    for (int s = 0; s < 3; s++) {
+        for (int i = 0; i < 3; i++) {
+            snprintf(k, sizeof k, "k%d", s * 3 + i);
+            put(w, k, "v");
+        }
+        ck_assert_int_eq(wal_flush(w), 0);
+        if (s < 2) {
+            uint64_t upto;
+            int old_fd;
+            char err[1024];
+            ck_assert_int_eq(wal_rotate(w, &upto, &old_fd, err, sizeof err), 0);
+            close(old_fd);
+        }
+    }
+    wal_close(w);
+    table_free(t);
+}
+
+START_TEST(test_sequence_across_files)
+{
+    three_segments();
+    char p1[4300], p2[4300], p3[4300];
+    path_of(p1, sizeof p1, 0, 1);
+    path_of(p2, sizeof p2, 0, 2);
+    path_of(p3, sizeof p3, 0, 3);
+    size_t n1, n2;
+    char *s1 = tu_read(p1, &n1), *s2 = tu_read(p2, &n2);
+    /* A middle segment emptied: seq 4..6 are missing. */
+    tu_write(p2, "", 0);
+    open_refused("seq 7 where 4 was expected: entries 4..6 are missing");
+    /* ... or cut at a line boundary. */
+    char *l2 = strchr(s2, '\n') + 1;
+    tu_write(p2, s2, (size_t)(l2 - s2));
+    open_refused("seq 7 where 5 was expected");
+    tu_write(p2, s2, n2);
+    /* A line deleted from the middle of a segment. */
+    char *l1 = strchr(s1, '\n') + 1, *l1b = strchr(l1, '\n') + 1;
+    char *img = malloc(n1);
+    memcpy(img, s1, (size_t)(l1 - s1));
+    memcpy(img + (l1 - s1), l1b, n1 - (size_t)(l1b - s1));
+    tu_write(p1, img, n1 - (size_t)(l1b - l1));
+    open_refused("seq 3 where 2 was expected");
+    tu_write(p1, s1, n1);
+    /* A torn tail in a segment newer ones follow: not a crash's doing. */
+    char *torn = malloc(n1 + 10);
+    memcpy(torn, s1, n1);
+    memcpy(torn + n1, "{\"seq\":4,", 9);
+    tu_write(p1, torn, n1 + 9);
+    open_refused("in a file that newer segments follow");
+    tu_write(p1, s1, n1);
+    /* All well again: everything loads, in order. */
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    ck_assert_uint_eq(table_count(t), 9);
+    ck_assert_uint_eq(res.walk.last_seq, 9);
+    wal_close(w);
+    table_free(t);
+    free(s1);
+    free(s2);
+    free(img);
+    free(torn);
+}
+END_TEST
+
+START_TEST(test_base_then_gap)
+{
+    /* A base covering seq 1..300 followed by a segment starting at 401. */
+    table_t *t = table_new();
+    for (int i = 0; i < 300; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "b%d", i);
+        table_set(t, k, strlen(k), "v", 1, TABLE_NO_EXPIRE, NULL);
+    }
+    char bp[4300], p[4300], err[1024];
+    path_of(bp, sizeof bp, 1, 5);
+    uint64_t entries, bytes;
+    ck_assert_int_eq(wal_write_base(t, bp, &pool, NULL, NULL, &entries, &bytes), 0);
+    manifest m;
+    manifest_init(&m);
+    m.base = 5;
+    m.base_upto = 300;
+    manifest_add_incr(&m, 6);
+    ck_assert_int_eq(manifest_store(dir, &m, NULL, err, sizeof err), 0);
+    path_of(p, sizeof p, 0, 6);
+    int fd = open(p, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    wal_t *w = wal_writer_new(p, fd, &pool, 400, 0);
+    put(w, "late", "v");
+    ck_assert_int_eq(wal_close(w), 0);
+    open_refused("seq 401 where 301 was expected: entries 301..400 are missing");
+    /* The right start loads. */
+    fd = open(p, O_WRONLY | O_TRUNC);
+    close(fd);
+    fd = open(p, O_WRONLY | O_APPEND);
+    w = wal_writer_new(p, fd, &pool, 300, 0);
+    put(w, "next", "v");
+    ck_assert_int_eq(wal_close(w), 0);
+    table_t *t2 = table_new();
+    wal_open_result res;
+    w = open_ok(t2, &res);
+    ck_assert_uint_eq(table_count(t2), 301);
+    ck_assert_uint_eq(res.walk.last_seq, 301);
+    wal_close(w);
+    manifest_free(&m);
+    table_free(t);
+    table_free(t2);
+}
+END_TEST
+
+START_TEST(test_torn_tail_only_in_newest)
+{
+    three_segments();
+    char p3[4300];
+    path_of(p3, sizeof p3, 0, 3);
+    long good = tu_size(p3);
+    FILE *f = fopen(p3, "ab");
+    fputs("{\"seq\":10,\"op\":\"set\",\"ke", f);
+    fclose(f);
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    ck_assert_int_eq(tu_size(p3), good);
+    ck_assert_uint_eq(res.truncated_bytes, 24);
+    ck_assert_str_eq(res.truncated_file, p3);
+    size_t kn;
+    char *kept = tu_read(res.kept_file, &kn);
+    ck_assert_uint_eq(kn, 24);
+    ck_assert_int_eq(memcmp(kept, "{\"seq\":10,\"op\":\"set\",\"ke", 24), 0);
+    ck_assert_uint_eq(table_count(t), 9);
+    /* New writes continue the sequence. */
+    put(w, "k9", "v");
+    ck_assert_uint_eq(w->next_seq, 11);
+    wal_close(w);
+    free(kept);
+    table_free(t);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("wal_dir");
+    TCase *tc = tcase_create("dir");
+    tcase_set_timeout(tc, 120);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_manifest_round_trip_over_64k);
+    tcase_add_test(tc, test_new_dir_and_migration);
+    tcase_add_test(tc, test_rotate_and_install_base);
+    tcase_add_test(tc, test_orphans_swept);
+    tcase_add_test(tc, test_sequence_across_files);
+    tcase_add_test(tc, test_base_then_gap);
+    tcase_add_test(tc, test_torn_tail_only_in_newest);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(suite)
