@@ -10,8 +10,9 @@
  *     dirsync N       the Nth fsync() of a directory from when this line
  *                     appears fails with EIO (once)
  *     volatile        the page cache is lost at power-off (see below)
+ *     fork EAGAIN     fork() fails with EAGAIN (as for want of memory)
  *     (anything else) no fault
- * Apart from dirsync, only file descriptors whose path contains
+ * Apart from dirsync and fork, only file descriptors whose path contains
  * "/kvd.incr." are affected; volatile only holds the segments themselves
  * (kvd.incr.N.jsonl), not other files named after them.
  *
@@ -156,6 +157,8 @@ static int spec_fault(const char *spec, const char *op)
         return ENOSPC;
     if (strncmp(spec + ol + 1, "EIO", 3) == 0)
         return EIO;
+    if (strncmp(spec + ol + 1, "EAGAIN", 6) == 0)
+        return EAGAIN;
     return 0;
 }
 
@@ -496,4 +499,20 @@ int close(int fd)
             fprintf(stderr, "faultfs: close of fd %d dropped %zu bytes never synced\n", fd, lost);
     }
     return real_close(fd);
+}
+
+typedef pid_t (*fork_fn)(void);
+
+/* "fork EAGAIN": kvd cannot start its compaction child. */
+pid_t fork(void)
+{
+    REAL(fork, fork_fn);
+    char spec[64];
+    read_spec(spec);
+    int e = spec_fault(spec, "fork");
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return real_fork();
 }

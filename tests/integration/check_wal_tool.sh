@@ -47,6 +47,60 @@ expect_eq "fixed file cut at the bad line" "$off" "$(stat -c %s "$T/mid.wal")"
 "$CHECKWAL" "$T/mid.wal" >/dev/null; rc=$?
 expect_eq "fixed file is valid" 0 $rc
 
+# ---- data directories: the server's rules, and --fix that makes them load ----
+LOAD=$B/tests/kvdload
+start_kvd dir || fail "start dir"
+"$LOAD" fill "$PORT" k: 300 20 >/dev/null || fail "fill"
+stop_kvd
+SEG=$DIR/kvd.incr.1.jsonl
+cp "$SEG" "$T/seg.good"
+
+# A line deleted from the middle: a gap kvd refuses and the tool names.
+sed -i 151d "$SEG"
+out=$("$CHECKWAL" "$DIR"); rc=$?
+expect_eq "gap: exit 2" 2 $rc
+expect_match "gap: the missing entry is named" "seq 152 where 151 was expected: entries 151..151 are missing" "$out"
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/x.sock" --dir "$DIR" 2>&1); rc=$?
+expect_eq "gap: kvd refuses to start" 1 $rc
+expect_match "gap: and says where" "kvd.incr.1.jsonl is damaged at line 151" "$out"
+out=$("$CHECKWAL" --fix "$DIR"); rc=$?
+expect_eq "gap: --fix exits 0" 0 $rc
+expect_match "gap: --fix cuts at the gap" "fixed: cut $SEG at byte" "$out"
+restart_kvd dir || fail "gap: start after --fix"
+expect_eq "gap: the 150 entries before it load" 150 "$(cli dbsize)"
+stop_kvd
+
+# Every line turned into CRLF: damage, not a torn tail; never wiped.
+sed 's/$/\r/' "$T/seg.good" >"$SEG"
+sum=$(md5sum <"$SEG")
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/x.sock" --dir "$DIR" 2>&1); rc=$?
+expect_eq "CRLF: kvd refuses to start" 1 $rc
+expect_match "CRLF: not a crash's doing" "line 2 is damaged too, and a crash leaves at most one damaged line" "$out"
+expect_eq "CRLF: the file is left alone" "$sum" "$(md5sum <"$SEG")"
+expect_eq "CRLF: kvd-check-wal exits 2" 2 "$("$CHECKWAL" "$DIR" >/dev/null; echo $?)"
+cp "$T/seg.good" "$SEG"
+
+# A damaged base: every good line is kept and the lost key named.
+restart_kvd dir || fail "start for a base"
+cli bgrewriteaof >/dev/null
+wait_for 60 'ls "$DIR"/kvd.base.*.jsonl >/dev/null 2>&1 && [ "$(cli info persistence | tr -d "\r" | grep ^aof_rewrite_in_progress: | cut -d: -f2)" == 0 ]'
+stop_kvd
+base=$(ls "$DIR"/kvd.base.*.jsonl)
+expect_eq "base: 300 lines" 300 "$(wc -l <"$base")"
+key152=$(sed -n 152p "$base" | jq -r .key)
+off=$(head -n 151 "$base" | wc -c)
+printf "Z" | dd of="$base" bs=1 seek=$((off + 45)) conv=notrunc 2>/dev/null
+expect_eq "base: kvd-check-wal exits 2" 2 "$("$CHECKWAL" "$DIR" >/dev/null; echo $?)"
+out=$("$CHECKWAL" --fix "$DIR"); rc=$?
+expect_eq "base: --fix exits 0" 0 $rc
+expect_match "base: the line lost and its key are named" "lost: line 152 \\(byte offset $off\\): .*its key reads as \"$key152\"" "$out"
+expect_match "base: 299 kept" "with the 299 good entries; 1 lost" "$out"
+expect_eq "base: the original is kept" 300 "$(wc -l <"$base.broken")"
+restart_kvd dir || fail "base: start after --fix"
+expect_eq "base: every other key loads" 299 "$(cli dbsize)"
+expect_eq "base: not the lost one" "" "$(cli get "$key152")"
+stop_kvd
+
 "$CHECKWAL" "$T/nope.wal" >/dev/null 2>&1; rc=$?
 expect_eq "missing file exits 3" 3 $rc
 "$CHECKWAL" >/dev/null 2>&1; rc=$?

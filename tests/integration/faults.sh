@@ -9,6 +9,8 @@
 #   without an acknowledgement, writes are refused until restart, reads
 #   keep working, nothing acknowledged is lost;
 # - a full disk under always: the same, the write answered at once;
+# - a compaction whose fork fails: automatic compaction backs off instead
+#   of trying (and rotating to a new segment) at every cron tick;
 # - a failed directory fsync right after a manifest rename (which of the
 #   two manifests a crash leaves is unknown): no file either names is
 #   deleted, so after kill -9 the data dir loads with every acknowledged
@@ -95,6 +97,34 @@ stop_kvd
 restart_kvd w --appendfsync always || fail "restart w"
 expect_eq "after a restart: the old value" old "$(cli get waits)"
 expect_eq "after a restart: the write after recovery" v "$(cli get after)"
+stop_kvd
+
+# ---- a compaction that cannot fork ----
+faulty start_kvd f --auto-aof-rewrite-percentage 1 --auto-aof-rewrite-min-size 1 || fail "start f"
+echo "fork EAGAIN" >"$FAULT"
+"$LOAD" fill "$PORT" k: 500 40 >/dev/null || fail "fill f"
+wait_for 30 'grep -q "automatic compaction could not start: fork failed" "$T/f.log"'
+expect_match "f: the failed fork is logged" "automatic compaction could not start: fork failed: Resource temporarily unavailable" \
+    "$(cat "$T/f.log")"
+# The cron runs 10 times a second; without a backoff it would try (and
+# rotate) at each tick. Keep writing for 2 s (at least), then count.
+t0=$(now_ms)
+while [ $(( $(now_ms) - t0 )) -lt 2000 ]; do cli set more "$RANDOM" >/dev/null; done
+expect_eq "f: one automatic try in that time, not one per cron tick" 1 \
+    "$(grep -c 'automatic compaction could not start' "$T/f.log")"
+expect_match "f: segments do not pile up" "^[12]$" "$(info wal_segments)"
+expect_match "f: BGREWRITEAOF still tries at once, and says why it failed" "fork failed" "$(cli bgrewriteaof 2>&1)"
+segs=$(info wal_segments)
+cli bgrewriteaof >/dev/null 2>&1
+expect_eq "f: a second try does not rotate away from the (empty) segment the first made" "$segs" "$(info wal_segments)"
+expect_eq "f: INFO reports it" err "$(info aof_last_bgrewrite_status)"
+: >"$FAULT"
+expect_match "f: with fork working again, BGREWRITEAOF starts" "started" "$(cli bgrewriteaof)"
+wait_for 30 '[ "$(info aof_last_bgrewrite_status)" == ok ] && [ "$(info aof_rewrite_in_progress)" == 0 ]'
+expect_eq "f: and succeeds" ok "$(info aof_last_bgrewrite_status)"
+stop_kvd
+restart_kvd f || fail "restart f"
+expect_eq "f: nothing lost" 0 "$("$LOAD" verify "$PORT" k: 500 40 >/dev/null; echo $?)"
 stop_kvd
 
 # ---- a failed directory fsync after a manifest rename ----
