@@ -22,7 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static client *fake;
+#define CLIENTS 2
+static client *fakes[CLIENTS];
+static client *fake; /* the one h_cmd runs for */
 static char data_dir[4096];
 
 static void die(const char *what)
@@ -56,9 +58,11 @@ static void close_db(int clean)
     }
     srv.held_head = NULL;
     srv.pw_head = NULL;
-    fake->flags &= ~(CLIENT_IN_HELD | CLIENT_IN_PW);
-    fake->nbars = 0;
-    buf_reset(&fake->out);
+    for (int i = 0; i < CLIENTS; i++) {
+        fakes[i]->flags &= ~(CLIENT_IN_HELD | CLIENT_IN_PW);
+        fakes[i]->nbars = 0;
+        buf_reset(&fakes[i]->out);
+    }
     wal_close(srv.wal);
     srv.wal = NULL;
     db_close();
@@ -84,21 +88,54 @@ void h_start(const char *dir, int64_t now_ms)
     pool_init(&srv.pool, 0, 0);
     cmd_init();
     open_db();
-    fake = xcalloc(1, sizeof(*fake));
-    buf_init(&fake->qbuf, &srv.pool);
-    buf_init(&fake->out, &srv.pool);
-    fake->flags = CLIENT_AUTHENTICATED;
-    fake->id = 1;
-    snprintf(fake->addr, sizeof fake->addr, "harness:0");
+    for (int i = 0; i < CLIENTS; i++) {
+        client *c = xcalloc(1, sizeof(*c));
+        buf_init(&c->qbuf, &srv.pool);
+        buf_init(&c->out, &srv.pool);
+        c->flags = CLIENT_AUTHENTICATED;
+        c->id = (uint64_t)i + 1;
+        snprintf(c->addr, sizeof c->addr, "harness:%d", i);
+        fakes[i] = c;
+    }
+    fake = fakes[0];
+}
+
+void h_use(int i)
+{
+    fake = fakes[i];
+}
+
+size_t h_sendable(void)
+{
+    return fake->nbars ? fake->bars[0].off : fake->out.len;
+}
+
+int h_holds(void)
+{
+    return fake->nbars;
+}
+
+void h_policy(int always)
+{
+    srv.cfg.appendfsync = always ? WAL_SYNC_ALWAYS : WAL_SYNC_EVERYSEC;
+}
+
+void h_sync(void)
+{
+    if (commit_sync_now() < 0)
+        die("sync failed");
 }
 
 void h_stop(void)
 {
     close_db(1);
-    buf_release(&fake->out);
-    buf_release(&fake->qbuf);
-    free(fake->bars);
-    free(fake);
+    for (int i = 0; i < CLIENTS; i++) {
+        buf_release(&fakes[i]->out);
+        buf_release(&fakes[i]->qbuf);
+        free(fakes[i]->bars);
+        free(fakes[i]);
+        fakes[i] = NULL;
+    }
     fake = NULL;
     pool_destroy(&srv.pool);
     conf_free(&srv.cfg);
@@ -106,13 +143,17 @@ void h_stop(void)
     kvd_clock_set(0);
 }
 
-void h_cmd(int argc, char **argv, size_t *argvlen)
+void h_send(void)
 {
-    /* What the loop would have sent: everything before the first hold. */
-    size_t sendable = fake->nbars ? fake->bars[0].off : fake->out.len;
+    size_t sendable = h_sendable();
     buf_consume(&fake->out, sendable);
     for (int i = 0; i < fake->nbars; i++)
         fake->bars[i].off -= sendable;
+}
+
+void h_cmd(int argc, char **argv, size_t *argvlen)
+{
+    h_send(); /* what the loop would have sent by now */
     cmd_dispatch(fake, argc, argv, argvlen);
 }
 

@@ -20,9 +20,24 @@ void h_start(const char *dir, int64_t now_ms);
 /* Stop it (a clean shutdown) and free everything. */
 void h_stop(void);
 
-/* Run one command; its reply is left in h_reply() until the next one. */
+/* Run one command for the current client (first sending what the loop
+ * would have sent by then); its reply is left in h_reply(). */
 void h_cmd(int argc, char **argv, size_t *argvlen);
 const buf_t *h_reply(void);
+
+/* Two fake clients: h_use picks the one commands run for. h_reply holds
+ * its replies not yet sent; the first h_sendable() bytes of them may go
+ * out now, the rest wait (h_holds() holds) for the WAL. h_send drops what
+ * may go out, as the loop would send it. */
+void h_use(int i);
+size_t h_sendable(void);
+int h_holds(void);
+void h_send(void);
+
+/* appendfsync always (1) or everysec (0); fdatasync now (as the worker
+ * thread would) and release what that acknowledges. */
+void h_policy(int always);
+void h_sync(void);
 
 /* Move the clock (ms may be large). */
 void h_advance(int64_t ms);
