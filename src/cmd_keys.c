@@ -65,9 +65,7 @@ void cmd_type(client *c, int argc, char **argv, size_t *argvlen)
 static void expire_generic(client *c, int argc, char **argv, size_t *argvlen, int64_t unit_ms,
                            int absolute, const char *name)
 {
-    long long when;
-    if (arg_ll(c, argv[2], argvlen[2], &when) < 0)
-        return;
+    /* As Redis: the options first, then the time. */
     int flags = 0;
     for (int i = 3; i < argc; i++) {
         if (arg_is(argv[i], argvlen[i], "nx"))
@@ -91,6 +89,9 @@ static void expire_generic(client *c, int argc, char **argv, size_t *argvlen, in
         reply_error(c, "ERR GT and LT options at the same time are not compatible");
         return;
     }
+    long long when;
+    if (arg_ll(c, argv[2], argvlen[2], &when) < 0)
+        return;
     if (unit_ms == 1000 && (when > LLONG_MAX / 1000 || when < LLONG_MIN / 1000)) {
         reply_errorf(c, "ERR invalid expire time in '%s' command", name);
         return;

@@ -54,58 +54,73 @@ static int parse_expire(client *c, const char *arg, size_t len, int unit_ms, int
 #define SET_XX 2
 #define SET_GET 4
 #define SET_KEEPTTL 8
-#define SET_EXPIRE 16
+#define SET_EXPIRE 16  /* EX, PX, EXAT or PXAT given (or GETEX PERSIST) */
+#define SET_PERSIST 32 /* GETEX PERSIST */
 
-/* Parse SET's / GETEX's options. allow says which ones the command takes.
- * Returns 0 with *flags and *exp set, or -1 after replying. */
-static int parse_set_options(client *c, int argc, char **argv, size_t *argvlen, int first, int allow,
-                             const char *cmdname, int *flags, int64_t *exp)
+/* SET's / GETEX's options, as parsed; the time is checked later (by
+ * expiry_of), where Redis checks it. */
+typedef struct set_opts {
+    int flags;
+    int exp_arg;   /* argv index of the EX/PX/EXAT/PXAT value, 0 if none */
+    int unit_ms;   /* 1000 for EX and EXAT, 1 for PX and PXAT */
+    int absolute;  /* EXAT, PXAT */
+} set_opts;
+
+/* Parse SET's / GETEX's options (allow says which the command takes) as
+ * Redis does: any conflict or unknown word is a syntax error, whatever the
+ * values. Returns 0, or -1 after replying. */
+static int parse_set_options(client *c, int argc, char **argv, size_t *argvlen, int first, int allow, set_opts *o)
 {
-    *flags = 0;
-    *exp = TABLE_NO_EXPIRE;
+    *o = (set_opts){0};
     char kind[5] = ""; /* which of EX/PX/EXAT/PXAT was given: a repeat overrides */
-    int persist = 0;
     for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         size_t l = argvlen[i];
         int more = i + 1 < argc;
         int is_exp = arg_is(a, l, "ex") || arg_is(a, l, "px") || arg_is(a, l, "exat") || arg_is(a, l, "pxat");
-        if ((allow & SET_NX) && arg_is(a, l, "nx") && !(*flags & SET_XX)) {
-            *flags |= SET_NX;
-        } else if ((allow & SET_XX) && arg_is(a, l, "xx") && !(*flags & SET_NX)) {
-            *flags |= SET_XX;
+        if ((allow & SET_NX) && arg_is(a, l, "nx") && !(o->flags & SET_XX)) {
+            o->flags |= SET_NX;
+        } else if ((allow & SET_XX) && arg_is(a, l, "xx") && !(o->flags & SET_NX)) {
+            o->flags |= SET_XX;
         } else if ((allow & SET_GET) && arg_is(a, l, "get")) {
-            *flags |= SET_GET;
-        } else if ((allow & SET_KEEPTTL) && arg_is(a, l, "keepttl") && !(*flags & SET_EXPIRE)) {
-            *flags |= SET_KEEPTTL;
-        } else if (!(allow & SET_KEEPTTL) && arg_is(a, l, "persist") && !(*flags & SET_EXPIRE)) {
-            persist = 1; /* GETEX PERSIST */
-        } else if (is_exp && more && !(*flags & SET_KEEPTTL) && !persist &&
+            o->flags |= SET_GET;
+        } else if ((allow & SET_KEEPTTL) && arg_is(a, l, "keepttl") && !(o->flags & SET_EXPIRE)) {
+            o->flags |= SET_KEEPTTL;
+        } else if ((allow & SET_PERSIST) && arg_is(a, l, "persist") && !o->exp_arg) {
+            o->flags |= SET_EXPIRE | SET_PERSIST;
+        } else if (is_exp && more && !(o->flags & (SET_KEEPTTL | SET_PERSIST)) &&
                    (!kind[0] || (strlen(kind) == l && strncasecmp(kind, a, l) == 0))) {
             snprintf(kind, sizeof kind, "%.*s", (int)l, a);
-            int secs = a[0] == 'e' || a[0] == 'E';
-            if (parse_expire(c, argv[i + 1], argvlen[i + 1], secs ? 1000 : 1, l == 4, cmdname, exp) < 0)
-                return -1;
-            *flags |= SET_EXPIRE;
-            i++;
+            o->flags |= SET_EXPIRE;
+            o->exp_arg = ++i;
+            o->unit_ms = a[0] == 'e' || a[0] == 'E' ? 1000 : 1;
+            o->absolute = l == 4;
         } else {
             reply_error(c, ERR_SYNTAX);
             return -1;
         }
     }
-    if (persist) {
-        *flags |= SET_EXPIRE;
-        *exp = TABLE_NO_EXPIRE;
-    }
     return 0;
+}
+
+/* The expiry the options ask for (TABLE_NO_EXPIRE for none or PERSIST),
+ * checking the time given. Returns 0, or -1 after replying. */
+static int expiry_of(client *c, char **argv, size_t *argvlen, const set_opts *o, const char *cmdname, int64_t *exp)
+{
+    *exp = TABLE_NO_EXPIRE;
+    if (!o->exp_arg)
+        return 0;
+    return parse_expire(c, argv[o->exp_arg], argvlen[o->exp_arg], o->unit_ms, o->absolute, cmdname, exp);
 }
 
 void cmd_set(client *c, int argc, char **argv, size_t *argvlen)
 {
-    int flags;
+    set_opts o;
     int64_t exp;
-    if (parse_set_options(c, argc, argv, argvlen, 3, SET_NX | SET_XX | SET_GET | SET_KEEPTTL, "set", &flags, &exp) < 0)
+    if (parse_set_options(c, argc, argv, argvlen, 3, SET_NX | SET_XX | SET_GET | SET_KEEPTTL, &o) < 0 ||
+        expiry_of(c, argv, argvlen, &o, "set", &exp) < 0)
         return;
+    int flags = o.flags;
     tentry_t *old = db_lookup(argv[1], argvlen[1]);
     if (flags & SET_GET) {
         if (old)
@@ -182,17 +197,19 @@ void cmd_getdel(client *c, int argc, char **argv, size_t *argvlen)
 
 void cmd_getex(client *c, int argc, char **argv, size_t *argvlen)
 {
-    int flags;
+    set_opts o;
     int64_t exp;
-    if (parse_set_options(c, argc, argv, argvlen, 2, 0, "getex", &flags, &exp) < 0)
+    if (parse_set_options(c, argc, argv, argvlen, 2, SET_PERSIST, &o) < 0)
         return;
     tentry_t *e = db_lookup_read(argv[1], argvlen[1]);
     if (!e) {
-        reply_nil(c);
+        reply_nil(c); /* as Redis: a missing key answers before the time is checked */
         return;
     }
+    if (expiry_of(c, argv, argvlen, &o, "getex", &exp) < 0)
+        return;
     reply_entry_val(c, e);
-    if (flags & SET_EXPIRE) {
+    if (o.flags & SET_EXPIRE) {
         if (exp == TABLE_NO_EXPIRE && tentry_expire(e) == TABLE_NO_EXPIRE)
             return; /* PERSIST on a key without expiry: nothing to log */
         db_set_expire(e, exp);

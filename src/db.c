@@ -182,9 +182,13 @@ uint64_t db_drop_expired(void)
         tentry_t *e = srv.db->vol[i];
         if (expired(e)) {
             expire_entry(e);
-            n++;
+            /* Write as we go: a batch (and undo log) of a million deletes
+             * would hold as much memory again as the keys. */
+            if (++n % 4096 == 0)
+                commit_flush();
         }
     }
+    commit_flush();
     return n;
 }
 
