@@ -22,11 +22,25 @@ for try in 1 2 3 4 5; do
     wait_for 120 '[ "$(timeout 2 redis-cli -p "$PORT" ping 2>/dev/null)" == PONG ] || ! kill -0 "$KPID" 2>/dev/null'
     kill -0 "$KPID" 2>/dev/null && break
 done
-while IFS= read -r line; do printf '%s\r\n' "$line"; done <"$S/tests/integration/compat.cases" |
-    timeout 60 nc -N 127.0.0.1 "$PORT" >"$T/out"
-# (Not compared byte for byte: valgrind computes long doubles with 64-bit
-# precision, so INCRBYFLOAT answers differ under it.)
-expect_eq "every case answered under valgrind" "$(tail -n 2 "$S/tests/integration/compat.expected")" "$(tail -n 2 "$T/out")"
+# Every case but INCRBYFLOAT (valgrind computes long doubles with 64-bit
+# precision, so those answers differ under it), compared byte for byte
+# with the same binary running without valgrind.
+grep -vi '^INCRBYFLOAT' "$S/tests/integration/compat.cases" >"$T/cases"
+run_cases() { # port out
+    while IFS= read -r line; do printf '%s\r\n' "$line"; done <"$T/cases" | timeout 120 nc -N 127.0.0.1 "$1" >"$2"
+}
+run_cases "$PORT" "$T/out"
+VPORT=$PORT VPID=$KPID
+start_kvd plain || fail "start kvd without valgrind"
+run_cases "$PORT" "$T/plain.out"
+kill -TERM "$KPID"
+PORT=$VPORT KPID=$VPID
+if cmp -s "$T/plain.out" "$T/out"; then
+    ok "every case answered under valgrind as without it ($(grep -c . "$T/cases") commands)"
+else
+    fail "replies under valgrind differ:"
+    diff <(cat -A "$T/plain.out") <(cat -A "$T/out") | head -20
+fi
 timeout 120 redis-benchmark -p "$PORT" -n 2000 -c 10 -q -t set,get,incr,mset >/dev/null 2>&1
 timeout 60 redis-benchmark -p "$PORT" -n 2000 -c 5 -P 20 -q -t set,get >/dev/null 2>&1
 head -c 300000 /dev/urandom >"$T/big"
