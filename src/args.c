@@ -92,3 +92,26 @@ int args_split(char *line, size_t len, char **argv, size_t *argvlen, int max)
         argc++;
     }
 }
+
+void args_print_quoted(FILE *o, const void *p, size_t n)
+{
+    const unsigned char *s = p;
+    fputc('"', o);
+    for (size_t i = 0; i < n; i++) {
+        switch (s[i]) {
+        case '\\': fputs("\\\\", o); break;
+        case '"': fputs("\\\"", o); break;
+        case '\n': fputs("\\n", o); break;
+        case '\r': fputs("\\r", o); break;
+        case '\t': fputs("\\t", o); break;
+        case '\a': fputs("\\a", o); break;
+        case '\b': fputs("\\b", o); break;
+        default:
+            if (s[i] >= 0x20 && s[i] < 0x7f)
+                fputc(s[i], o);
+            else
+                fprintf(o, "\\x%02x", s[i]);
+        }
+    }
+    fputc('"', o);
+}

@@ -8,6 +8,7 @@
 #define KVD_ARGS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #define ARGS_ERR_QUOTES (-1) /* unbalanced or misplaced quotes */
 #define ARGS_ERR_TOOMANY (-2) /* more than max arguments */
@@ -15,5 +16,9 @@
 /* Split line[0..len) in place. argv[i]/argvlen[i] point into line.
  * Returns the number of arguments (0 for a blank line) or ARGS_ERR_*. */
 int args_split(char *line, size_t len, char **argv, size_t *argvlen, int max);
+
+/* The inverse, as redis-cli shows a bulk string: p[0..n) in double quotes
+ * with \\ \" \n \r \t \a \b and \xHH escapes, written to o. */
+void args_print_quoted(FILE *o, const void *p, size_t n);
 
 #endif

@@ -258,7 +258,7 @@ int compact_start(const char *why, char *err, size_t errlen)
     char tmp[4300];
     wal_base_path(srv.wal, cs->base_num, 1, tmp, sizeof tmp);
     /* No resize while the child shares the table's pages (fewer copies). */
-    table_pause_resize(srv.db, 1);
+    table_set_shared(srv.db, 1);
     int cow[2] = {-1, -1};
     if (pipe2(cow, O_CLOEXEC | O_NONBLOCK) < 0)
         cow[0] = cow[1] = -1; /* no figures, the compaction still runs */
@@ -275,7 +275,7 @@ int compact_start(const char *why, char *err, size_t errlen)
         int e = errno;
         if (cow[0] >= 0)
             close(cow[0]);
-        table_pause_resize(srv.db, 0);
+        table_set_shared(srv.db, 0);
         snprintf(err, errlen, "fork failed: %s", strerror(e));
         note_failure();
         return COMPACT_FAILED;
@@ -318,7 +318,7 @@ static void child_ended(void)
 {
     read_cow(1);
     pidfile_remove();
-    table_pause_resize(srv.db, 0);
+    table_set_shared(srv.db, 0);
     srv.compact.child = 0;
 }
 

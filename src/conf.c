@@ -6,6 +6,7 @@
 #include "args.h"
 #include "buf.h"
 #include "glob.h"
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
@@ -31,7 +32,6 @@ typedef struct conf_def {
 } conf_def;
 
 static const char *const fsync_names[] = {"no", "everysec", "always", NULL};
-static const char *const level_names[] = {"debug", "verbose", "notice", "warning", "nothing", NULL};
 
 #define OFF(f) offsetof(kvd_config, f)
 #define LL_MAX 0x7fffffffffffffffLL
@@ -61,7 +61,7 @@ static const conf_def directives[] = {
     {"auto-aof-rewrite-min-size", CT_MEM, OFF(auto_aof_rewrite_min_size), CF_MUTABLE, 0, LL_MAX, NULL, "64mb"},
     {"compaction-cpu-percent", CT_INT, OFF(compaction_cpu_percent), CF_MUTABLE, 5, 100, NULL, "20"},
     {"appendfsync", CT_ENUM, OFF(appendfsync), CF_MUTABLE, 0, 0, fsync_names, "everysec"},
-    {"loglevel", CT_ENUM, OFF(loglevel), CF_MUTABLE, 0, 0, level_names, "notice"},
+    {"loglevel", CT_ENUM, OFF(loglevel), CF_MUTABLE, 0, 0, log_level_names, "notice"},
     {"logfile", CT_STR, OFF(logfile), 0, 0, 0, NULL, ""},
     {"maxmemory", CT_MEM, OFF(maxmemory), CF_MUTABLE, 0, LL_MAX, NULL, "0"},
     {"maxmemory-policy", CT_ENUM, OFF(maxmemory_policy), CF_MUTABLE, 0, 0, evict_policy_names, "noeviction"},

@@ -155,7 +155,6 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     conf_init(&srv.cfg);
     int test_only, status = 1;
-    pool_init(&srv.pool, 0, 0);
     if (load_config(&srv.cfg, argc, argv, &test_only, &srv.config_file) < 0)
         goto out;
     if (test_only) {

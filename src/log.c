@@ -15,7 +15,7 @@ static FILE *log_fp;
 static char log_path[4096];
 static int log_min = LOG_NOTICE;
 
-static const char *const level_names[] = {"debug", "verbose", "notice", "warning", "nothing"};
+const char *const log_level_names[] = {"debug", "verbose", "notice", "warning", "nothing", NULL};
 static const char level_marks[] = ".-*#";
 
 int log_open(const char *path, int level)
@@ -53,24 +53,6 @@ int log_reopen(void)
 void log_set_level(int level)
 {
     log_min = level;
-}
-
-int log_level(void)
-{
-    return log_min;
-}
-
-int log_level_parse(const char *s)
-{
-    for (int i = 0; i <= LOG_NOTHING; i++)
-        if (strcasecmp(s, level_names[i]) == 0)
-            return i;
-    return -1;
-}
-
-const char *log_level_name(int level)
-{
-    return level >= 0 && level <= LOG_NOTHING ? level_names[level] : "?";
 }
 
 void log_msg(int level, const char *fmt, ...)

@@ -14,11 +14,9 @@ int log_open(const char *path, int level);
 int log_reopen(void);
 
 void log_set_level(int level);
-int log_level(void);
 
-/* Parse "debug", "verbose", "notice", "warning", "nothing". -1 if unknown. */
-int log_level_parse(const char *s);
-const char *log_level_name(int level);
+/* The levels' names, in order, NULL-terminated (loglevel in kvd.conf). */
+extern const char *const log_level_names[];
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

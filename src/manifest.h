@@ -1,5 +1,5 @@
 /* manifest: which files make up the WAL. The data directory holds a base
- * (the live data at some point, as JSON lines) and incremental segments
+ * (every key in memory at some point, as JSON lines) and incremental segments
  * written after it; the manifest names them in replay order. It is
  * replaced atomically (temp file, fsync, rename, directory fsync), so a
  * crash at any moment leaves either the old or the new list.

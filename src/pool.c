@@ -1,7 +1,6 @@
 /* pool: size-classed buffer cache with per-class and total caps. */
 #include "config.h"
 #include "pool.h"
-#include "buf.h"
 #include "util.h"
 
 #include <assert.h>
@@ -145,34 +144,4 @@ void pool_reset_stats(pool_t *p)
         p->stats[c].cached = cached;
     }
     p->big_gets = p->big_puts = 0;
-}
-
-void pool_info(const pool_t *p, buf_t *out)
-{
-    uint64_t gets = 0, hits = 0, misses = 0, puts = 0, drops = 0;
-    for (unsigned c = 0; c < POOL_NCLASSES; c++) {
-        gets += p->stats[c].gets;
-        hits += p->stats[c].hits;
-        misses += p->stats[c].misses;
-        puts += p->stats[c].puts;
-        drops += p->stats[c].drops;
-    }
-    buf_appendf(out,
-                "pool_gets:%llu\r\npool_hits:%llu\r\npool_misses:%llu\r\n"
-                "pool_puts:%llu\r\npool_drops:%llu\r\npool_cached_bytes:%zu\r\n"
-                "pool_max_cached_bytes:%zu\r\npool_max_per_class:%zu\r\n"
-                "pool_oversize_gets:%llu\r\npool_oversize_frees:%llu\r\n",
-                (unsigned long long)gets, (unsigned long long)hits, (unsigned long long)misses,
-                (unsigned long long)puts, (unsigned long long)drops, p->cached_bytes, p->max_bytes,
-                p->max_per_class, (unsigned long long)p->big_gets, (unsigned long long)p->big_puts);
-    for (unsigned c = 0; c < POOL_NCLASSES; c++) {
-        const pool_class_stats *st = &p->stats[c];
-        size_t size = (size_t)1 << (c + POOL_MIN_SHIFT);
-        buf_appendf(out,
-                    "pool_class_%zu:gets=%llu,hits=%llu,misses=%llu,puts=%llu,drops=%llu,"
-                    "cached=%zu,cached_bytes=%zu\r\n",
-                    size, (unsigned long long)st->gets, (unsigned long long)st->hits,
-                    (unsigned long long)st->misses, (unsigned long long)st->puts,
-                    (unsigned long long)st->drops, st->cached, st->cached * size);
-    }
 }

@@ -24,8 +24,6 @@
 #define POOL_MIN_SIZE ((size_t)1 << POOL_MIN_SHIFT)
 #define POOL_MAX_SIZE ((size_t)1 << POOL_MAX_SHIFT)
 
-struct buf;
-
 typedef struct pool_class_stats {
     uint64_t gets;       /* pool_get calls served from this class */
     uint64_t hits;       /* ... that found a cached buffer */
@@ -76,9 +74,5 @@ void pool_trim(pool_t *p);
 
 /* Zero all counters (CONFIG RESETSTAT); the cache itself is kept. */
 void pool_reset_stats(pool_t *p);
-
-/* Append the INFO "pool" section fields (Redis "name:value\r\n" lines) to
- * out: totals, then one line per class. */
-void pool_info(const pool_t *p, struct buf *out);
 
 #endif

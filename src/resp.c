@@ -1,4 +1,5 @@
-/* resp: request parser and RESP2 encoders. */
+/* resp: the request parser, the request encoder, and the reply scanner and
+ * builder (the reply encoders the daemon uses are in respbuf.c). */
 #include "config.h"
 #include "resp.h"
 #include "args.h"

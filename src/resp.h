@@ -1,7 +1,8 @@
 /* resp: the Redis protocol without I/O. A request parser (RESP2 arrays of
- * bulk strings, and inline commands with Redis's quoting) and the encoders
- * for RESP2 replies and requests. The daemon, the client library and the
- * fuzzers all use this module: bytes in, commands or replies out.
+ * bulk strings, and inline commands with Redis's quoting), the request
+ * encoder, and a reply scanner and builder. The daemon, the client library
+ * and the fuzzers all use this module: bytes in, commands or replies out.
+ * (The daemon's reply encoders, on pooled buffers, are respbuf.h.)
  *
  * The request parser never copies arguments: it works on the caller's
  * buffer (inline commands are unquoted in place) and hands back pointers

@@ -51,14 +51,6 @@ void resp_add_verrorf(buf_t *b, const char *fmt, va_list ap)
     resp_add_error(b, msg);
 }
 
-void resp_add_errorf(buf_t *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    resp_add_verrorf(b, fmt, ap);
-    va_end(ap);
-}
-
 void resp_add_int(buf_t *b, long long v)
 {
     add_line_ll(b, ':', v);

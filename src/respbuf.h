@@ -13,9 +13,8 @@
 
 void resp_add_simple(buf_t *b, const char *s);           /* +s\r\n */
 void resp_add_error(buf_t *b, const char *msg);          /* -msg\r\n (msg has the code: "ERR ...") */
-/* resp_add_errorf with a va_list. */
+/* -<fmt formatted>\r\n, cut at 511 bytes (reply_errorf in the daemon). */
 void resp_add_verrorf(buf_t *b, const char *fmt, va_list ap);
-void resp_add_errorf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void resp_add_int(buf_t *b, long long v);                /* :v\r\n */
 void resp_add_bulk(buf_t *b, const void *p, size_t n);   /* $n\r\n...\r\n */
 void resp_add_bulk_str(buf_t *b, const char *s);

@@ -320,13 +320,13 @@ static void maybe_grow(table_t *t)
         resize_to(t, TABLE_INITIAL_SIZE);
         return;
     }
-    if (used >= size && (!t->resize_paused || used / size > TABLE_FORCE_RATIO))
+    if (used >= size && (!t->shared || used / size > TABLE_FORCE_RATIO))
         resize_to(t, used * 2);
 }
 
 static void maybe_shrink(table_t *t)
 {
-    if (rehashing(t) || t->resize_paused)
+    if (rehashing(t) || t->shared)
         return;
     uint64_t used = t->ht[0].used, size = t->ht[0].size;
     if (size > TABLE_INITIAL_SIZE && size > t->min_size && used * 10 < size)
@@ -343,9 +343,9 @@ void table_expand_done(table_t *t)
         resize_to(t, used);
 }
 
-void table_pause_resize(table_t *t, int paused)
+void table_set_shared(table_t *t, int shared)
 {
-    t->resize_paused = paused;
+    t->shared = shared;
 }
 
 /* Return the link that points at key's entry (or NULL if absent). */
@@ -380,7 +380,7 @@ tentry_t *table_find(table_t *t, const void *key, size_t klen)
         return NULL;
     rehash_step(t);
     tentry_t *e = table_peek(t, key, klen);
-    if (e && !t->resize_paused)
+    if (e && !t->shared)
         e->lru = access_stamp(t, e, 0);
     return e;
 }

@@ -63,7 +63,8 @@ typedef struct table_ht {
 typedef struct table {
     table_ht ht[2];       /* ht[1] is the target of a rehash in progress */
     int64_t rehashidx;    /* next ht[0] bucket to move, -1 when not rehashing */
-    int resize_paused;    /* while set, no resize starts (e.g. a fork is live) */
+    int shared;           /* a forked child shares the entries' pages: no resize starts
+                           * and lookups stamp no LRU (either would copy pages) */
     uint64_t seed[2];     /* SipHash key, random per process */
     uint64_t rng;         /* xorshift state for sampling */
     tentry_t **vol;       /* entries that carry an expiry */
@@ -105,7 +106,7 @@ void table_clear(table_t *t);
 
 /* Move t's entries into a new table, returned, and leave t empty: O(1),
  * for a FLUSH that may have to be taken back. t keeps its settings (LRU
- * clock, LFU mode, resize pause). */
+ * clock, LFU mode, whether a fork shares it). */
 table_t *table_take(table_t *t);
 
 /* Undo table_take: t's current entries are freed, old's become t's again,
@@ -123,8 +124,8 @@ static inline uint32_t table_volatile_count(const table_t *t) { return t->nvol; 
 size_t table_bytes(const table_t *t);
 
 /* The entry for key, or NULL. Does not look at expiry. Stamps the entry
- * with lru_clock, except while resizes are paused (a fork shares the
- * pages: a stamp would copy one). */
+ * with lru_clock, except while the table is shared with a fork (a stamp
+ * would copy a page). */
 tentry_t *table_find(table_t *t, const void *key, size_t klen);
 
 /* table_find without the LRU stamp (for looking at, not using, a key). */
@@ -189,8 +190,10 @@ int table_rehash(table_t *t, int n);
 /* Rehash for about ms milliseconds (server cron). Returns steps done. */
 int table_rehash_ms(table_t *t, int ms);
 
-/* Disallow / allow starting resizes (while a fork shares the pages). */
-void table_pause_resize(table_t *t, int paused);
+/* A forked child shares (1) or no longer shares (0) the table's pages:
+ * while it does, no resize starts (unless the table is four times fuller
+ * than its size) and lookups leave LRU stamps alone. */
+void table_set_shared(table_t *t, int shared);
 
 /* The keyed hash the table uses (exposed for tests). */
 uint64_t table_hash(const table_t *t, const void *key, size_t len);

@@ -1,5 +1,5 @@
-/* util: allocation that aborts on OOM, clocks, careful write/fsync helpers and
- * the strict integer parsing that Redis-compatible commands need. */
+/* util: allocation that aborts on OOM, the clocks (and the tests' fixed
+ * clock), careful write/fsync helpers, random bytes and SipHash. */
 #include "config.h"
 #include "util.h"
 

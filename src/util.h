@@ -11,8 +11,6 @@
 
 #define KVD_UNUSED(x) ((void)(x))
 #define KVD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define KVD_LIKELY(x) __builtin_expect(!!(x), 1)
-#define KVD_UNLIKELY(x) __builtin_expect(!!(x), 0)
 
 /* Allocate or abort with a message naming the size: the daemon has no way to
  * continue meaningfully without memory. Never return NULL. */

@@ -97,11 +97,11 @@ START_TEST(test_find_refreshes_lru)
     for (int i = 0; i < 200; i++)
         ck_assert_int_ne(key_num(evict_pick(t, EVICT_ALLKEYS_LRU, 64)), 0);
     /* While a fork shares the pages (resizes paused), lookups leave it. */
-    table_pause_resize(t, 1);
+    table_set_shared(t, 1);
     t->lru_clock += 100;
     tentry_t *e = table_find(t, "k1", 2);
     ck_assert_uint_eq(tentry_idle(t, e), 100 + 9);
-    table_pause_resize(t, 0);
+    table_set_shared(t, 0);
     table_free(t);
 }
 END_TEST
@@ -114,10 +114,10 @@ START_TEST(test_idle_survives_clock_wrap)
     t->lru_clock = 10; /* wrapped */
     table_set(t, "new", 3, "v", 1, TABLE_NO_EXPIRE, NULL);
     t->lru_clock = 20;
-    table_pause_resize(t, 1); /* look without stamping */
+    table_set_shared(t, 1); /* look without stamping */
     ck_assert_uint_eq(tentry_idle(t, table_find(t, "old", 3)), 26);
     ck_assert_uint_eq(tentry_idle(t, table_find(t, "new", 3)), 10);
-    table_pause_resize(t, 0);
+    table_set_shared(t, 0);
     for (int i = 0; i < 50; i++)
         ck_assert_mem_eq(tentry_key(evict_pick(t, EVICT_ALLKEYS_LRU, 64)), "old", 3);
     table_free(t);

@@ -11,6 +11,7 @@
  *             2 damage kvd refuses to start on,
  *             3 usage error or a file could not be read or repaired. */
 #include "config.h"
+#include "args.h"
 #include "manifest.h"
 #include "pool.h"
 #include "util.h"
@@ -42,39 +43,17 @@ static void usage(FILE *f)
                "Exit: 0 valid, 1 torn tail, 2 damaged, 3 error.\n");
 }
 
-/* Print bytes quoted the way redis-cli shows them. */
-static void print_quoted(const char *p, size_t n)
-{
-    putchar('"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)p[i];
-        switch (c) {
-        case '\\': fputs("\\\\", stdout); break;
-        case '"': fputs("\\\"", stdout); break;
-        case '\n': fputs("\\n", stdout); break;
-        case '\r': fputs("\\r", stdout); break;
-        case '\t': fputs("\\t", stdout); break;
-        default:
-            if (c < 0x20 || c >= 0x7f)
-                printf("\\x%02x", c);
-            else
-                putchar(c);
-        }
-    }
-    putchar('"');
-}
-
 static int dump_entry(void *ctx, const wal_entry *e)
 {
     KVD_UNUSED(ctx);
     printf("%llu %s", (unsigned long long)e->seq, wal_op_name(e->op));
     if (e->op != WAL_OP_FLUSH) {
         putchar(' ');
-        print_quoted(e->key, e->klen);
+        args_print_quoted(stdout, e->key, e->klen);
     }
     if (e->op == WAL_OP_SET || e->op == WAL_OP_RENAME) {
         putchar(' ');
-        print_quoted(e->val, e->vlen);
+        args_print_quoted(stdout, e->val, e->vlen);
     }
     if (e->exp != WAL_NO_EXPIRE) {
         time_t s = (time_t)(e->exp / 1000);
@@ -191,7 +170,7 @@ static int salvage_base(const char *path, pool_t *pool)
                    (unsigned long long)off, why);
             if (wal_decode_unchecked(&look, line, len, &k) == 0 && k.op != WAL_OP_FLUSH) {
                 printf("its key reads as ");
-                print_quoted(k.key, k.klen);
+                args_print_quoted(stdout, k.key, k.klen);
                 printf(" (unverified)\n");
             } else {
                 printf("its key cannot be read\n");

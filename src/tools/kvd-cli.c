@@ -61,30 +61,6 @@ static void usage(FILE *f)
 
 /* ------------------------------------------------------------ formatting */
 
-/* Quote bytes the way redis-cli shows bulk strings. */
-static void put_quoted(FILE *o, const char *p, size_t n)
-{
-    fputc('"', o);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        switch (ch) {
-        case '\\': fputs("\\\\", o); break;
-        case '"': fputs("\\\"", o); break;
-        case '\n': fputs("\\n", o); break;
-        case '\r': fputs("\\r", o); break;
-        case '\t': fputs("\\t", o); break;
-        case '\a': fputs("\\a", o); break;
-        case '\b': fputs("\\b", o); break;
-        default:
-            if (ch >= 0x20 && ch < 0x7f)
-                fputc(ch, o);
-            else
-                fprintf(o, "\\x%02x", ch);
-        }
-    }
-    fputc('"', o);
-}
-
 /* The human form: nested arrays numbered and indented. prefix is what a
  * continuation line starts with (spaces under the enclosing indexes). */
 static void print_tty(FILE *o, const kvd_reply *r, const char *prefix)
@@ -106,7 +82,7 @@ static void print_tty(FILE *o, const kvd_reply *r, const char *prefix)
         fputs("(nil)\n", o);
         break;
     case KVD_REPLY_BULK:
-        put_quoted(o, r->str, r->len);
+        args_print_quoted(o, r->str, r->len);
         fputc('\n', o);
         break;
     case KVD_REPLY_ARRAY: {
