@@ -355,9 +355,10 @@ void cmd_config(client *c, int argc, char **argv, size_t *argvlen)
         buf_release(&val);
         buf_release(&names);
     } else if (arg_is(argv[1], argvlen[1], "set") && argc >= 4 && argc % 2 == 0) {
-        /* All or nothing: check every pair on a copy first. */
+        /* All or nothing: apply every pair to a copy of the current
+         * configuration, and put the copy in place only if all applied. */
         kvd_config trial;
-        conf_init(&trial);
+        conf_copy(&trial, &srv.cfg);
         buf_t v = BUF_INIT(&srv.pool);
         for (int i = 2; i < argc; i += 2) {
             char name[128], err[256];
@@ -378,18 +379,18 @@ void cmd_config(client *c, int argc, char **argv, size_t *argvlen)
                 return;
             }
         }
-        conf_free(&trial);
+        kvd_config old = srv.cfg;
+        srv.cfg = trial;
+        conf_free(&old);
         for (int i = 2; i < argc; i += 2) {
-            char name[128], err[256];
-            snprintf(name, sizeof name, "%.*s", (int)argvlen[i], argv[i]);
-            buf_reset(&v);
-            buf_append(&v, argv[i + 1], argvlen[i + 1]);
-            buf_putc(&v, '\0');
-            char *val = v.data;
-            conf_set(&srv.cfg, name, 1, &val, 1, err, sizeof err);
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", (int)(argvlen[i] > 127 ? 127 : argvlen[i]), argv[i]);
             server_config_changed(name);
-            if (strcasecmp(name, "requirepass") != 0)
-                log_notice("CONFIG SET %s %s", name, val);
+            if (conf_is_sensitive(name))
+                log_notice("CONFIG SET %s (value not logged)", name);
+            else
+                log_notice("CONFIG SET %s %.*s", name, (int)(argvlen[i + 1] > 256 ? 256 : argvlen[i + 1]),
+                           argv[i + 1]);
         }
         buf_release(&v);
         reply_ok(c);

@@ -134,6 +134,24 @@ void conf_init(kvd_config *cfg)
     }
 }
 
+void conf_copy(kvd_config *dst, const kvd_config *src)
+{
+    *dst = *src;
+    for (size_t i = 0; i < KVD_ARRAY_SIZE(directives); i++) {
+        if (directives[i].type == CT_STR || directives[i].type == CT_LIST) {
+            char **f = (char **)((char *)dst + directives[i].off);
+            if (*f)
+                *f = xstrdup(*f);
+        }
+    }
+}
+
+int conf_is_sensitive(const char *name)
+{
+    const conf_def *d = find_def(name);
+    return d && (d->flags & CF_SENSITIVE);
+}
+
 void conf_free(kvd_config *cfg)
 {
     for (size_t i = 0; i < KVD_ARRAY_SIZE(directives); i++) {

@@ -52,6 +52,12 @@ void conf_init(kvd_config *cfg);
 /* Free the strings cfg owns. */
 void conf_free(kvd_config *cfg);
 
+/* dst becomes a copy of src with strings of its own (conf_free it). */
+void conf_copy(kvd_config *dst, const kvd_config *src);
+
+/* 1 when the named directive's value must never be logged (a password). */
+int conf_is_sensitive(const char *name);
+
 /* Set one directive from its text arguments (as split from a line).
  * runtime says the change comes from CONFIG SET: directives that cannot
  * change live are refused then. Returns 0, or -1 with a message in err. */

@@ -31,6 +31,10 @@ expect_eq "CONFIG SET took effect" "$(printf 'hz\n20')" "$(cli config get hz)"
 expect_eq "CONFIG SET immutable" "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set immutable config" "$(cli config set dir /tmp)"
 expect_eq "CONFIG SET bad value" "ERR CONFIG SET failed (possibly related to argument 'hz') - argument couldn't be parsed into an integer" "$(cli config set hz abc)"
 expect_eq "CONFIG SET is all or nothing" "$(printf 'hz\n20')" "$(cli config set hz 30 maxclients 0 >/dev/null; cli config get hz)"
+cli config set requirepass 'not-in-the-log' >/dev/null
+cli -a not-in-the-log --no-auth-warning config set requirepass '' >/dev/null
+expect_match "CONFIG SET logs a change" "CONFIG SET hz 20" "$(cat "$T/k.log")"
+expect_eq "... but never a password" 0 "$(grep -c not-in-the-log "$T/k.log")"
 expect_eq "CONFIG SET memory units" "$(printf 'client-query-buffer-limit\n2097152')" "$(cli config set client-query-buffer-limit 2mb >/dev/null; cli config get client-query-buffer-limit)"
 expect_eq "CONFIG SET output limits" "$(printf 'client-output-buffer-limit\nnormal 1073741824 10000000 0')" "$(cli config set client-output-buffer-limit 'normal 1gb 10m 0' >/dev/null; cli config get client-output-buffer-limit)"
 expect_eq "CONFIG RESETSTAT" OK "$(cli config resetstat)"
