@@ -441,7 +441,6 @@ static size_t rss_bytes(void)
     return n == 2 ? res * (size_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
-static size_t peak_memory;
 
 static int want_section(int argc, char **argv, size_t *argvlen, const char *name, int in_default)
 {
@@ -497,8 +496,6 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
     buf_t b = BUF_INIT(&srv.pool);
     int64_t now = kvd_now_ms();
     size_t used = server_used_memory();
-    if (used > peak_memory)
-        peak_memory = used;
     SECTION("server", 1)
     {
         struct utsname u;
@@ -535,7 +532,7 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
         char h1[32], h2[32], h3[32], h4[32];
         human(h1, sizeof h1, (double)used);
         human(h2, sizeof h2, (double)rss);
-        human(h3, sizeof h3, (double)peak_memory);
+        human(h3, sizeof h3, (double)srv.stats.peak_memory);
         human(h4, sizeof h4, (double)srv.cfg.maxmemory);
         buf_appendf(&b,
                     "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
@@ -543,7 +540,7 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
                     "used_memory_dataset:%zu\r\nused_memory_keys_values:%zu\r\nmaxmemory:%lld\r\n"
                     "maxmemory_human:%s\r\nmaxmemory_policy:%s\r\nmaxmemory_samples:%d\r\n"
                     "used_memory_for_maxmemory:%zu\r\nmem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n",
-                    used, h1, rss, h2, peak_memory, h3, table_bytes(srv.db), srv.db->kv_bytes,
+                    used, h1, rss, h2, srv.stats.peak_memory, h3, table_bytes(srv.db), srv.db->kv_bytes,
                     srv.cfg.maxmemory, h4, evict_policy_names[srv.cfg.maxmemory_policy],
                     srv.cfg.maxmemory_samples, db_evict_used(), used ? (double)rss / (double)used : 0.0);
     }
@@ -629,8 +626,8 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
         buf_puts(&b, "# Keyspace\r\n");
         db_saw_all();
         if (table_count(srv.db))
-            buf_appendf(&b, "db0:keys=%llu,expires=%u,avg_ttl=0\r\n", (unsigned long long)table_count(srv.db),
-                        table_volatile_count(srv.db));
+            buf_appendf(&b, "db0:keys=%llu,expires=%u,avg_ttl=%lld\r\n", (unsigned long long)table_count(srv.db),
+                        table_volatile_count(srv.db), (long long)srv.stats.avg_ttl);
     }
     reply_bulk(c, b.data, b.len);
     buf_release(&b);

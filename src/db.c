@@ -148,10 +148,14 @@ uint64_t db_active_expire(int64_t budget_us)
     uint64_t t0 = kvd_mono_ns(), deleted = 0;
     int64_t now = kvd_now_ms();
     db_set_now(now);
+    double ttl_sum = 0;
+    int ttl_n = 0;
     for (int round = 0;; round++) {
         uint32_t n = table_volatile_count(srv.db);
-        if (n == 0)
+        if (n == 0) {
+            srv.stats.avg_ttl = 0;
             break;
+        }
         int sample = n < EXPIRE_SAMPLE ? (int)n : EXPIRE_SAMPLE, hit = 0;
         for (int i = 0; i < sample; i++) {
             tentry_t *e = table_random_volatile(srv.db);
@@ -159,7 +163,18 @@ uint64_t db_active_expire(int64_t budget_us)
                 expire_entry(e);
                 hit++;
                 deleted++;
+            } else if (e) {
+                ttl_sum += (double)(tentry_expire(e) - now);
+                ttl_n++;
             }
+        }
+        if (ttl_n) {
+            /* INFO's avg_ttl, smoothed over cycles as Redis does. */
+            double avg = ttl_sum / ttl_n, prev = (double)srv.stats.avg_ttl;
+            double est = prev ? prev / 50 * 49 + avg / 50 : avg;
+            srv.stats.avg_ttl = est >= 9.2e18 ? INT64_MAX : (int64_t)est;
+            ttl_sum = 0;
+            ttl_n = 0;
         }
         /* Go on while a good share of the sample was stale (as Redis:
          * more than 25%) and there is time left. */

@@ -224,7 +224,13 @@ static void maybe_resume(client *c)
     if (srv.cfg.obuf_soft > 0 && (long long)(c->out.len + c->inflight) > srv.cfg.obuf_soft / 2)
         return;
     c->flags &= ~CLIENT_READ_PAUSED;
-    uv_read_start(&c->h.stream, alloc_cb, read_cb);
+    int rc = uv_read_start(&c->h.stream, alloc_cb, read_cb);
+    if (rc < 0) {
+        log_warning("closing client id=%llu addr=%s: cannot read from it again: %s", (unsigned long long)c->id,
+                    c->addr, uv_strerror(rc));
+        client_close(c);
+        return;
+    }
     process_input(c);
 }
 
@@ -540,7 +546,12 @@ static void on_connection(uv_stream_t *server_h, int status)
         c->flags |= CLIENT_AUTHENTICATED;
     srv.nclients++;
     lru_append(c);
-    uv_read_start(&c->h.stream, alloc_cb, read_cb);
+    rc = uv_read_start(&c->h.stream, alloc_cb, read_cb);
+    if (rc < 0) {
+        log_warning("closing client id=%llu addr=%s: cannot read from it: %s", (unsigned long long)c->id, c->addr,
+                    uv_strerror(rc));
+        client_close(c);
+    }
 }
 
 /* ------------------------------------------------------------------- cron */
@@ -604,7 +615,7 @@ static void on_cron(uv_timer_t *t)
     enforce_soft_limit(now);
     close_lingering(now);
     compact_cron();
-    srv.clients_mem = clients_memory();
+    server_used_memory(); /* the clients' buffers, and the peak */
     if (srv.cfg.maxmemory) {
         db_set_now(now);
         db_make_room(1000000 / hz / 4);
@@ -653,10 +664,19 @@ void server_config_changed(const char *name)
     }
 }
 
+/* What used_memory counts, with the clients' buffers as of the last walk. */
+static size_t used_memory(void)
+{
+    size_t used = table_bytes(srv.db) + srv.pool.cached_bytes + srv.wal->batch.cap + srv.clients_mem;
+    if (used > srv.stats.peak_memory)
+        srv.stats.peak_memory = used;
+    return used;
+}
+
 size_t server_used_memory(void)
 {
     srv.clients_mem = clients_memory();
-    return table_bytes(srv.db) + srv.pool.cached_bytes + srv.wal->batch.cap + srv.clients_mem;
+    return used_memory();
 }
 
 void client_describe(client *c, buf_t *out)
@@ -764,7 +784,11 @@ static int listen_tcp(const char *addr_in)
         return -1;
     }
     uv_tcp_t *t = &srv.listeners[srv.nlisteners];
-    uv_tcp_init(srv.loop, t);
+    rc = uv_tcp_init(srv.loop, t);
+    if (rc < 0) {
+        log_warning("cannot listen on %s:%d: %s", addr, srv.cfg.port, uv_strerror(rc));
+        return -1;
+    }
     rc = uv_tcp_bind(t, (struct sockaddr *)&ss, strchr(addr, ':') ? UV_TCP_IPV6ONLY : 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)t, srv.cfg.tcp_backlog, on_connection);
@@ -794,8 +818,12 @@ static int listen_all(void)
     }
     if (srv.cfg.unixsocket[0]) {
         unlink(srv.cfg.unixsocket);
-        uv_pipe_init(srv.loop, &srv.unix_listener, 0);
-        int rc = uv_pipe_bind(&srv.unix_listener, srv.cfg.unixsocket);
+        int rc = uv_pipe_init(srv.loop, &srv.unix_listener, 0);
+        if (rc < 0) {
+            log_warning("cannot listen on unix socket %s: %s", srv.cfg.unixsocket, uv_strerror(rc));
+            return -1;
+        }
+        rc = uv_pipe_bind(&srv.unix_listener, srv.cfg.unixsocket);
         if (rc == 0 && chmod(srv.cfg.unixsocket, (mode_t)srv.cfg.unixsocketperm) < 0)
             rc = -errno;
         if (rc == 0)
@@ -824,16 +852,32 @@ int server_run(void)
         uv_run(srv.loop, UV_RUN_DEFAULT);
         return 1;
     }
-    uv_prepare_init(srv.loop, &srv.prepare);
-    uv_prepare_start(&srv.prepare, on_prepare);
-    uv_timer_init(srv.loop, &srv.cron);
-    uv_timer_start(&srv.cron, on_cron, (uint64_t)(1000 / srv.cfg.hz), (uint64_t)(1000 / srv.cfg.hz));
-    uv_signal_init(srv.loop, &srv.sig_term);
-    uv_signal_start(&srv.sig_term, on_signal, SIGTERM);
-    uv_signal_init(srv.loop, &srv.sig_int);
-    uv_signal_start(&srv.sig_int, on_signal, SIGINT);
-    uv_signal_init(srv.loop, &srv.sig_hup);
-    uv_signal_start(&srv.sig_hup, on_signal, SIGHUP);
+    /* The group commit, the cron and the signals: without any of them
+     * kvd cannot keep its promises, so it does not start. */
+    uint64_t period = (uint64_t)(1000 / srv.cfg.hz);
+    int rc = uv_prepare_init(srv.loop, &srv.prepare);
+    if (rc == 0)
+        rc = uv_prepare_start(&srv.prepare, on_prepare);
+    if (rc == 0)
+        rc = uv_timer_init(srv.loop, &srv.cron);
+    if (rc == 0)
+        rc = uv_timer_start(&srv.cron, on_cron, period, period);
+    if (rc == 0)
+        rc = uv_signal_init(srv.loop, &srv.sig_term);
+    if (rc == 0)
+        rc = uv_signal_start(&srv.sig_term, on_signal, SIGTERM);
+    if (rc == 0)
+        rc = uv_signal_init(srv.loop, &srv.sig_int);
+    if (rc == 0)
+        rc = uv_signal_start(&srv.sig_int, on_signal, SIGINT);
+    if (rc == 0)
+        rc = uv_signal_init(srv.loop, &srv.sig_hup);
+    if (rc == 0)
+        rc = uv_signal_start(&srv.sig_hup, on_signal, SIGHUP);
+    if (rc < 0) {
+        log_warning("cannot set up the event loop: %s", uv_strerror(rc));
+        return 1;
+    }
     srv.stats.ops_sample_ms = kvd_now_ms();
     srv.last_save_ms = kvd_now_ms();
     log_notice("ready to accept connections%s%s%s (port %d%s%s)", "", "", "", srv.cfg.port,

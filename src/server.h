@@ -83,6 +83,8 @@ typedef struct server_stats {
     int64_t ops_sample_ms;
     double ops_per_sec;
     size_t max_qbuf, max_out;   /* client_recent_max_*_buffer */
+    size_t peak_memory;         /* used_memory_peak, sampled by the cron and INFO */
+    int64_t avg_ttl;            /* estimated mean TTL of keys with one, ms (active expiry samples it) */
 } server_stats;
 
 typedef struct server {

@@ -110,4 +110,11 @@ wait_for 60 '[ "$(cli dbsize)" == 1 ]'
 expect_eq "active expiry removed the rest" 1 "$(cli dbsize)"
 expect_eq "expired_keys counted" "expired_keys:201" "$(cli info stats | tr -d '\r' | grep expired_keys)"
 expect_eq "expiry deletions are logged" 201 "$(cat "$DIR"/kvd.incr.*.jsonl | grep -c '"op":"del"')"
+# INFO keyspace estimates the mean TTL from the keys active expiry samples.
+for i in $(seq 1 20); do printf 'SET avg%d v EX 1000\r\n' "$i"; done | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null
+wait_for 30 '[ "$(cli info keyspace | tr -d "\r" | grep -o "avg_ttl=[0-9]*" | cut -d= -f2)" -gt 0 ]'
+avg=$(cli info keyspace | tr -d '\r' | grep -o 'avg_ttl=[0-9]*' | cut -d= -f2)
+expect_eq "avg_ttl estimates the TTLs (1000 s; got $avg ms)" 1 "$(( avg > 900000 && avg <= 1000000 ))"
+mem() { cli info memory | tr -d '\r' | grep "^$1:" | cut -d: -f2; }
+expect_eq "used_memory_peak is at least used_memory" 1 "$(( $(mem used_memory_peak) >= $(mem used_memory) ))"
 finish
