@@ -221,7 +221,8 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
         }
     }
     buf_t out = BUF_INIT(&srv.pool);
-    for (client *x = srv.clients_head; x; x = x->next) {
+    client *x;
+    LIST_EACH(&srv.clients, client, all, x) {
         if (nids) {
             int want = 0;
             for (int k = 0; k < nids; k++)

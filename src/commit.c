@@ -96,30 +96,16 @@ void commit_saw_all(void)
 
 /* ---- holding replies ---- */
 
+/* srv.held: the clients with barriers. */
 static void held_add(client *c)
 {
-    if (c->flags & CLIENT_IN_HELD)
-        return;
-    c->flags |= CLIENT_IN_HELD;
-    c->held_prev = NULL;
-    c->held_next = srv.held_head;
-    if (srv.held_head)
-        srv.held_head->held_prev = c;
-    srv.held_head = c;
+    if (!list_linked(&c->held))
+        list_push_back(&srv.held, &c->held);
 }
 
 static void held_remove(client *c)
 {
-    if (!(c->flags & CLIENT_IN_HELD))
-        return;
-    if (c->held_prev)
-        c->held_prev->held_next = c->held_next;
-    else
-        srv.held_head = c->held_next;
-    if (c->held_next)
-        c->held_next->held_prev = c->held_prev;
-    c->held_prev = c->held_next = NULL;
-    c->flags &= ~CLIENT_IN_HELD;
+    list_remove(&c->held);
 }
 
 void commit_forget(client *c)
@@ -167,9 +153,8 @@ void commit_end(client *c, size_t reply_start)
 static void release_held(void)
 {
     uint64_t ack = commit_ack_seq();
-    client *c = srv.held_head;
-    while (c) {
-        client *next = c->held_next;
+    client *c;
+    LIST_EACH(&srv.held, client, held, c) {
         int n = 0;
         while (n < c->nbars && c->bars[n].seq <= ack)
             n++;
@@ -180,7 +165,6 @@ static void release_held(void)
         }
         if (c->nbars == 0)
             held_remove(c);
-        c = next;
     }
 }
 
@@ -188,8 +172,8 @@ static void release_held(void)
  * clients are disconnected, which tells them the outcome is unknown. */
 static void drop_held(const char *why)
 {
-    while (srv.held_head) {
-        client *c = srv.held_head;
+    while (srv.held.first) {
+        client *c = LIST_ITEM(srv.held.first, client, held);
         held_remove(c);
         c->nbars = 0;
         log_warning("closing client id=%llu addr=%s: its writes cannot be acknowledged (%s)",
@@ -203,9 +187,8 @@ static void drop_held(const char *why)
 static void fail_held(int err)
 {
     uint64_t written = srv.wal->written_seq;
-    client *c = srv.held_head;
-    while (c) {
-        client *next = c->held_next;
+    client *c;
+    LIST_EACH(&srv.held, client, held, c) {
         int i = 0;
         while (i < c->nbars && c->bars[i].seq <= written)
             i++;
@@ -219,7 +202,6 @@ static void fail_held(int err)
                 held_remove(c);
             server_send_later(c);
         }
-        c = next;
     }
 }
 

@@ -34,68 +34,17 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
 
 /* ------------------------------------------------------------ client lists */
 
-/* Unlink c from a list threaded through prev/next (tail may be NULL). */
-static void list_unlink(client **head, client **tail, client *c)
-{
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        *head = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    else if (tail)
-        *tail = c->prev;
-    c->prev = c->next = NULL;
-}
-
-static void lru_unlink(client *c)
-{
-    list_unlink(&srv.clients_head, &srv.clients_tail, c);
-}
-
-static void lru_append(client *c)
-{
-    c->prev = srv.clients_tail;
-    c->next = NULL;
-    if (srv.clients_tail)
-        srv.clients_tail->next = c;
-    else
-        srv.clients_head = c;
-    srv.clients_tail = c;
-}
-
+/* srv.clients: every connected client, least recently active first. */
 static void lru_touch(client *c)
 {
-    if (srv.clients_tail != c) {
-        lru_unlink(c);
-        lru_append(c);
-    }
+    list_move_back(&srv.clients, &c->all);
 }
 
+/* srv.pending: clients with replies to send before the loop blocks. */
 static void pw_add(client *c)
 {
-    if (c->flags & (CLIENT_IN_PW | CLIENT_CLOSING))
-        return;
-    c->flags |= CLIENT_IN_PW;
-    c->pw_prev = NULL;
-    c->pw_next = srv.pw_head;
-    if (srv.pw_head)
-        srv.pw_head->pw_prev = c;
-    srv.pw_head = c;
-}
-
-static void pw_remove(client *c)
-{
-    if (!(c->flags & CLIENT_IN_PW))
-        return;
-    if (c->pw_prev)
-        c->pw_prev->pw_next = c->pw_next;
-    else
-        srv.pw_head = c->pw_next;
-    if (c->pw_next)
-        c->pw_next->pw_prev = c->pw_prev;
-    c->pw_prev = c->pw_next = NULL;
-    c->flags &= ~CLIENT_IN_PW;
+    if (!list_linked(&c->pw) && !(c->flags & CLIENT_CLOSING))
+        list_push_back(&srv.pending, &c->pw);
 }
 
 void server_send_later(client *c)
@@ -105,9 +54,9 @@ void server_send_later(client *c)
 
 void server_flush_clients(void)
 {
-    while (srv.pw_head) {
-        client *c = srv.pw_head;
-        pw_remove(c);
+    while (srv.pending.first) {
+        client *c = LIST_ITEM(srv.pending.first, client, pw);
+        list_remove(&c->pw);
         client_flush(c);
     }
 }
@@ -148,14 +97,14 @@ static void client_close(client *c)
         return;
     if (c->flags & CLIENT_LINGER) {
         c->flags |= CLIENT_CLOSING;
-        list_unlink(&srv.linger_head, NULL, c);
+        list_remove(&c->all); /* from srv.lingering */
         uv_close(&c->h.handle, client_free_cb);
         return;
     }
     c->flags |= CLIENT_CLOSING;
-    lru_unlink(c);
+    list_remove(&c->all);
     commit_forget(c);
-    pw_remove(c);
+    list_remove(&c->pw);
     srv.nclients--;
     uv_close(&c->h.handle, client_free_cb);
 }
@@ -183,17 +132,13 @@ static void client_linger(client *c)
 {
     if (c->flags & (CLIENT_CLOSING | CLIENT_LINGER))
         return;
-    lru_unlink(c);
+    list_remove(&c->all);
     commit_forget(c);
-    pw_remove(c);
+    list_remove(&c->pw);
     srv.nclients--;
     c->flags |= CLIENT_LINGER;
     c->linger_until = kvd_now_ms() + LINGER_MS;
-    c->next = srv.linger_head;
-    c->prev = NULL;
-    if (srv.linger_head)
-        srv.linger_head->prev = c;
-    srv.linger_head = c;
+    list_push_back(&srv.lingering, &c->all);
     buf_release(&c->qbuf);
     uv_read_stop(&c->h.stream);
     if (uv_shutdown(&c->sreq, &c->h.stream, shutdown_cb) < 0 ||
@@ -203,13 +148,10 @@ static void client_linger(client *c)
 
 static void close_lingering(int64_t now)
 {
-    client *c = srv.linger_head;
-    while (c) {
-        client *next = c->next;
+    client *c;
+    LIST_EACH(&srv.lingering, client, all, c)
         if (now < 0 || now >= c->linger_until)
             client_close(c);
-        c = next;
-    }
 }
 
 static int over_soft_limit(const client *c)
@@ -545,7 +487,7 @@ static void on_connection(uv_stream_t *server_h, int status)
     if (!srv.cfg.requirepass[0])
         c->flags |= CLIENT_AUTHENTICATED;
     srv.nclients++;
-    lru_append(c);
+    list_push_back(&srv.clients, &c->all);
     rc = uv_read_start(&c->h.stream, alloc_cb, read_cb);
     if (rc < 0) {
         log_warning("closing client id=%llu addr=%s: cannot read from it: %s", (unsigned long long)c->id, c->addr,
@@ -559,7 +501,8 @@ static void on_connection(uv_stream_t *server_h, int status)
 static size_t clients_memory(void)
 {
     size_t n = 0;
-    for (client *c = srv.clients_head; c; c = c->next)
+    client *c;
+    LIST_EACH(&srv.clients, client, all, c)
         n += sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight;
     return n;
 }
@@ -569,14 +512,14 @@ static void close_idle_clients(int64_t now)
     if (srv.cfg.timeout <= 0)
         return;
     int64_t limit = (int64_t)srv.cfg.timeout * 1000;
-    client *c = srv.clients_head;
-    while (c && now - c->last_ms > limit) {
-        client *next = c->next;
+    client *c;
+    LIST_EACH(&srv.clients, client, all, c) {
+        if (now - c->last_ms <= limit)
+            break; /* the rest were active more recently */
         if (c->nbars == 0 && c->inflight == 0) {
             log_verbose("closing idle client id=%llu addr=%s", (unsigned long long)c->id, c->addr);
             client_close(c);
         }
-        c = next;
     }
 }
 
@@ -586,9 +529,8 @@ static void enforce_soft_limit(int64_t now)
 {
     if (srv.cfg.obuf_soft_seconds <= 0 || srv.cfg.obuf_soft <= 0)
         return;
-    client *c = srv.clients_head;
-    while (c) {
-        client *next = c->next;
+    client *c;
+    LIST_EACH(&srv.clients, client, all, c) {
         if (!over_soft_limit(c)) {
             c->obuf_soft_since = 0;
         } else if (!c->obuf_soft_since) {
@@ -599,7 +541,6 @@ static void enforce_soft_limit(int64_t now)
                         (unsigned long long)c->id, c->addr, srv.cfg.obuf_soft_seconds);
             client_close(c);
         }
-        c = next;
     }
 }
 
@@ -650,7 +591,8 @@ void server_config_changed(const char *name)
     else if (strncasecmp(name, "proto-", 6) == 0) {
         resp_limits lim = {(size_t)srv.cfg.proto_inline_max_size, srv.cfg.proto_max_bulk_len,
                            srv.cfg.proto_max_multibulk_len};
-        for (client *c = srv.clients_head; c; c = c->next)
+        client *c;
+        LIST_EACH(&srv.clients, client, all, c)
             c->parser.lim = lim;
     } else if (strcasecmp(name, "maxmemory") == 0) {
         /* A lower limit applies now, as in Redis, not at the next write. */
@@ -730,15 +672,16 @@ int server_shutdown(const char *why, int force)
         unlink(srv.cfg.unixsocket);
     }
     /* Everything written is durable now: send what we can, then close. */
-    for (client *c = srv.clients_head; c; c = c->next) {
+    client *c;
+    LIST_EACH(&srv.clients, client, all, c) {
         size_t sendable = c->nbars ? c->bars[0].off : c->out.len;
         if (sendable && c->inflight == 0) {
             uv_buf_t b = uv_buf_init(c->out.data, (unsigned)sendable);
             uv_try_write(&c->h.stream, &b, 1);
         }
     }
-    while (srv.clients_head)
-        client_close(srv.clients_head);
+    while (srv.clients.first)
+        client_close(LIST_ITEM(srv.clients.first, client, all));
     close_lingering(-1);
     close_handle((uv_handle_t *)&srv.prepare);
     close_handle((uv_handle_t *)&srv.cron);

@@ -16,6 +16,7 @@
 #include "respbuf.h"
 #include "table.h"
 #include "evict.h"
+#include "list.h"
 #include "wal.h"
 #include "wal_dir.h"
 
@@ -26,8 +27,6 @@
 #define CLIENT_CLOSING 0x08           /* uv_close called */
 #define CLIENT_UNIX 0x10              /* connected over the unix socket */
 #define CLIENT_CLOSE_ASAP 0x20        /* close without sending more */
-#define CLIENT_IN_PW 0x40             /* on the pending-write list */
-#define CLIENT_IN_HELD 0x80           /* on the held list (has barriers) */
 #define CLIENT_LINGER 0x100           /* replied and sent FIN; draining input until EOF */
 
 /* Replies from out[off..] may not be sent before seq is acknowledged
@@ -64,9 +63,9 @@ typedef struct client {
     uv_shutdown_t sreq;     /* CLIENT_LINGER: the FIN */
     const char *lastcmd;
     uint64_t ncmds;         /* commands dispatched */
-    struct client *prev, *next;       /* all clients, least recently active first */
-    struct client *pw_prev, *pw_next; /* pending-write list */
-    struct client *held_prev, *held_next; /* clients with barriers */
+    list_link all;          /* on srv.clients (or srv.lingering once it lingers) */
+    list_link pw;           /* on srv.pending: has replies to send */
+    list_link held;         /* on srv.held: has replies waiting for the WAL */
 } client;
 
 typedef struct server_stats {
@@ -114,12 +113,12 @@ typedef struct server {
     int last_wal_error_logged;
     int64_t last_save_ms;       /* LASTSAVE: last successful fsync */
 
-    client *clients_head, *clients_tail;
+    list clients;               /* connected clients, least recently active first */
     uint64_t nclients;
     uint64_t next_client_id;
-    client *pw_head;            /* clients with output to send */
-    client *held_head;          /* clients whose replies wait for the WAL */
-    client *linger_head;        /* closed clients draining input (linked by next) */
+    list pending;               /* clients with output to send */
+    list held;                  /* clients whose replies wait for the WAL */
+    list lingering;             /* closed clients draining input */
     size_t clients_mem;         /* the clients' buffers, as of the last cron */
     evict_pool evpool;          /* maxmemory: eviction candidates */
 

@@ -56,10 +56,9 @@ static void close_db(int clean)
     } else {
         wal_discard(srv.wal); /* kill -9: the batch never reached the file */
     }
-    srv.held_head = NULL;
-    srv.pw_head = NULL;
     for (int i = 0; i < CLIENTS; i++) {
-        fakes[i]->flags &= ~(CLIENT_IN_HELD | CLIENT_IN_PW);
+        list_remove(&fakes[i]->held);
+        list_remove(&fakes[i]->pw);
         fakes[i]->nbars = 0;
         buf_reset(&fakes[i]->out);
     }
