@@ -3,6 +3,7 @@
  * SHUTDOWN, LASTSAVE, BGREWRITEAOF. */
 #include "config.h"
 #include "cmd.h"
+#include "conn.h"
 #include "db.h"
 #include "evict.h"
 #include "glob.h"
@@ -44,7 +45,7 @@ void cmd_quit(client *c, int argc, char **argv, size_t *argvlen)
     KVD_UNUSED(argv);
     KVD_UNUSED(argvlen);
     reply_ok(c);
-    client_close_after_reply(c);
+    conn_close_after_reply(c);
 }
 
 void cmd_select(client *c, int argc, char **argv, size_t *argvlen)
@@ -230,7 +231,7 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
             if (!want)
                 continue;
         }
-        client_describe(x, &out);
+        conn_describe(x, &out);
         buf_putc(&out, '\n');
     }
     reply_bulk(c, out.data, out.len);
@@ -260,7 +261,7 @@ void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
         client_list(c, argc, argv, argvlen);
     } else if (arg_is(sub, sl, "info") && argc == 2) {
         buf_t out = BUF_INIT(&srv.pool);
-        client_describe(c, &out);
+        conn_describe(c, &out);
         buf_putc(&out, '\n');
         reply_bulk(c, out.data, out.len);
         buf_release(&out);

@@ -2,6 +2,7 @@
  * batch that could not be written. */
 #include "config.h"
 #include "commit.h"
+#include "conn.h"
 #include "apply.h"
 #include "log.h"
 #include "util.h"
@@ -161,7 +162,7 @@ static void release_held(void)
         if (n) {
             memmove(c->bars, c->bars + n, (size_t)(c->nbars - n) * sizeof(*c->bars));
             c->nbars -= n;
-            server_send_later(c);
+            conn_send_later(c);
         }
         if (c->nbars == 0)
             held_remove(c);
@@ -178,7 +179,7 @@ static void drop_held(const char *why)
         c->nbars = 0;
         log_warning("closing client id=%llu addr=%s: its writes cannot be acknowledged (%s)",
                     (unsigned long long)c->id, c->addr, why);
-        server_close_client(c);
+        conn_close(c);
     }
 }
 
@@ -200,7 +201,7 @@ static void fail_held(int err)
                 reply_errorf(c, "MISCONF Errors writing to the WAL file: %s", strerror(-err));
             if (c->nbars == 0)
                 held_remove(c);
-            server_send_later(c);
+            conn_send_later(c);
         }
     }
 }
@@ -286,7 +287,7 @@ static void sync_after(uv_work_t *req, int status)
     if (took > 2000000)
         log_warning("WAL fdatasync took %.1f s: the disk is slow", (double)took / 1e6);
     release_held();
-    server_flush_clients();
+    conn_send_all();
     if (srv.cfg.appendfsync == WAL_SYNC_ALWAYS)
         maybe_start_sync();
 }
@@ -321,7 +322,7 @@ void commit_prepare(void)
     if (srv.cfg.appendfsync == WAL_SYNC_ALWAYS)
         maybe_start_sync();
     release_held();
-    server_flush_clients();
+    conn_send_all();
 }
 
 void commit_cron(int64_t now)

@@ -150,26 +150,11 @@ int server_run(void);
  * failed and force was not given (the server keeps running). */
 int server_shutdown(const char *why, int force);
 
-/* c has replies to send: send them before the loop next blocks. */
-void server_send_later(client *c);
-
-/* Send what every client with replies has (see server_send_later). */
-void server_flush_clients(void);
-
-/* Close c at once, sending nothing more. */
-void server_close_client(client *c);
-
-/* Close c once its pending replies are written. */
-void client_close_after_reply(client *c);
-
 /* Bytes of memory kvd accounts for (INFO used_memory). */
 size_t server_used_memory(void);
 
 /* Apply a CONFIG SET that changed name (pool caps, log level, limits). */
 void server_config_changed(const char *name);
-
-/* Render one line of CLIENT LIST / CLIENT INFO for c into out. */
-void client_describe(client *c, buf_t *out);
 
 /* ---- replies ---- */
 

@@ -1,0 +1,580 @@
+/* conn: client connections: accept, read and parse, dispatch, send the
+ * replies (one write per iteration, holding back what commit.c holds),
+ * output limits, idle timeouts, and closing (lingering after a last reply
+ * so that the kernel does not reset it away). */
+#include "config.h"
+#include "conn.h"
+#include "cmd.h"
+#include "commit.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_CHUNK (16 * 1024)
+
+static void client_flush(client *c);
+static void client_close(client *c);
+static void process_input(client *c);
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b);
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+
+/* ------------------------------------------------------------ client lists */
+
+/* srv.clients: every connected client, least recently active first. */
+static void lru_touch(client *c)
+{
+    list_move_back(&srv.clients, &c->all);
+}
+
+/* srv.pending: clients with replies to send before the loop blocks. */
+static void pw_add(client *c)
+{
+    if (!list_linked(&c->pw) && !(c->flags & CLIENT_CLOSING))
+        list_push_back(&srv.pending, &c->pw);
+}
+
+void conn_send_later(client *c)
+{
+    pw_add(c);
+}
+
+void conn_send_all(void)
+{
+    while (srv.pending.first) {
+        client *c = LIST_ITEM(srv.pending.first, client, pw);
+        list_remove(&c->pw);
+        client_flush(c);
+    }
+}
+
+/* ------------------------------------------------------------------ writes */
+
+typedef struct wreq {
+    uv_write_t req;
+    client *c;
+    char *data;
+    size_t len, cap;
+} wreq;
+
+static void client_free_cb(uv_handle_t *h)
+{
+    client *c = h->data;
+    buf_release(&c->qbuf);
+    buf_release(&c->out);
+    resp_parser_free(&c->parser);
+    free(c->bars);
+    free(c->name);
+    free(c->lib_name);
+    free(c->lib_ver);
+    free(c);
+}
+
+static void client_close(client *c)
+{
+    if (c->flags & CLIENT_CLOSING)
+        return;
+    if (c->flags & CLIENT_LINGER) {
+        c->flags |= CLIENT_CLOSING;
+        list_remove(&c->all); /* from srv.lingering */
+        uv_close(&c->h.handle, client_free_cb);
+        return;
+    }
+    c->flags |= CLIENT_CLOSING;
+    list_remove(&c->all);
+    commit_forget(c);
+    list_remove(&c->pw);
+    srv.nclients--;
+    uv_close(&c->h.handle, client_free_cb);
+}
+
+void conn_close(client *c)
+{
+    c->flags |= CLIENT_CLOSE_ASAP;
+    client_close(c);
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status)
+{
+    KVD_UNUSED(req);
+    KVD_UNUSED(status); /* a failed FIN: the linger timeout closes it */
+}
+
+#define LINGER_MS 2000
+
+/* Close a client whose last reply is out (QUIT, a protocol error) but
+ * which may have sent more behind it. Closing a socket with unread input
+ * makes the kernel send a reset, which can destroy the reply still in
+ * flight; so send FIN instead, read and drop whatever comes, and close on
+ * the client's EOF or after LINGER_MS. It no longer counts as a client. */
+static void client_linger(client *c)
+{
+    if (c->flags & (CLIENT_CLOSING | CLIENT_LINGER))
+        return;
+    list_remove(&c->all);
+    commit_forget(c);
+    list_remove(&c->pw);
+    srv.nclients--;
+    c->flags |= CLIENT_LINGER;
+    c->linger_until = kvd_now_ms() + LINGER_MS;
+    list_push_back(&srv.lingering, &c->all);
+    buf_release(&c->qbuf);
+    uv_read_stop(&c->h.stream);
+    if (uv_shutdown(&c->sreq, &c->h.stream, shutdown_cb) < 0 ||
+        uv_read_start(&c->h.stream, alloc_cb, read_cb) < 0)
+        client_close(c);
+}
+
+static void close_lingering(int64_t now)
+{
+    client *c;
+    LIST_EACH(&srv.lingering, client, all, c)
+        if (now < 0 || now >= c->linger_until)
+            client_close(c);
+}
+
+static int over_soft_limit(const client *c)
+{
+    return srv.cfg.obuf_soft > 0 && (long long)(c->out.len + c->inflight) > srv.cfg.obuf_soft;
+}
+
+static void maybe_resume(client *c)
+{
+    if (!(c->flags & CLIENT_READ_PAUSED) || (c->flags & CLIENT_CLOSING))
+        return;
+    if (srv.cfg.obuf_soft > 0 && (long long)(c->out.len + c->inflight) > srv.cfg.obuf_soft / 2)
+        return;
+    c->flags &= ~CLIENT_READ_PAUSED;
+    int rc = uv_read_start(&c->h.stream, alloc_cb, read_cb);
+    if (rc < 0) {
+        log_warning("closing client id=%llu addr=%s: cannot read from it again: %s", (unsigned long long)c->id,
+                    c->addr, uv_strerror(rc));
+        client_close(c);
+        return;
+    }
+    process_input(c);
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+    wreq *w = (wreq *)req;
+    client *c = w->c;
+    c->inflight -= w->len;
+    pool_put(&srv.pool, w->data, w->cap);
+    free(w);
+    if (c->flags & CLIENT_CLOSING)
+        return;
+    if (status < 0) {
+        log_verbose("write to client id=%llu addr=%s failed: %s", (unsigned long long)c->id, c->addr,
+                    uv_strerror(status));
+        client_close(c);
+        return;
+    }
+    if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && c->inflight == 0 && c->out.len == 0 && c->nbars == 0) {
+        client_linger(c);
+        return;
+    }
+    maybe_resume(c);
+}
+
+static void client_flush(client *c)
+{
+    if (c->flags & CLIENT_CLOSING)
+        return;
+    if (c->flags & CLIENT_CLOSE_ASAP) {
+        client_close(c);
+        return;
+    }
+    size_t sendable = c->nbars ? c->bars[0].off : c->out.len;
+    if (sendable > 0) {
+        size_t done = 0;
+        if (c->inflight == 0) {
+            uv_buf_t b = uv_buf_init(c->out.data, (unsigned)sendable);
+            int n = uv_try_write(&c->h.stream, &b, 1);
+            if (n > 0)
+                done = (size_t)n;
+            else if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS) {
+                client_close(c);
+                return;
+            }
+        }
+        srv.stats.net_out += done;
+        if (done < sendable) {
+            /* The rest goes through uv_write, which needs stable memory. */
+            wreq *w = xmalloc(sizeof(*w));
+            w->c = c;
+            w->len = sendable - done;
+            if (done == 0 && sendable == c->out.len) {
+                size_t len;
+                w->data = buf_detach(&c->out, &len, &w->cap);
+            } else {
+                w->data = pool_get(&srv.pool, w->len, &w->cap);
+                memcpy(w->data, c->out.data + done, w->len);
+            }
+            srv.stats.net_out += w->len;
+            c->inflight += w->len;
+            uv_buf_t b = uv_buf_init(w->data, (unsigned)w->len);
+            int rc = uv_write(&w->req, &c->h.stream, &b, 1, write_cb);
+            if (rc < 0) {
+                c->inflight -= w->len;
+                pool_put(&srv.pool, w->data, w->cap);
+                free(w);
+                client_close(c);
+                return;
+            }
+        }
+        if (c->out.data)
+            buf_consume(&c->out, sendable);
+        for (int i = 0; i < c->nbars; i++)
+            c->bars[i].off -= sendable;
+        if (c->out.len == 0 && c->out.cap > POOL_MAX_SIZE)
+            buf_release(&c->out);
+    }
+    if (srv.cfg.obuf_hard > 0 && (long long)(c->out.len + c->inflight) > srv.cfg.obuf_hard) {
+        log_warning("closing client id=%llu addr=%s: output buffer of %zu bytes is over the hard "
+                    "limit (client-output-buffer-limit)",
+                    (unsigned long long)c->id, c->addr, c->out.len + c->inflight);
+        client_close(c);
+        return;
+    }
+    if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && c->inflight == 0 && c->out.len == 0 && c->nbars == 0) {
+        client_linger(c);
+        return;
+    }
+    if (c->out.len + c->inflight > srv.stats.max_out)
+        srv.stats.max_out = c->out.len + c->inflight;
+    maybe_resume(c);
+}
+
+void conn_close_after_reply(client *c)
+{
+    c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+    pw_add(c);
+}
+
+/* ------------------------------------------------------------------- reads */
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    KVD_UNUSED(suggested);
+    client *c = h->data;
+    size_t want = READ_CHUNK;
+    size_t more = (c->flags & CLIENT_LINGER) ? 0 : resp_parser_want(&c->parser);
+    if (more > want)
+        want = more > (1u << 20) ? (1u << 20) : more;
+    buf_reserve(&c->qbuf, want);
+    *b = uv_buf_init(c->qbuf.data + c->qbuf.len, (unsigned)(c->qbuf.cap - c->qbuf.len));
+}
+
+/* Redis's guard against cross-protocol scripting: an HTTP request sent to
+ * the port closes the connection. */
+static int is_http(char **argv, size_t *argvlen)
+{
+    return arg_is(argv[0], argvlen[0], "post") || arg_is(argv[0], argvlen[0], "host:");
+}
+
+static void process_input(client *c)
+{
+    while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_CLOSING | CLIENT_READ_PAUSED))) {
+        int argc;
+        int rc = resp_parse(&c->parser, c->qbuf.data, c->qbuf.len, &argc);
+        if (rc == RESP_MORE)
+            break;
+        if (rc == RESP_OOM) {
+            fprintf(stderr, "kvd: out of memory parsing a request\n");
+            abort();
+        }
+        if (rc == RESP_ERR) {
+            reply_errorf(c, "ERR Protocol error: %s", c->parser.err);
+            log_verbose("protocol error from client id=%llu addr=%s: %s", (unsigned long long)c->id,
+                        c->addr, c->parser.err);
+            c->flags |= CLIENT_CLOSE_AFTER_REPLY;
+            break;
+        }
+        if (argc == 0)
+            continue;
+        if (is_http(c->parser.argv, c->parser.arglen)) {
+            log_warning("possible security attack: a client (%s) sent an HTTP request to kvd; "
+                        "connection closed",
+                        c->addr);
+            c->flags |= CLIENT_CLOSE_ASAP;
+            break;
+        }
+        cmd_dispatch(c, argc, c->parser.argv, c->parser.arglen);
+        if (over_soft_limit(c)) {
+            c->flags |= CLIENT_READ_PAUSED;
+            break;
+        }
+    }
+    size_t used = c->parser.cmd_start;
+    if (used) {
+        buf_consume(&c->qbuf, used);
+        resp_parser_consume(&c->parser, used);
+    }
+    if (c->qbuf.len > srv.stats.max_qbuf)
+        srv.stats.max_qbuf = c->qbuf.len;
+    if (c->qbuf.len == 0 && c->qbuf.cap)
+        buf_release(&c->qbuf);
+    if ((c->flags & (CLIENT_READ_PAUSED | CLIENT_CLOSE_AFTER_REPLY)) && !(c->flags & CLIENT_CLOSING))
+        uv_read_stop(&c->h.stream);
+    pw_add(c);
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    KVD_UNUSED(b);
+    client *c = s->data;
+    if (c->flags & CLIENT_LINGER) {
+        if (nread < 0)
+            client_close(c);
+        else
+            c->qbuf.len = 0; /* dropped */
+        return;
+    }
+    if (nread < 0) {
+        if (nread != UV_EOF)
+            log_verbose("read from client id=%llu addr=%s failed: %s", (unsigned long long)c->id, c->addr,
+                        uv_strerror((int)nread));
+        /* The peer is done sending: answer what it sent, then close. */
+        uv_read_stop(s);
+        if (nread == UV_EOF && (c->out.len || c->nbars || c->inflight))
+            conn_close_after_reply(c);
+        else
+            client_close(c);
+        return;
+    }
+    if (nread == 0) {
+        if (c->qbuf.len == 0)
+            buf_release(&c->qbuf);
+        return;
+    }
+    c->qbuf.len += (size_t)nread;
+    srv.stats.net_in += (uint64_t)nread;
+    c->last_ms = kvd_now_ms();
+    lru_touch(c);
+    if ((long long)c->qbuf.len > srv.cfg.client_query_buffer_limit) {
+        log_warning("closing client id=%llu addr=%s: query buffer of %zu bytes is over "
+                    "client-query-buffer-limit",
+                    (unsigned long long)c->id, c->addr, c->qbuf.len);
+        client_close(c);
+        return;
+    }
+    process_input(c);
+}
+
+/* ------------------------------------------------------------- connections */
+
+static void addr_to_str(const struct sockaddr_storage *ss, char *out, size_t n)
+{
+    char ip[64] = "?";
+    int port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        uv_ip4_name(a, ip, sizeof ip);
+        port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        uv_ip6_name(a, ip, sizeof ip);
+        port = ntohs(a->sin6_port);
+    }
+    snprintf(out, n, "%s:%d", ip, port);
+}
+
+static int is_loopback_peer(const struct sockaddr_storage *ss)
+{
+    char ip[64] = "";
+    if (ss->ss_family == AF_INET)
+        uv_ip4_name((const struct sockaddr_in *)ss, ip, sizeof ip);
+    else if (ss->ss_family == AF_INET6)
+        uv_ip6_name((const struct sockaddr_in6 *)ss, ip, sizeof ip);
+    /* As Redis: exactly 127.0.0.1 and ::1 count as local. */
+    return strcmp(ip, "127.0.0.1") == 0 || strcmp(ip, "::1") == 0;
+}
+
+static const char denied_msg[] =
+    "-DENIED kvd is running in protected mode: protected mode is on and no password is set, so "
+    "only clients on the loopback interface (127.0.0.1, ::1) are served. To accept other clients, "
+    "do one of these: 1) set a password with 'requirepass' (or CONFIG SET requirepass from a "
+    "local connection); 2) turn protected mode off with 'CONFIG SET protected-mode no' from a "
+    "local connection, after making sure kvd is not reachable from untrusted networks; 3) set "
+    "'protected-mode no' in the configuration file and restart; 4) if this is a test, start kvd "
+    "with '--protected-mode no'.\r\n";
+
+static void reject_and_close(client *c, const char *msg)
+{
+    uv_buf_t b = uv_buf_init((char *)msg, (unsigned)strlen(msg));
+    uv_try_write(&c->h.stream, &b, 1);
+    srv.stats.rejected++;
+    c->flags |= CLIENT_CLOSING;
+    uv_close(&c->h.handle, client_free_cb);
+}
+
+void conn_accept(uv_stream_t *server_h, int status)
+{
+    if (status < 0) {
+        log_warning("accept failed: %s", uv_strerror(status));
+        return;
+    }
+    client *c = xcalloc(1, sizeof(*c));
+    int is_unix = server_h->type == UV_NAMED_PIPE;
+    int rc = is_unix ? uv_pipe_init(srv.loop, &c->h.pipe, 0) : uv_tcp_init(srv.loop, &c->h.tcp);
+    if (rc < 0) {
+        free(c);
+        return;
+    }
+    c->h.handle.data = c;
+    buf_init(&c->qbuf, &srv.pool);
+    buf_init(&c->out, &srv.pool);
+    resp_limits lim = {(size_t)srv.cfg.proto_inline_max_size, srv.cfg.proto_max_bulk_len,
+                       srv.cfg.proto_max_multibulk_len};
+    resp_parser_init(&c->parser, &lim);
+    if (uv_accept(server_h, &c->h.stream) < 0) {
+        c->flags |= CLIENT_CLOSING;
+        uv_close(&c->h.handle, client_free_cb);
+        return;
+    }
+    srv.stats.connections++;
+    c->id = ++srv.next_client_id;
+    c->ctime_ms = c->last_ms = kvd_now_ms();
+    if (is_unix) {
+        c->flags |= CLIENT_UNIX;
+        snprintf(c->addr, sizeof c->addr, "%s:0", srv.cfg.unixsocket);
+        snprintf(c->laddr, sizeof c->laddr, "%s:0", srv.cfg.unixsocket);
+    } else {
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof ss);
+        int len = sizeof ss;
+        if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) == 0)
+            addr_to_str(&ss, c->addr, sizeof c->addr);
+        len = sizeof ss;
+        struct sockaddr_storage ls;
+        if (uv_tcp_getsockname(&c->h.tcp, (struct sockaddr *)&ls, &len) == 0)
+            addr_to_str(&ls, c->laddr, sizeof c->laddr);
+        uv_tcp_nodelay(&c->h.tcp, 1);
+        if (srv.cfg.tcp_keepalive > 0)
+            uv_tcp_keepalive(&c->h.tcp, 1, (unsigned)srv.cfg.tcp_keepalive);
+        if (srv.cfg.protected_mode && !srv.cfg.requirepass[0] && !is_loopback_peer(&ss)) {
+            log_verbose("protected mode: refused client %s", c->addr);
+            reject_and_close(c, denied_msg);
+            return;
+        }
+    }
+    if (srv.nclients >= (uint64_t)srv.cfg.maxclients) {
+        reject_and_close(c, "-ERR max number of clients reached\r\n");
+        return;
+    }
+    if (!srv.cfg.requirepass[0])
+        c->flags |= CLIENT_AUTHENTICATED;
+    srv.nclients++;
+    list_push_back(&srv.clients, &c->all);
+    rc = uv_read_start(&c->h.stream, alloc_cb, read_cb);
+    if (rc < 0) {
+        log_warning("closing client id=%llu addr=%s: cannot read from it: %s", (unsigned long long)c->id, c->addr,
+                    uv_strerror(rc));
+        client_close(c);
+    }
+}
+
+static size_t clients_memory(void)
+{
+    size_t n = 0;
+    client *c;
+    LIST_EACH(&srv.clients, client, all, c)
+        n += sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight;
+    return n;
+}
+
+static void close_idle_clients(int64_t now)
+{
+    if (srv.cfg.timeout <= 0)
+        return;
+    int64_t limit = (int64_t)srv.cfg.timeout * 1000;
+    client *c;
+    LIST_EACH(&srv.clients, client, all, c) {
+        if (now - c->last_ms <= limit)
+            break; /* the rest were active more recently */
+        if (c->nbars == 0 && c->inflight == 0) {
+            log_verbose("closing idle client id=%llu addr=%s", (unsigned long long)c->id, c->addr);
+            client_close(c);
+        }
+    }
+}
+
+/* client-output-buffer-limit's soft-seconds: a client that stays over
+ * the soft limit that long is disconnected. */
+static void enforce_soft_limit(int64_t now)
+{
+    if (srv.cfg.obuf_soft_seconds <= 0 || srv.cfg.obuf_soft <= 0)
+        return;
+    client *c;
+    LIST_EACH(&srv.clients, client, all, c) {
+        if (!over_soft_limit(c)) {
+            c->obuf_soft_since = 0;
+        } else if (!c->obuf_soft_since) {
+            c->obuf_soft_since = now;
+        } else if (now - c->obuf_soft_since > (int64_t)srv.cfg.obuf_soft_seconds * 1000) {
+            log_warning("closing client id=%llu addr=%s: output buffer over the soft limit for more "
+                        "than %d s (client-output-buffer-limit)",
+                        (unsigned long long)c->id, c->addr, srv.cfg.obuf_soft_seconds);
+            client_close(c);
+        }
+    }
+}
+
+void conn_cron(int64_t now)
+{
+    close_idle_clients(now);
+    enforce_soft_limit(now);
+    close_lingering(now);
+}
+
+size_t conn_memory(void)
+{
+    return clients_memory();
+}
+
+void conn_set_limits(void)
+{
+    resp_limits lim = {(size_t)srv.cfg.proto_inline_max_size, srv.cfg.proto_max_bulk_len,
+                       srv.cfg.proto_max_multibulk_len};
+    client *c;
+    LIST_EACH(&srv.clients, client, all, c)
+        c->parser.lim = lim;
+}
+
+void conn_close_all(void)
+{
+    client *c;
+    LIST_EACH(&srv.clients, client, all, c) {
+        size_t sendable = c->nbars ? c->bars[0].off : c->out.len;
+        if (sendable && c->inflight == 0) {
+            uv_buf_t b = uv_buf_init(c->out.data, (unsigned)sendable);
+            uv_try_write(&c->h.stream, &b, 1);
+        }
+    }
+    while (srv.clients.first)
+        client_close(LIST_ITEM(srv.clients.first, client, all));
+    close_lingering(-1);
+}
+
+void conn_describe(client *c, buf_t *out)
+{
+    int64_t now = kvd_now_ms();
+    char flags[8] = "N";
+    buf_appendf(out,
+                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
+                "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
+                "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=r cmd=%s user=default "
+                "redir=-1 resp=2 lib-name=%s lib-ver=%s",
+                (unsigned long long)c->id, c->addr, c->laddr, -1, c->name ? c->name : "",
+                (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000),
+                flags, c->qbuf.len, c->qbuf.cap - c->qbuf.len, c->qbuf.cap, c->qbuf.len, c->out.len,
+                c->inflight ? 1 : 0, c->out.cap + c->inflight,
+                sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight,
+                c->lastcmd ? c->lastcmd : "NULL", c->lib_name ? c->lib_name : "",
+                c->lib_ver ? c->lib_ver : "");
+}
