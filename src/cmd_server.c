@@ -626,7 +626,10 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
     SECTION("keyspace", 1)
     {
         buf_puts(&b, "# Keyspace\r\n");
-        db_saw_all();
+        /* INFO must answer even after a failed fsync (that is when an
+         * operator needs it): the counts then do not wait. */
+        if (!srv.wal->sync_error)
+            db_saw_all();
         if (table_count(srv.db))
             buf_appendf(&b, "db0:keys=%llu,expires=%u,avg_ttl=%lld\r\n", (unsigned long long)table_count(srv.db),
                         table_volatile_count(srv.db), (long long)srv.stats.avg_ttl);

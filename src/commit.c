@@ -114,16 +114,26 @@ void commit_forget(client *c)
     held_remove(c);
 }
 
-/* c's replies from off on may not be sent before seq is acknowledged. */
-static void hold(client *c, size_t off, uint64_t seq)
+/* A client's replies not yet sent are split into spans (its bars), each
+ * the replies of one or more commands in a row and the seq they wait for
+ * (0: none). A span goes out once it and every span before it are
+ * acknowledged. Spans are kept only from the first held reply on; two in
+ * a row merge when a failed write would treat them alike (both in the
+ * batch not yet written, or both not), since the later one cannot be sent
+ * before the earlier anyway. */
+static inline int at_risk(uint64_t seq)
+{
+    return seq > srv.wal->written_seq;
+}
+
+static void add_span(client *c, size_t off, uint64_t seq)
 {
     if (c->nbars > 0) {
         barrier *last = &c->bars[c->nbars - 1];
-        if (seq <= last->seq)
-            return; /* the earlier hold covers it */
-        /* Both in the batch not yet written: acknowledged together. */
-        if (last->seq > srv.wal->written_seq) {
-            last->seq = seq;
+        if (at_risk(seq) == at_risk(last->seq)) {
+            if (seq > last->seq)
+                last->seq = seq;
+            last->ncmds++;
             return;
         }
     }
@@ -131,7 +141,7 @@ static void hold(client *c, size_t off, uint64_t seq)
         c->capbars = c->capbars ? c->capbars * 2 : 4;
         c->bars = xrealloc(c->bars, (size_t)c->capbars * sizeof(*c->bars));
     }
-    c->bars[c->nbars++] = (barrier){off, seq, c->ncmds - 1};
+    c->bars[c->nbars++] = (barrier){off, seq, 1};
     held_add(c);
 }
 
@@ -146,8 +156,20 @@ void commit_end(client *c, size_t reply_start)
     uint64_t need = cmd_seen;
     if (srv.wal->next_seq != cmd_seq0 && srv.wal->next_seq - 1 > need)
         need = srv.wal->next_seq - 1;
-    if (need > commit_ack_seq())
-        hold(c, reply_start, need);
+    if (need <= commit_ack_seq()) {
+        if (c->nbars > 0)
+            add_span(c, reply_start, 0); /* nothing to wait for, but in line */
+        return;
+    }
+    if (srv.wal->sync_error) {
+        /* What it would show may not be on disk, and never will be known
+         * to be: an error instead of a reply that waits forever. */
+        c->out.len = reply_start;
+        reply_errorf(c, "MISCONF Errors writing to the WAL file: %s (this reply would show data that may not be "
+                     "on disk)", strerror(-srv.wal->sync_error));
+        return;
+    }
+    add_span(c, reply_start, need);
 }
 
 /* Release the holds that the WAL now covers. */
@@ -183,27 +205,41 @@ static void drop_held(const char *why)
     }
 }
 
-/* The batch was taken back: every reply that depended on it (held past
- * the last seq written) becomes an error, one per command. */
+/* The batch was taken back: the replies that depended on it (spans
+ * waiting for a seq past the last one written) become errors, one per
+ * command; every other reply stays as it was. */
 static void fail_held(int err)
 {
-    uint64_t written = srv.wal->written_seq;
+    char msg[200];
+    snprintf(msg, sizeof msg, "MISCONF Errors writing to the WAL file: %s", strerror(-err));
     client *c;
     LIST_EACH(&srv.held, client, held, c) {
         int i = 0;
-        while (i < c->nbars && c->bars[i].seq <= written)
+        while (i < c->nbars && !at_risk(c->bars[i].seq))
             i++;
-        if (i < c->nbars) {
-            uint64_t n = c->ncmds - c->bars[i].cmd;
-            c->out.len = c->bars[i].off;
-            c->nbars = i;
-            for (uint64_t k = 0; k < n; k++)
-                reply_errorf(c, "MISCONF Errors writing to the WAL file: %s", strerror(-err));
-            if (c->nbars == 0)
-                held_remove(c);
-            conn_send_later(c);
+        if (i == c->nbars)
+            continue;
+        buf_t nb = BUF_INIT(&srv.pool);
+        buf_append(&nb, c->out.data, c->bars[i].off);
+        for (; i < c->nbars; i++) {
+            barrier *b = &c->bars[i];
+            size_t end = i + 1 < c->nbars ? c->bars[i + 1].off : c->out.len, start = b->off;
+            b->off = nb.len;
+            if (at_risk(b->seq)) {
+                for (uint64_t k = 0; k < b->ncmds; k++) {
+                    srv.stats.errors++;
+                    resp_add_error(&nb, msg);
+                }
+                b->seq = 0;
+            } else {
+                buf_append(&nb, c->out.data + start, end - start);
+            }
         }
+        buf_release(&c->out);
+        c->out = nb;
+        conn_send_later(c);
     }
+    release_held(); /* what no longer waits goes out */
 }
 
 /* ---- writing ---- */
@@ -221,6 +257,18 @@ int commit_flush(void)
             write_failure_logged = 0;
         }
         return 0;
+    }
+    if (w->sync_error) {
+        /* The file could not even be cut back: part of the batch may be
+         * in it. The outcome of its commands is unknown, so their clients
+         * are disconnected, not answered (writes are refused until a
+         * restart replays what the file holds). */
+        apply_undo_commit(&undo);
+        wal_discard(w);
+        log_warning("WAL write failed (%s) and the file could not be cut back: writes are refused until kvd is "
+                    "restarted", strerror(-rc));
+        drop_held("the end of the WAL file is unknown after a failed write");
+        return rc;
     }
     /* Nothing of the batch reached the file: take it back out of memory,
      * so that what clients see is what the WAL holds. */
@@ -240,8 +288,6 @@ int commit_flush(void)
                     "answered with -MISCONF; writes are refused and tried again every %d ms",
                     strerror(-rc), (unsigned long long)n, RETRY_MS);
     write_failure_logged = 1;
-    if (w->sync_error)
-        drop_held("the end of the WAL file is unknown after a failed write");
     return rc;
 }
 
@@ -327,7 +373,7 @@ void commit_prepare(void)
 
 void commit_cron(int64_t now)
 {
-    if (srv.cfg.appendfsync == WAL_SYNC_EVERYSEC && !srv.sync_inflight &&
+    if (srv.cfg.appendfsync == WAL_SYNC_EVERYSEC && !srv.sync_inflight && !srv.wal->sync_error &&
         srv.wal->written_seq > srv.wal->durable_seq && now - srv.sync_started_ms >= 1000)
         start_sync();
     if (srv.cfg.appendfsync == WAL_SYNC_EVERYSEC && srv.sync_inflight && now - srv.sync_started_ms > 2000)

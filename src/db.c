@@ -210,7 +210,12 @@ uint64_t db_drop_expired(void)
 int db_open(const char *dir, char *err, size_t errlen)
 {
     srv.wal = wal_open_dir(dir, &srv.pool, apply_replay, srv.db, apply_presize, &srv.load, err, errlen);
+    /* Fit the table to what was loaded, now: while the two halves of a
+     * resize coexist the keyspace looks bigger than it is, and maxmemory
+     * would evict keys that fitted before the restart. */
     table_expand_done(srv.db);
+    while (table_rehash(srv.db, 4096))
+        ;
     if (!srv.wal)
         return -1;
     commit_init();

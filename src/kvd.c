@@ -203,8 +203,9 @@ int main(int argc, char **argv)
     if (ld->migrated)
         log_notice("WAL %s/kvd.wal became segment 1 of a manifest-managed WAL", srv.cfg.dir);
     if (ld->orphans_removed)
-        log_notice("removed %d WAL file(s) the manifest does not list (left by an interrupted compaction)",
-                   ld->orphans_removed);
+        log_notice("removed %d file(s) the manifest does not list, as a crash during a rotation or compaction "
+                   "leaves them: %s",
+                   ld->orphans_removed, ld->removed_files);
     if (ld->truncated_bytes)
         log_warning("WAL %s: cut a torn tail of %llu bytes at offset %llu (line %llu: %s); the bytes cut are kept "
                     "in %s",

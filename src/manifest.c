@@ -95,9 +95,13 @@ int manifest_parse(const char *text, size_t len, manifest *m, char *err, size_t 
         if (have_crc)
             BAD("line %d comes after the checksum", lineno);
         if (n > 5 && memcmp(p, "base ", 5) == 0) {
+            /* base NUM UPTO [BYTES] (manifests from before sizes lack BYTES) */
             const char *sp = memchr(p + 5, ' ', n - 5);
+            const char *sp2 = sp ? memchr(sp + 1, ' ', (size_t)(nl - sp - 1)) : NULL;
+            const char *upto_end = sp2 ? sp2 : nl;
             if (m->base || !sp || parse_u64(p + 5, (size_t)(sp - p - 5), &m->base) < 0 || m->base == 0 ||
-                parse_u64(sp + 1, (size_t)(nl - sp - 1), &m->base_upto) < 0)
+                parse_u64(sp + 1, (size_t)(upto_end - sp - 1), &m->base_upto) < 0 ||
+                (sp2 && (parse_u64(sp2 + 1, (size_t)(nl - sp2 - 1), &m->base_bytes) < 0 || m->base_bytes == 0)))
                 BAD("line %d: bad base entry", lineno);
         } else if (n > 5 && memcmp(p, "incr ", 5) == 0) {
             uint64_t v;
@@ -181,8 +185,9 @@ int manifest_store(const char *dir, const manifest *m, int *renamed, char *err, 
     char *text = xmalloc(cap);
     len += (size_t)snprintf(text + len, cap - len, HEADER);
     if (m->base)
-        len += (size_t)snprintf(text + len, cap - len, "base %llu %llu\n", (unsigned long long)m->base,
-                                (unsigned long long)m->base_upto);
+        len += (size_t)snprintf(text + len, cap - len, m->base_bytes ? "base %llu %llu %llu\n" : "base %llu %llu\n",
+                                (unsigned long long)m->base, (unsigned long long)m->base_upto,
+                                (unsigned long long)m->base_bytes);
     for (size_t i = 0; i < m->nincr; i++)
         len += (size_t)snprintf(text + len, cap - len, "incr %llu\n", (unsigned long long)m->incr[i]);
     char hex[9];

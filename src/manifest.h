@@ -6,7 +6,7 @@
  *
  * File format (text, checksummed):
  *     kvd-manifest 1
- *     base 2 15000        base number and the last WAL seq it covers
+ *     base 2 15000 812345 base number, the last WAL seq it covers, its size
  *     incr 3              incremental segments, oldest first
  *     incr 4
  *     crc 1a2b3c4d        CRC-32C of every byte before this line */
@@ -21,6 +21,7 @@
 typedef struct manifest {
     uint64_t base;       /* base file number, 0 when there is none */
     uint64_t base_upto;  /* the last WAL seq the base reflects */
+    uint64_t base_bytes; /* the base's size, so a cut is seen (0: not recorded) */
     uint64_t *incr;      /* segment numbers, replay order */
     size_t nincr, capincr;
 } manifest;

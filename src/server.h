@@ -29,12 +29,13 @@
 #define CLIENT_CLOSE_ASAP 0x20        /* close without sending more */
 #define CLIENT_LINGER 0x100           /* replied and sent FIN; draining input until EOF */
 
-/* Replies from out[off..] may not be sent before seq is acknowledged
- * (written, or fsynced under appendfsync always). */
+/* A span of a client's replies not yet sent (commit.c): from out[off] to
+ * the next span (or the end), sent only once seq is acknowledged (written,
+ * or fsynced under appendfsync always) and the spans before it are. */
 typedef struct barrier {
     size_t off;
     uint64_t seq;
-    uint64_t cmd;           /* index (ncmds) of the command whose reply starts at off */
+    uint64_t ncmds;         /* commands whose replies are in this span */
 } barrier;
 
 typedef struct client {

@@ -14,6 +14,7 @@ wal_t *wal_writer_new(const char *path, int fd, pool_t *pool, uint64_t last_seq,
     w->path = xstrdup(path);
     w->pool = pool;
     buf_init(&w->batch, pool);
+    w->lock_fd = -1;
     w->written_seq = w->durable_seq = last_seq;
     w->next_seq = last_seq + 1;
     w->size = size;
@@ -25,8 +26,12 @@ int wal_close(wal_t *w)
 {
     if (!w)
         return 0;
-    int rc = wal_error(w) ? wal_error(w) : wal_sync(w);
+    /* A write that failed earlier was taken back; what counts is whether
+     * what is in the file now reaches the disk. */
+    int rc = w->sync_error ? w->sync_error : wal_sync(w);
     close(w->fd);
+    if (w->lock_fd >= 0)
+        close(w->lock_fd);
     buf_release(&w->batch);
     free(w->path);
     free(w->dir);
@@ -111,6 +116,8 @@ int wal_sync_fd(int fd)
 
 void wal_sync_done(wal_t *w, uint64_t target, int rc, uint64_t took_us)
 {
+    if (w->sync_error)
+        return; /* after a failed fsync, a later success proves nothing */
     if (rc < 0) {
         w->stats.fsync_failures++;
         w->sync_error = rc;

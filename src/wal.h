@@ -55,6 +55,7 @@ typedef struct wal {
     manifest man;           /* the files that make up the WAL */
     uint64_t base_bytes;    /* size of the base */
     uint64_t older_bytes;   /* size of the segments before the current one */
+    int lock_fd;            /* holds the data directory's lock, -1 if none */
 } wal_t;
 
 /* A writer appending to fd (path) whose last entry is last_seq and whose

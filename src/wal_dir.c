@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,54 +35,67 @@ static int is_wal_name(const char *name, const char *kind, uint64_t *num, int *t
     return 1;
 }
 
-static int in_manifest(const manifest *m, int base, uint64_t n)
+static int is_segment_listed(const manifest *m, uint64_t n)
 {
-    if (base)
-        return m->base == n;
     for (size_t i = 0; i < m->nincr; i++)
         if (m->incr[i] == n)
             return 1;
     return 0;
 }
 
-/* Remove WAL files the manifest does not list (left by a crash during a
- * rotation or compaction) and temp files. With m NULL, only count the WAL
- * files present. Returns how many were removed (or found). */
-static int sweep_dir(const char *dir, const manifest *m, int *count)
+int wal_dir_strays(const char *dir, const manifest *m, wal_stray_fn fn, void *ctx)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -errno;
+    uint64_t first = m->nincr ? m->incr[0] : 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t n;
+        int tmp, base = 0;
+        if (strcmp(de->d_name, MANIFEST_NAME ".tmp") == 0) {
+            fn(ctx, de->d_name, 0, 1);
+            continue;
+        }
+        if (is_wal_name(de->d_name, "kvd.base.", &n, &tmp))
+            base = 1;
+        else if (!is_wal_name(de->d_name, "kvd.incr.", &n, &tmp))
+            continue;
+        if (!tmp && (base ? m->base == n : is_segment_listed(m, n)))
+            continue;
+        char p[4300];
+        struct stat st;
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        uint64_t bytes = stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+        /* What a crash can leave: temp files; a base never installed or
+         * one replaced (the segments or the new base hold its data);
+         * segments a compaction retired (numbered before the first one
+         * kept); a segment a rotation created but never listed (empty). */
+        int removable = tmp || base || n < first || bytes == 0;
+        fn(ctx, de->d_name, bytes, removable);
+    }
+    closedir(d);
+    return 0;
+}
+
+/* The WAL files (not temp files) in dir; -errno if it cannot be read. */
+static int count_wal_files(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)
         return -errno;
     struct dirent *de;
-    int removed = 0;
-    *count = 0;
+    int count = 0;
     while ((de = readdir(d)) != NULL) {
         uint64_t n;
-        int tmp, base = 0;
-        if (is_wal_name(de->d_name, "kvd.base.", &n, &tmp))
-            base = 1;
-        else if (!is_wal_name(de->d_name, "kvd.incr.", &n, &tmp)) {
-            if (m && strcmp(de->d_name, MANIFEST_NAME ".tmp") == 0) {
-                char p[4300];
-                snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-                unlink(p);
-            }
-            continue;
-        }
-        (*count)++;
-        if (m && (tmp || !in_manifest(m, base, n))) {
-            char p[4300];
-            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-            if (unlink(p) == 0)
-                removed++;
-        }
+        int tmp;
+        if ((is_wal_name(de->d_name, "kvd.base.", &n, &tmp) || is_wal_name(de->d_name, "kvd.incr.", &n, &tmp)) &&
+            !tmp)
+            count++;
     }
     closedir(d);
-    if (removed)
-        kvd_fsync_dir(dir);
-    return removed;
+    return count;
 }
-
 
 void wal_file_path(char *dst, size_t n, const char *dir, int base, uint64_t num)
 {
@@ -91,6 +105,42 @@ void wal_file_path(char *dst, size_t n, const char *dir, int base, uint64_t num)
     else
         manifest_incr_name(name, sizeof name, num);
     snprintf(dst, n, "%s/%s", dir, name);
+}
+
+#define LOCK_NAME "kvd.lock"
+
+int wal_dir_lock(const char *dir, long *holder, char *err, size_t errlen)
+{
+    char p[4300];
+    snprintf(p, sizeof p, "%s/%s", dir, LOCK_NAME);
+    if (holder)
+        *holder = 0;
+    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", p, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        char text[32] = "";
+        ssize_t n = pread(fd, text, sizeof text - 1, 0);
+        text[n > 0 ? n : 0] = '\0';
+        long pid = strtol(text, NULL, 10);
+        if (holder)
+            *holder = pid;
+        if (e == EWOULDBLOCK)
+            snprintf(err, errlen, "the data directory %s is in use by another process (pid %ld, per %s): one kvd, or "
+                     "one repair, per directory", dir, pid, p);
+        else
+            snprintf(err, errlen, "cannot lock %s: %s", p, strerror(e));
+        close(fd);
+        return -1;
+    }
+    char text[32];
+    int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) < 0)
+        (void)0; /* the pid is for messages only */
+    return fd;
 }
 
 /* ---- the walk ---- */
@@ -150,6 +200,18 @@ int wal_walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn 
                 /* The base numbers its own lines; the segments continue
                  * from the seq the base covers. */
                 res->last_seq = m->base_upto;
+            }
+            if (base && m->base_bytes && f.scan.bytes != m->base_bytes) {
+                /* Lines cut at a boundary (or added) leave a base that
+                 * scans clean: its recorded size tells. */
+                char why[sizeof f.scan.bad_reason];
+                snprintf(why, sizeof why, "the base holds %llu bytes where the manifest records %llu: lines are %s",
+                         (unsigned long long)f.scan.bytes, (unsigned long long)m->base_bytes,
+                         f.scan.bytes < m->base_bytes ? "missing" : "added");
+                f.scan.status = WAL_SCAN_CORRUPT;
+                f.scan.bad_line = f.scan.lines + 1;
+                f.scan.bad_offset = f.scan.good_bytes;
+                snprintf(f.scan.bad_reason, sizeof f.scan.bad_reason, "%s", why);
             }
             if (f.scan.status == WAL_SCAN_CORRUPT) {
                 note_damage(res, (int)i + (m->base ? 0 : 1), path, &f.scan, f.scan.bad_reason);
@@ -244,59 +306,118 @@ int wal_cut(const char *path, uint64_t offset, char *kept, size_t keptlen, char 
 
 /* ---- opening ---- */
 
+/* Two names for one file (a migration cut short leaves kvd.wal and
+ * kvd.incr.1.jsonl linked). */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* A directory without a manifest: a new one, or one from before segments
+ * (a single kvd.wal). Either gets segment 1 and a manifest. The old file
+ * is linked, not renamed, and unlinked only once the manifest is stored,
+ * so a crash at any step leaves a directory that loads. */
+static int create_dir(const char *dir, manifest *m, wal_open_result *res, char *err, size_t errlen)
+{
+    char legacy[4300], seg[4300];
+    snprintf(legacy, sizeof legacy, "%s/kvd.wal", dir);
+    wal_file_path(seg, sizeof seg, dir, 0, 1);
+    int have_legacy = access(legacy, F_OK) == 0;
+    if (have_legacy && same_file(legacy, seg) && unlink(seg) < 0) {
+        snprintf(err, errlen, "cannot remove %s: %s", seg, strerror(errno));
+        return -1;
+    }
+    int count = count_wal_files(dir);
+    if (count != 0) {
+        if (count < 0)
+            snprintf(err, errlen, "cannot read %s: %s", dir, strerror(-count));
+        else
+            snprintf(err, errlen, "%s holds WAL segment files but no %s: kvd will not guess which to load "
+                     "(restore the manifest; its format is in docs/WAL.md)", dir, MANIFEST_NAME);
+        return -1;
+    }
+    if (have_legacy) {
+        if (link(legacy, seg) < 0) {
+            snprintf(err, errlen, "cannot link %s to %s: %s", legacy, seg, strerror(errno));
+            return -1;
+        }
+        res->migrated = 1;
+    } else {
+        int fd = open(seg, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            snprintf(err, errlen, "cannot create %s: %s", seg, strerror(errno));
+            return -1;
+        }
+        close(fd);
+    }
+    manifest_init(m);
+    if (manifest_add_incr(m, 1) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    err[0] = '\0';
+    if (kvd_fsync_dir(dir) < 0 || manifest_store(dir, m, NULL, err, errlen) < 0) {
+        if (!err[0])
+            snprintf(err, errlen, "cannot sync %s", dir);
+        manifest_free(m);
+        return -1;
+    }
+    if (have_legacy && unlink(legacy) == 0)
+        kvd_fsync_dir(dir);
+    return 0;
+}
+
+typedef struct stray_ctx {
+    const char *dir;
+    int removed;
+    char *names;          /* removed, for the log */
+    size_t nameslen;
+    char blocked[600];    /* strays with data the manifest cannot place */
+} stray_ctx;
+
+static void sweep_one(void *ctx, const char *name, uint64_t bytes, int removable)
+{
+    stray_ctx *s = ctx;
+    size_t at;
+    if (!removable) {
+        at = strlen(s->blocked);
+        snprintf(s->blocked + at, sizeof s->blocked - at, "%s%s (%llu bytes)", at ? ", " : "", name,
+                 (unsigned long long)bytes);
+        return;
+    }
+    char p[4300];
+    snprintf(p, sizeof p, "%s/%s", s->dir, name);
+    if (unlink(p) == 0) {
+        s->removed++;
+        at = strlen(s->names);
+        if (s->nameslen > at)
+            snprintf(s->names + at, s->nameslen - at, "%s%s", at ? ", " : "", name);
+    }
+}
+
 wal_t *wal_open_dir(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
                     void (*presize)(void *, uint64_t), wal_open_result *res, char *err, size_t errlen)
 {
     *res = (wal_open_result){0};
+    int lock = wal_dir_lock(dir, NULL, err, errlen);
+    if (lock < 0)
+        return NULL;
     manifest m;
+    manifest_init(&m);
+    char path[4300];
     int rc = manifest_load(dir, &m, err, errlen);
     if (rc < 0)
-        return NULL;
-    char path[4300];
+        goto fail;
     if (rc == 1) {
-        /* No manifest: a new data dir, or one from before segments. */
-        int count;
-        sweep_dir(dir, NULL, &count);
-        if (count > 0) {
-            snprintf(err, errlen, "%s holds WAL segment files but no %s: kvd will not guess which to load "
-                     "(restore the manifest; its format is in docs/WAL.md)", dir, MANIFEST_NAME);
-            return NULL;
-        }
-        manifest_init(&m);
-        if (manifest_add_incr(&m, 1) < 0) {
-            snprintf(err, errlen, "out of memory");
-            return NULL;
-        }
+        if (create_dir(dir, &m, res, err, errlen) < 0)
+            goto fail;
+    } else {
         char legacy[4300];
         snprintf(legacy, sizeof legacy, "%s/kvd.wal", dir);
         wal_file_path(path, sizeof path, dir, 0, 1);
-        if (access(legacy, F_OK) == 0) {
-            if (rename(legacy, path) < 0) {
-                snprintf(err, errlen, "cannot rename %s to %s: %s", legacy, path, strerror(errno));
-                manifest_free(&m);
-                return NULL;
-            }
-            res->migrated = 1;
-        } else {
-            int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-            if (fd < 0) {
-                snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
-                manifest_free(&m);
-                return NULL;
-            }
-            close(fd);
-        }
-        err[0] = '\0';
-        if (kvd_fsync_dir(dir) < 0 || manifest_store(dir, &m, NULL, err, errlen) < 0) {
-            if (!err[0])
-                snprintf(err, errlen, "cannot sync %s", dir);
-            manifest_free(&m);
-            return NULL;
-        }
-    } else {
-        int count;
-        rc = sweep_dir(dir, &m, &count);
-        res->orphans_removed = rc > 0 ? rc : 0;
+        if (access(legacy, F_OK) == 0 && same_file(legacy, path) && unlink(legacy) == 0)
+            res->migrated = 1; /* finish a migration cut short */
     }
 
     wal_walk_result *wr = &res->walk;
@@ -309,6 +430,22 @@ wal_t *wal_open_dir(const char *dir, pool_t *pool, wal_apply_fn apply, void *act
                  "repairs the directory (keeping every byte it removes in .broken files; see docs/WAL.md)",
                  wr->bad_path, (unsigned long long)wr->bad_line, (unsigned long long)wr->bad_offset,
                  wr->bad_reason, dir, dir);
+        goto fail;
+    }
+    /* Files the manifest does not list: remove what a crash leaves, and
+     * refuse what holds data it cannot place. */
+    stray_ctx sc = {.dir = dir, .names = res->removed_files, .nameslen = sizeof res->removed_files};
+    rc = wal_dir_strays(dir, &m, sweep_one, &sc);
+    if (sc.removed)
+        kvd_fsync_dir(dir);
+    res->orphans_removed = sc.removed;
+    if (rc < 0 || sc.blocked[0]) {
+        if (rc < 0)
+            snprintf(err, errlen, "cannot read %s: %s", dir, strerror(-rc));
+        else
+            snprintf(err, errlen, "%s holds WAL files with data that %s does not list: %s. No crash leaves those, "
+                     "so kvd will not delete them or guess where they belong: restore the manifest, or move them "
+                     "away ('kvd-check-wal --fix %s' keeps them as .broken)", dir, MANIFEST_NAME, sc.blocked, dir);
         goto fail;
     }
     if (wr->status == WAL_SCAN_TAIL) {
@@ -326,6 +463,7 @@ wal_t *wal_open_dir(const char *dir, pool_t *pool, wal_apply_fn apply, void *act
     wal_t *w = wal_writer_new(path, fd, pool, wr->last_seq, wr->newest_good);
     w->dir = xstrdup(dir);
     w->man = m;
+    w->lock_fd = lock;
     for (size_t i = 0; i + 1 < m.nincr; i++) {
         struct stat st;
         wal_file_path(path, sizeof path, dir, 0, m.incr[i]);
@@ -336,6 +474,7 @@ wal_t *wal_open_dir(const char *dir, pool_t *pool, wal_apply_fn apply, void *act
     return w;
 fail:
     manifest_free(&m);
+    close(lock);
     return NULL;
 }
 
@@ -381,6 +520,7 @@ int wal_rotate(wal_t *w, uint64_t *upto, int *old_fd, char *err, size_t errlen)
     }
     next.base = w->man.base;
     next.base_upto = w->man.base_upto;
+    next.base_bytes = w->man.base_bytes;
     for (size_t i = 0; i < w->man.nincr; i++)
         if (manifest_add_incr(&next, w->man.incr[i]) < 0)
             rc = -ENOMEM;
@@ -505,6 +645,7 @@ int wal_install_base(wal_t *w, uint64_t num, uint64_t upto, uint64_t first_kept,
     manifest next = {0};
     next.base = num;
     next.base_upto = upto;
+    next.base_bytes = base_bytes;
     for (size_t i = 0; i < w->man.nincr; i++)
         if (w->man.incr[i] >= first_kept && manifest_add_incr(&next, w->man.incr[i]) < 0)
             rc = -ENOMEM;

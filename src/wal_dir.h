@@ -61,6 +61,21 @@ int wal_walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn 
                  void (*presize)(void *, uint64_t), wal_walk_fn each, void *ectx, int keep_going,
                  wal_walk_result *res, char *err, size_t errlen);
 
+/* Take the data directory's lock (kvd.lock, flock'ed), which the server
+ * holds while it runs and kvd-check-wal --fix while it repairs: one
+ * writer per directory. Returns the descriptor that holds it (close it to
+ * release), or -1 with err set; *holder (if not NULL) gets the pid written
+ * in the file by the current holder when the lock is taken. */
+int wal_dir_lock(const char *dir, long *holder, char *err, size_t errlen);
+
+/* Call fn for each WAL file in dir that m does not list, saying whether
+ * it is what a crash leaves (removable: a temp file, a base not installed
+ * or replaced, a segment a compaction retired, an empty segment a
+ * rotation never listed) or holds data m cannot place. Returns 0 or
+ * -errno. */
+typedef void (*wal_stray_fn)(void *ctx, const char *name, uint64_t bytes, int removable);
+int wal_dir_strays(const char *dir, const manifest *m, wal_stray_fn fn, void *ctx);
+
 /* Path of a file of dir: the base (base != 0) or segment number num. */
 void wal_file_path(char *dst, size_t n, const char *dir, int base, uint64_t num);
 
@@ -79,17 +94,19 @@ typedef struct wal_open_result {
     char truncated_file[4200];  /* ... of this file */
     char kept_file[4300];       /* ... and kept in this one */
     int migrated;               /* a single-file kvd.wal became segment 1 */
-    int orphans_removed;        /* files no manifest listed, removed */
+    int orphans_removed;        /* files the manifest does not list, removed */
+    char removed_files[512];    /* ... their names */
 } wal_open_result;
 
 /* Open the WAL of a data directory: the manifest, its base and segments,
  * replayed in order with apply (actx), appending to the newest segment.
+ * Takes the directory's lock (wal_dir_lock) for the writer's lifetime.
  * Without a manifest, a kvd.wal from a single-file data dir becomes
  * segment 1, and an empty dir starts with one; segment files without a
- * manifest are refused. Files the manifest does not list (left by a crash
- * during a compaction) are removed. A torn tail of the newest segment is
- * cut (and kept, see wal_cut); any other damage refuses to open. Returns
- * NULL with err set on failure. */
+ * manifest are refused. Files the manifest does not list are removed when
+ * a crash can have left them (wal_dir_strays), else refused. A torn tail
+ * of the newest segment is cut (and kept, see wal_cut); any other damage
+ * refuses to open. Returns NULL with err set on failure. */
 wal_t *wal_open_dir(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
                     void (*presize)(void *, uint64_t), wal_open_result *res, char *err, size_t errlen);
 

@@ -199,19 +199,28 @@ START_TEST(test_orphans_swept)
     wal_open_result res;
     wal_t *w = open_ok(t, &res);
     put(w, "a", "1");
+    ck_assert_int_eq(wal_flush(w), 0);
+    uint64_t upto;
+    int old_fd;
+    char err[1024];
+    ck_assert_int_eq(wal_rotate(w, &upto, &old_fd, err, sizeof err), 0); /* segments 1 and 2 */
+    close(old_fd);
+    put(w, "b", "2");
     wal_close(w);
-    /* What a crash during a rotation or compaction leaves behind. */
+    /* What a crash during a rotation or compaction leaves behind: temp
+     * files, an empty segment never listed, a base never installed. */
     char p[4300];
     const char *names[] = {"kvd.incr.9.jsonl", "kvd.base.8.jsonl", "kvd.base.10.jsonl.tmp", "kvd.manifest.tmp"};
+    const char *contents[] = {"", "x\n", "x\n", "x\n"};
     for (int i = 0; i < 4; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        tu_write(p, "x\n", 2);
+        tu_write(p, contents[i], strlen(contents[i]));
     }
     snprintf(p, sizeof p, "%s/notes.txt", dir); /* not ours: left alone */
     tu_write(p, "keep", 4);
     table_t *t2 = table_new();
     w = open_ok(t2, &res);
-    ck_assert_int_eq(res.orphans_removed, 3);
+    ck_assert_int_eq(res.orphans_removed, 4);
     for (int i = 0; i < 4; i++) {
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
         ck_assert_msg(!exists(p), "%s not removed", names[i]);
@@ -219,6 +228,56 @@ START_TEST(test_orphans_swept)
     snprintf(p, sizeof p, "%s/notes.txt", dir);
     ck_assert(exists(p));
     ck_assert_ptr_nonnull(table_find(t2, "a", 1));
+    wal_close(w);
+    /* A segment with data the manifest does not list, numbered after the
+     * listed ones: no crash leaves that, so it is neither deleted nor
+     * loaded: the open is refused. */
+    snprintf(p, sizeof p, "%s/kvd.incr.7.jsonl", dir);
+    tu_write(p, "data\n", 5);
+    open_refused("holds WAL files with data that kvd.manifest does not list: kvd.incr.7.jsonl (5 bytes)");
+    ck_assert(exists(p));
+    unlink(p);
+    table_free(t);
+    table_free(t2);
+}
+END_TEST
+
+START_TEST(test_one_writer_per_dir)
+{
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    open_refused("is in use by another process");
+    wal_close(w);
+    wal_t *w2 = open_ok(t, &res); /* released with the writer */
+    wal_close(w2);
+    table_free(t);
+}
+END_TEST
+
+START_TEST(test_migration_cut_short)
+{
+    /* kvd.wal linked as segment 1, then a crash before the manifest. */
+    char legacy[4300], seg[4300];
+    snprintf(legacy, sizeof legacy, "%s/kvd.wal", dir);
+    path_of(seg, sizeof seg, 0, 1);
+    int fd = open(legacy, O_WRONLY | O_CREAT | O_APPEND, 0600);
+    wal_t *w = wal_writer_new(legacy, fd, &pool, 0, 0);
+    put(w, "old", "v");
+    ck_assert_int_eq(wal_close(w), 0);
+    ck_assert_int_eq(link(legacy, seg), 0);
+    table_t *t = table_new();
+    wal_open_result res;
+    w = open_ok(t, &res);
+    ck_assert_ptr_nonnull(table_find(t, "old", 3));
+    ck_assert(!exists(legacy));
+    wal_close(w);
+    /* ... or after the manifest, before kvd.wal was unlinked. */
+    ck_assert_int_eq(link(seg, legacy), 0);
+    table_t *t2 = table_new();
+    w = open_ok(t2, &res);
+    ck_assert_ptr_nonnull(table_find(t2, "old", 3));
+    ck_assert(!exists(legacy));
     wal_close(w);
     table_free(t);
     table_free(t2);
@@ -341,6 +400,53 @@ START_TEST(test_base_then_gap)
 }
 END_TEST
 
+START_TEST(test_base_cut_at_a_line)
+{
+    /* A base cut at a line boundary (or emptied) scans clean: the size
+     * the manifest records tells. */
+    table_t *t = table_new();
+    for (int i = 0; i < 100; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "b%d", i);
+        table_set(t, k, strlen(k), "v", 1, TABLE_NO_EXPIRE, NULL);
+    }
+    char bp[4300], p[4300], err[1024];
+    path_of(bp, sizeof bp, 1, 2);
+    uint64_t entries, bytes;
+    ck_assert_int_eq(wal_write_base(t, bp, &pool, NULL, NULL, &entries, &bytes), 0);
+    manifest m;
+    manifest_init(&m);
+    m.base = 2;
+    m.base_upto = 100;
+    m.base_bytes = bytes;
+    manifest_add_incr(&m, 3);
+    ck_assert_int_eq(manifest_store(dir, &m, NULL, err, sizeof err), 0);
+    path_of(p, sizeof p, 0, 3);
+    tu_write(p, "", 0);
+    table_t *t2 = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t2, &res);
+    ck_assert_uint_eq(table_count(t2), 100);
+    wal_close(w);
+    size_t n;
+    char *img = tu_read(bp, &n);
+    char *half = img;
+    for (int i = 0; i < 50; i++)
+        half = strchr(half, '\n') + 1;
+    tu_write(bp, img, (size_t)(half - img));
+    char want[200];
+    snprintf(want, sizeof want, "the base holds %zu bytes where the manifest records %llu: lines are missing",
+             (size_t)(half - img), (unsigned long long)bytes);
+    open_refused(want);
+    tu_write(bp, "", 0);
+    open_refused("lines are missing");
+    free(img);
+    manifest_free(&m);
+    table_free(t);
+    table_free(t2);
+}
+END_TEST
+
 START_TEST(test_torn_tail_only_in_newest)
 {
     three_segments();
@@ -380,8 +486,11 @@ static Suite *suite(void)
     tcase_add_test(tc, test_new_dir_and_migration);
     tcase_add_test(tc, test_rotate_and_install_base);
     tcase_add_test(tc, test_orphans_swept);
+    tcase_add_test(tc, test_one_writer_per_dir);
+    tcase_add_test(tc, test_migration_cut_short);
     tcase_add_test(tc, test_sequence_across_files);
     tcase_add_test(tc, test_base_then_gap);
+    tcase_add_test(tc, test_base_cut_at_a_line);
     tcase_add_test(tc, test_torn_tail_only_in_newest);
     suite_add_tcase(s, tc);
     return s;

@@ -20,6 +20,8 @@
 #include "wal_dir.h"
 #include "wal_scan.h"
 
+#include <sys/types.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -267,32 +269,145 @@ static void report_file(void *ctx, const wal_walk_file *f)
         d->worst = code;
 }
 
-/* Cut segment i of m at its damage and retire the segments after it
- * (renamed to .broken), then store the shortened manifest. */
+/* Move path out of the way as path.broken (or .broken.1, ...), keeping it
+ * whole. Returns 0 or -1. */
+static int retire(const char *path, char *kept, size_t keptlen)
+{
+    for (int i = 0; i < 1000; i++) {
+        if (i == 0)
+            snprintf(kept, keptlen, "%s.broken", path);
+        else
+            snprintf(kept, keptlen, "%s.broken.%d", path, i);
+        if (access(kept, F_OK) == 0)
+            continue;
+        if (rename(path, kept) < 0) {
+            fprintf(stderr, "%s: cannot move it to %s: %s\n", path, kept, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    fprintf(stderr, "%s: no free .broken name\n", path);
+    return -1;
+}
+
+/* Lines (newline-terminated or not) from byte from on. */
+static uint64_t count_lines(const char *path, uint64_t from)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f || fseeko(f, (off_t)from, SEEK_SET) < 0) {
+        if (f)
+            fclose(f);
+        return 0;
+    }
+    uint64_t n = 0;
+    int c, last = '\n';
+    while ((c = getc(f)) != EOF) {
+        if (c == '\n')
+            n++;
+        last = c;
+    }
+    fclose(f);
+    return n + (last != '\n');
+}
+
+/* Repairs that lose nothing, tried before any cut: a line copied twice in
+ * a row (the same bytes) is dropped, and a CR before a line's newline
+ * (a file converted to CRLF) is removed, when the line then decodes. The
+ * file is rewritten only if something changed (the original kept as
+ * .broken). Returns 1 if it was rewritten, 0 if not, -1 on error. */
+static int mend_segment(const char *path, pool_t *pool)
+{
+    FILE *in = fopen(path, "rb");
+    if (!in)
+        return -1;
+    char tmp[4400], kept[4400];
+    snprintf(tmp, sizeof tmp, "%.4300s.mend.tmp", path);
+    FILE *out = fopen(tmp, "wb");
+    if (!out) {
+        fclose(in);
+        return -1;
+    }
+    wal_decoder dec;
+    wal_decoder_init(&dec, pool);
+    char *line = NULL, *prev = NULL, why[200];
+    size_t cap = 0, prevlen = 0;
+    ssize_t n;
+    uint64_t dups = 0, crs = 0;
+    while ((n = getline(&line, &cap, in)) > 0) {
+        size_t len = (size_t)n;
+        wal_entry e;
+        if (len >= 2 && line[len - 1] == '\n' && line[len - 2] == '\r' &&
+            wal_decode_line(&dec, line, len - 2, &e, why, sizeof why) == 0) {
+            line[len - 2] = '\n';
+            len--;
+            crs++;
+        }
+        if (prev && len == prevlen && memcmp(prev, line, len) == 0 && line[len - 1] == '\n' &&
+            wal_decode_line(&dec, line, len - 1, &e, why, sizeof why) == 0) {
+            dups++;
+            continue;
+        }
+        fwrite(line, 1, len, out);
+        free(prev);
+        prev = malloc(len);
+        memcpy(prev, line, len);
+        prevlen = len;
+    }
+    free(line);
+    free(prev);
+    wal_decoder_free(&dec);
+    fclose(in);
+    int ok = fflush(out) == 0 && fsync(fileno(out)) == 0;
+    fclose(out);
+    if (!ok || (!dups && !crs)) {
+        unlink(tmp);
+        return ok ? 0 : -1;
+    }
+    if (retire(path, kept, sizeof kept) < 0 || rename(tmp, path) < 0) {
+        unlink(tmp);
+        return -1;
+    }
+    printf("fixed: %s: removed %llu line(s) written twice and %llu carriage return(s); nothing lost "
+           "(the original is kept as %s)\n",
+           path, (unsigned long long)dups, (unsigned long long)crs, kept);
+    return 1;
+}
+
+/* Cut segment i of m at its damage and retire the segments after it, so
+ * the directory holds the longest history the damage left whole. The
+ * shortened manifest is stored before anything is moved, so a crash
+ * leaves either the old manifest and files, or the new manifest and some
+ * files it does not list (which kvd refuses and this tool moves away). */
 static int cut_history(const char *dir, manifest *m, size_t i, const wal_walk_result *w)
 {
     char path[4300], kept[4400], err[8600];
     wal_file_path(path, sizeof path, dir, 0, m->incr[i]);
+    uint64_t lost = count_lines(path, w->bad_good_bytes);
     if (wal_cut(path, w->bad_good_bytes, kept, sizeof kept, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
-    printf("fixed: cut %s at byte %llu (its line %llu on is kept in %s)\n", path,
-           (unsigned long long)w->bad_good_bytes, (unsigned long long)w->bad_line, kept);
-    for (size_t j = i + 1; j < m->nincr; j++) {
-        wal_file_path(path, sizeof path, dir, 0, m->incr[j]);
-        int rc = wal_keep_broken(path, 0, kept, sizeof kept);
-        if (rc < 0 || unlink(path) < 0) {
-            fprintf(stderr, "%s: cannot retire: %s\n", path, strerror(rc < 0 ? -rc : errno));
-            return -1;
-        }
-        printf("fixed: retired %s, which follows the damage (kept as %s)\n", path, kept);
-    }
-    m->nincr = i + 1;
-    if (manifest_store(dir, m, NULL, err, sizeof err) < 0) {
+    printf("fixed: cut %s at byte %llu: its %llu line(s) from line %llu on are lost (kept in %s)\n", path,
+           (unsigned long long)w->bad_good_bytes, (unsigned long long)lost, (unsigned long long)w->bad_line, kept);
+    manifest next = *m;
+    next.nincr = i + 1;
+    if (manifest_store(dir, &next, NULL, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
+    for (size_t j = i + 1; j < m->nincr; j++) {
+        wal_file_path(path, sizeof path, dir, 0, m->incr[j]);
+        uint64_t lines = count_lines(path, 0);
+        if (retire(path, kept, sizeof kept) < 0)
+            return -1;
+        printf("fixed: retired %s, which follows the damage: its %llu line(s) are lost (kept as %s)\n", path,
+               (unsigned long long)lines, kept);
+        lost += lines;
+    }
+    kvd_fsync_dir(dir);
+    m->nincr = i + 1;
+    printf("fixed: the directory now loads up to the damage; %llu entr%s after it lost\n", (unsigned long long)lost,
+           lost == 1 ? "y" : "ies");
     return 0;
 }
 
@@ -303,21 +418,76 @@ static int fix_dir(const char *dir, manifest *m, pool_t *pool, const wal_walk_re
         wal_scan_result r = {.good_bytes = w->newest_good, .bytes = w->bad_file_bytes};
         return cut_file(w->bad_path, &r);
     }
-    if (m->base && w->bad_index == 0)
-        return salvage_base(w->bad_path, pool);
+    if (m->base && w->bad_index == 0) {
+        if (salvage_base(w->bad_path, pool) < 0)
+            return -1;
+        /* The base is what it is now: record its size. */
+        struct stat st;
+        char err[8600];
+        if (stat(w->bad_path, &st) == 0)
+            m->base_bytes = (uint64_t)st.st_size;
+        if (manifest_store(dir, m, NULL, err, sizeof err) < 0) {
+            fprintf(stderr, "%s\n", err);
+            return -1;
+        }
+        return 0;
+    }
     size_t seg = (size_t)w->bad_index - 1;
+    char path[4300];
+    wal_file_path(path, sizeof path, dir, 0, m->incr[seg]);
+    int mended = mend_segment(path, pool);
+    if (mended != 0)
+        return mended < 0 ? -1 : 0; /* walk again: it may load now */
     return cut_history(dir, m, seg, w);
+}
+
+typedef struct stray_report {
+    int blocked, removable, fix, failed;
+    const char *dir;
+} stray_report;
+
+static void report_stray(void *ctx, const char *name, uint64_t bytes, int removable)
+{
+    stray_report *s = ctx;
+    if (removable) {
+        s->removable++;
+        printf("not in the manifest: %s (%llu bytes), what a crash leaves: kvd removes it at start\n", name,
+               (unsigned long long)bytes);
+        return;
+    }
+    s->blocked++;
+    printf("not in the manifest: %s (%llu bytes) holds data the manifest cannot place: kvd will not start\n", name,
+           (unsigned long long)bytes);
+    if (s->fix) {
+        char path[4300], kept[4400];
+        snprintf(path, sizeof path, "%s/%s", s->dir, name);
+        if (retire(path, kept, sizeof kept) < 0)
+            s->failed = 1;
+        else
+            printf("fixed: moved %s away, to %s\n", path, kept);
+    }
 }
 
 /* Check a data directory: the manifest, then its files in replay order. */
 static int check_dir(const char *dir, pool_t *pool, int fix, int dump)
 {
-    manifest m;
+    /* A repair needs the directory to itself; a check only warns. */
     char err[1024];
+    long holder;
+    int lock = wal_dir_lock(dir, &holder, err, sizeof err);
+    if (lock < 0 && fix) {
+        fprintf(stderr, "%s: not repaired: %s. Stop it first.\n", dir, err);
+        return 3;
+    }
+    if (lock < 0 && holder)
+        printf("%s: kvd (pid %ld) is running on it: what it is writing now may look like a torn tail\n", dir, holder);
+    manifest m;
     int rc = manifest_load(dir, &m, err, sizeof err);
     if (rc == 1) {
         char legacy[4300];
         snprintf(legacy, sizeof legacy, "%s/kvd.wal", dir);
+        if (lock >= 0)
+            close(lock);
         if (access(legacy, F_OK) == 0) {
             printf("%s: no manifest; single-file WAL\n", dir);
             return check_file(legacy, pool, fix, dump);
@@ -327,6 +497,8 @@ static int check_dir(const char *dir, pool_t *pool, int fix, int dump)
     }
     if (rc < 0) {
         printf("%s\n", err);
+        if (lock >= 0)
+            close(lock);
         return 2;
     }
     int code = 0;
@@ -345,6 +517,16 @@ static int check_dir(const char *dir, pool_t *pool, int fix, int dump)
         if (code == 2)
             printf("the replay stops at %s, line %llu: %s%s\n", w.bad_path, (unsigned long long)w.bad_line,
                    w.bad_reason, d.lines_after ? "; the good lines of the files after it cannot be replayed" : "");
+        if (code != 2) {
+            stray_report s = {.fix = fix, .dir = dir};
+            wal_dir_strays(dir, &m, report_stray, &s);
+            if (s.failed) {
+                code = 3;
+                break;
+            }
+            if (s.blocked && !fix)
+                code = 2;
+        }
         if (!fix || code == 0)
             break;
         if (round == 8 || fix_dir(dir, &m, pool, &w) < 0) {
@@ -353,6 +535,8 @@ static int check_dir(const char *dir, pool_t *pool, int fix, int dump)
         }
     }
     manifest_free(&m);
+    if (lock >= 0)
+        close(lock);
     return code;
 }
 

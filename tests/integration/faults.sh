@@ -63,6 +63,13 @@ expect_eq "writes refused" "MISCONF Errors writing to the WAL file: Input/output
 expect_eq "reads work" 0 "$("$LOAD" verify "$PORT" k: 500 40 >/dev/null; echo $?)"
 expect_match "the failure is logged" "WAL fdatasync failed: Input/output error" "$(cat "$T/a.log")"
 expect_match "INFO counts it" "^[1-9]" "$(info wal_fsync_failures)"
+# A read of what the failed fsync covered cannot be shown (it may not be
+# on disk) and must not wait forever either: an error, at once.
+out=$(timeout 10 redis-cli -p "$PORT" get doomed 2>&1); rc=$?
+expect_eq "a read of the unsynced key answers at once" 0 "$rc"
+expect_match "... with an error" "^MISCONF .*may not be on disk" "$out"
+expect_eq "DBSIZE too" 0 "$(timeout 10 redis-cli -p "$PORT" dbsize >/dev/null 2>&1; echo $?)"
+expect_match "INFO still answers" "wal_fsync_failures" "$(timeout 10 redis-cli -p "$PORT" info)"
 : >"$FAULT"
 sleep 0.3
 expect_eq "no silent retry: still refused once the disk is fine" "MISCONF Errors writing to the WAL file: Input/output error" "$(cli set y z)"
@@ -71,6 +78,20 @@ expect_eq "shutdown after a failed fsync exits 1" 1 "$RC"
 restart_kvd a --appendfsync always || fail "restart a"
 expect_eq "after restart: every acknowledged write" 0 "$("$LOAD" verify "$PORT" k: 500 40 >/dev/null; echo $?)"
 expect_eq "after restart: writes work" OK "$(cli set y z)"
+stop_kvd
+
+# ---- everysec, failed fsync: never retried ----
+faulty start_kvd s --appendfsync everysec || fail "start s"
+cli set a 1 >/dev/null
+wait_for 30 '[ "$(info wal_durable_seq)" == "$(info wal_written_seq)" ]'
+echo "fsync EIO" >"$FAULT"
+cli set b 2 >/dev/null
+wait_for 30 '[ "$(info wal_fsync_failures)" -ge 1 ]'
+durable=$(info wal_durable_seq)
+: >"$FAULT"
+sleep 3 # three everysec periods, at least
+expect_eq "everysec: the failed fsync is not retried" 1 "$(info wal_fsync_failures)"
+expect_eq "everysec: nor is the data reported durable by a later one" "$durable" "$(info wal_durable_seq)"
 stop_kvd
 
 # ---- always, full disk, then space again ----
@@ -88,6 +109,13 @@ sleep 1.5
 expect_eq "always: a failed pipelined batch gets one error per command" \
     "$(printf -- '-MISCONF Errors writing to the WAL file: No space left on device\r\n%.0s' 1 2 3)" \
     "$(raw 'SET a 1\r\nSET b 2\r\nGET a\r\n')"
+# Commands that did not depend on the batch keep their replies (and took
+# effect): an error means the command did not happen.
+sleep 1.5
+E='-MISCONF Errors writing to the WAL file: No space left on device\r\n'
+expect_eq "always: other commands in the failed pipeline answer as usual" \
+    "$(printf -- "$E+OK\r\n+PONG\r\n$E")" "$(raw 'SET a 1\r\nCONFIG SET maxmemory-samples 7\r\nPING\r\nSET b 2\r\n')"
+expect_eq "always: ... and took effect" "$(printf 'maxmemory-samples\n7')" "$(cli config get maxmemory-samples)"
 : >"$FAULT"
 wait_for 30 '[ "$(cli set after v)" == OK ]'
 expect_eq "always: writes work once there is space" OK "$(cli set after v)"
