@@ -78,6 +78,43 @@ expect_eq "CRLF: kvd refuses to start" 1 $rc
 expect_match "CRLF: not a crash's doing" "line 2 is damaged too, and a crash leaves at most one damaged line" "$out"
 expect_eq "CRLF: the file is left alone" "$sum" "$(md5sum <"$SEG")"
 expect_eq "CRLF: kvd-check-wal exits 2" 2 "$("$CHECKWAL" "$DIR" >/dev/null; echo $?)"
+out=$("$CHECKWAL" --fix "$DIR"); rc=$?
+expect_eq "CRLF: --fix mends it" 0 $rc
+expect_match "CRLF: ... without loss" "removed 0 line\\(s\\) written twice and 300 carriage return\\(s\\); nothing lost" "$out"
+restart_kvd dir || fail "CRLF: start after --fix"
+expect_eq "CRLF: every key loads" 300 "$(cli dbsize)"
+stop_kvd
+rm -f "$SEG".broken*
+
+# A line written twice in a row: dropped, nothing lost.
+sed '10p' "$T/seg.good" >"$SEG"
+expect_eq "dup: kvd-check-wal exits 2" 2 "$("$CHECKWAL" "$DIR" >/dev/null; echo $?)"
+out=$("$CHECKWAL" --fix "$DIR"); rc=$?
+expect_eq "dup: --fix exits 0" 0 $rc
+expect_match "dup: the copy is dropped, nothing lost" "removed 1 line\\(s\\) written twice" "$out"
+restart_kvd dir || fail "dup: start after --fix"
+expect_eq "dup: every key loads" 300 "$(cli dbsize)"
+
+# One writer per directory: a second kvd, and --fix, refuse while it runs.
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/y.sock" --dir "$DIR" 2>&1); rc=$?
+expect_eq "lock: a second kvd on the directory refuses to start" 1 $rc
+expect_match "lock: ... and says why" "is in use by another process \\(pid $KPID" "$out"
+out=$("$CHECKWAL" --fix "$DIR" 2>&1); rc=$?
+expect_eq "lock: --fix refuses while kvd runs" 3 $rc
+expect_match "lock: a check says kvd is running" "kvd \\(pid $KPID\\) is running on it" "$("$CHECKWAL" "$DIR")"
+stop_kvd
+rm -f "$SEG".broken*
+
+# A segment with data the manifest does not list: refused, not deleted.
+printf '{"seq":1,"op":"set","key":"x","val":"y","crc":"00000000"}\n' >"$DIR/kvd.incr.9.jsonl"
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/x.sock" --dir "$DIR" 2>&1); rc=$?
+expect_eq "stray: kvd refuses to start" 1 $rc
+expect_match "stray: and names the file" "does not list: kvd.incr.9.jsonl" "$out"
+expect_eq "stray: the file is still there" 1 "$([ -s "$DIR/kvd.incr.9.jsonl" ] && echo 1)"
+out=$("$CHECKWAL" --fix "$DIR"); rc=$?
+expect_eq "stray: --fix moves it away" 0 $rc
+expect_eq "stray: kept as .broken" 1 "$([ -s "$DIR/kvd.incr.9.jsonl.broken" ] && echo 1)"
+rm -f "$DIR/kvd.incr.9.jsonl.broken"
 cp "$T/seg.good" "$SEG"
 
 # A damaged base: every good line is kept and the lost key named.
