@@ -8,18 +8,26 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static apply_undo undo;      /* the changes of the batch not yet written */
 
 /* Which changes are in flight (logged, not yet acknowledged), by key:
- * slot h(key) holds the seq of the newest change to any key that hashes
- * there. A read that finds a slot above the acknowledged seq waits for
- * it; a collision only makes a read wait for an unrelated change, never
- * lets one through early. */
-#define INFLIGHT_SLOTS 65536
-static uint64_t inflight[INFLIGHT_SLOTS];
+ * slot h(key) holds the seq of the newest change to a key that hashes
+ * there, and that key's fingerprint (other bits of the hash). A read
+ * whose key finds its own fingerprint, or FP_ANY, in a slot above the
+ * acknowledged seq waits for it. Two keys in flight in one slot make it
+ * FP_ANY: a collision can make a read wait for an unrelated change (rarely:
+ * both must be in flight), never let one through early. */
+#define INFLIGHT_SLOTS (1u << 18)
+#define FP_ANY 0u /* fingerprints are odd, so never this */
+typedef struct slot_t {
+    uint64_t seq;
+    uint32_t fp;
+} slot_t;
+static slot_t *inflight;       /* INFLIGHT_SLOTS of them */
 static uint64_t inflight_all;  /* a FLUSH: every key waits for it */
 static uint64_t slot_seed[2];
 
@@ -31,15 +39,29 @@ static int write_failure_logged;
 
 #define RETRY_MS 1000
 
-static inline uint64_t *slot(const char *key, size_t klen)
+static inline slot_t *slot(const char *key, size_t klen, uint32_t *fp)
 {
-    return &inflight[kvd_siphash(key, klen, slot_seed) & (INFLIGHT_SLOTS - 1)];
+    uint64_t h = kvd_siphash(key, klen, slot_seed);
+    *fp = (uint32_t)(h >> 32) | 1u;
+    return &inflight[h & (INFLIGHT_SLOTS - 1)];
+}
+
+static void mark(const char *key, size_t klen, uint64_t seq)
+{
+    uint32_t fp;
+    slot_t *s = slot(key, klen, &fp);
+    if (s->seq <= commit_ack_seq())
+        s->fp = fp; /* what the slot held is acknowledged: it is this key's now */
+    else if (s->fp != fp)
+        s->fp = FP_ANY;
+    s->seq = seq;
 }
 
 void commit_init(void)
 {
     apply_undo_init(&undo, &srv.pool);
-    memset(inflight, 0, sizeof inflight);
+    free(inflight);
+    inflight = xcalloc(INFLIGHT_SLOTS, sizeof *inflight);
     inflight_all = 0;
     kvd_random_bytes(slot_seed, sizeof slot_seed);
     retry_at = 0;
@@ -49,6 +71,8 @@ void commit_init(void)
 void commit_free(void)
 {
     apply_undo_free(&undo);
+    free(inflight);
+    inflight = NULL;
 }
 
 uint64_t commit_ack_seq(void)
@@ -67,9 +91,9 @@ tentry_t *commit_entry(wal_entry *e)
     if (e->op == WAL_OP_FLUSH) {
         inflight_all = seq;
     } else {
-        *slot(e->key, e->klen) = seq;
+        mark(e->key, e->klen, seq);
         if (e->op == WAL_OP_RENAME)
-            *slot(e->val, e->vlen) = seq;
+            mark(e->val, e->vlen, seq);
     }
     return apply_entry(srv.db, e, &undo);
 }
@@ -83,7 +107,9 @@ void commit_saw_key(const char *key, size_t klen)
 {
     if (!in_flight())
         return;
-    uint64_t s = *slot(key, klen);
+    uint32_t fp;
+    const slot_t *sl = slot(key, klen, &fp);
+    uint64_t s = sl->fp == fp || sl->fp == FP_ANY ? sl->seq : 0;
     if (s < inflight_all)
         s = inflight_all;
     if (s > cmd_seen)
@@ -277,8 +303,8 @@ int commit_flush(void)
     wal_discard(w);
     uint64_t written = w->written_seq;
     for (size_t i = 0; i < INFLIGHT_SLOTS; i++)
-        if (inflight[i] > written)
-            inflight[i] = written;
+        if (inflight[i].seq > written)
+            inflight[i].seq = written;
     if (inflight_all > written)
         inflight_all = written;
     fail_held(rc);
