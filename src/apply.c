@@ -10,10 +10,17 @@ _Static_assert(WAL_NO_EXPIRE == TABLE_NO_EXPIRE, "the WAL and the table mean the
 
 /* An undo record: this header, then the key and the value, then the
  * record's total length (a uint32_t) so the log can be walked backwards. */
-enum { UNDO_ABSENT = 1, UNDO_ENTRY, UNDO_TABLE };
+enum {
+    UNDO_ABSENT = 1, /* the key did not exist */
+    UNDO_ENTRY,      /* the key's whole entry: value, expiry, access stamp */
+    UNDO_EXPIRE,     /* only the key's expiry changed (exp) */
+    UNDO_LENGTH,     /* only bytes were appended: the old length (keep) */
+    UNDO_TABLE,      /* a FLUSH emptied the table (taken) */
+};
 typedef struct undo_hdr {
     uint32_t kind;
-    uint32_t klen, vlen;
+    uint32_t klen, vlen;   /* bytes of key and value that follow */
+    uint32_t keep;         /* UNDO_LENGTH: the value's length before the append */
     uint32_t lru;
     int64_t exp;
     table_t *taken; /* UNDO_TABLE: the table the flush emptied */
@@ -36,6 +43,21 @@ static void push(apply_undo *u, const undo_hdr *h, const void *key, const void *
         buf_append(&u->log, val, h->vlen);
     buf_append(&u->log, &total, sizeof total);
     u->records++;
+}
+
+/* Record x's expiry (the change touches nothing else): the value is not
+ * copied, however big. */
+static void save_expire(apply_undo *u, const tentry_t *x)
+{
+    undo_hdr h = {.kind = UNDO_EXPIRE, .klen = (uint32_t)tentry_klen(x), .exp = tentry_expire(x)};
+    push(u, &h, tentry_key(x), NULL);
+}
+
+/* Record x's length (the change only appends to it). */
+static void save_length(apply_undo *u, const tentry_t *x)
+{
+    undo_hdr h = {.kind = UNDO_LENGTH, .klen = (uint32_t)tentry_klen(x), .keep = (uint32_t)tentry_vlen(x)};
+    push(u, &h, tentry_key(x), NULL);
 }
 
 /* Record key's state as it is now: its entry, or that it is absent. */
@@ -70,7 +92,7 @@ tentry_t *apply_entry(table_t *t, const wal_entry *e, apply_undo *u)
         if (!x)
             return NULL;
         if (u)
-            save(u, t, e->key, e->klen);
+            save_expire(u, x);
         return table_set_expire(t, x, e->op == WAL_OP_EXPIRE ? e->exp : TABLE_NO_EXPIRE);
     }
     case WAL_OP_FLUSH:
@@ -103,10 +125,13 @@ tentry_t *apply_entry(table_t *t, const wal_entry *e, apply_undo *u)
     }
     case WAL_OP_APPEND: {
         tentry_t *x = table_peek(t, e->key, e->klen);
-        if (u)
-            save(u, t, e->key, e->klen);
-        if (!x)
+        if (!x) {
+            if (u)
+                save(u, t, e->key, e->klen);
             return table_set(t, e->key, e->klen, e->val, e->vlen, TABLE_NO_EXPIRE, NULL);
+        }
+        if (u)
+            save_length(u, x);
         return table_append(t, x, e->val, e->vlen);
     }
     default:
@@ -156,6 +181,12 @@ void apply_undo_rollback(apply_undo *u, table_t *t)
         const char *key = rec + sizeof h, *val = key + h.klen;
         if (h.kind == UNDO_ABSENT) {
             table_del(t, key, h.klen);
+        } else if (h.kind == UNDO_EXPIRE || h.kind == UNDO_LENGTH) {
+            tentry_t *x = table_peek(t, key, h.klen); /* restored by the records after this one */
+            if (h.kind == UNDO_EXPIRE)
+                table_set_expire(t, x, h.exp);
+            else
+                table_truncate(t, x, h.keep);
         } else if (h.kind == UNDO_ENTRY) {
             tentry_t *x = table_set(t, key, h.klen, val, h.vlen, h.exp, NULL);
             x->lru = h.lru;

@@ -556,6 +556,12 @@ tentry_t *table_append(table_t *t, tentry_t *e, const void *p, size_t n)
     return e;
 }
 
+void table_truncate(table_t *t, tentry_t *e, size_t vlen)
+{
+    t->kv_bytes -= tentry_vlen(e) - vlen;
+    e->vlen = (uint32_t)vlen;
+}
+
 tentry_t *table_set_value(table_t *t, tentry_t *e, const void *val, size_t vlen)
 {
     size_t hdr = entry_header(e), old = tentry_vlen(e);

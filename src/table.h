@@ -145,6 +145,9 @@ tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire);
  * key cost amortised O(n) in total. */
 tentry_t *table_append(table_t *t, tentry_t *e, const void *p, size_t n);
 
+/* Cut e's value to its first vlen bytes (an append taken back). */
+void table_truncate(table_t *t, tentry_t *e, size_t vlen);
+
 /* Replace e's value in place when the new value fits the allocation;
  * otherwise as table_set. Keeps the expiry. Returns the entry. */
 tentry_t *table_set_value(table_t *t, tentry_t *e, const void *val, size_t vlen);
