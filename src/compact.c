@@ -124,7 +124,7 @@ static void child_main(const char *tmp, pid_t parent)
     int rc = wal_write_base(srv.db, tmp, &srv.pool, child_progress, NULL, &entries, &bytes);
     if (rc < 0) {
         fprintf(stderr, "kvd compaction child: writing %s failed: %s\n", tmp, strerror(-rc));
-        _exit(1);
+        _exit(-rc > 0 && -rc < 126 ? -rc : 125); /* the parent logs strerror(status) */
     }
     report_cow();
     _exit(0);
@@ -336,7 +336,8 @@ static void finish(int status)
         if (WIFSIGNALED(status))
             log_warning("compaction failed: the child was killed by signal %d", WTERMSIG(status));
         else
-            log_warning("compaction failed: the child exited with status %d", WEXITSTATUS(status));
+            log_warning("compaction failed: the child could not write the base: %s (exit status %d)",
+                        strerror(WEXITSTATUS(status)), WEXITSTATUS(status));
         return;
     }
     struct stat st;

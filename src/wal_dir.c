@@ -272,8 +272,11 @@ int wal_keep_broken(const char *path, uint64_t from, char *kept, size_t keptlen)
     if (rc == 0 && fsync(out) < 0)
         rc = -errno;
     close(in);
-    if (out >= 0)
+    if (out >= 0) {
         close(out);
+        if (rc < 0)
+            unlink(kept); /* no half copy left to mislead */
+    }
     if (rc == 0) {
         char dir[4200];
         snprintf(dir, sizeof dir, "%s", path);

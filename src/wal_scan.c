@@ -193,6 +193,10 @@ int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_appl
             note_bad(res, gline, goff, why);
             res->status = WAL_SCAN_TAIL;
         } else if (res->bad_offset > goff) {
+            char why2[sizeof res->bad_reason];
+            snprintf(why2, sizeof why2, "the group of %u lines starting at line %llu is incomplete: line %llu: %.120s",
+                     gsize, (unsigned long long)gline, (unsigned long long)res->bad_line, res->bad_reason);
+            snprintf(res->bad_reason, sizeof res->bad_reason, "%s", why2);
             res->bad_line = gline;
             res->bad_offset = goff;
         }
