@@ -193,6 +193,8 @@ void commit_end(client *c, size_t reply_start)
         c->out.len = reply_start;
         reply_errorf(c, "MISCONF Errors writing to the WAL file: %s (this reply would show data that may not be "
                      "on disk)", strerror(-srv.wal->sync_error));
+        if (c->nbars > 0)
+            add_span(c, reply_start, 0);
         return;
     }
     add_span(c, reply_start, need);
