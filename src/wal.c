@@ -44,9 +44,9 @@ uint64_t wal_append(wal_t *w, wal_entry *e)
 {
     e->seq = w->next_seq++;
     e->grp = 1;
-    if (w->group_left > 1) {
-        e->grp = w->group_left;
-        w->group_left = 0;
+    if (w->group_next > 1) {
+        e->grp = w->group_next;
+        w->group_next = 0;
     }
     wal_encode(&w->batch, e);
     return e->seq;
@@ -54,7 +54,7 @@ uint64_t wal_append(wal_t *w, wal_entry *e)
 
 void wal_group(wal_t *w, uint32_t n)
 {
-    w->group_left = n;
+    w->group_next = n;
 }
 
 #define WAL_BATCH_KEEP ((size_t)1 << 20) /* batch storage kept between flushes */
@@ -96,7 +96,7 @@ void wal_discard(wal_t *w)
 {
     batch_done(w);
     w->next_seq = w->written_seq + 1;
-    w->group_left = 0;
+    w->group_next = 0;
 }
 
 int wal_sync_fd(int fd)

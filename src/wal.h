@@ -47,7 +47,7 @@ typedef struct wal {
     uint64_t written_seq;   /* highest seq written to the file */
     uint64_t durable_seq;   /* highest seq known to be on disk */
     uint64_t size;          /* file length (all written lines) */
-    uint32_t group_left;    /* lines still to come in an open group */
+    uint32_t group_next;    /* size of the group the next append opens (0, 1: none) */
     int sync_error;         /* -errno of a failed fdatasync: fatal until restart */
     int write_error;        /* -errno of the last failed write, 0 once one succeeds */
     wal_stats stats;
