@@ -15,6 +15,7 @@ enum {
     UNDO_ENTRY,      /* the key's whole entry: value, expiry, access stamp */
     UNDO_EXPIRE,     /* only the key's expiry changed (exp) */
     UNDO_LENGTH,     /* only bytes were appended: the old length (keep) */
+    UNDO_RANGE,      /* bytes were overwritten: the old length (keep), where (exp), the old bytes (value) */
     UNDO_TABLE,      /* a FLUSH emptied the table (taken) */
 };
 typedef struct undo_hdr {
@@ -58,6 +59,17 @@ static void save_length(apply_undo *u, const tentry_t *x)
 {
     undo_hdr h = {.kind = UNDO_LENGTH, .klen = (uint32_t)tentry_klen(x), .keep = (uint32_t)tentry_vlen(x)};
     push(u, &h, tentry_key(x), NULL);
+}
+
+/* Record what a SETRANGE of n bytes at off is about to overwrite in x:
+ * its length and the old bytes in that range (not the whole value). */
+static void save_range(apply_undo *u, tentry_t *x, uint64_t off, size_t n)
+{
+    size_t old = tentry_vlen(x);
+    size_t have = off >= old ? 0 : (old - off < n ? old - off : n);
+    undo_hdr h = {.kind = UNDO_RANGE, .klen = (uint32_t)tentry_klen(x), .vlen = (uint32_t)have,
+                  .keep = (uint32_t)old, .exp = (int64_t)off};
+    push(u, &h, tentry_key(x), tentry_val(x) + (have ? off : 0));
 }
 
 /* Record key's state as it is now: its entry, or that it is absent. */
@@ -134,6 +146,17 @@ tentry_t *apply_entry(table_t *t, const wal_entry *e, apply_undo *u)
             save_length(u, x);
         return table_append(t, x, e->val, e->vlen);
     }
+    case WAL_OP_SETRANGE: {
+        tentry_t *x = table_peek(t, e->key, e->klen);
+        if (!x) {
+            if (u)
+                save(u, t, e->key, e->klen);
+            x = table_set(t, e->key, e->klen, NULL, 0, TABLE_NO_EXPIRE, NULL);
+        } else if (u) {
+            save_range(u, x, e->off, e->vlen);
+        }
+        return table_write_at(t, x, e->off, e->val, e->vlen);
+    }
     default:
         return NULL;
     }
@@ -181,12 +204,15 @@ void apply_undo_rollback(apply_undo *u, table_t *t)
         const char *key = rec + sizeof h, *val = key + h.klen;
         if (h.kind == UNDO_ABSENT) {
             table_del(t, key, h.klen);
-        } else if (h.kind == UNDO_EXPIRE || h.kind == UNDO_LENGTH) {
+        } else if (h.kind == UNDO_EXPIRE || h.kind == UNDO_LENGTH || h.kind == UNDO_RANGE) {
             tentry_t *x = table_peek(t, key, h.klen); /* restored by the records after this one */
-            if (h.kind == UNDO_EXPIRE)
+            if (h.kind == UNDO_EXPIRE) {
                 table_set_expire(t, x, h.exp);
-            else
+            } else {
+                if (h.kind == UNDO_RANGE && h.vlen)
+                    memcpy(tentry_val(x) + h.exp, val, h.vlen);
                 table_truncate(t, x, h.keep);
+            }
         } else if (h.kind == UNDO_ENTRY) {
             tentry_t *x = table_set(t, key, h.klen, val, h.vlen, h.exp, NULL);
             x->lru = h.lru;

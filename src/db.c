@@ -97,6 +97,13 @@ tentry_t *db_append(const char *key, size_t klen, const char *p, size_t n)
     return change(WAL_OP_APPEND, key, klen, p, n, TABLE_NO_EXPIRE);
 }
 
+tentry_t *db_setrange(const char *key, size_t klen, uint64_t off, const char *p, size_t n)
+{
+    wal_entry e = {.op = WAL_OP_SETRANGE, .key = key, .klen = klen, .val = p, .vlen = n, .off = off,
+                   .exp = TABLE_NO_EXPIRE};
+    return commit_entry(&e);
+}
+
 int db_delete(const char *key, size_t klen)
 {
     int existed = table_peek(srv.db, key, klen) != NULL;

@@ -46,6 +46,11 @@ tentry_t *db_set_value(tentry_t *e, const char *val, size_t vlen);
  * Returns the entry. */
 tentry_t *db_append(const char *key, size_t klen, const char *p, size_t n);
 
+/* Write n bytes of p into key's value at off (zero-padded, the key
+ * created without expiry if missing); logged as setrange. Returns the
+ * entry. */
+tentry_t *db_setrange(const char *key, size_t klen, uint64_t off, const char *p, size_t n);
+
 /* Delete key, logged even when it does not exist (a group may count on
  * the line). Returns 1 if it existed. */
 int db_delete(const char *key, size_t klen);

@@ -556,6 +556,22 @@ tentry_t *table_append(table_t *t, tentry_t *e, const void *p, size_t n)
     return e;
 }
 
+tentry_t *table_write_at(table_t *t, tentry_t *e, size_t off, const void *p, size_t n)
+{
+    size_t old = tentry_vlen(e);
+    if (off + n > old) {
+        size_t hdr = entry_header(e), need = hdr + off + n;
+        if (need > entry_room(e))
+            e = entry_resize(t, e, need);
+        memset(tentry_val(e) + old, 0, off + n - old);
+        t->kv_bytes += off + n - old;
+        e->vlen = (uint32_t)(off + n);
+    }
+    if (n)
+        memcpy(tentry_val(e) + off, p, n);
+    return e;
+}
+
 void table_truncate(table_t *t, tentry_t *e, size_t vlen)
 {
     t->kv_bytes -= tentry_vlen(e) - vlen;

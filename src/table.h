@@ -145,6 +145,11 @@ tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire);
  * key cost amortised O(n) in total. */
 tentry_t *table_append(table_t *t, tentry_t *e, const void *p, size_t n);
 
+/* Write n bytes of p at offset off of e's value, padding with zero bytes
+ * when off is past its end and growing it as needed (SETRANGE); the
+ * expiry stays. Returns the entry, which may have moved. */
+tentry_t *table_write_at(table_t *t, tentry_t *e, size_t off, const void *p, size_t n);
+
 /* Cut e's value to its first vlen bytes (an append taken back). */
 void table_truncate(table_t *t, tentry_t *e, size_t vlen);
 

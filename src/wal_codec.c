@@ -26,7 +26,7 @@
 static const char *const op_names[WAL_OP_MAX] = {
     [WAL_OP_SET] = "set",       [WAL_OP_DEL] = "del",     [WAL_OP_EXPIRE] = "expire",
     [WAL_OP_PERSIST] = "persist", [WAL_OP_FLUSH] = "flush", [WAL_OP_RENAME] = "rename",
-    [WAL_OP_APPEND] = "append",
+    [WAL_OP_APPEND] = "append", [WAL_OP_SETRANGE] = "setrange",
 };
 
 const char *wal_op_name(wal_op op)
@@ -71,7 +71,8 @@ static char *put_field(char *p, const char *name, size_t nlen, const void *v, si
 size_t wal_encode(buf_t *out, const wal_entry *e)
 {
     int has_key = e->op != WAL_OP_FLUSH;
-    int has_val = e->op == WAL_OP_SET || e->op == WAL_OP_RENAME || e->op == WAL_OP_APPEND;
+    int has_val = e->op == WAL_OP_SET || e->op == WAL_OP_RENAME || e->op == WAL_OP_APPEND ||
+                  e->op == WAL_OP_SETRANGE;
     int has_exp = (e->op == WAL_OP_SET && e->exp != WAL_NO_EXPIRE) || e->op == WAL_OP_EXPIRE;
     int ktext = 1, vtext = 1;
     size_t room = 96 + CRC_SUFFIX_LEN;
@@ -94,6 +95,10 @@ size_t wal_encode(buf_t *out, const wal_entry *e)
     }
     if (has_key)
         p = put_field(p, "key", 3, e->key, e->klen, ktext);
+    if (e->op == WAL_OP_SETRANGE) {
+        p = PUTLIT(p, ",\"off\":");
+        p += kvd_ull_to_str(p, e->off);
+    }
     if (has_val) {
         if (e->op == WAL_OP_RENAME)
             p = put_field(p, "dst", 3, e->val, e->vlen, vtext);
@@ -416,6 +421,8 @@ static int decode_canonical(wal_decoder *d, const char *body, size_t len, wal_en
         e->op = WAL_OP_RENAME;
     else if (LIT(&c, "append\""))
         e->op = WAL_OP_APPEND;
+    else if (LIT(&c, "setrange\""))
+        e->op = WAL_OP_SETRANGE;
     else
         return 0;
     if (LIT(&c, ",\"grp\":")) {
@@ -425,7 +432,10 @@ static int decode_canonical(wal_decoder *d, const char *body, size_t len, wal_en
     }
     if (e->op != WAL_OP_FLUSH && !canon_field(d, &c, "key", &e->key, &e->klen))
         return 0;
-    if ((e->op == WAL_OP_SET || e->op == WAL_OP_APPEND) && !canon_field(d, &c, "val", &e->val, &e->vlen))
+    if (e->op == WAL_OP_SETRANGE && (!LIT(&c, ",\"off\":") || !canon_uint(&c, &e->off)))
+        return 0;
+    if ((e->op == WAL_OP_SET || e->op == WAL_OP_APPEND || e->op == WAL_OP_SETRANGE) &&
+        !canon_field(d, &c, "val", &e->val, &e->vlen))
         return 0;
     if (e->op == WAL_OP_RENAME && !canon_field(d, &c, "dst", &e->val, &e->vlen))
         return 0;
@@ -446,9 +456,9 @@ static int decode_canonical(wal_decoder *d, const char *body, size_t len, wal_en
     return c.p == c.end;
 }
 
-enum { F_SEQ, F_OP, F_GRP, F_KEY, F_KEY64, F_VAL, F_VAL64, F_DST, F_DST64, F_EXP, F_N };
-static const char *const field_names[F_N] = {"seq", "op", "grp", "key", "key64",
-                                             "val", "val64", "dst", "dst64", "exp"};
+enum { F_SEQ, F_OP, F_GRP, F_KEY, F_KEY64, F_VAL, F_VAL64, F_DST, F_DST64, F_EXP, F_OFF, F_N };
+static const char *const field_names[F_N] = {"seq", "op", "grp", "key", "key64", "val",
+                                             "val64", "dst", "dst64", "exp", "off"};
 
 int wal_decode_line(wal_decoder *d, const char *line, size_t len, wal_entry *e, char *why,
                     size_t whylen)
@@ -516,9 +526,14 @@ int wal_decode_line(wal_decoder *d, const char *line, size_t len, wal_entry *e, 
     if (e->op != WAL_OP_FLUSH &&
         field_bytes(d, f[F_KEY], f[F_KEY64], &e->key, &e->klen, &koff, &kscr) < 0)
         FAIL("missing or invalid \"key\"/\"key64\"");
-    if ((e->op == WAL_OP_SET || e->op == WAL_OP_APPEND) &&
+    if ((e->op == WAL_OP_SET || e->op == WAL_OP_APPEND || e->op == WAL_OP_SETRANGE) &&
         field_bytes(d, f[F_VAL], f[F_VAL64], &e->val, &e->vlen, &voff, &vscr) < 0)
         FAIL("missing or invalid \"val\"/\"val64\"");
+    if (e->op == WAL_OP_SETRANGE) {
+        if (!f[F_OFF] || as_uint(f[F_OFF], WAL_MAX_EXACT, &u) < 0)
+            FAIL("missing or invalid \"off\"");
+        e->off = u;
+    }
     if (e->op == WAL_OP_RENAME &&
         field_bytes(d, f[F_DST], f[F_DST64], &e->val, &e->vlen, &voff, &vscr) < 0)
         FAIL("missing or invalid \"dst\"/\"dst64\"");

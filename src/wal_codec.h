@@ -20,6 +20,7 @@ typedef enum wal_op {
     WAL_OP_FLUSH,   /* remove every key */
     WAL_OP_RENAME,  /* key moves to dst (val field), replacing dst */
     WAL_OP_APPEND,  /* val is appended to key's value (created if missing) */
+    WAL_OP_SETRANGE, /* val overwrites key's value from byte off (zero-padded; created if missing) */
     WAL_OP_MAX
 } wal_op;
 
@@ -38,8 +39,9 @@ typedef struct wal_entry {
     uint32_t grp;     /* lines in the group this line opens (1: no group) */
     const char *key;
     size_t klen;
-    const char *val;  /* value for SET and APPEND, destination key for RENAME */
+    const char *val;  /* value for SET, APPEND and SETRANGE, destination key for RENAME */
     size_t vlen;
+    uint64_t off;     /* SETRANGE: where val goes */
     int64_t exp;      /* absolute unix ms (0..INT64_MAX), or WAL_NO_EXPIRE */
 } wal_entry;
 

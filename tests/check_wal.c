@@ -264,6 +264,7 @@ static void assert_same_entry(const wal_entry *a, const wal_entry *b)
     if (a->vlen)
         ck_assert_int_eq(memcmp(a->val, b->val, a->vlen), 0);
     ck_assert_int_eq(a->exp, b->exp);
+    ck_assert_uint_eq(a->off, b->off);
 }
 
 START_TEST(test_fast_path_agrees_with_cjson)
@@ -280,7 +281,8 @@ START_TEST(test_fast_path_agrees_with_cjson)
         all[i] = (char)i;
     const char *texts[] = {"", "plain", "q\"uote", "back\\slash", "ctl\x01\x1f\t\n\r\b\f", "h\xc3\xa9 \xe2\x82\xac",
                            "\x7f del", "/slash/"};
-    wal_op ops[] = {WAL_OP_SET, WAL_OP_DEL, WAL_OP_EXPIRE, WAL_OP_PERSIST, WAL_OP_FLUSH, WAL_OP_RENAME, WAL_OP_APPEND};
+    wal_op ops[] = {WAL_OP_SET,    WAL_OP_DEL,    WAL_OP_EXPIRE,  WAL_OP_PERSIST,
+                    WAL_OP_FLUSH,  WAL_OP_RENAME, WAL_OP_APPEND, WAL_OP_SETRANGE};
     uint64_t seq = 1;
     for (size_t o = 0; o < sizeof ops / sizeof *ops; o++) {
         for (size_t k = 0; k < sizeof texts / sizeof *texts + 1; k++) {
@@ -292,8 +294,11 @@ START_TEST(test_fast_path_agrees_with_cjson)
                                .exp = (withexp || ops[o] == WAL_OP_EXPIRE) ? 1234567890123LL : TABLE_NO_EXPIRE};
                 if (ops[o] == WAL_OP_FLUSH)
                     e.klen = 0;
-                if (ops[o] != WAL_OP_SET && ops[o] != WAL_OP_RENAME && ops[o] != WAL_OP_APPEND)
+                if (ops[o] != WAL_OP_SET && ops[o] != WAL_OP_RENAME && ops[o] != WAL_OP_APPEND &&
+                    ops[o] != WAL_OP_SETRANGE)
                     e.vlen = 0;
+                if (ops[o] == WAL_OP_SETRANGE)
+                    e.off = k * 1000003u;
                 if (ops[o] != WAL_OP_SET && ops[o] != WAL_OP_EXPIRE)
                     e.exp = TABLE_NO_EXPIRE;
                 buf_reset(&b);

@@ -53,7 +53,9 @@ static int dump_entry(void *ctx, const wal_entry *e)
         putchar(' ');
         args_print_quoted(stdout, e->key, e->klen);
     }
-    if (e->op == WAL_OP_SET || e->op == WAL_OP_RENAME) {
+    if (e->op == WAL_OP_SETRANGE)
+        printf(" %llu", (unsigned long long)e->off);
+    if (e->op == WAL_OP_SET || e->op == WAL_OP_RENAME || e->op == WAL_OP_APPEND || e->op == WAL_OP_SETRANGE) {
         putchar(' ');
         args_print_quoted(stdout, e->val, e->vlen);
     }

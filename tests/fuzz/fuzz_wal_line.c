@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * writes one, so such lines are not compared.) */
         int has_nul_escape = memmem(line, len, "\\u0000", 6) != NULL;
         if (!has_nul_escape) {
-            if (rb != 0 || a.seq != b.seq || a.op != b.op || a.grp != b.grp || a.exp != b.exp ||
+            if (rb != 0 || a.seq != b.seq || a.op != b.op || a.grp != b.grp || a.exp != b.exp || a.off != b.off ||
                 a.klen != b.klen || a.vlen != b.vlen || (a.klen && memcmp(a.key, b.key, a.klen)) ||
                 (a.vlen && memcmp(a.val, b.val, a.vlen)))
                 abort();

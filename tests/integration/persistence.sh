@@ -78,6 +78,8 @@ if command -v jq >/dev/null; then
     expect_eq "a past EXPIRE is logged as a delete" '"del"' "$(jq -c 'select(.key=="e5") | .op' "$W" | tail -1)"
     expect_eq "MSET is one group" 3 "$(jq -c 'select(.key=="m1" and .op=="set") | .grp' "$W" | head -1)"
     expect_eq "APPEND is logged as an append" '"append"' "$(jq -c 'select(.key=="ap") | .op' "$W" | sed -n 2p)"
+    expect_eq "SETRANGE is logged as the range it writes" '{"op":"setrange","off":3,"val":"xyz"}' \
+        "$(jq -c 'select(.key=="sr") | {op, off, val}' "$W")"
     expect_eq "binary keys go base64" '"awBleQ=="' "$(jq -c 'select(.key64) | .key64' "$W")"
 fi
 expect_eq "kvd-check-wal agrees" 0 "$("$CHECKWAL" "$W" >/dev/null; echo $?)"
