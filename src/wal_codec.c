@@ -432,7 +432,7 @@ static int decode_canonical(wal_decoder *d, const char *body, size_t len, wal_en
     }
     if (e->op != WAL_OP_FLUSH && !canon_field(d, &c, "key", &e->key, &e->klen))
         return 0;
-    if (e->op == WAL_OP_SETRANGE && (!LIT(&c, ",\"off\":") || !canon_uint(&c, &e->off)))
+    if (e->op == WAL_OP_SETRANGE && (!LIT(&c, ",\"off\":") || !canon_uint(&c, &e->off) || e->off > WAL_OFF_MAX))
         return 0;
     if ((e->op == WAL_OP_SET || e->op == WAL_OP_APPEND || e->op == WAL_OP_SETRANGE) &&
         !canon_field(d, &c, "val", &e->val, &e->vlen))
@@ -454,6 +454,15 @@ static int decode_canonical(wal_decoder *d, const char *body, size_t len, wal_en
         }
     }
     return c.p == c.end;
+}
+
+/* A value is at most 4 GiB - 1 bytes (the table's length field): a line
+ * asking for more cannot have come from kvd. */
+static int within_limits(const wal_entry *e)
+{
+    if (e->op == WAL_OP_SETRANGE)
+        return e->off <= WAL_OFF_MAX && e->vlen <= WAL_OFF_MAX - e->off;
+    return e->vlen <= WAL_OFF_MAX;
 }
 
 enum { F_SEQ, F_OP, F_GRP, F_KEY, F_KEY64, F_VAL, F_VAL64, F_DST, F_DST64, F_EXP, F_OFF, F_N };
@@ -478,8 +487,11 @@ int wal_decode_line(wal_decoder *d, const char *line, size_t len, wal_entry *e, 
     if (got != want)
         FAIL("checksum mismatch (line says %08x, bytes give %08x)", want, got);
 
-    if (!d->cjson_only && decode_canonical(d, line, len - CRC_SUFFIX_LEN, e))
+    if (!d->cjson_only && decode_canonical(d, line, len - CRC_SUFFIX_LEN, e)) {
+        if (!within_limits(e))
+            FAIL("the value (with \"off\") is longer than a value can be (4 GiB - 1 bytes)");
         return 0;
+    }
     buf_reset(&d->scratch);
 
     active = d;
@@ -530,10 +542,12 @@ int wal_decode_line(wal_decoder *d, const char *line, size_t len, wal_entry *e, 
         field_bytes(d, f[F_VAL], f[F_VAL64], &e->val, &e->vlen, &voff, &vscr) < 0)
         FAIL("missing or invalid \"val\"/\"val64\"");
     if (e->op == WAL_OP_SETRANGE) {
-        if (!f[F_OFF] || as_uint(f[F_OFF], WAL_MAX_EXACT, &u) < 0)
+        if (!f[F_OFF] || as_uint(f[F_OFF], (double)WAL_OFF_MAX + 1, &u) < 0)
             FAIL("missing or invalid \"off\"");
         e->off = u;
     }
+    if (!within_limits(e))
+        FAIL("the value (with \"off\") is longer than a value can be (4 GiB - 1 bytes)");
     if (e->op == WAL_OP_RENAME &&
         field_bytes(d, f[F_DST], f[F_DST64], &e->val, &e->vlen, &voff, &vscr) < 0)
         FAIL("missing or invalid \"dst\"/\"dst64\"");

@@ -32,6 +32,9 @@ typedef enum wal_op {
  * only below 2^53, and an expiry must come back exactly. */
 #define WAL_EXP_NUMBER_MAX 9007199254740992LL
 
+/* The longest value, and so the largest SETRANGE offset plus length. */
+#define WAL_OFF_MAX 0xffffffffULL
+
 /* One decoded line. Pointers stay valid until the next decode. */
 typedef struct wal_entry {
     uint64_t seq;

@@ -234,8 +234,11 @@ START_TEST(test_decode_rules)
         "{\"seq\":1,\"op\":\"set\",\"key\":\"k\",\"key64\":\"aw==\",\"val\":\"v\"", /* both forms */
         "{\"seq\":1,\"op\":\"set\",\"key64\":\"a\",\"val\":\"v\"",                 /* bad base64 */
         "{\"seq\":1,\"op\":\"flush\"",                                           /* ok */
+        "{\"seq\":1,\"op\":\"setrange\",\"key\":\"k\",\"off\":4294967294,\"val\":\"x\"", /* ends at 4 GiB - 1 */
+        "{\"seq\":1,\"op\":\"setrange\",\"key\":\"k\",\"off\":4294967295,\"val\":\"x\"", /* past it */
+        "{\"seq\":1,\"op\":\"setrange\",\"key\":\"k\",\"val\":\"x\"",                 /* no off */
     };
-    const int ok[] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    const int ok[] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0};
     for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
         buf_reset(&b);
         buf_puts(&b, bodies[i]);
