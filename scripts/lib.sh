@@ -72,7 +72,7 @@ build_vpath() {
 start_server() {
     local bin=$1 log=$2 try i; shift 2
     for try in 1 2 3 4 5 6 7 8; do
-        PORT=$((20000 + RANDOM % 40000))
+        PORT=$((10000 + RANDOM % 22000))  # below the ephemeral ports
         : >"$log"
         "$bin" --bind 127.0.0.1 --port "$PORT" "$@" &
         SPID=$!

@@ -154,7 +154,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     conf_init(&srv.cfg);
-    int test_only, status = 1;
+    int test_only, status = 1, pidfile_written = 0;
     if (load_config(&srv.cfg, argc, argv, &test_only, &srv.config_file) < 0)
         goto out;
     if (test_only) {
@@ -181,8 +181,12 @@ int main(int argc, char **argv)
         snprintf(srv.run_id + 2 * i, 3, "%02x", rid[i]);
     log_notice("kvd %s starting: pid %d, port %d, config %s", KVD_VERSION, (int)getpid(), srv.cfg.port,
                srv.config_file ? srv.config_file : "(none)");
-    if (srv.cfg.pidfile[0] && write_pidfile(srv.cfg.pidfile) < 0)
-        log_warning("cannot write pidfile %s: %s", srv.cfg.pidfile, strerror(errno));
+    if (srv.cfg.pidfile[0]) {
+        int prc = write_pidfile(srv.cfg.pidfile);
+        if (prc < 0)
+            log_warning("cannot write pidfile %s: %s", srv.cfg.pidfile, strerror(-prc));
+        pidfile_written = prc == 0;
+    }
     raise_fd_limit(srv.cfg.maxclients);
 
     int rc = kvd_mkdir_p(srv.cfg.dir, 0700);
@@ -232,6 +236,9 @@ out:
         db_close();
     table_free(srv.db);
     pool_destroy(&srv.pool);
+    /* Whatever the reason for exiting, the pid in the file is gone. */
+    if (pidfile_written)
+        unlink(srv.cfg.pidfile);
     conf_free(&srv.cfg);
     free(srv.config_file);
     free(srv.executable);

@@ -145,8 +145,6 @@ int server_shutdown(const char *why, int force)
     close_handle((uv_handle_t *)&srv.sig_term);
     close_handle((uv_handle_t *)&srv.sig_int);
     close_handle((uv_handle_t *)&srv.sig_hup);
-    if (srv.cfg.pidfile[0])
-        unlink(srv.cfg.pidfile);
     return 0;
 }
 

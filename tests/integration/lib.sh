@@ -100,6 +100,16 @@ finish() {
 }
 
 # ---- servers ----
+# random_port: a loopback port to try, below the kernel's ephemeral range
+# (ip_local_port_range), so that no client socket of this or another test
+# can be holding it.
+random_port() {
+    local lo=32768 hi
+    read -r lo hi </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null
+    [ "$lo" -gt 12000 ] 2>/dev/null || lo=32768
+    echo $((10000 + RANDOM % (lo - 10000)))
+}
+
 # on_free_port WHAT LOG CMD...: run CMD in the background on a random
 # loopback port (each @PORT@ in CMD becomes it) and wait until it answers
 # PING; another port if that one was taken, else the end of LOG on
@@ -107,7 +117,7 @@ finish() {
 on_free_port() {
     local what=$1 log=$2 try a; shift 2
     for try in 1 2 3 4 5 6 7 8; do
-        FREE_PORT=$((20000 + RANDOM % 40000))
+        FREE_PORT=$(random_port)
         local cmd=()
         for a in "$@"; do cmd+=("${a//@PORT@/$FREE_PORT}"); done
         "${cmd[@]}" &

@@ -13,7 +13,7 @@ if ldd "$KVD" 2>/dev/null | grep -q libasan; then
     echo "skip [$NAME]: sanitizer build"; exit 77
 fi
 for try in 1 2 3 4 5; do
-    PORT=$((20000 + RANDOM % 40000))
+    PORT=$(random_port)
     valgrind -q --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite \
         --log-file="$T/vg.log" "$KVD" --bind 127.0.0.1 --port "$PORT" --dir "$T/d" \
         --appendfsync always --hz 50 --logfile "$T/kvd.log" &
