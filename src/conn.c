@@ -4,6 +4,7 @@
  * so that the kernel does not reset it away). */
 #include "config.h"
 #include "conn.h"
+#include "acl.h"
 #include "cmd.h"
 #include "commit.h"
 #include "log.h"
@@ -16,6 +17,13 @@
 #include <unistd.h>
 
 #define READ_CHUNK (16 * 1024)
+
+/* Before AUTH a client gets only what AUTH or HELLO needs: at most
+ * UNAUTH_MAX_ARGS arguments of UNAUTH_MAX_BULK bytes (Redis's limits),
+ * and its replies may not pile up past UNAUTH_MAX_OUTPUT bytes. */
+#define UNAUTH_MAX_ARGS 10
+#define UNAUTH_MAX_BULK 16384
+#define UNAUTH_MAX_OUTPUT 1024
 
 static void client_flush(client *c);
 static void client_close(client *c);
@@ -234,6 +242,12 @@ static void client_flush(client *c)
         if (c->out.len == 0 && c->out.cap > POOL_MAX_SIZE)
             buf_release(&c->out);
     }
+    if (!(c->flags & CLIENT_AUTHENTICATED) && c->out.len + c->inflight > UNAUTH_MAX_OUTPUT) {
+        log_verbose("closing client id=%llu addr=%s: %zu bytes of replies unread before AUTH",
+                    (unsigned long long)c->id, c->addr, c->out.len + c->inflight);
+        client_close(c);
+        return;
+    }
     if (srv.cfg.obuf_hard > 0 && (long long)(c->out.len + c->inflight) > srv.cfg.obuf_hard) {
         log_warning("closing client id=%llu addr=%s: output buffer of %zu bytes is over the hard "
                     "limit (client-output-buffer-limit)",
@@ -257,6 +271,31 @@ void conn_close_after_reply(client *c)
 }
 
 /* ------------------------------------------------------------------- reads */
+
+static void apply_limits(client *c)
+{
+    resp_limits lim = {(size_t)srv.cfg.proto_inline_max_size, srv.cfg.proto_max_bulk_len,
+                       srv.cfg.proto_max_multibulk_len, 0};
+    if (!(c->flags & CLIENT_AUTHENTICATED)) {
+        lim.unauthenticated = 1;
+        if (lim.inline_max > UNAUTH_MAX_BULK)
+            lim.inline_max = UNAUTH_MAX_BULK;
+        if (lim.bulk_max > UNAUTH_MAX_BULK)
+            lim.bulk_max = UNAUTH_MAX_BULK;
+        if (lim.multibulk_max > UNAUTH_MAX_ARGS)
+            lim.multibulk_max = UNAUTH_MAX_ARGS;
+    }
+    c->parser.lim = lim;
+}
+
+void conn_authenticated(client *c, struct acl_user *u)
+{
+    c->user = u;
+    if (!(c->flags & CLIENT_AUTHENTICATED)) {
+        c->flags |= CLIENT_AUTHENTICATED;
+        apply_limits(c);
+    }
+}
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
@@ -429,9 +468,7 @@ void conn_accept(uv_stream_t *server_h, int status)
     c->h.handle.data = c;
     buf_init(&c->qbuf, &srv.pool);
     buf_init(&c->out, &srv.pool);
-    resp_limits lim = {(size_t)srv.cfg.proto_inline_max_size, srv.cfg.proto_max_bulk_len,
-                       srv.cfg.proto_max_multibulk_len};
-    resp_parser_init(&c->parser, &lim);
+    resp_parser_init(&c->parser, NULL);
     if (uv_accept(server_h, &c->h.stream) < 0) {
         c->flags |= CLIENT_CLOSING;
         uv_close(&c->h.handle, client_free_cb);
@@ -457,7 +494,7 @@ void conn_accept(uv_stream_t *server_h, int status)
         uv_tcp_nodelay(&c->h.tcp, 1);
         if (srv.cfg.tcp_keepalive > 0)
             uv_tcp_keepalive(&c->h.tcp, 1, (unsigned)srv.cfg.tcp_keepalive);
-        if (srv.cfg.protected_mode && !srv.cfg.requirepass[0] && !is_loopback_peer(&ss)) {
+        if (srv.cfg.protected_mode && (acl_default_user()->flags & ACL_USER_NOPASS) && !is_loopback_peer(&ss)) {
             log_verbose("protected mode: refused client %s", c->addr);
             reject_and_close(c, denied_msg);
             return;
@@ -467,8 +504,11 @@ void conn_accept(uv_stream_t *server_h, int status)
         reject_and_close(c, "-ERR max number of clients reached\r\n");
         return;
     }
-    if (!srv.cfg.requirepass[0])
+    /* As Redis: the default user without a password needs no AUTH. */
+    c->user = acl_default_user();
+    if ((c->user->flags & (ACL_USER_NOPASS | ACL_USER_ON)) == (ACL_USER_NOPASS | ACL_USER_ON))
         c->flags |= CLIENT_AUTHENTICATED;
+    apply_limits(c);
     srv.nclients++;
     list_push_back(&srv.clients, &c->all);
     rc = uv_read_start(&c->h.stream, alloc_cb, read_cb);
@@ -539,11 +579,9 @@ size_t conn_memory(void)
 
 void conn_set_limits(void)
 {
-    resp_limits lim = {(size_t)srv.cfg.proto_inline_max_size, srv.cfg.proto_max_bulk_len,
-                       srv.cfg.proto_max_multibulk_len};
     client *c;
     LIST_EACH(&srv.clients, client, all, c)
-        c->parser.lim = lim;
+        apply_limits(c);
 }
 
 void conn_close_all(void)
@@ -568,13 +606,13 @@ void conn_describe(client *c, buf_t *out)
     buf_appendf(out,
                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
                 "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
-                "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=r cmd=%s user=default "
+                "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=r cmd=%s user=%s "
                 "redir=-1 resp=2 lib-name=%s lib-ver=%s",
                 (unsigned long long)c->id, c->addr, c->laddr, -1, c->name ? c->name : "",
                 (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000),
                 flags, c->qbuf.len, c->qbuf.cap - c->qbuf.len, c->qbuf.cap, c->qbuf.len, c->out.len,
                 c->inflight ? 1 : 0, c->out.cap + c->inflight,
                 sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight,
-                c->lastcmd ? c->lastcmd : "NULL", c->lib_name ? c->lib_name : "",
+                c->lastcmd ? c->lastcmd : "NULL", c->user ? c->user->name : "default", c->lib_name ? c->lib_name : "",
                 c->lib_ver ? c->lib_ver : "");
 }

@@ -160,8 +160,10 @@ int resp_parse(resp_parser *p, char *buf, size_t len, int *argc)
         if (nl + 1 >= buf + len)
             return RESP_MORE; /* the \n is not here yet */
         long long n;
-        if (parse_len(s + 1, nl, &n) < 0 || n > p->lim.multibulk_max)
+        if (parse_len(s + 1, nl, &n) < 0)
             return fail(p, "invalid multibulk length");
+        if (n > p->lim.multibulk_max)
+            return fail(p, p->lim.unauthenticated ? "unauthenticated multibulk length" : "invalid multibulk length");
         p->pos = (size_t)(nl - buf) + 2;
         if (n <= 0) {
             /* "*0" and "*-1" are empty commands: skip them. */
@@ -193,8 +195,10 @@ int resp_parse(resp_parser *p, char *buf, size_t len, int *argc)
                 return fail(p, p->errbuf);
             }
             long long bl;
-            if (parse_len(s + 1, nl, &bl) < 0 || bl < 0 || bl > p->lim.bulk_max)
+            if (parse_len(s + 1, nl, &bl) < 0 || bl < 0)
                 return fail(p, "invalid bulk length");
+            if (bl > p->lim.bulk_max)
+                return fail(p, p->lim.unauthenticated ? "unauthenticated bulk length" : "invalid bulk length");
             p->bulklen = bl;
             p->pos = (size_t)(nl - buf) + 2;
         }

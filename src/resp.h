@@ -18,6 +18,7 @@ typedef struct resp_limits {
     size_t inline_max;       /* longest inline line (Redis: 64 KiB) */
     long long bulk_max;      /* proto-max-bulk-len (Redis: 512 MiB) */
     long long multibulk_max; /* most arguments in one array (Redis: 1024*1024) */
+    int unauthenticated;     /* errors say "unauthenticated ..." (the limits are the caller's) */
 } resp_limits;
 
 #define RESP_INLINE_MAX_DEFAULT (64 * 1024)

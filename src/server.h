@@ -63,6 +63,7 @@ typedef struct client {
     int64_t linger_until;   /* CLIENT_LINGER: close by then even without EOF */
     uv_shutdown_t sreq;     /* CLIENT_LINGER: the FIN */
     const char *lastcmd;
+    struct acl_user *user;  /* whose permissions apply (the default user until AUTH) */
     uint64_t ncmds;         /* commands dispatched */
     list_link all;          /* on srv.clients (or srv.lingering once it lingers) */
     list_link pw;           /* on srv.pending: has replies to send */
@@ -79,6 +80,7 @@ typedef struct server_stats {
     uint64_t hits, misses;      /* keyspace_hits / keyspace_misses */
     uint64_t errors;            /* total_error_replies */
     uint64_t oom_rejects;
+    uint64_t acl_denied_auth, acl_denied_cmd, acl_denied_key; /* acl_access_denied_* */
     uint64_t ops_sample_cmds;   /* for instantaneous_ops_per_sec */
     int64_t ops_sample_ms;
     double ops_per_sec;

@@ -1,6 +1,7 @@
 /* harness: the daemon's modules driven without a loop (see harness.h). */
 #include "config.h"
 #include "harness.h"
+#include "acl.h"
 #include "apply.h"
 #include "cmd.h"
 #include "commit.h"
@@ -86,12 +87,14 @@ void h_start(const char *dir, int64_t now_ms)
     log_open(NULL, LOG_NOTHING);
     pool_init(&srv.pool, 0, 0);
     cmd_init();
+    acl_init();
     open_db();
     for (int i = 0; i < CLIENTS; i++) {
         client *c = xcalloc(1, sizeof(*c));
         buf_init(&c->qbuf, &srv.pool);
         buf_init(&c->out, &srv.pool);
         c->flags = CLIENT_AUTHENTICATED;
+        c->user = acl_default_user();
         c->id = (uint64_t)i + 1;
         snprintf(c->addr, sizeof c->addr, "harness:%d", i);
         fakes[i] = c;
