@@ -95,7 +95,12 @@ grow=$(( (after - before) / 1024 ))
 # others got their protocol error at once, and what they sent after it
 # was read and dropped (kvd lingers so that the error is not lost).
 expect_eq "the clients that never read were closed" 4 "$(awk '$1 == "deaf" && $2 < 64 * 1048576 {n++} END {print n+0}' "$T/hostile.out")"
-expect_between "peak RSS growth from 12 hostile unauthenticated clients sending 1.4 GB (MB)" 0 16 "$grow"
+# (Under ASan freed buffers sit in its quarantine: a wider bound there.
+# Without the limits the growth is over 1000 MB.)
+bound=16
+ldd "$KVD" 2>/dev/null | grep -q libasan && bound=128
+[ ${#VG[@]} -gt 0 ] && bound=128
+expect_between "peak RSS growth from 12 hostile unauthenticated clients sending 1.4 GB (MB)" 0 "$bound" "$grow"
 expect_eq "kvd still answers" PONG "$(cli -a Str0ng-pw --no-auth-warning ping)"
 expect_eq "and kept nothing of theirs" "" "$(cli -a Str0ng-pw --no-auth-warning get k)"
 
