@@ -3,6 +3,7 @@
 #include "cmd.h"
 #include "acl.h"
 #include "conn.h"
+#include "multi.h"
 #include "commit.h"
 #include "db.h"
 #include "log.h"
@@ -21,6 +22,8 @@
 #define NA CMD_NOAUTH
 #define OOM CMD_DENYOOM
 #define ADM CMD_ADMIN
+#define NQ CMD_NOQUEUE
+#define NM CMD_NOMULTI
 /* The fields cmd_init fills, zero in the tables. */
 #define RT 0, 0, NULL, 0, 0, 0
 #define KR CMD_KEY_READ
@@ -87,7 +90,7 @@ static kvd_cmd table[] = {
     /* connection and server */
     {"ping", cmd_ping, -1, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the server's liveliness response.", "@fast @connection", 0, 0, NULL, RT},
     {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the given string.", "@fast @connection", 0, 0, NULL, RT},
-    {"quit", cmd_quit, -1, F | NA, 0, 0, 0, "connection", "1.0.0", "O(1)", "Closes the connection.", "@fast @connection", 0, 0, NULL, RT},
+    {"quit", cmd_quit, -1, F | NA | NQ, 0, 0, 0, "connection", "1.0.0", "O(1)", "Closes the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"select", cmd_select, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Changes the selected database (kvd has only database 0).", "@fast @connection", 0, 0, NULL, RT},
     {"auth", cmd_auth, -2, F | NA, 0, 0, 0, "connection", "1.0.0", "O(N)", "Authenticates the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"hello", cmd_hello, -1, F | NA, 0, 0, 0, "connection", "6.0.0", "O(1)", "Handshakes with the server (RESP2 only).", "@fast @connection", 0, 0, NULL, RT},
@@ -99,11 +102,17 @@ static kvd_cmd table[] = {
     {"flushdb", cmd_flushdb, -1, W, 0, 0, 0, "server", "1.0.0", "O(N)", "Removes all keys.", "@keyspace @write @slow @dangerous", 0, 0, NULL, RT},
     {"flushall", cmd_flushall, -1, W, 0, 0, 0, "server", "1.0.0", "O(N)", "Removes all keys.", "@keyspace @write @slow @dangerous", 0, 0, NULL, RT},
     {"time", cmd_time, 1, F, 0, 0, 0, "server", "2.6.0", "O(1)", "Returns the server time.", "@fast", 0, 0, NULL, RT},
-    {"shutdown", cmd_shutdown, -1, ADM, 0, 0, 0, "server", "1.0.0", "O(N)", "Flushes and fsyncs the WAL, then shuts the server down.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"shutdown", cmd_shutdown, -1, ADM | NM, 0, 0, 0, "server", "1.0.0", "O(N)", "Flushes and fsyncs the WAL, then shuts the server down.", "@admin @slow @dangerous", 0, 0, NULL, RT},
     {"lastsave", cmd_lastsave, 1, F, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the unix time of the last successful WAL fsync.", "@admin @fast @dangerous", 0, 0, NULL, RT},
     {"bgrewriteaof", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "1.0.0", "O(1)", "Compacts the WAL in the background.", "@admin @slow @dangerous", 0, 0, NULL, RT},
     {"acl", cmd_acl, -2, 0, 0, 0, 0, "server", "6.0.0", "O(N)", "Users and their permissions: SETUSER, GETUSER, DELUSER, LIST, USERS, WHOAMI, CAT, GENPASS, LOG, SAVE, LOAD, DRYRUN.", "@slow", 0, 0, acl_subs, RT},
     {"compact", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "0.1.0", "O(1)", "Compacts the WAL in the background (kvd's name for BGREWRITEAOF).", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    /* transactions */
+    {"multi", cmd_multi, 1, F | NQ, 0, 0, 0, "transactions", "1.2.0", "O(1)", "Starts a transaction.", "@fast @transaction", 0, 0, NULL, RT},
+    {"exec", cmd_exec, 1, NQ, 0, 0, 0, "transactions", "1.2.0", "O(N)", "Executes all commands in a transaction.", "@slow @transaction", 0, 0, NULL, RT},
+    {"discard", cmd_discard, 1, F | NQ, 0, 0, 0, "transactions", "2.0.0", "O(N)", "Discards a transaction.", "@fast @transaction", 0, 0, NULL, RT},
+    {"watch", cmd_watch, -2, F | NQ, 1, -1, 1, "transactions", "2.2.0", "O(1) for every key.", "Monitors changes to keys to determine the execution of a transaction.", "@fast @transaction", 0, 0, NULL, RT},
+    {"unwatch", cmd_unwatch, 1, F, 0, 0, 0, "transactions", "2.2.0", "O(N)", "Forgets about watched keys of a transaction.", "@fast @transaction", 0, 0, NULL, RT},
     /* strings */
     {"get", cmd_get, 2, R | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Returns the string value of a key.", "@read @string @fast", KR, KR, NULL, RT},
     {"set", cmd_set, -3, W | OOM, 1, 1, 1, "string", "1.0.0", "O(1)", "Sets the string value of a key, with optional expiry and conditions.", "@write @string @slow", KW, KW, NULL, RT},
@@ -354,6 +363,15 @@ static void unknown_command(client *c, int argc, char **argv, size_t *argvlen)
     buf_release(&msg);
 }
 
+/* A command refused before it ran: count it, and inside MULTI make the
+ * EXEC abort, as Redis does. */
+static void rejected(client *c, kvd_cmd *cmd)
+{
+    if (cmd)
+        cmd->failed++;
+    multi_flag_error(c);
+}
+
 void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
 {
     db_set_now(kvd_now_ms());
@@ -364,12 +382,13 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
     if (!cmd) {
         c->lastcmd = "unknown";
         unknown_command(c, argc, argv, argvlen);
+        rejected(c, NULL);
         return;
     }
     c->lastcmd = cmd->name;
     if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
         reply_errorf(c, "ERR wrong number of arguments for '%s' command", cmd->name);
-        cmd->failed++;
+        rejected(c, cmd);
         return;
     }
     if (cmd->subs && argc >= 2) {
@@ -377,20 +396,25 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
         if (!sub) {
             static const char *const none[] = {NULL};
             reply_subcommand_error(c, cmd->name, argv[1], argvlen[1], none);
-            cmd->failed++;
+            rejected(c, cmd);
             return;
         }
         cmd = sub;
         c->lastcmd = cmd->name;
         if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
             reply_errorf(c, "ERR wrong number of arguments for '%s' command", cmd->name);
-            cmd->failed++;
+            rejected(c, cmd);
             return;
         }
     }
+    if ((c->flags & CLIENT_MULTI) && (cmd->flags & CMD_NOMULTI)) {
+        reply_error(c, "ERR Command not allowed inside a transaction");
+        rejected(c, cmd);
+        return;
+    }
     if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NOAUTH)) {
         reply_error(c, "NOAUTH Authentication required.");
-        cmd->failed++;
+        rejected(c, cmd);
         return;
     }
     int keypos = 0, denied = acl_check(c->user, cmd, argc, argv, argvlen, &keypos);
@@ -402,18 +426,22 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
             reply_error(c, "NOPERM this user has no permissions to access one of the keys used as arguments");
             cmd_acl_log(c, denied, argv[keypos], argvlen[keypos]);
         }
-        cmd->failed++;
+        rejected(c, cmd);
         return;
     }
     if ((cmd->flags & CMD_WRITE) && !db_writable()) {
         reply_errorf(c, "MISCONF Errors writing to the WAL file: %s", strerror(-wal_error(srv.wal)));
-        cmd->failed++;
+        rejected(c, cmd);
         return;
     }
     if (srv.cfg.maxmemory && db_make_room(1000) < 0 && (cmd->flags & CMD_DENYOOM)) {
         reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
         srv.stats.oom_rejects++;
-        cmd->failed++;
+        rejected(c, cmd);
+        return;
+    }
+    if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOQUEUE)) {
+        multi_queue(c, cmd, argc, argv, argvlen);
         return;
     }
     size_t start = c->out.len;

@@ -15,6 +15,8 @@
 #define CMD_NOAUTH 0x08   /* allowed before AUTH */
 #define CMD_DENYOOM 0x10  /* may grow memory */
 #define CMD_ADMIN 0x20
+#define CMD_NOQUEUE 0x40  /* runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT) */
+#define CMD_NOMULTI 0x80  /* refused inside MULTI (SHUTDOWN) */
 
 typedef void (*cmd_fn)(client *c, int argc, char **argv, size_t *argvlen);
 
@@ -110,6 +112,8 @@ CMD_DECL(cmd_auth); CMD_DECL(cmd_hello); CMD_DECL(cmd_client); CMD_DECL(cmd_comm
 CMD_DECL(cmd_config); CMD_DECL(cmd_info); CMD_DECL(cmd_dbsize); CMD_DECL(cmd_flushdb);
 CMD_DECL(cmd_flushall); CMD_DECL(cmd_time); CMD_DECL(cmd_shutdown); CMD_DECL(cmd_lastsave);
 CMD_DECL(cmd_bgrewriteaof); CMD_DECL(cmd_acl);
+/* transactions */
+CMD_DECL(cmd_multi); CMD_DECL(cmd_exec); CMD_DECL(cmd_discard); CMD_DECL(cmd_watch); CMD_DECL(cmd_unwatch);
 /* strings */
 CMD_DECL(cmd_get); CMD_DECL(cmd_set); CMD_DECL(cmd_setnx); CMD_DECL(cmd_setex);
 CMD_DECL(cmd_psetex); CMD_DECL(cmd_getset); CMD_DECL(cmd_getdel); CMD_DECL(cmd_getex);

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "conn.h"
 #include "acl.h"
+#include "multi.h"
 #include "cmd.h"
 #include "commit.h"
 #include "log.h"
@@ -72,6 +73,7 @@ typedef struct wreq {
 static void client_free_cb(uv_handle_t *h)
 {
     client *c = h->data;
+    multi_free(c);
     buf_release(&c->qbuf);
     buf_release(&c->out);
     resp_parser_free(&c->parser);
@@ -524,7 +526,7 @@ static size_t clients_memory(void)
     size_t n = 0;
     client *c;
     LIST_EACH(&srv.clients, client, all, c)
-        n += sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight;
+        n += sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight + multi_memory(c);
     return n;
 }
 
@@ -602,17 +604,17 @@ void conn_close_all(void)
 void conn_describe(client *c, buf_t *out)
 {
     int64_t now = kvd_now_ms();
-    char flags[8] = "N";
+    const char *flags = c->flags & CLIENT_MULTI ? "x" : "N";
     buf_appendf(out,
                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
-                "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
+                "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu "
                 "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=r cmd=%s user=%s "
                 "redir=-1 resp=2 lib-name=%s lib-ver=%s",
                 (unsigned long long)c->id, c->addr, c->laddr, -1, c->name ? c->name : "",
                 (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000),
-                flags, c->qbuf.len, c->qbuf.cap - c->qbuf.len, c->qbuf.cap, c->qbuf.len, c->out.len,
-                c->inflight ? 1 : 0, c->out.cap + c->inflight,
-                sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight,
+                flags, multi_count(c), c->qbuf.len, c->qbuf.cap - c->qbuf.len, multi_memory(c), c->qbuf.cap,
+                c->qbuf.len, c->out.len, c->inflight ? 1 : 0, c->out.cap + c->inflight,
+                sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight + multi_memory(c),
                 c->lastcmd ? c->lastcmd : "NULL", c->user ? c->user->name : "default", c->lib_name ? c->lib_name : "",
                 c->lib_ver ? c->lib_ver : "");
 }
