@@ -307,8 +307,22 @@ static int apply_command_rule(acl_user *u, const char *r, size_t n, char *why, s
 
 /* --------------------------------------------------------------- patterns */
 
+/* Patterns may not hold whitespace or NUL: an aclfile line is split at
+ * spaces (as Redis says, a syntax error). */
+static int has_space(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] == '\0' || isspace((unsigned char)p[i]))
+            return 1;
+    return 0;
+}
+
 static int add_key_pattern(acl_user *u, const char *p, size_t n, int perms, char *why, size_t whylen)
 {
+    if (has_space(p, n)) {
+        snprintf(why, whylen, "Syntax error");
+        return -1;
+    }
     if (u->flags & ACL_USER_ALLKEYS) {
         snprintf(why, whylen, "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and "
                               "does not have any effect. Try 'resetkeys' to start with an empty list of patterns");
@@ -343,6 +357,10 @@ static int add_key_pattern(acl_user *u, const char *p, size_t n, int perms, char
 
 static int add_channel(acl_user *u, const char *p, size_t n, char *why, size_t whylen)
 {
+    if (has_space(p, n)) {
+        snprintf(why, whylen, "Syntax error");
+        return -1;
+    }
     if (u->flags & ACL_USER_ALLCHANNELS) {
         snprintf(why, whylen, "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid "
                               "and does not have any effect. Try 'resetchannels' to start with an empty list "
@@ -353,10 +371,6 @@ static int add_channel(acl_user *u, const char *p, size_t n, char *why, size_t w
         user_clear_channels(u);
         u->flags |= ACL_USER_ALLCHANNELS;
         return 0;
-    }
-    if (memchr(p, '\0', n)) {
-        snprintf(why, whylen, "Syntax error");
-        return -1;
     }
     for (int i = 0; i < u->nchannels; i++)
         if (strlen(u->channels[i]) == n && memcmp(u->channels[i], p, n) == 0)
@@ -652,33 +666,12 @@ void acl_set_requirepass(const char *pass, size_t len)
 
 /* ------------------------------------------------------------- describing */
 
-/* A token as the rule splitter reads it back: bare when it is plain,
- * else quoted. */
+/* prefix then s: patterns hold no whitespace, so a line split at spaces
+ * reads them back. */
 static void put_token(buf_t *out, const char *prefix, const char *s, size_t n)
 {
-    int plain = n > 0;
-    for (size_t i = 0; i < n && plain; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch <= ' ' || ch >= 0x7f || ch == '"' || ch == '\'' || ch == '\\')
-            plain = 0;
-    }
-    if (plain) {
-        buf_puts(out, prefix);
-        buf_append(out, s, n);
-        return;
-    }
-    buf_putc(out, '"');
     buf_puts(out, prefix);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\')
-            buf_appendf(out, "\\%c", ch);
-        else if (ch < ' ' || ch >= 0x7f)
-            buf_appendf(out, "\\x%02x", ch);
-        else
-            buf_putc(out, (char)ch);
-    }
-    buf_putc(out, '"');
+    buf_append(out, s, n);
 }
 
 void acl_describe_keys(const acl_user *u, buf_t *out)
@@ -783,14 +776,38 @@ int acl_check(const acl_user *u, const kvd_cmd *cmd, int argc, char **argv, size
 
 /* -------------------------------------------------------------- aclfile */
 
-int acl_load_text(const char *text, size_t len, const char *origin, acl_user ***old, int *nold, char *err,
-                  size_t errlen)
+/* Split line[0..n) at spaces and tabs (the aclfile's rule, as Redis
+ * reads it): no quoting. Returns the number of words. */
+static int split_spaces(char *line, size_t n, char **argv, size_t *argvlen, int max)
+{
+    int argc = 0;
+    size_t i = 0;
+    while (i < n && argc < max) {
+        while (i < n && (line[i] == ' ' || line[i] == '\t'))
+            i++;
+        if (i >= n)
+            break;
+        size_t start = i;
+        while (i < n && line[i] != ' ' && line[i] != '\t')
+            i++;
+        argv[argc] = line + start;
+        argvlen[argc++] = i - start;
+    }
+    return argc;
+}
+
+int acl_load_text(const char *text, size_t len, int quoted, const char *origin, acl_user ***old, int *nold,
+                  char *err, size_t errlen)
 {
     acl_user **saved = users;
     int nsaved = nusers, capsaved = capusers;
     users = NULL;
     nusers = capusers = 0;
     char *line = xmalloc(len + 1);
+    /* A line of n bytes has at most n / 2 + 1 words. */
+    int maxw = (int)(len / 2 + 2);
+    char **argv = xmalloc(sizeof(char *) * (size_t)maxw);
+    size_t *argvlen = xmalloc(sizeof(size_t) * (size_t)maxw);
     const char *p = text, *end = text + len;
     int lineno = 0, rc = 0;
     while (p < end && rc == 0) {
@@ -808,12 +825,11 @@ int acl_load_text(const char *text, size_t len, const char *origin, acl_user ***
             s++;
         if (*s == '\0' || *s == '#')
             continue;
-        char *argv[1024];
-        size_t argvlen[1024];
-        int argc = args_split(s, n - (size_t)(s - line), argv, argvlen, 1024);
+        size_t sn = n - (size_t)(s - line);
+        int argc = quoted ? args_split(s, sn, argv, argvlen, maxw) : split_spaces(s, sn, argv, argvlen, maxw);
         char why[600];
         if (argc < 0) {
-            snprintf(why, sizeof why, "%s", argc == ARGS_ERR_QUOTES ? "unbalanced quotes" : "too many rules");
+            snprintf(why, sizeof why, "unbalanced quotes");
         } else if (argc == 0) {
             continue;
         } else if (!word_is(argv[0], argvlen[0], "user")) {
@@ -837,6 +853,8 @@ int acl_load_text(const char *text, size_t len, const char *origin, acl_user ***
         rc = -1;
     }
     free(line);
+    free(argv);
+    free(argvlen);
     if (rc < 0) {
         acl_free_all();
         users = saved;

@@ -110,14 +110,16 @@ int acl_check(const acl_user *u, const kvd_cmd *cmd, int argc, char **argv, size
 /* ---- users from text: `user` lines and the aclfile ---- */
 
 /* Replace every user with those described by text: lines of "user NAME
- * rules...", blank lines and # comments allowed; a "default" user is
+ * rules...", blank lines and # comments allowed, words split at spaces
+ * (an aclfile, as Redis reads it) or, with quoted, with the conf file's
+ * quoting (user lines of kvd.conf); a "default" user is
  * created as "on nopass ~* &* +@all" if the text does not define one.
  * All or nothing: on an error nothing changes and err names the line
  * (origin:N) and the problem. The old users are handed to *old (an array
  * of *nold users the caller frees with acl_free_users once clients no
  * longer point at them). Returns 0 or -1. */
-int acl_load_text(const char *text, size_t len, const char *origin, acl_user ***old, int *nold, char *err,
-                  size_t errlen);
+int acl_load_text(const char *text, size_t len, int quoted, const char *origin, acl_user ***old, int *nold,
+                  char *err, size_t errlen);
 
 /* Free users handed back by acl_load_text. */
 void acl_free_users(acl_user **users, int n);

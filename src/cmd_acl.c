@@ -49,8 +49,11 @@ static void log_trim(int max)
 static void log_add(client *c, int reason, const char *object, size_t olen, const char *user, size_t ulen)
 {
     int64_t now = kvd_now_ms();
-    if (srv.cfg.acllog_max_len <= 0)
+    if (srv.cfg.acllog_max_len <= 0) {
+        log_trim(0); /* CONFIG SET acllog-max-len 0 empties it at the next event */
         return;
+    }
+    log_trim(srv.cfg.acllog_max_len);
     buf_t info = BUF_INIT(&srv.pool);
     conn_describe(c, &info);
     for (int i = 0; i < nentries; i++) {
@@ -267,8 +270,7 @@ static void acl_dryrun(client *c, int argc, char **argv, size_t *argvlen)
     if (cmd->subs && cargc >= 2) {
         kvd_cmd *sub = cmd_lookup_sub(cmd, cargv[1], clen[1]);
         if (!sub) {
-            reply_errorf(c, "ERR Command '%.*s|%.*s' not found", (int)(clen[0] > 64 ? 64 : clen[0]), cargv[0],
-                         (int)(clen[1] > 64 ? 64 : clen[1]), cargv[1]);
+            reply_errorf(c, "ERR Command '%.*s' not found", (int)(clen[0] > 64 ? 64 : clen[0]), cargv[0]);
             return;
         }
         cmd = sub;
@@ -330,18 +332,20 @@ static void acl_load(client *c)
     acl_user **old;
     int nold;
     char err[1024];
-    int rc = acl_load_text(text, len, srv.cfg.aclfile, &old, &nold, err, sizeof err);
+    int rc = acl_load_text(text, len, 0, srv.cfg.aclfile, &old, &nold, err, sizeof err);
     free(text);
     if (rc < 0) {
         reply_errorf(c, "ERR Error loading ACLs: %s", err);
         return;
     }
-    /* Clients move to the user of the same name, or go if it is gone. */
+    /* As Redis: every client authenticated as a user of the old set is
+     * disconnected (a password rotated through the file must end the
+     * sessions that used the old one); clients of the default user stay,
+     * with the default user's new rules. */
     client *x;
     LIST_EACH(&srv.clients, client, all, x) {
-        acl_user *nu = acl_find(x->user->name, strlen(x->user->name));
-        if (nu) {
-            x->user = nu;
+        if (strcmp(x->user->name, "default") == 0) {
+            x->user = acl_default_user();
         } else if (x == c) {
             x->user = acl_default_user();
             conn_close_after_reply(x);

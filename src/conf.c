@@ -376,8 +376,14 @@ int conf_load_text(kvd_config *cfg, char *text, size_t len, const char *origin, 
     while (p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         char *eol = nl ? nl : end;
-        char *p0 = p, *eol0 = eol;
         lineno++;
+        if (memchr(p, '\0', (size_t)(eol - p))) {
+            /* strlen would cut the line there: refuse it rather than read
+             * half of it (a password, a user's rules). */
+            snprintf(err, errlen, "%s line %d: the line holds a NUL byte (\\x00)", origin, lineno);
+            rc = -1;
+            break;
+        }
         memcpy(line, p, (size_t)(eol - p));
         line[eol - p] = '\0';
         p = nl ? nl + 1 : end;
@@ -387,6 +393,12 @@ int conf_load_text(kvd_config *cfg, char *text, size_t len, const char *origin, 
             s++;
         if (*s == '#' || *s == '\0')
             continue;
+        if (strncasecmp(s, "user", 4) == 0 && (s[4] == ' ' || s[4] == '\t')) {
+            /* Kept as written, for the ACL module to split: any number of
+             * rules, passwords with any byte ("\x00" included). */
+            add_user_line(cfg, s, strlen(s));
+            continue;
+        }
         char *argv[64];
         size_t argvlen[64];
         int argc = args_split(s, strlen(s), argv, argvlen, 64);
@@ -398,12 +410,6 @@ int conf_load_text(kvd_config *cfg, char *text, size_t len, const char *origin, 
         }
         if (argc == 0)
             continue;
-        if (argvlen[0] == 4 && strncasecmp(argv[0], "user", 4) == 0) {
-            /* Kept as written: passwords may hold any byte. */
-            memcpy(line, p0, (size_t)(eol0 - p0));
-            add_user_line(cfg, line, (size_t)(eol0 - p0));
-            continue;
-        }
         int nul = 0;
         for (int i = 0; i < argc; i++) {
             nul |= memchr(argv[i], '\0', argvlen[i]) != NULL;

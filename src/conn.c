@@ -20,10 +20,12 @@
 #define READ_CHUNK (16 * 1024)
 
 /* Before AUTH a client gets only what AUTH or HELLO needs: at most
- * UNAUTH_MAX_ARGS arguments of UNAUTH_MAX_BULK bytes (Redis's limits),
- * and its replies may not pile up past UNAUTH_MAX_OUTPUT bytes. */
+ * UNAUTH_MAX_ARGS arguments of UNAUTH_MAX_BULK bytes, inline lines of at
+ * most UNAUTH_MAX_INLINE (Redis's limits), and its replies may not pile
+ * up past UNAUTH_MAX_OUTPUT bytes. */
 #define UNAUTH_MAX_ARGS 10
 #define UNAUTH_MAX_BULK 16384
+#define UNAUTH_MAX_INLINE 65536
 #define UNAUTH_MAX_OUTPUT 1024
 
 static void client_flush(client *c);
@@ -280,8 +282,8 @@ static void apply_limits(client *c)
                        srv.cfg.proto_max_multibulk_len, 0};
     if (!(c->flags & CLIENT_AUTHENTICATED)) {
         lim.unauthenticated = 1;
-        if (lim.inline_max > UNAUTH_MAX_BULK)
-            lim.inline_max = UNAUTH_MAX_BULK;
+        if (lim.inline_max > UNAUTH_MAX_INLINE)
+            lim.inline_max = UNAUTH_MAX_INLINE;
         if (lim.bulk_max > UNAUTH_MAX_BULK)
             lim.bulk_max = UNAUTH_MAX_BULK;
         if (lim.multibulk_max > UNAUTH_MAX_ARGS)

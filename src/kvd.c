@@ -92,17 +92,21 @@ static int load_config(kvd_config *cfg, int argc, char **argv, int *test_only, c
     return 0;
 }
 
-/* The users: from the aclfile, or from `user` lines, then requirepass as
- * the default user's password. Returns 0, or -1 with err set. */
-static int load_users(const kvd_config *cfg, char *err, size_t errlen)
+/* The users: from the aclfile, or from `user` lines; then requirepass as
+ * the default user's password, unless the aclfile or a `user default`
+ * line says what the default user is (they win, as in Redis: requirepass
+ * is then ignored and *ignored says so). Returns 0, or -1 with err set. */
+static int load_users(const kvd_config *cfg, int *ignored, char *err, size_t errlen)
 {
     acl_user **old;
     int nold;
+    *ignored = 0;
     if (cfg->aclfile[0] && cfg->users) {
         snprintf(err, errlen, "'user' lines in the configuration and 'aclfile' cannot be used together: "
                               "put the users in the aclfile");
         return -1;
     }
+    int default_given = 0;
     if (cfg->aclfile[0]) {
         size_t len;
         char *text = kvd_read_file(cfg->aclfile, &len);
@@ -110,18 +114,33 @@ static int load_users(const kvd_config *cfg, char *err, size_t errlen)
             snprintf(err, errlen, "cannot read aclfile %s: %s", cfg->aclfile, strerror(errno));
             return -1;
         }
-        int rc = acl_load_text(text, len, cfg->aclfile, &old, &nold, err, errlen);
+        int rc = acl_load_text(text, len, 0, cfg->aclfile, &old, &nold, err, errlen);
         free(text);
         if (rc < 0)
             return -1;
         acl_free_users(old, nold);
+        default_given = 1; /* the file is the truth, as ACL LOAD makes it */
     } else if (cfg->users) {
-        if (acl_load_text(cfg->users, strlen(cfg->users), "user line", &old, &nold, err, errlen) < 0)
+        if (acl_load_text(cfg->users, strlen(cfg->users), 1, "user line", &old, &nold, err, errlen) < 0)
             return -1;
         acl_free_users(old, nold);
+        /* Is one of the lines "user default ..."? */
+        for (char *l = cfg->users; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+            char *w = l + 4;
+            while (*w == ' ' || *w == '\t')
+                w++;
+            int q = *w == '"' || *w == '\'';
+            w += q;
+            if (strncmp(w, "default", 7) == 0 && strchr(q ? "\"'" : " \t\r\n", w[7]) && w[7])
+                default_given = 1;
+        }
     }
-    if (cfg->requirepass[0])
-        acl_set_requirepass(cfg->requirepass, strlen(cfg->requirepass));
+    if (cfg->requirepass[0]) {
+        if (default_given)
+            *ignored = 1;
+        else
+            acl_set_requirepass(cfg->requirepass, strlen(cfg->requirepass));
+    }
     return 0;
 }
 
@@ -225,7 +244,8 @@ int main(int argc, char **argv)
     cmd_init();
     acl_init();
     char acl_err[1024];
-    if (load_users(&srv.cfg, acl_err, sizeof acl_err) < 0) {
+    int requirepass_ignored;
+    if (load_users(&srv.cfg, &requirepass_ignored, acl_err, sizeof acl_err) < 0) {
         fprintf(stderr, "*** FATAL CONFIG ERROR ***\n%s\n", acl_err);
         goto out;
     }
@@ -253,6 +273,9 @@ int main(int argc, char **argv)
         snprintf(srv.run_id + 2 * i, 3, "%02x", rid[i]);
     log_notice("kvd %s starting: pid %d, port %d, config %s", KVD_VERSION, (int)getpid(), srv.cfg.port,
                srv.config_file ? srv.config_file : "(none)");
+    if (requirepass_ignored)
+        log_warning("requirepass is ignored: %s says who the default user is (as in Redis)",
+                    srv.cfg.aclfile[0] ? "the aclfile" : "a 'user default' line");
     if (srv.cfg.pidfile[0]) {
         int prc = write_pidfile(srv.cfg.pidfile);
         if (prc < 0)

@@ -55,10 +55,17 @@ static int reserve_args(resp_parser *p, long long n)
     return 0;
 }
 
+/* Argument arrays bigger than this are freed between commands, so that
+ * one request of many arguments does not pin memory for the connection's
+ * lifetime. */
+#define ARGS_KEEP 64
+
 void resp_parser_consume(resp_parser *p, size_t n)
 {
     p->pos -= n;
     p->cmd_start -= n;
+    if (p->left == 0 && p->argcap > ARGS_KEEP)
+        resp_parser_free(p);
 }
 
 size_t resp_parser_want(const resp_parser *p)

@@ -72,9 +72,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(line, b.data, b.len);
         line[b.len] = '\0';
         char *copy = xstrdup(line);
-        char *av[1100];
-        size_t al[1100];
-        int ac = args_split(copy, strlen(copy), av, al, 1100);
+        static char *av[1 << 16];
+        static size_t al[1 << 16];
+        int ac = 0;
+        for (char *t = strtok(copy, " "); t && ac < (1 << 16); t = strtok(NULL, " ")) {
+            av[ac] = t;
+            al[ac++] = strlen(t);
+        }
         if (ac < 3 || acl_setuser("zz", 2, ac - 2, av + 2, al + 2, err, sizeof err) < 0) {
             fprintf(stderr, "description [%s] does not parse: %s\n", line, err);
             abort();
@@ -101,7 +105,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     acl_user **old;
     int nold;
     char err[1024];
-    if (acl_load_text(b.data ? b.data : "", b.len, "fuzz", &old, &nold, err, sizeof err) < 0) {
+    if (acl_load_text(b.data ? b.data : "", b.len, 0, "fuzz", &old, &nold, err, sizeof err) < 0) {
         fprintf(stderr, "aclfile text does not load: %s\n", err);
         abort();
     }

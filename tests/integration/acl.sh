@@ -144,12 +144,19 @@ exec {fd}<>/dev/tcp/127.0.0.1/"$PORT"
 printf 'AUTH reader r-pw\r\n' >&"$fd"
 IFS= read -r -t 10 line <&"$fd"
 expect_eq "held connection authenticated" $'+OK\r' "$line"
-# Edit the file by hand, then ACL LOAD: reader's rules change under it.
-sed -i 's/^user reader .*/user reader on >r-pw ~* -@all +@read +set/' "$T/users.acl"
+# Edit the file by hand (rotate reader's password), then ACL LOAD: as in
+# Redis, the sessions of the old users end.
+sed -i 's/^user reader .*/user reader on >new-pw ~* -@all +@read +set/' "$T/users.acl"
 expect_eq "ACL LOAD" "OK" "$(cli acl load)"
-printf 'SET held v\r\n' >&"$fd"
+printf 'SET held v\r\n' >&"$fd" 2>/dev/null
+line=
 IFS= read -r -t 10 line <&"$fd"
-expect_eq "the held connection has the reloaded rules" $'+OK\r' "$line"
+expect_eq "ACL LOAD ends the old users' sessions" "" "$line"
+exec {fd}>&-
+expect_eq "the new password works" "OK" "$(cli --user reader --pass new-pw --no-auth-warning set held v)"
+exec {fd}<>/dev/tcp/127.0.0.1/"$PORT"
+printf 'AUTH reader new-pw\r\n' >&"$fd"
+IFS= read -r -t 10 line <&"$fd"
 printf 'user default on nopass ~* +@all\nuser ops on bogus-rule\n' >"$T/users.acl"
 expect_match "ACL LOAD of a broken file changes nothing" "^ERR Error loading ACLs: .*users.acl:2: Error in ACL SETUSER modifier 'bogus-rule': Syntax error" "$(cli acl load)"
 expect_eq "... reader still there" "default ops reader" "$(cli acl users | tr '\n' ' ' | sed 's/ $//')"
@@ -160,10 +167,56 @@ IFS= read -r -t 10 line <&"$fd"
 expect_eq "the deleted user's connection is closed" "" "$line"
 exec {fd}>&-
 expect_eq "default cannot be deleted" "ERR The 'default' user cannot be removed" "$(cli acl deluser default)"
+# Names with quotes and users with many rules survive SAVE and a restart.
+cli acl setuser "bob'q\"x" on nopass '~*' +@all >/dev/null
+mapfile -t many < <(seq 1 1100 | sed 's/^/~k/')
+expect_eq "a user with 1100 patterns" "OK" "$(cli acl setuser many on nopass -@all +get "${many[@]}")"
+expect_eq "ACL SAVE them" "OK" "$(cli acl save)"
+expect_eq "ACL LOAD them" "OK" "$(cli acl load)"
+# CONFIG SET acllog-max-len 0 empties the log at the next event.
+cli auth nosuchuser x >/dev/null 2>&1
+cli config set acllog-max-len 0 >/dev/null
+cli auth nosuchuser x >/dev/null 2>&1
+expect_eq "acllog-max-len 0" "0" "$(cli acl log | grep -c .)"
+stop_kvd
+restart_kvd d --aclfile "$T/users.acl" || fail "restart with the saved file"
+expect_match "the saved users load at startup" "bob'q\"x" "$(cli acl users)"
+expect_eq "... with all 1100 patterns" "" "$(cli acl dryrun many get k1099 | grep -v '^OK$')"
 stop_kvd
 out=$(timeout 20 "$KVD" --port 0 --dir "$T/e" --aclfile "$T/nosuch.acl" 2>&1); rc=$?
 expect_eq "a missing aclfile: exit 1" 1 "$rc"
 expect_match "... names it" "cannot read aclfile $T/nosuch.acl" "$out"
 out=$(timeout 20 "$KVD" --port 0 --dir "$T/e" --aclfile "$T/users.acl" --user x on 2>&1); rc=$?
 expect_eq "aclfile and user lines together: exit 1" 1 "$rc"
+
+# requirepass and the aclfile: the file says who the default user is (as
+# Redis), at startup and after ACL LOAD alike: never protected at one
+# moment and open the next.
+printf 'user alice on >a ~* +@all\n' >"$T/open.acl"
+start_kvd f --aclfile "$T/open.acl" --requirepass confpw || fail "start f"
+expect_eq "with an aclfile requirepass is ignored" "PONG" "$(cli ping)"
+expect_match "... and the log says so" "requirepass is ignored: the aclfile says who the default user is" "$(cat "$T/f.log")"
+expect_eq "... also after ACL LOAD" "PONG" "$(cli acl load >/dev/null; cli ping)"
+stop_kvd
+start_kvd g --user default on '>filepw' '~*' +@all --requirepass confpw || fail "start g"
+expect_eq "a 'user default' line wins over requirepass" "OK" "$(cli -a filepw --no-auth-warning set k v)"
+expect_match "... confpw is not a password" "WRONGPASS" "$(cli -a confpw --no-auth-warning ping 2>&1)"
+stop_kvd
+start_kvd h --user app on '>p' '~*' +@all --requirepass confpw || fail "start h"
+expect_match "without a default line requirepass applies" "NOAUTH" "$(cli ping 2>&1)"
+expect_eq "... confpw works" "PONG" "$(cli -a confpw --no-auth-warning ping)"
+stop_kvd
+
+# A conf file: a user line with many rules; a raw NUL byte refused.
+{ printf 'port 0\nuser wide on nopass'; for i in $(seq 1 100); do printf ' ~p%d' "$i"; done; printf ' +@all\n'; } >"$T/wide.conf"
+expect_eq "a user line with 100 rules" "configuration OK" "$("$KVD" --test-config "$T/wide.conf" 2>&1)"
+printf 'port 0\nuser default on ~* +@all >abc\0def -@dangerous\n' >"$T/nul.conf"
+out=$("$KVD" --test-config "$T/nul.conf" 2>&1); rc=$?
+expect_eq "a raw NUL in a user line: exit 1" 1 "$rc"
+expect_match "... named" "nul.conf line 2: the line holds a NUL byte" "$out"
+printf 'port 0\nrequirepass a\0b\n' >"$T/nul2.conf"
+out=$("$KVD" --test-config "$T/nul2.conf" 2>&1); rc=$?
+expect_eq "a raw NUL in requirepass: exit 1" 1 "$rc"
+expect_eq "ACL SETUSER: a pattern with a space" "ERR Error in ACL SETUSER modifier '~a b': Syntax error" \
+    "$(timeout 20 "$KVD" --port 0 --dir "$T/z" --unixsocket "$T/z.sock" --logfile "$T/z.log" & zp=$!; wait_for 30 "[ -S '$T/z.sock' ]"; redis-cli -s "$T/z.sock" acl setuser x '~a b'; kill $zp)"
 finish
