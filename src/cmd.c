@@ -135,6 +135,15 @@ static kvd_cmd table[] = {
     {"getrange", cmd_getrange, 4, R, 1, 1, 1, "string", "2.4.0", "O(N)", "Returns a substring of a string value.", "@read @string @slow", KR, KR, NULL, RT},
     {"substr", cmd_getrange, 4, R, 1, 1, 1, "string", "1.0.0", "O(N)", "Returns a substring of a string value (old name of GETRANGE).", "@read @string @slow", KR, KR, NULL, RT},
     {"setrange", cmd_setrange, 4, W | OOM, 1, 1, 1, "string", "2.2.0", "O(1)", "Overwrites part of a string value at an offset.", "@write @string @slow", KW, KW, NULL, RT},
+    /* bitmaps */
+    {"setbit", cmd_setbit, 4, W | OOM, 1, 1, 1, "bitmap", "2.2.0", "O(1)", "Sets or clears the bit at offset of the string value.", "@write @bitmap @slow", KR | KW, KR | KW, NULL, RT},
+    {"getbit", cmd_getbit, 3, R | F, 1, 1, 1, "bitmap", "2.2.0", "O(1)", "Returns a bit value by offset.", "@read @bitmap @fast", KR, KR, NULL, RT},
+    {"bitcount", cmd_bitcount, -2, R, 1, 1, 1, "bitmap", "2.6.0", "O(N)", "Counts the number of set bits (population counting) in a string.", "@read @bitmap @slow", KR, KR, NULL, RT},
+    {"bitpos", cmd_bitpos, -3, R, 1, 1, 1, "bitmap", "2.8.7", "O(N)", "Finds the first set (1) or clear (0) bit in a string.", "@read @bitmap @slow", KR, KR, NULL, RT},
+    {"bitop", cmd_bitop, -4, W | OOM, 2, -1, 1, "bitmap", "2.6.0", "O(N)", "Performs bitwise operations on multiple strings, and stores the result.", "@write @bitmap @slow", KW, KR, NULL, RT},
+    {"bitfield", cmd_bitfield, -2, W | OOM, 1, 1, 1, "bitmap", "3.2.0", "O(1) for each subcommand specified", "Performs arbitrary bitfield integer operations on strings.", "@write @bitmap @slow", KR | KW, KR | KW, NULL, RT},
+    {"bitfield_ro", cmd_bitfield_ro, -2, R | F, 1, 1, 1, "bitmap", "6.0.0", "O(1) for each subcommand specified", "Performs arbitrary read-only bitfield integer operations on strings.", "@read @bitmap @fast", KR, KR, NULL, RT},
+    {"lcs", cmd_lcs, -3, R, 1, 2, 1, "string", "7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "Finds the longest common substring.", "@read @string @slow", KR, KR, NULL, RT},
     /* keys */
     {"del", cmd_del, -2, W, 1, -1, 1, "generic", "1.0.0", "O(N)", "Deletes keys.", "@keyspace @write @slow", KW, KW, NULL, RT},
     {"unlink", cmd_del, -2, W | F, 1, -1, 1, "generic", "4.0.0", "O(N)", "Deletes keys.", "@keyspace @write @fast", KW, KW, NULL, RT},

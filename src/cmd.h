@@ -120,6 +120,9 @@ CMD_DECL(cmd_psetex); CMD_DECL(cmd_getset); CMD_DECL(cmd_getdel); CMD_DECL(cmd_g
 CMD_DECL(cmd_mget); CMD_DECL(cmd_mset); CMD_DECL(cmd_msetnx); CMD_DECL(cmd_incr);
 CMD_DECL(cmd_decr); CMD_DECL(cmd_incrby); CMD_DECL(cmd_decrby); CMD_DECL(cmd_incrbyfloat);
 CMD_DECL(cmd_append); CMD_DECL(cmd_strlen); CMD_DECL(cmd_getrange); CMD_DECL(cmd_setrange);
+/* bitmaps and LCS */
+CMD_DECL(cmd_setbit); CMD_DECL(cmd_getbit); CMD_DECL(cmd_bitcount); CMD_DECL(cmd_bitpos); CMD_DECL(cmd_bitop);
+CMD_DECL(cmd_bitfield); CMD_DECL(cmd_bitfield_ro); CMD_DECL(cmd_lcs);
 /* keys */
 CMD_DECL(cmd_del); CMD_DECL(cmd_exists); CMD_DECL(cmd_type); CMD_DECL(cmd_touch);
 CMD_DECL(cmd_expire); CMD_DECL(cmd_pexpire); CMD_DECL(cmd_expireat); CMD_DECL(cmd_pexpireat);
