@@ -322,6 +322,18 @@ void reply_errorf(client *c, const char *fmt, ...)
     va_end(ap);
 }
 
+void reply_verbatim(client *c, const char *p, size_t n)
+{
+    if (c->resp != 3) {
+        reply_bulk(c, p, n);
+        return;
+    }
+    resp_add_header(&c->out, '=', (long long)n + 4);
+    buf_append(&c->out, "txt:", 4);
+    buf_append(&c->out, p, n);
+    buf_append(&c->out, "\r\n", 2);
+}
+
 void reply_lines(client *c, const char *const *lines, size_t n)
 {
     reply_array(c, (long long)n);
@@ -492,7 +504,7 @@ static void add_flag_list(client *c, const kvd_cmd *cmd)
 static void command_info(client *c, const kvd_cmd *cmd)
 {
     if (!cmd) {
-        resp_add_nil_array(&c->out);
+        reply_nil_array(c);
         return;
     }
     reply_array(c, 10);
@@ -526,7 +538,7 @@ static void command_info(client *c, const kvd_cmd *cmd)
 static void command_docs(client *c, const kvd_cmd *cmd)
 {
     reply_bulk_str(c, cmd->name);
-    reply_array(c, 8);
+    reply_map(c, 4);
     reply_bulk_str(c, "summary");
     reply_bulk_str(c, cmd->summary);
     reply_bulk_str(c, "since");
@@ -560,14 +572,14 @@ void cmd_command(client *c, int argc, char **argv, size_t *argvlen)
         }
     } else if (arg_is(argv[1], argvlen[1], "docs")) {
         if (argc == 2) {
-            reply_array(c, (long long)n * 2);
+            reply_map(c, (long long)n);
             for (size_t i = 0; i < n; i++)
                 command_docs(c, &table[i]);
         } else {
             int found = 0;
             for (int i = 2; i < argc; i++)
                 found += cmd_lookup(argv[i], argvlen[i]) != NULL;
-            reply_array(c, found * 2);
+            reply_map(c, found);
             for (int i = 2; i < argc; i++) {
                 kvd_cmd *cmd = cmd_lookup(argv[i], argvlen[i]);
                 if (cmd)

@@ -605,7 +605,7 @@ void cmd_lcs(client *c, int argc, char **argv, size_t *argvlen)
     }
 #undef LCS
     if (getidx) {
-        reply_array(c, 4);
+        reply_map(c, 2);
         reply_bulk_str(c, "matches");
         reply_array(c, nranges);
         buf_append(&c->out, ranges.data ? ranges.data : "", ranges.len);

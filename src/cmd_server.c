@@ -120,13 +120,13 @@ static void set_name(client *c, const char *s, size_t n)
 void cmd_hello(client *c, int argc, char **argv, size_t *argvlen)
 {
     int i = 1;
+    long long ver = c->resp == 3 ? 3 : 2;
     if (argc >= 2) {
-        long long ver;
         if (kvd_str_to_ll(argv[1], argvlen[1], &ver) < 0) {
             reply_error(c, "ERR Protocol version is not an integer or out of range");
             return;
         }
-        if (ver != 2) {
+        if (ver != 2 && ver != 3) {
             reply_error(c, "NOPROTO unsupported protocol version");
             return;
         }
@@ -163,13 +163,14 @@ void cmd_hello(client *c, int argc, char **argv, size_t *argvlen)
     }
     if (name)
         set_name(c, name, namelen);
-    reply_array(c, 14);
+    c->resp = (int)ver;
+    reply_map(c, 7);
     reply_bulk_str(c, "server");
     reply_bulk_str(c, "kvd");
     reply_bulk_str(c, "version");
     reply_bulk_str(c, REDIS_COMPAT_VERSION);
     reply_bulk_str(c, "proto");
-    reply_int(c, 2);
+    reply_int(c, ver);
     reply_bulk_str(c, "id");
     reply_int(c, (long long)c->id);
     reply_bulk_str(c, "mode");
@@ -229,7 +230,7 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
         conn_describe(x, &out);
         buf_putc(&out, '\n');
     }
-    reply_bulk(c, out.data, out.len);
+    reply_verbatim(c, out.data ? out.data : "", out.len);
     buf_release(&out);
     free(ids);
 }
@@ -258,7 +259,7 @@ void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
         buf_t out = BUF_INIT(&srv.pool);
         conn_describe(c, &out);
         buf_putc(&out, '\n');
-        reply_bulk(c, out.data, out.len);
+        reply_verbatim(c, out.data, out.len);
         buf_release(&out);
     } else if (arg_is(sub, sl, "setinfo") && argc == 4) {
         if (!valid_name(argv[3], argvlen[3])) {
@@ -335,7 +336,7 @@ void cmd_config(client *c, int argc, char **argv, size_t *argvlen)
                 if (!compat_hit[k] && glob_match(pat, strlen(pat), compat_names[k], strlen(compat_names[k]), 1))
                     compat_hit[k] = 1;
         }
-        reply_array(c, (long long)(g.n + compat_hit[0] + compat_hit[1]) * 2);
+        reply_map(c, (long long)(g.n + compat_hit[0] + compat_hit[1]));
         buf_t val = BUF_INIT(&srv.pool);
         for (size_t off = 0; off < names.len; off += strlen(names.data + off) + 1) {
             buf_reset(&val);
@@ -639,7 +640,7 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
             buf_appendf(&b, "db0:keys=%llu,expires=%u,avg_ttl=%lld\r\n", (unsigned long long)table_count(srv.db),
                         table_volatile_count(srv.db), (long long)srv.stats.avg_ttl);
     }
-    reply_bulk(c, b.data, b.len);
+    reply_verbatim(c, b.data ? b.data : "", b.len);
     buf_release(&b);
 }
 

@@ -332,7 +332,7 @@ void cmd_exec(client *c, int argc, char **argv, size_t *argvlen)
         return;
     }
     if ((c->flags & CLIENT_DIRTY_CAS) || watched_key_expired(c)) {
-        resp_add_nil_array(&c->out);
+        reply_nil_array(c);
         discard(c);
         unwatch_all(c);
         return;

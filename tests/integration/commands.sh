@@ -10,7 +10,7 @@ start_kvd k || fail "start"
 expect_eq "PING" PONG "$(cli ping)"
 expect_eq "SELECT 0" OK "$(cli select 0)"
 expect_eq "SELECT 1 is out of range" "ERR DB index is out of range" "$(cli select 1)"
-expect_eq "HELLO 3 is refused" "NOPROTO unsupported protocol version" "$(cli hello 3)"
+expect_eq "HELLO 4 is refused" "NOPROTO unsupported protocol version" "$(cli hello 4)"
 hello=$(cli hello 2 | tr '\n' ' ')
 expect_match "HELLO 2 answers the handshake" "^server kvd version 7\.0\.0 proto 2 id [0-9]+ mode standalone role master modules" "$hello"
 out=$(printf 'CLIENT SETNAME me\r\nCLIENT GETNAME\r\nCLIENT ID\r\nCLIENT INFO\r\n' | timeout 5 nc -N 127.0.0.1 "$PORT" | tr -d '\r')
