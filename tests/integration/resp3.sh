@@ -78,5 +78,17 @@ for cmd in "GET nokey" "CONFIG GET maxmemory" "ACL GETUSER default" "LCS l1 l2 I
         expect_eq "redis-cli -3 $cmd" "$r" "$k"
     fi
 done
+# kvd-cli -3 (libkvdclient's RESP3 parser) renders as redis-cli -3 does,
+# raw and on a terminal.
+KCLI=$B/src/kvd-cli
+cli set l1 ohmytext >/dev/null; cli set l2 mynewtext >/dev/null
+for cmd in "CONFIG GET maxmemory" "ACL GETUSER default" "LCS l1 l2 IDX" "MGET l1 nokey" "GET nokey" "COMMAND DOCS get" "INFO keyspace"; do
+    # shellcheck disable=SC2086
+    expect_eq "kvd-cli -3 $cmd (raw)" "$(timeout 10 redis-cli -3 -p "$PORT" $cmd 2>&1)" "$(timeout 10 "$KCLI" -3 -p "$PORT" $cmd 2>&1)"
+    if command -v script >/dev/null; then
+        expect_eq "kvd-cli -3 $cmd (terminal)" "$(timeout 10 script -qc "redis-cli -3 -p $PORT $cmd" /dev/null)" \
+            "$(timeout 10 script -qc "$KCLI -3 -p $PORT $cmd" /dev/null)"
+    fi
+done
 stop_kvd
 finish
