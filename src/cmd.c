@@ -6,6 +6,7 @@
 #include "multi.h"
 #include "commit.h"
 #include "db.h"
+#include "glob.h"
 #include "log.h"
 #include "util.h"
 
@@ -25,7 +26,7 @@
 #define NQ CMD_NOQUEUE
 #define NM CMD_NOMULTI
 /* The fields cmd_init fills, zero in the tables. */
-#define RT 0, 0, NULL, 0, 0, 0
+#define RT 0, 0, NULL, 0, 0, 0, 0
 #define KR CMD_KEY_READ
 #define KW CMD_KEY_WRITE
 
@@ -45,6 +46,8 @@ static kvd_cmd command_subs[] = {
     {"command|count", cmd_command, 2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns a count of commands.", "@slow @connection", 0, 0, NULL, RT},
     {"command|info", cmd_command, -2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns information about one, multiple or all commands.", "@slow @connection", 0, 0, NULL, RT},
     {"command|docs", cmd_command, -2, 0, 0, 0, 0, "server", "7.0.0", "O(1)", "Returns documentary information about one, multiple or all commands.", "@slow @connection", 0, 0, NULL, RT},
+    {"command|list", cmd_command, -2, 0, 0, 0, 0, "server", "7.0.0", "O(N)", "Returns a list of command names.", "@slow @connection", 0, 0, NULL, RT},
+    {"command|getkeys", cmd_command, -4, 0, 0, 0, 0, "server", "2.8.13", "O(N)", "Extracts the key names from an arbitrary command.", "@slow @connection", 0, 0, NULL, RT},
     {"command|help", cmd_command, 2, 0, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow @connection", 0, 0, NULL, RT},
     {0},
 };
@@ -285,12 +288,47 @@ kvd_cmd *cmd_table(size_t *n)
 static void reset_one(kvd_cmd *cmd, void *ctx)
 {
     KVD_UNUSED(ctx);
-    cmd->calls = cmd->usec = cmd->failed = 0;
+    cmd->calls = cmd->usec = cmd->failed = cmd->rejected = 0;
+}
+
+/* Errors replied, by their first word ("ERR", "WRONGPASS"), as Redis
+ * counts them: at most ERRORSTATS_MAX kinds, the rest not counted. */
+#define ERRORSTATS_MAX 128
+static struct {
+    char prefix[32];
+    uint64_t count;
+} errorstats[ERRORSTATS_MAX];
+static int nerrorstats;
+
+static void count_error(const char *msg)
+{
+    size_t n = strcspn(msg, " \r\n");
+    if (n >= sizeof errorstats[0].prefix)
+        n = sizeof errorstats[0].prefix - 1;
+    for (int i = 0; i < nerrorstats; i++) {
+        if (strlen(errorstats[i].prefix) == n && memcmp(errorstats[i].prefix, msg, n) == 0) {
+            errorstats[i].count++;
+            return;
+        }
+    }
+    if (nerrorstats == ERRORSTATS_MAX)
+        return;
+    memcpy(errorstats[nerrorstats].prefix, msg, n);
+    errorstats[nerrorstats].prefix[n] = '\0';
+    errorstats[nerrorstats++].count = 1;
+}
+
+void cmd_errorstats(buf_t *out)
+{
+    for (int i = 0; i < nerrorstats; i++)
+        buf_appendf(out, "errorstat_%s:count=%llu\r\n", errorstats[i].prefix,
+                    (unsigned long long)errorstats[i].count);
 }
 
 void cmd_reset_stats(void)
 {
     cmd_each(reset_one, NULL);
+    nerrorstats = 0;
 }
 
 int arg_is(const char *arg, size_t len, const char *word)
@@ -310,6 +348,7 @@ int arg_ll(client *c, const char *arg, size_t len, long long *out)
 void reply_error(client *c, const char *msg)
 {
     srv.stats.errors++;
+    count_error(msg);
     resp_add_error(&c->out, msg);
 }
 
@@ -317,6 +356,11 @@ void reply_errorf(client *c, const char *fmt, ...)
 {
     va_list ap;
     srv.stats.errors++;
+    va_start(ap, fmt);
+    char word[32];
+    vsnprintf(word, sizeof word, fmt, ap);
+    va_end(ap);
+    count_error(word);
     va_start(ap, fmt);
     resp_add_verrorf(&c->out, fmt, ap);
     va_end(ap);
@@ -389,7 +433,7 @@ static void unknown_command(client *c, int argc, char **argv, size_t *argvlen)
 static void rejected(client *c, kvd_cmd *cmd)
 {
     if (cmd)
-        cmd->failed++;
+        cmd->rejected++;
     multi_flag_error(c);
 }
 
@@ -549,6 +593,86 @@ static void command_docs(client *c, const kvd_cmd *cmd)
     reply_bulk_str(c, cmd->complexity);
 }
 
+typedef struct list_ctx {
+    client *c;
+    int cat;              /* -1: any */
+    const char *pat;      /* NULL: any */
+    size_t plen;
+    long long n;
+    int emit;
+} list_ctx;
+
+static void list_one(kvd_cmd *cmd, void *ctx)
+{
+    list_ctx *l = ctx;
+    if (l->cat >= 0 && !((cmd->catmask >> l->cat) & 1))
+        return;
+    if (l->pat && !glob_match(l->pat, l->plen, cmd->name, strlen(cmd->name), 1))
+        return;
+    if (l->emit)
+        reply_bulk_str(l->c, cmd->name);
+    else
+        l->n++;
+}
+
+/* COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern] */
+static void command_list(client *c, int argc, char **argv, size_t *argvlen)
+{
+    list_ctx l = {c, -1, NULL, 0, 0, 0};
+    if (argc != 2 && !(argc == 5 && arg_is(argv[2], argvlen[2], "filterby"))) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    if (argc == 5) {
+        if (arg_is(argv[3], argvlen[3], "module")) {
+            reply_array(c, 0); /* no modules */
+            return;
+        } else if (arg_is(argv[3], argvlen[3], "aclcat")) {
+            l.cat = acl_category_index(argv[4], argvlen[4]);
+            if (l.cat < 0) {
+                reply_array(c, 0);
+                return;
+            }
+        } else if (arg_is(argv[3], argvlen[3], "pattern")) {
+            l.pat = argv[4];
+            l.plen = argvlen[4];
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    cmd_each(list_one, &l);
+    reply_array(c, l.n);
+    l.emit = 1;
+    cmd_each(list_one, &l);
+}
+
+/* COMMAND GETKEYS command arg...: the key arguments, by the table. */
+static void command_getkeys(client *c, int argc, char **argv, size_t *argvlen)
+{
+    kvd_cmd *cmd = cmd_lookup(argv[0], argvlen[0]);
+    if (cmd && cmd->subs && argc >= 2)
+        cmd = cmd_lookup_sub(cmd, argv[1], argvlen[1]);
+    if (!cmd) {
+        reply_error(c, "ERR Invalid command specified");
+        return;
+    }
+    if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
+        reply_error(c, "ERR Invalid number of arguments specified for command");
+        return;
+    }
+    int last = cmd->lastkey < 0 ? argc + cmd->lastkey : cmd->lastkey;
+    if (cmd->firstkey <= 0 || last < cmd->firstkey) {
+        reply_error(c, "ERR The command has no key arguments");
+        return;
+    }
+    if (last >= argc)
+        last = argc - 1;
+    reply_array(c, (last - cmd->firstkey) / cmd->keystep + 1);
+    for (int i = cmd->firstkey; i <= last; i += cmd->keystep)
+        reply_bulk(c, argv[i], argvlen[i]);
+}
+
 void cmd_command(client *c, int argc, char **argv, size_t *argvlen)
 {
     size_t n = KVD_ARRAY_SIZE(table);
@@ -586,9 +710,16 @@ void cmd_command(client *c, int argc, char **argv, size_t *argvlen)
                     command_docs(c, cmd);
             }
         }
+    } else if (arg_is(argv[1], argvlen[1], "list")) {
+        command_list(c, argc, argv, argvlen);
+    } else if (arg_is(argv[1], argvlen[1], "getkeys")) {
+        command_getkeys(c, argc - 2, argv + 2, argvlen + 2);
     } else if (arg_is(argv[1], argvlen[1], "help")) {
         static const char *const help[] = {
             "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+            "    Return a list of all commands in this kvd server.",
+            "GETKEYS <full-command>", "    Return the keys from a full kvd command.",
             "(no subcommand)", "    Return details about all commands.",
             "COUNT", "    Return the total number of commands.",
             "INFO [<command-name> ...]", "    Return details about the given commands, or all of them.",
@@ -596,7 +727,7 @@ void cmd_command(client *c, int argc, char **argv, size_t *argvlen)
             "HELP", "    Print this help."};
         reply_lines(c, help, KVD_ARRAY_SIZE(help));
     } else {
-        static const char *const known[] = {"count", "info", "docs", "help", NULL};
+        static const char *const known[] = {"count", "info", "docs", "list", "getkeys", "help", NULL};
         reply_subcommand_error(c, "command", argv[1], argvlen[1], known);
     }
 }

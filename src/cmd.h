@@ -44,7 +44,8 @@ typedef struct kvd_cmd {
     int id;                 /* bit in an ACL user's command bitmap */
     uint32_t catmask;       /* categories as bits (acl.h's category index) */
     struct kvd_cmd *parent; /* the container of a subcommand */
-    uint64_t calls, usec, failed; /* INFO commandstats */
+    uint64_t calls, usec, failed; /* INFO commandstats: runs, time, runs that replied an error */
+    uint64_t rejected;      /* ... and refusals before running (arity, ACL, OOM, ...) */
 } kvd_cmd;
 
 /* Most commands and subcommands kvd can have (ACL bitmaps are this wide). */
@@ -75,8 +76,11 @@ void cmd_each(void (*fn)(kvd_cmd *cmd, void *ctx), void *ctx);
 /* The CMD_KEY_* that argument i (a key position of cmd) needs. */
 int cmd_key_needs(const kvd_cmd *cmd, int argc, char **argv, size_t *argvlen, int i);
 
-/* Zero commandstats (CONFIG RESETSTAT). */
+/* Zero commandstats and errorstats (CONFIG RESETSTAT). */
 void cmd_reset_stats(void);
+
+/* INFO errorstats: one line per error prefix replied ("errorstat_ERR:count=3"). */
+void cmd_errorstats(buf_t *out);
 
 /* Case-insensitive compare of an argument with a lowercase word. */
 int arg_is(const char *arg, size_t len, const char *word);

@@ -422,6 +422,18 @@ void cmd_config(client *c, int argc, char **argv, size_t *argvlen)
 
 /* ---- INFO ---- */
 
+/* One commandstats line (subcommands as "config|get"), for commands used. */
+static void commandstat(kvd_cmd *cmd, void *ctx)
+{
+    buf_t *b = ctx;
+    if (!cmd->calls && !cmd->failed && !cmd->rejected)
+        return;
+    buf_appendf(b, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu\r\n",
+                cmd->name, (unsigned long long)cmd->calls, (unsigned long long)cmd->usec,
+                cmd->calls ? (double)cmd->usec / (double)cmd->calls : 0.0, (unsigned long long)cmd->rejected,
+                (unsigned long long)cmd->failed);
+}
+
 static void human(char *dst, size_t n, double bytes)
 {
     const char *units = "BKMGTP";
@@ -545,10 +557,13 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
                     "used_memory_rss_human:%s\r\nused_memory_peak:%zu\r\nused_memory_peak_human:%s\r\n"
                     "used_memory_dataset:%zu\r\nused_memory_keys_values:%zu\r\nmaxmemory:%lld\r\n"
                     "maxmemory_human:%s\r\nmaxmemory_policy:%s\r\nmaxmemory_samples:%d\r\n"
-                    "used_memory_for_maxmemory:%zu\r\nmem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n",
+                    "used_memory_for_maxmemory:%zu\r\nmem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n"
+                    "used_memory_overhead:%zu\r\ntotal_system_memory:%llu\r\n",
                     used, h1, rss, h2, srv.stats.peak_memory, h3, table_bytes(srv.db), srv.db->kv_bytes,
                     srv.cfg.maxmemory, h4, evict_policy_names[srv.cfg.maxmemory_policy],
-                    srv.cfg.maxmemory_samples, db_evict_used(), used ? (double)rss / (double)used : 0.0);
+                    srv.cfg.maxmemory_samples, db_evict_used(), used ? (double)rss / (double)used : 0.0,
+                    used > table_bytes(srv.db) ? used - table_bytes(srv.db) : 0,
+                    (unsigned long long)sysconf(_SC_PHYS_PAGES) * (unsigned long long)sysconf(_SC_PAGESIZE));
     }
     SECTION("persistence", 1)
     {
@@ -598,7 +613,14 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
     }
     SECTION("replication", 1)
     {
-        buf_puts(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
+        /* No replicas yet; the replication ID is the run's, the offset the
+         * WAL's bytes, as a replica would count them. */
+        buf_appendf(&b,
+                    "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n"
+                    "master_replid:%s\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n"
+                    "master_repl_offset:%llu\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n"
+                    "repl_backlog_size:0\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                    srv.run_id, (unsigned long long)srv.wal->stats.bytes_written);
     }
     SECTION("cpu", 1)
     {
@@ -615,15 +637,12 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
     SECTION("commandstats", 0)
     {
         buf_puts(&b, "# Commandstats\r\n");
-        size_t n;
-        kvd_cmd *t = cmd_table(&n);
-        for (size_t i = 0; i < n; i++) {
-            if (!t[i].calls && !t[i].failed)
-                continue;
-            buf_appendf(&b, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=0,failed_calls=%llu\r\n",
-                        t[i].name, (unsigned long long)t[i].calls, (unsigned long long)t[i].usec,
-                        t[i].calls ? (double)t[i].usec / (double)t[i].calls : 0.0, (unsigned long long)t[i].failed);
-        }
+        cmd_each(commandstat, &b);
+    }
+    SECTION("errorstats", 0)
+    {
+        buf_puts(&b, "# Errorstats\r\n");
+        cmd_errorstats(&b);
     }
     SECTION("cluster", 1)
     {

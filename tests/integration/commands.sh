@@ -117,4 +117,20 @@ avg=$(cli info keyspace | tr -d '\r' | grep -o 'avg_ttl=[0-9]*' | cut -d= -f2)
 expect_eq "avg_ttl estimates the TTLs (1000 s; got $avg ms)" 1 "$(( avg > 900000 && avg <= 1000000 ))"
 mem() { cli info memory | tr -d '\r' | grep "^$1:" | cut -d: -f2; }
 expect_eq "used_memory_peak is at least used_memory" 1 "$(( $(mem used_memory_peak) >= $(mem used_memory) ))"
+# COMMAND LIST / GETKEYS, INFO's errorstats and commandstats' rejected calls
+expect_eq "COMMAND LIST FILTERBY ACLCAT bitmap" "bitcount bitfield bitfield_ro bitop bitpos getbit setbit" \
+    "$(cli command list filterby aclcat bitmap | sort | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "COMMAND LIST FILTERBY PATTERN config*" "config config|get config|help config|resetstat config|set" \
+    "$(cli command list filterby pattern 'config*' | sort | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "COMMAND GETKEYS mset" "a b" "$(cli command getkeys mset a 1 b 2 | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "COMMAND GETKEYS bitop" "d a b" "$(cli command getkeys bitop and d a b | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "COMMAND GETKEYS of no keys" "ERR The command has no key arguments" "$(cli command getkeys ping x)"
+expect_eq "COMMAND GETKEYS bad arity" "ERR Invalid number of arguments specified for command" "$(cli command getkeys set a)"
+cli config resetstat >/dev/null
+cli get >/dev/null; cli set s abc >/dev/null; cli incr s >/dev/null
+expect_match "commandstats: rejected and failed calls apart" "cmdstat_get:calls=0,.*rejected_calls=1,failed_calls=0" "$(cli info commandstats | tr -d '\r')"
+expect_match "commandstats: a failed call" "cmdstat_incr:calls=1,.*rejected_calls=0,failed_calls=1" "$(cli info commandstats | tr -d '\r')"
+expect_match "errorstats" "errorstat_ERR:count=2" "$(cli info errorstats | tr -d '\r')"
+expect_match "INFO replication: master_replid" "master_replid:[0-9a-f]{40}" "$(cli info replication | tr -d '\r')"
+expect_match "INFO memory: total_system_memory" "total_system_memory:[1-9][0-9]*" "$(cli info memory | tr -d '\r')"
 finish
