@@ -4,6 +4,7 @@
 #include "acl.h"
 #include "conn.h"
 #include "multi.h"
+#include "slowlog.h"
 #include "commit.h"
 #include "db.h"
 #include "glob.h"
@@ -49,6 +50,21 @@ static kvd_cmd command_subs[] = {
     {"command|list", cmd_command, -2, 0, 0, 0, 0, "server", "7.0.0", "O(N)", "Returns a list of command names.", "@slow @connection", 0, 0, NULL, RT},
     {"command|getkeys", cmd_command, -4, 0, 0, 0, 0, "server", "2.8.13", "O(N)", "Extracts the key names from an arbitrary command.", "@slow @connection", 0, 0, NULL, RT},
     {"command|help", cmd_command, 2, 0, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow @connection", 0, 0, NULL, RT},
+    {0},
+};
+static kvd_cmd slowlog_subs[] = {
+    {"slowlog|get", cmd_slowlog, -2, ADM, 0, 0, 0, "server", "2.2.12", "O(N)", "Returns the slow log's entries.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"slowlog|len", cmd_slowlog, 2, ADM, 0, 0, 0, "server", "2.2.12", "O(1)", "Returns the number of entries in the slow log.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"slowlog|reset", cmd_slowlog, 2, ADM, 0, 0, 0, "server", "2.2.12", "O(N)", "Clears all entries from the slow log.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"slowlog|help", cmd_slowlog, 2, 0, 0, 0, 0, "server", "6.2.0", "O(1)", "Show helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
+    {0},
+};
+static kvd_cmd latency_subs[] = {
+    {"latency|latest", cmd_latency, 2, ADM, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns the latest latency samples for all events.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"latency|history", cmd_latency, 3, ADM, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns timestamp-latency samples for an event.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"latency|reset", cmd_latency, -2, ADM, 0, 0, 0, "server", "2.8.13", "O(1)", "Resets the latency data for one or more events.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"latency|doctor", cmd_latency, 2, ADM, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns a human-readable latency analysis report.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"latency|help", cmd_latency, 2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
     {0},
 };
 static kvd_cmd config_subs[] = {
@@ -109,6 +125,8 @@ static kvd_cmd table[] = {
     {"lastsave", cmd_lastsave, 1, F, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the unix time of the last successful WAL fsync.", "@admin @fast @dangerous", 0, 0, NULL, RT},
     {"bgrewriteaof", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "1.0.0", "O(1)", "Compacts the WAL in the background.", "@admin @slow @dangerous", 0, 0, NULL, RT},
     {"acl", cmd_acl, -2, 0, 0, 0, 0, "server", "6.0.0", "O(N)", "Users and their permissions: SETUSER, GETUSER, DELUSER, LIST, USERS, WHOAMI, CAT, GENPASS, LOG, SAVE, LOAD, DRYRUN.", "@slow", 0, 0, acl_subs, RT},
+    {"slowlog", cmd_slowlog, -2, 0, 0, 0, 0, "server", "2.2.12", "O(N)", "The slow log: GET, LEN, RESET.", "@slow", 0, 0, slowlog_subs, RT},
+    {"latency", cmd_latency, -2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "The latency monitor: LATEST, HISTORY, RESET, DOCTOR.", "@slow", 0, 0, latency_subs, RT},
     {"compact", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "0.1.0", "O(1)", "Compacts the WAL in the background (kvd's name for BGREWRITEAOF).", "@admin @slow @dangerous", 0, 0, NULL, RT},
     /* transactions */
     {"multi", cmd_multi, 1, F | NQ, 0, 0, 0, "transactions", "1.2.0", "O(1)", "Starts a transaction.", "@fast @transaction", 0, 0, NULL, RT},
@@ -516,8 +534,11 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
     cmd->fn(c, argc, argv, argvlen);
     /* The reply waits for what the command changed and what it saw. */
     commit_end(c, start);
-    cmd->usec += (kvd_mono_ns() - t0) / 1000;
+    uint64_t usec = (kvd_mono_ns() - t0) / 1000;
+    cmd->usec += usec;
     cmd->calls++;
+    latency_sample(cmd->flags & CMD_FAST ? "fast-command" : "command", usec / 1000);
+    slowlog_command(c, argc, argv, argvlen, usec);
     if (srv.stats.errors > errors0)
         cmd->failed++;
 }

@@ -115,7 +115,7 @@ CMD_DECL(cmd_ping); CMD_DECL(cmd_echo); CMD_DECL(cmd_quit); CMD_DECL(cmd_select)
 CMD_DECL(cmd_auth); CMD_DECL(cmd_hello); CMD_DECL(cmd_client); CMD_DECL(cmd_command);
 CMD_DECL(cmd_config); CMD_DECL(cmd_info); CMD_DECL(cmd_dbsize); CMD_DECL(cmd_flushdb);
 CMD_DECL(cmd_flushall); CMD_DECL(cmd_time); CMD_DECL(cmd_shutdown); CMD_DECL(cmd_lastsave);
-CMD_DECL(cmd_bgrewriteaof); CMD_DECL(cmd_acl);
+CMD_DECL(cmd_bgrewriteaof); CMD_DECL(cmd_acl); CMD_DECL(cmd_slowlog); CMD_DECL(cmd_latency);
 /* transactions */
 CMD_DECL(cmd_multi); CMD_DECL(cmd_exec); CMD_DECL(cmd_discard); CMD_DECL(cmd_watch); CMD_DECL(cmd_unwatch);
 /* strings */

@@ -5,6 +5,7 @@
 #include "conn.h"
 #include "apply.h"
 #include "multi.h"
+#include "slowlog.h"
 #include "log.h"
 #include "util.h"
 
@@ -377,6 +378,7 @@ static void sync_after(uv_work_t *req, int status)
     srv.last_save_ms = kvd_now_ms();
     if (took > 2000000)
         log_warning("WAL fdatasync took %.1f s: the disk is slow", (double)took / 1e6);
+    latency_sample(srv.cfg.appendfsync == WAL_SYNC_ALWAYS ? "aof-fsync-always" : "aof-fsync", took / 1000);
     release_held();
     conn_send_all();
     if (srv.cfg.appendfsync == WAL_SYNC_ALWAYS)

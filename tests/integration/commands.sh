@@ -133,4 +133,30 @@ expect_match "commandstats: a failed call" "cmdstat_incr:calls=1,.*rejected_call
 expect_match "errorstats" "errorstat_ERR:count=2" "$(cli info errorstats | tr -d '\r')"
 expect_match "INFO replication: master_replid" "master_replid:[0-9a-f]{40}" "$(cli info replication | tr -d '\r')"
 expect_match "INFO memory: total_system_memory" "total_system_memory:[1-9][0-9]*" "$(cli info memory | tr -d '\r')"
+# SLOWLOG: every command over the threshold, arguments cut at 32 and 128
+# bytes as Redis, passwords redacted
+cli config set slowlog-log-slower-than 0 >/dev/null
+cli slowlog reset >/dev/null
+cli set slowkey "$(head -c 200 /dev/zero | tr '\0' a)" >/dev/null
+cli auth default s3cr3t >/dev/null 2>&1
+cli mset $(seq 1 40) >/dev/null
+log=$(cli slowlog get 3)
+expect_match "SLOWLOG: 33 arguments cut to 32" "\.\.\. \(10 more arguments\)" "$log"
+expect_match "SLOWLOG: AUTH's arguments redacted" "auth\.\(redacted\)\.\(redacted\)" "$(tr '\n' '.' <<<"$log")"
+expect_match "SLOWLOG: a long value cut" "a{128}\.\.\. \(72 more bytes\)" "$log"
+cli config set slowlog-log-slower-than -1 >/dev/null
+expect_eq "SLOWLOG GET -1 and LEN agree" "$(cli slowlog len)" "$(cli slowlog get -1 | grep -c '^127.0.0.1:')"
+cli slowlog reset >/dev/null
+cli get k >/dev/null
+expect_eq "slowlog-log-slower-than -1: nothing logged" "0" "$(cli slowlog len)"
+cli config set slowlog-log-slower-than 10000 >/dev/null
+expect_eq "SLOWLOG GET -2" "ERR count should be greater than or equal to -1" "$(cli slowlog get -2)"
+# LATENCY: off by default, as Redis
+expect_eq "LATENCY LATEST with the monitor off" "" "$(cli latency latest)"
+expect_match "LATENCY DOCTOR says it is off" "latency-monitor-threshold is 0" "$(cli latency doctor)"
+cli config set latency-monitor-threshold 1 >/dev/null
+expect_match "LATENCY DOCTOR with the monitor on" "or more since kvd started" "$(cli latency doctor)"
+expect_eq "LATENCY RESET" "$(cli latency latest | grep -c '^[a-z]')" "$(cli latency reset)"
+expect_eq "LATENCY HISTORY of no event" "" "$(cli latency history nosuchevent)"
+cli config set latency-monitor-threshold 0 >/dev/null
 finish
