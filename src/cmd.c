@@ -40,6 +40,13 @@ static kvd_cmd client_subs[] = {
     {"client|id", cmd_client, 2, 0, 0, 0, 0, "connection", "5.0.0", "O(1)", "Returns the unique client ID of the connection.", "@slow @connection", 0, 0, NULL, RT},
     {"client|info", cmd_client, 2, 0, 0, 0, 0, "connection", "6.2.0", "O(1)", "Returns information about the connection.", "@slow @connection", 0, 0, NULL, RT},
     {"client|setinfo", cmd_client, 4, 0, 0, 0, 0, "connection", "7.2.0", "O(1)", "Sets information about the client library.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|kill", cmd_client, -3, ADM, 0, 0, 0, "connection", "2.4.0", "O(N)", "Terminates open connections.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
+    {"client|reply", cmd_client, 3, 0, 0, 0, 0, "connection", "3.2.0", "O(1)", "Instructs the server whether to reply to commands.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|no-evict", cmd_client, 3, ADM, 0, 0, 0, "connection", "7.0.0", "O(1)", "Sets the client eviction mode of the connection.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
+    {"client|no-touch", cmd_client, 3, 0, 0, 0, 0, "connection", "7.2.0", "O(1)", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|getredir", cmd_client, 2, 0, 0, 0, 0, "connection", "6.0.0", "O(1)", "Returns the client ID to which the connection's tracking notifications are redirected.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|trackinginfo", cmd_client, 2, 0, 0, 0, 0, "connection", "6.2.0", "O(1)", "Returns information about server-assisted client-side caching for the connection.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|unblock", cmd_client, -3, ADM, 0, 0, 0, "connection", "5.0.0", "O(log N)", "Unblocks a client blocked by a blocking command from a different connection.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
     {"client|help", cmd_client, 2, 0, 0, 0, 0, "connection", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow @connection", 0, 0, NULL, RT},
     {0},
 };
@@ -109,6 +116,7 @@ static kvd_cmd table[] = {
     /* connection and server */
     {"ping", cmd_ping, -1, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the server's liveliness response.", "@fast @connection", 0, 0, NULL, RT},
     {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the given string.", "@fast @connection", 0, 0, NULL, RT},
+    {"reset", cmd_reset, 1, F | NA | NQ, 0, 0, 0, "connection", "6.2.0", "O(1)", "Resets the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"quit", cmd_quit, -1, F | NA | NQ, 0, 0, 0, "connection", "1.0.0", "O(1)", "Closes the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"select", cmd_select, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Changes the selected database (kvd has only database 0).", "@fast @connection", 0, 0, NULL, RT},
     {"auth", cmd_auth, -2, F | NA, 0, 0, 0, "connection", "1.0.0", "O(N)", "Authenticates the connection.", "@fast @connection", 0, 0, NULL, RT},
@@ -531,7 +539,17 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
     uint64_t errors0 = srv.stats.errors;
     uint64_t t0 = kvd_mono_ns();
     commit_begin();
+    int was_off = c->flags & CLIENT_REPLY_OFF, was_skip = c->flags & CLIENT_REPLY_SKIP;
+    c->flags &= ~CLIENT_REPLY_SKIP;
+    srv.no_touch = (c->flags & CLIENT_NO_TOUCH) && cmd->fn != cmd_touch;
     cmd->fn(c, argc, argv, argvlen);
+    srv.no_touch = 0;
+    /* CLIENT REPLY OFF / SKIP: the reply is dropped (CLIENT REPLY ON's own
+     * +OK goes out; a SKIP applies to the command after it). */
+    if (was_skip || (was_off && (c->flags & CLIENT_REPLY_OFF)))
+        c->out.len = start;
+    if (c->flags & CLIENT_REPLY_SKIP_NEXT)
+        c->flags = (c->flags & ~CLIENT_REPLY_SKIP_NEXT) | CLIENT_REPLY_SKIP;
     /* The reply waits for what the command changed and what it saw. */
     commit_end(c, start);
     uint64_t usec = (kvd_mono_ns() - t0) / 1000;

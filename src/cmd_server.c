@@ -4,6 +4,7 @@
 #include "config.h"
 #include "cmd.h"
 #include "acl.h"
+#include "multi.h"
 #include "conn.h"
 #include "db.h"
 #include "evict.h"
@@ -235,6 +236,112 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
     free(ids);
 }
 
+/* CLIENT KILL addr, or CLIENT KILL [ID id] [TYPE t] [USER u] [ADDR a]
+ * [LADDR a] [SKIPME yes|no] [MAXAGE s]: the clients matching every filter
+ * given. c itself, if killed, goes once its reply is out. */
+static void client_kill(client *c, int argc, char **argv, size_t *argvlen)
+{
+    const char *addr = NULL, *laddr = NULL, *user = NULL;
+    size_t addrlen = 0, laddrlen = 0, userlen = 0;
+    long long id = 0, maxage = 0;
+    int skipme = 1, old_form = argc == 3, type_ok = 1;
+    if (old_form) {
+        addr = argv[2];
+        addrlen = argvlen[2];
+        skipme = 0;
+    }
+    for (int i = 2; !old_form && i < argc; i += 2) {
+        if (i + 1 >= argc) {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+        const char *v = argv[i + 1];
+        size_t vl = argvlen[i + 1];
+        if (arg_is(argv[i], argvlen[i], "id")) {
+            if (kvd_str_to_ll(v, vl, &id) < 0 || id <= 0) {
+                reply_error(c, "ERR client-id should be greater than 0");
+                return;
+            }
+        } else if (arg_is(argv[i], argvlen[i], "type")) {
+            if (arg_is(v, vl, "normal"))
+                type_ok = 1;
+            else if (arg_is(v, vl, "master") || arg_is(v, vl, "replica") || arg_is(v, vl, "slave") ||
+                     arg_is(v, vl, "pubsub"))
+                type_ok = 0; /* kvd has only normal clients */
+            else {
+                reply_errorf(c, "ERR Unknown client type '%.*s'", (int)(vl > 32 ? 32 : vl), v);
+                return;
+            }
+        } else if (arg_is(argv[i], argvlen[i], "user")) {
+            if (!acl_find(v, vl)) {
+                reply_errorf(c, "ERR No such user '%.*s'", (int)(vl > 64 ? 64 : vl), v);
+                return;
+            }
+            user = v;
+            userlen = vl;
+        } else if (arg_is(argv[i], argvlen[i], "addr")) {
+            addr = v;
+            addrlen = vl;
+        } else if (arg_is(argv[i], argvlen[i], "laddr")) {
+            laddr = v;
+            laddrlen = vl;
+        } else if (arg_is(argv[i], argvlen[i], "skipme")) {
+            if (arg_is(v, vl, "yes"))
+                skipme = 1;
+            else if (arg_is(v, vl, "no"))
+                skipme = 0;
+            else {
+                reply_error(c, ERR_SYNTAX);
+                return;
+            }
+        } else if (arg_is(argv[i], argvlen[i], "maxage")) {
+            if (kvd_str_to_ll(v, vl, &maxage) < 0 || maxage <= 0) {
+                reply_error(c, ERR_NOT_INT);
+                return;
+            }
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    long long killed = 0;
+    int64_t now = kvd_now_ms();
+    client *x;
+    LIST_EACH(&srv.clients, client, all, x) {
+        if (!type_ok || (id && x->id != (uint64_t)id) ||
+            (addr && (strlen(x->addr) != addrlen || memcmp(x->addr, addr, addrlen) != 0)) ||
+            (laddr && (strlen(x->laddr) != laddrlen || memcmp(x->laddr, laddr, laddrlen) != 0)) ||
+            (user && (strlen(x->user->name) != userlen || memcmp(x->user->name, user, userlen) != 0)) ||
+            (maxage && (now - x->ctime_ms) / 1000 < maxage) || (skipme && x == c))
+            continue;
+        killed++;
+        if (x == c)
+            conn_close_after_reply(c);
+        else
+            conn_close(x);
+    }
+    if (!old_form)
+        reply_int(c, killed);
+    else if (killed)
+        reply_ok(c);
+    else
+        reply_error(c, "ERR No such client");
+}
+
+void cmd_reset(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    KVD_UNUSED(argv);
+    KVD_UNUSED(argvlen);
+    /* As a new connection: no transaction or watches, RESP2, replies on,
+     * the default user (authenticated only if it needs no password). */
+    multi_free(c);
+    c->resp = 2;
+    c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT | CLIENT_NO_EVICT | CLIENT_NO_TOUCH);
+    conn_reset_auth(c);
+    reply_simple(c, "RESET");
+}
+
 void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
 {
     const char *sub = argv[1];
@@ -281,9 +388,66 @@ void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
         memcpy(*field, argv[3], argvlen[3]);
         (*field)[argvlen[3]] = '\0';
         reply_ok(c);
+    } else if (arg_is(sub, sl, "kill")) {
+        client_kill(c, argc, argv, argvlen);
+    } else if (arg_is(sub, sl, "reply") && argc == 3) {
+        if (arg_is(argv[2], argvlen[2], "on")) {
+            c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT);
+            reply_ok(c);
+        } else if (arg_is(argv[2], argvlen[2], "off")) {
+            c->flags |= CLIENT_REPLY_OFF;
+        } else if (arg_is(argv[2], argvlen[2], "skip")) {
+            if (!(c->flags & CLIENT_REPLY_OFF))
+                c->flags |= CLIENT_REPLY_SKIP_NEXT;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+        }
+    } else if ((arg_is(sub, sl, "no-evict") || arg_is(sub, sl, "no-touch")) && argc == 3) {
+        int flag = arg_is(sub, sl, "no-evict") ? CLIENT_NO_EVICT : CLIENT_NO_TOUCH;
+        if (arg_is(argv[2], argvlen[2], "on")) {
+            c->flags |= flag;
+        } else if (arg_is(argv[2], argvlen[2], "off")) {
+            c->flags &= ~flag;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+        reply_ok(c);
+    } else if (arg_is(sub, sl, "getredir") && argc == 2) {
+        reply_int(c, -1); /* no client-side caching: nothing redirected */
+    } else if (arg_is(sub, sl, "trackinginfo") && argc == 2) {
+        reply_map(c, 3);
+        reply_bulk_str(c, "flags");
+        reply_set(c, 1);
+        reply_bulk_str(c, "off");
+        reply_bulk_str(c, "redirect");
+        reply_int(c, -1);
+        reply_bulk_str(c, "prefixes");
+        reply_array(c, 0);
+    } else if (arg_is(sub, sl, "unblock") && (argc == 3 || argc == 4)) {
+        long long id;
+        if (kvd_str_to_ll(argv[2], argvlen[2], &id) < 0) {
+            reply_error(c, ERR_NOT_INT);
+            return;
+        }
+        if (argc == 4 && !arg_is(argv[3], argvlen[3], "timeout") && !arg_is(argv[3], argvlen[3], "error")) {
+            reply_error(c, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+        reply_int(c, 0); /* kvd has no blocking commands: nobody to unblock */
     } else if (arg_is(sub, sl, "help") && argc == 2) {
         static const char *const help[] = {
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are: ID <id>, TYPE normal|master|replica|pubsub, USER <username>,",
+            "    ADDR <ip:port>, LADDR <ip:port>, SKIPME yes|no (default yes), MAXAGE <seconds>.",
+            "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
+            "NO-EVICT (ON|OFF)", "    Protect the current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)", "    Commands of this connection do not change the LRU/LFU of the keys they read.",
+            "GETREDIR", "    Return the client ID tracking notifications go to (-1: none; kvd does not track).",
+            "TRACKINGINFO", "    Return information about client-side caching for this connection (off).",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock a client (kvd has no blocking commands: 0).",
             "GETNAME", "    Return the name of the current connection.",
             "ID", "    Return the ID of the current connection.",
             "INFO", "    Return information about the current client connection.",
@@ -293,7 +457,9 @@ void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
             "HELP", "    Print this help."};
         reply_lines(c, help, KVD_ARRAY_SIZE(help));
     } else {
-        static const char *const known[] = {"setname", "getname", "id", "info", "setinfo", "help", NULL};
+        static const char *const known[] = {"setname", "getname", "id", "info", "setinfo", "kill", "reply",
+                                            "no-evict", "no-touch", "getredir", "trackinginfo", "unblock",
+                                            "help", NULL};
         reply_subcommand_error(c, "client", sub, sl, known);
     }
 }

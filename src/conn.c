@@ -292,6 +292,14 @@ static void apply_limits(client *c)
     c->parser.lim = lim;
 }
 
+void conn_reset_auth(client *c)
+{
+    c->user = acl_default_user();
+    int open = (c->user->flags & (ACL_USER_NOPASS | ACL_USER_ON)) == (ACL_USER_NOPASS | ACL_USER_ON);
+    c->flags = open ? c->flags | CLIENT_AUTHENTICATED : c->flags & ~CLIENT_AUTHENTICATED;
+    apply_limits(c);
+}
+
 void conn_authenticated(client *c, struct acl_user *u)
 {
     c->user = u;

@@ -31,6 +31,11 @@
 #define CLIENT_MULTI 0x200            /* between MULTI and EXEC: commands are queued */
 #define CLIENT_DIRTY_EXEC 0x400       /* a command was refused while queueing: EXEC aborts */
 #define CLIENT_DIRTY_CAS 0x800        /* a watched key changed: EXEC fails */
+#define CLIENT_REPLY_OFF 0x1000       /* CLIENT REPLY OFF: replies are dropped */
+#define CLIENT_REPLY_SKIP 0x2000      /* CLIENT REPLY SKIP: this command's reply is dropped */
+#define CLIENT_REPLY_SKIP_NEXT 0x4000 /* ... set by the SKIP itself: the next command's */
+#define CLIENT_NO_EVICT 0x8000        /* CLIENT NO-EVICT on */
+#define CLIENT_NO_TOUCH 0x10000       /* CLIENT NO-TOUCH on: reads leave keys' LRU/LFU alone */
 
 /* A span of a client's replies not yet sent (commit.c): from out[off] to
  * the next span (or the end), sent only once seq is acknowledged (written,
@@ -133,6 +138,7 @@ typedef struct server {
     server_stats stats;
     int64_t start_ms;
     int64_t now_ms;             /* cached clock for the command running */
+    int no_touch;               /* the running command's reads leave LRU/LFU alone */
     char run_id[41];
     int shutting_down;
     int exit_code;

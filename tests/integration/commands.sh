@@ -159,4 +159,29 @@ expect_match "LATENCY DOCTOR with the monitor on" "or more since kvd started" "$
 expect_eq "LATENCY RESET" "$(cli latency latest | grep -c '^[a-z]')" "$(cli latency reset)"
 expect_eq "LATENCY HISTORY of no event" "" "$(cli latency history nosuchevent)"
 cli config set latency-monitor-threshold 0 >/dev/null
+# CLIENT KILL by ID, USER and MAXAGE; the killed connection is closed
+exec {kfd}<>/dev/tcp/127.0.0.1/"$PORT"
+printf 'CLIENT ID\r\n' >&"$kfd"
+IFS= read -r -t 10 kid <&"$kfd"
+kid=${kid#:}; kid=${kid%$'\r'}
+expect_eq "CLIENT KILL ID of another connection" "1" "$(cli client kill id "$kid")"
+printf 'PING\r\n' >&"$kfd" 2>/dev/null
+line=
+IFS= read -r -t 10 line <&"$kfd"
+expect_eq "... it is closed" "" "$line"
+exec {kfd}>&-
+expect_eq "CLIENT KILL USER default SKIPME yes: nobody else" "0" "$(cli client kill user default skipme yes)"
+expect_eq "CLIENT KILL MAXAGE far: nobody" "0" "$(cli client kill maxage 100000)"
+expect_eq "CLIENT KILL addr: no such client" "ERR No such client" "$(cli client kill 10.9.8.7:6)"
+exec {kfd}<>/dev/tcp/127.0.0.1/"$PORT"
+printf 'CLIENT ID\r\n' >&"$kfd"
+IFS= read -r -t 10 kid <&"$kfd"
+kid=${kid#:}; kid=${kid%$'\r'}
+printf 'CLIENT KILL ID %s SKIPME no\r\nPING\r\n' "$kid" >&"$kfd"
+IFS= read -r -t 10 line <&"$kfd"
+expect_eq "CLIENT KILL of itself (SKIPME no): the reply, then closed" $':1\r' "$line"
+line=
+IFS= read -r -t 10 line <&"$kfd"
+expect_eq "... no reply to what follows" "" "$line"
+exec {kfd}>&-
 finish
