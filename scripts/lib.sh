@@ -78,7 +78,9 @@ start_server() {
         SPID=$!
         for i in $(seq 1 1200); do
             kill -0 "$SPID" 2>/dev/null || break
-            [ "$(timeout 2 redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ] && return 0
+            # Our own listener, not another test's server on that port.
+            ss -Hltnp "sport = :$PORT" 2>/dev/null | grep -q "pid=$SPID," &&
+                [ "$(timeout 2 redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ] && return 0
             sleep 0.05
         done
         kill -9 "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null

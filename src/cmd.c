@@ -92,6 +92,8 @@ static kvd_cmd object_subs[] = {
 static kvd_cmd memory_subs[] = {
     {"memory|usage", cmd_memory, -3, R, 2, 2, 1, "server", "4.0.0", "O(1)", "Estimates the memory usage of a key.", "@read @slow", 0, 0, NULL, RT},
     {"memory|purge", cmd_memory, 2, 0, 0, 0, 0, "server", "4.0.0", "O(1)", "Asks the allocator to release memory.", "@slow", 0, 0, NULL, RT},
+    {"memory|stats", cmd_memory, 2, 0, 0, 0, 0, "server", "4.0.0", "O(1)", "Returns details about memory usage.", "@slow", 0, 0, NULL, RT},
+    {"memory|doctor", cmd_memory, 2, 0, 0, 0, 0, "server", "4.0.0", "O(1)", "Outputs a memory problems report.", "@slow", 0, 0, NULL, RT},
     {"memory|help", cmd_memory, 2, 0, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
     {0},
 };
@@ -402,6 +404,19 @@ void reply_verbatim(client *c, const char *p, size_t n)
     buf_append(&c->out, "txt:", 4);
     buf_append(&c->out, p, n);
     buf_append(&c->out, "\r\n", 2);
+}
+
+void reply_double(client *c, double d)
+{
+    char s[64];
+    int n = snprintf(s, sizeof s, "%.17g", d);
+    if (c->resp == 3) {
+        buf_putc(&c->out, ',');
+        buf_append(&c->out, s, (size_t)n);
+        buf_append(&c->out, "\r\n", 2);
+    } else {
+        reply_bulk(c, s, (size_t)n);
+    }
 }
 
 void reply_lines(client *c, const char *const *lines, size_t n)

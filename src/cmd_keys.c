@@ -2,6 +2,7 @@
  * EXPIRE family, TTL family, PERSIST, KEYS, SCAN, RANDOMKEY, RENAME,
  * RENAMENX, COPY. */
 #include "config.h"
+#include "conn.h"
 #include "cmd.h"
 #include "db.h"
 #include "evict.h"
@@ -13,6 +14,8 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <unistd.h>
 
 void cmd_del(client *c, int argc, char **argv, size_t *argvlen)
 {
@@ -484,10 +487,132 @@ void cmd_object(client *c, int argc, char **argv, size_t *argvlen)
     }
 }
 
+/* What MEMORY STATS and DOCTOR look at. */
+typedef struct mem_view {
+    size_t used, peak, dataset, clients, wal, rss;
+    uint64_t keys;
+} mem_view;
+
+static size_t rss_now(void)
+{
+    long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        long size;
+        if (fscanf(f, "%ld %ld", &size, &pages) != 2)
+            pages = 0;
+        fclose(f);
+    }
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static mem_view mem_look(void)
+{
+    mem_view m;
+    m.used = server_used_memory();
+    m.peak = srv.stats.peak_memory > m.used ? srv.stats.peak_memory : m.used;
+    m.dataset = table_bytes(srv.db);
+    m.clients = conn_memory();
+    m.wal = srv.wal->batch.cap;
+    m.rss = rss_now();
+    m.keys = table_count(srv.db);
+    return m;
+}
+
+static void memory_stats(client *c)
+{
+    mem_view m = mem_look();
+    size_t overhead = m.used > m.dataset ? m.used - m.dataset : 0;
+    reply_map(c, 17);
+    reply_bulk_str(c, "peak.allocated");
+    reply_int(c, (long long)m.peak);
+    reply_bulk_str(c, "total.allocated");
+    reply_int(c, (long long)m.used);
+    reply_bulk_str(c, "startup.allocated");
+    reply_int(c, 0);
+    reply_bulk_str(c, "replication.backlog");
+    reply_int(c, 0);
+    reply_bulk_str(c, "clients.slaves");
+    reply_int(c, 0);
+    reply_bulk_str(c, "clients.normal");
+    reply_int(c, (long long)m.clients);
+    reply_bulk_str(c, "aof.buffer");
+    reply_int(c, (long long)m.wal);
+    reply_bulk_str(c, "overhead.total");
+    reply_int(c, (long long)overhead);
+    reply_bulk_str(c, "keys.count");
+    reply_int(c, (long long)m.keys);
+    reply_bulk_str(c, "keys.bytes-per-key");
+    reply_int(c, m.keys ? (long long)(m.dataset / m.keys) : 0);
+    reply_bulk_str(c, "dataset.bytes");
+    reply_int(c, (long long)m.dataset);
+    reply_bulk_str(c, "dataset.percentage");
+    reply_double(c, m.used ? (double)m.dataset * 100.0 / (double)m.used : 0.0);
+    reply_bulk_str(c, "peak.percentage");
+    reply_double(c, m.peak ? (double)m.used * 100.0 / (double)m.peak : 0.0);
+    reply_bulk_str(c, "pool.cached");
+    reply_int(c, (long long)srv.pool.cached_bytes);
+    reply_bulk_str(c, "rss");
+    reply_int(c, (long long)m.rss);
+    reply_bulk_str(c, "fragmentation");
+    reply_double(c, m.used ? (double)m.rss / (double)m.used : 0.0);
+    reply_bulk_str(c, "fragmentation.bytes");
+    reply_int(c, (long long)m.rss - (long long)m.used);
+}
+
+static void memory_doctor(client *c)
+{
+    mem_view m = mem_look();
+    buf_t b = BUF_INIT(&srv.pool);
+    int found = 0;
+    if (m.used < 5 * 1024 * 1024) {
+        buf_appendf(&b, "kvd uses %zu bytes: too little to say anything useful about memory yet.\n", m.used);
+        found = 1;
+    } else {
+        double frag = m.used ? (double)m.rss / (double)m.used : 0;
+        if (frag > 1.4 && m.rss - m.used > 10 * 1024 * 1024) {
+            buf_appendf(&b, "* Fragmentation: the process holds %.2f times what kvd uses (%zu bytes more). "
+                            "MEMORY PURGE returns free memory to the system; after many deletes of large "
+                            "values a restart (the WAL is replayed) packs the data again.\n",
+                        frag, m.rss - m.used);
+            found = 1;
+        }
+        if (m.peak > m.used + m.used / 2) {
+            buf_appendf(&b, "* Peak: kvd once used %zu bytes, now %zu. The memory freed since may stay with "
+                            "the process (see fragmentation).\n",
+                        m.peak, m.used);
+            found = 1;
+        }
+        if (m.clients > m.used / 4) {
+            buf_appendf(&b, "* Clients: their buffers hold %zu bytes, %zu%% of what kvd uses: look for clients "
+                            "that do not read their replies (CLIENT LIST, omem) or send huge pipelines.\n",
+                        m.clients, m.clients * 100 / m.used);
+            found = 1;
+        }
+        if (srv.cfg.maxmemory && m.used > (size_t)srv.cfg.maxmemory) {
+            buf_appendf(&b, "* maxmemory: kvd uses %zu bytes, over the %lld allowed.\n", m.used,
+                        srv.cfg.maxmemory);
+            found = 1;
+        }
+    }
+    if (!found)
+        buf_puts(&b, "No memory problem found.\n");
+    reply_verbatim(c, b.data, b.len);
+    buf_release(&b);
+}
+
 void cmd_memory(client *c, int argc, char **argv, size_t *argvlen)
 {
     const char *sub = argv[1];
     size_t sl = argvlen[1];
+    if (arg_is(sub, sl, "stats") && argc == 2) {
+        memory_stats(c);
+        return;
+    }
+    if (arg_is(sub, sl, "doctor") && argc == 2) {
+        memory_doctor(c);
+        return;
+    }
     if (arg_is(sub, sl, "usage") && argc >= 3) {
         for (int i = 3; i < argc; i += 2) {
             long long samples;
@@ -516,10 +641,12 @@ void cmd_memory(client *c, int argc, char **argv, size_t *argvlen)
             "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
             "USAGE <key> [SAMPLES <count>]", "    Bytes the key and its value take in memory (SAMPLES is accepted and ignored).",
             "PURGE", "    Return freed memory to the operating system (malloc_trim).",
+            "STATS", "    Return information about the memory usage of the server.",
+            "DOCTOR", "    Return memory problems reports.",
             "HELP", "    Print this help."};
         reply_lines(c, help, KVD_ARRAY_SIZE(help));
     } else {
-        static const char *const known[] = {"usage", "purge", "help", NULL};
+        static const char *const known[] = {"usage", "purge", "stats", "doctor", "help", NULL};
         reply_subcommand_error(c, "memory", sub, sl, known);
     }
 }

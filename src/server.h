@@ -209,6 +209,8 @@ static inline void reply_set(client *c, long long n)
     else
         resp_add_array(&c->out, n);
 }
+/* A double: RESP3's ,d, or a bulk string of it in RESP2 (as Redis). */
+void reply_double(client *c, double d);
 /* Text for people (INFO, CLIENT LIST): a RESP3 verbatim string, or a bulk. */
 void reply_verbatim(client *c, const char *p, size_t n);
 static inline void reply_array(client *c, long long n) { resp_add_array(&c->out, n); }

@@ -21,7 +21,12 @@ kill -TERM "\$pid"
 for i in \$(seq 1 600); do kill -0 "\$pid" 2>/dev/null || break; sleep 0.05; done
 "$KVD" --bind 127.0.0.1 --port $MAINPORT --dir "$T/main" --logfile "$T/main.log" \
     --unixsocket "$T/kvd.sock" --pidfile "$T/main.pid" --daemonize yes
-for i in \$(seq 1 600); do [ "\$(redis-cli -p $MAINPORT ping 2>/dev/null)" == PONG ] && exit 0; sleep 0.05; done
+for i in \$(seq 1 600); do
+    # the new process's own listener (not another test's server on the port)
+    ss -Hltnp "sport = :$MAINPORT" 2>/dev/null | grep -q "pid=\$(cat "$T/main.pid" 2>/dev/null)," &&
+        [ "\$(redis-cli -p $MAINPORT ping 2>/dev/null)" == PONG ] && exit 0
+    sleep 0.05
+done
 exit 1
 EOS
 chmod +x "$T/restart-kvd"
@@ -60,7 +65,11 @@ redis-cli -p $RP shutdown >/dev/null 2>&1
 for i in \$(seq 1 600); do redis-cli -p $RP ping >/dev/null 2>&1 || break; sleep 0.05; done
 redis-server --bind 127.0.0.1 --port $RP --dir "$T/redis" --save '' --logfile "$T/redis.log" \
     --daemonize yes --pidfile "$T/redis.pid" --appendonly yes --unixsocket "$T/redis.sock"
-for i in \$(seq 1 600); do [ "\$(redis-cli -p $RP ping 2>/dev/null)" == PONG ] && exit 0; sleep 0.05; done
+for i in \$(seq 1 600); do
+    ss -Hltnp "sport = :$RP" 2>/dev/null | grep -q "pid=\$(cat "$T/redis.pid" 2>/dev/null)," &&
+        [ "\$(redis-cli -p $RP ping 2>/dev/null)" == PONG ] && exit 0
+    sleep 0.05
+done
 exit 1
 EOS
     chmod +x "$T/restart-redis"

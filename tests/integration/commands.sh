@@ -184,4 +184,10 @@ line=
 IFS= read -r -t 10 line <&"$kfd"
 expect_eq "... no reply to what follows" "" "$line"
 exec {kfd}>&-
+# MEMORY STATS / DOCTOR
+stats=$(cli memory stats | paste - - | tr '\t' ' ')
+expect_match "MEMORY STATS: total.allocated" "^total\.allocated [1-9][0-9]*$" "$(grep '^total.allocated' <<<"$stats")"
+expect_eq "MEMORY STATS: keys.count is DBSIZE" "keys.count $(cli dbsize)" "$(grep '^keys.count' <<<"$stats")"
+expect_match "MEMORY STATS: dataset.percentage is a number" "^dataset\.percentage [0-9.]+$" "$(grep '^dataset.percentage' <<<"$stats")"
+expect_match "MEMORY DOCTOR answers in words" "[a-z]" "$(cli memory doctor)"
 finish

@@ -300,7 +300,9 @@ class Subject:
                 raise StartFailed('%s exited with status %s during startup' % (self.name, self.status()))
             try:
                 c = Conn(self.port, timeout=5)
-                if c.call('PING') == b'PONG':
+                # Our process's answer, not another test's server that took
+                # the port while ours was down.
+                if c.call('PING') == b'PONG' and b'process_id:%d\r\n' % self.proc.pid in c.call('INFO', 'server'):
                     c.sock.settimeout(IO_TIMEOUT)
                     self.conn = c
                     return

@@ -141,18 +141,28 @@ start_kvd() {
     PORT=$FREE_PORT KPID=$FREE_PID
 }
 
-# wait_ready PORT PID: wait until kvd answers PING (or the process dies),
-# up to 60 s (a replay under valgrind on a loaded machine is slow).
+# wait_ready PORT PID: wait until the process PID listens on PORT and
+# answers PING (or dies), up to 60 s (a replay under valgrind on a loaded
+# machine is slow). The listener must be PID's own: another test's server
+# may hold the port while this one fails to bind, and must not be taken
+# for it (it would then get this test's commands, SHUTDOWN included).
 wait_ready() {
     local deadline=$((SECONDS + 60))
     while [ "$SECONDS" -lt "$deadline" ]; do
         kill -0 "$2" 2>/dev/null || return 1
-        case "$(timeout 2 redis-cli -p "$1" ping 2>/dev/null)" in
-            PONG | NOAUTH*) return 0 ;;
-        esac
+        if listens "$1" "$2"; then
+            case "$(timeout 2 redis-cli -p "$1" ping 2>/dev/null)" in
+                PONG | NOAUTH*) return 0 ;;
+            esac
+        fi
         sleep 0.05
     done
     return 1
+}
+
+# listens PORT PID: PID has a listening TCP socket on PORT.
+listens() {
+    ss -Hltnp "sport = :$1" 2>/dev/null | grep -q "pid=$2,"
 }
 
 # start_redis NAME [args]: start Debian's redis-server (the reference peer)

@@ -66,7 +66,7 @@ for try in 1 2 3 4 5; do
     P=$(random_port)
     rm -f "$T/g.log"
     "$KVD" --port "$P" --dir "$T/g" --daemonize yes --pidfile "$T/kvd.pid" --logfile "$T/g.log"; rc=$?
-    wait_for 60 '[ "$(timeout 2 redis-cli -p $P ping 2>/dev/null)" == PONG ] || grep -q "cannot listen" "$T/g.log" 2>/dev/null'
+    wait_for 60 '{ [ -s "$T/kvd.pid" ] && listens "$P" "$(cat "$T/kvd.pid")" && [ "$(timeout 2 redis-cli -p $P ping 2>/dev/null)" == PONG ]; } || grep -q "cannot listen" "$T/g.log" 2>/dev/null'
     grep -q "address already in use" "$T/g.log" 2>/dev/null || break
     wait_for 30 '[ ! -e "$T/kvd.pid" ]'
 done

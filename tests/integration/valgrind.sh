@@ -19,7 +19,7 @@ for try in 1 2 3 4 5; do
         --appendfsync always --hz 50 --logfile "$T/kvd.log" &
     KPID=$!
     PIDS+=("$KPID")
-    wait_for 120 '[ "$(timeout 2 redis-cli -p "$PORT" ping 2>/dev/null)" == PONG ] || ! kill -0 "$KPID" 2>/dev/null'
+    wait_for 120 '{ listens "$PORT" "$KPID" && [ "$(timeout 2 redis-cli -p "$PORT" ping 2>/dev/null)" == PONG ]; } || ! kill -0 "$KPID" 2>/dev/null'
     kill -0 "$KPID" 2>/dev/null && break
 done
 # Every case but INCRBYFLOAT (valgrind computes long doubles with 64-bit
