@@ -78,6 +78,7 @@ static kvd_cmd config_subs[] = {
     {"config|get", cmd_config, -3, ADM, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns the effective values of configuration parameters.", "@admin @slow @dangerous", 0, 0, NULL, RT},
     {"config|set", cmd_config, -4, ADM, 0, 0, 0, "server", "2.0.0", "O(1)", "Sets configuration parameters in-flight.", "@admin @slow @dangerous", 0, 0, NULL, RT},
     {"config|resetstat", cmd_config, 2, ADM, 0, 0, 0, "server", "2.0.0", "O(1)", "Resets the server's statistics.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"config|rewrite", cmd_config, 2, ADM, 0, 0, 0, "server", "2.8.0", "O(1)", "Persists the effective configuration to file.", "@admin @slow @dangerous", 0, 0, NULL, RT},
     {"config|help", cmd_config, 2, 0, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
     {0},
 };

@@ -572,16 +572,44 @@ void cmd_config(client *c, int argc, char **argv, size_t *argvlen)
         cmd_reset_stats();
         pool_reset_stats(&srv.pool);
         reply_ok(c);
+    } else if (arg_is(argv[1], argvlen[1], "rewrite") && argc == 2) {
+        if (!srv.config_file) {
+            reply_error(c, "ERR The server is running without a config file");
+            return;
+        }
+        /* Without an aclfile the users live in the conf file. */
+        buf_t users = BUF_INIT(&srv.pool);
+        if (!srv.cfg.aclfile[0]) {
+            int n;
+            acl_user **all = acl_users(&n);
+            for (int i = 0; i < n; i++) {
+                acl_describe_user(all[i], &users);
+                buf_putc(&users, '\n');
+            }
+            buf_putc(&users, '\0');
+        }
+        char err[512];
+        int rc = conf_rewrite(&srv.cfg, srv.config_file, srv.cfg.aclfile[0] ? NULL : users.data, &srv.pool, err,
+                              sizeof err);
+        buf_release(&users);
+        if (rc < 0) {
+            log_warning("CONFIG REWRITE failed: %s", err);
+            reply_errorf(c, "ERR Rewriting config file: %s", err);
+            return;
+        }
+        log_notice("CONFIG REWRITE executed with success.");
+        reply_ok(c);
     } else if (arg_is(argv[1], argvlen[1], "help") && argc == 2) {
         static const char *const help[] = {
             "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "REWRITE", "    Rewrite the configuration file.",
             "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
             "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
             "RESETSTAT", "    Reset statistics reported by the INFO command.",
             "HELP", "    Print this help."};
         reply_lines(c, help, KVD_ARRAY_SIZE(help));
     } else {
-        static const char *const known[] = {"get", "set", "resetstat", "help", NULL};
+        static const char *const known[] = {"get", "set", "resetstat", "rewrite", "help", NULL};
         reply_subcommand_error(c, "config", argv[1], argvlen[1], known);
     }
 }

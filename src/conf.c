@@ -10,6 +10,10 @@
 #include "util.h"
 
 #include <errno.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <ctype.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -505,4 +509,189 @@ void conf_each(const kvd_config *cfg, const char *pattern, conf_each_fn fn, void
         if (glob_match(pattern, plen, n, strlen(n), 1))
             fn(ctx, n, cfg);
     }
+}
+
+/* ---- CONFIG REWRITE ---- */
+
+/* The directive a conf line sets ("" for blanks and comments), in name. */
+static void line_directive(const char *line, size_t n, char *name, size_t cap)
+{
+    size_t i = 0, o = 0;
+    while (i < n && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (i < n && line[i] == '#')
+        i = n;
+    while (i < n && line[i] != ' ' && line[i] != '\t' && line[i] != '\r' && o + 1 < cap)
+        name[o++] = (char)tolower((unsigned char)line[i++]);
+    name[o] = '\0';
+}
+
+/* value as a conf file reads it back: bare when plain, else quoted. */
+static void put_value(buf_t *out, const conf_def *d, const char *v, size_t n)
+{
+    int plain = n > 0;
+    for (size_t i = 0; i < n && plain; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch < '!' || ch > '~' || ch == '"' || ch == '\'' || ch == '\\')
+            plain = ch == ' ' && (d->type == CT_LIST || d->type == CT_OBUF); /* lists are words */
+    }
+    if (plain) {
+        buf_append(out, v, n);
+        return;
+    }
+    buf_putc(out, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch == '"' || ch == '\\')
+            buf_appendf(out, "\\%c", ch);
+        else if (ch < ' ' || ch > '~')
+            buf_appendf(out, "\\x%02x", ch);
+        else
+            buf_putc(out, (char)ch);
+    }
+    buf_putc(out, '"');
+}
+
+/* Does the conf line line[0..n) set d to the value rendered in want? */
+static int line_says(const conf_def *d, const char *line, size_t n, const buf_t *want, pool_t *pool)
+{
+    char *copy = xmalloc(n + 1);
+    memcpy(copy, line, n);
+    copy[n] = '\0';
+    char *argv[64];
+    size_t argvlen[64];
+    int argc = args_split(copy, n, argv, argvlen, 64), same = 0;
+    if (argc >= 2) {
+        for (int i = 0; i < argc; i++)
+            argv[i][argvlen[i]] = '\0';
+        kvd_config scratch;
+        conf_init(&scratch);
+        char why[256];
+        if (conf_set(&scratch, d->name, argc - 1, argv + 1, 0, why, sizeof why) == 0) {
+            buf_t got = BUF_INIT(pool);
+            render(d, &scratch, &got);
+            same = got.len == want->len && (got.len == 0 || memcmp(got.data, want->data, got.len) == 0);
+            buf_release(&got);
+        }
+        conf_free(&scratch);
+    }
+    free(copy);
+    return same;
+}
+
+int conf_rewrite(const kvd_config *cfg, const char *path, const char *users, pool_t *pool, char *err,
+                 size_t errlen)
+{
+    size_t len;
+    char *text = kvd_read_file(path, &len);
+    if (!text) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    kvd_config dflt;
+    conf_init(&dflt);
+    size_t nd = KVD_ARRAY_SIZE(directives);
+    int *written = xcalloc(nd, sizeof(int));
+    int users_written = 0;
+    buf_t out = BUF_INIT(pool), cur = BUF_INIT(pool), def = BUF_INIT(pool);
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        char name[64];
+        line_directive(p, n, name, sizeof name);
+        const conf_def *d = name[0] ? find_def(name) : NULL;
+        if (strcmp(name, "user") == 0 && users) {
+            /* The users as they are now, where the first user line was. */
+            if (!users_written)
+                buf_puts(&out, users);
+            users_written = 1;
+        } else if (d) {
+            size_t i = (size_t)(d - directives);
+            if (!written[i]) {
+                buf_reset(&cur);
+                render(d, cfg, &cur);
+                if (line_says(d, p, n, &cur, pool)) {
+                    /* Already says it ("512mb" stays "512mb"). */
+                    buf_append(&out, p, n);
+                    buf_putc(&out, '\n');
+                } else {
+                    buf_puts(&out, d->name);
+                    buf_putc(&out, ' ');
+                    put_value(&out, d, cur.data ? cur.data : "", cur.len);
+                    buf_putc(&out, '\n');
+                }
+                written[i] = 1;
+            } /* a second line for the same directive goes */
+        } else {
+            buf_append(&out, p, n);
+            buf_putc(&out, '\n');
+        }
+        p = nl ? nl + 1 : end;
+    }
+    /* What differs from the defaults and the file did not mention. */
+    int header = 0;
+    for (size_t i = 0; i < nd; i++) {
+        if (written[i])
+            continue;
+        buf_reset(&cur);
+        buf_reset(&def);
+        render(&directives[i], cfg, &cur);
+        render(&directives[i], &dflt, &def);
+        if (cur.len == def.len && (cur.len == 0 || memcmp(cur.data, def.data, cur.len) == 0))
+            continue;
+        if (!header)
+            buf_puts(&out, "# Generated by CONFIG REWRITE\n");
+        header = 1;
+        buf_puts(&out, directives[i].name);
+        buf_putc(&out, ' ');
+        put_value(&out, &directives[i], cur.data ? cur.data : "", cur.len);
+        buf_putc(&out, '\n');
+    }
+    if (users && !users_written && users[0]) {
+        if (!header)
+            buf_puts(&out, "# Generated by CONFIG REWRITE\n");
+        buf_puts(&out, users);
+    }
+    free(text);
+    free(written);
+    conf_free(&dflt);
+    buf_release(&cur);
+    buf_release(&def);
+    /* Replace the file: temp in the same directory, fsync, rename, fsync
+     * the directory; its mode kept. */
+    int rc = 0;
+    struct stat st;
+    mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 07777) : 0600;
+    size_t plen = strlen(path);
+    char *tmp = xmalloc(plen + 32);
+    snprintf(tmp, plen + 32, "%s.rewrite-%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) {
+        rc = -errno;
+    } else {
+        (void)fchmod(fd, mode);
+        rc = kvd_write_all(fd, out.data ? out.data : "", out.len);
+        if (rc == 0 && fsync(fd) < 0)
+            rc = -errno;
+        if (close(fd) < 0 && rc == 0)
+            rc = -errno;
+        if (rc == 0 && rename(tmp, path) < 0)
+            rc = -errno;
+        if (rc < 0) {
+            unlink(tmp);
+        } else {
+            char *slash = strrchr(tmp, '/');
+            if (slash == tmp)
+                slash[1] = '\0';
+            else if (slash)
+                *slash = '\0';
+            rc = kvd_fsync_dir(slash ? tmp : ".");
+        }
+    }
+    if (rc < 0)
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(-rc));
+    free(tmp);
+    buf_release(&out);
+    return rc < 0 ? -1 : 0;
 }

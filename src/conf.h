@@ -83,6 +83,17 @@ int conf_load_file(kvd_config *cfg, const char *path, char *err, size_t errlen);
 int conf_get_value(const kvd_config *cfg, const char *name, struct buf *out);
 
 /* Call fn for each directive whose name matches the glob pattern. */
+/* CONFIG REWRITE: rewrite the conf file at path so that it says cfg,
+ * keeping its comments, order and other lines: each directive's first
+ * line gets the current value (later duplicates go), directives the file
+ * does not mention are appended when they differ from their defaults,
+ * and the `user` lines are replaced by users (lines ending in '\n'; NULL
+ * leaves them as they are). Temp file, fsync, rename. Returns 0, or -1
+ * with err set. */
+struct pool;
+int conf_rewrite(const kvd_config *cfg, const char *path, const char *users, struct pool *pool, char *err,
+                 size_t errlen);
+
 typedef void (*conf_each_fn)(void *ctx, const char *name, const kvd_config *cfg);
 void conf_each(const kvd_config *cfg, const char *pattern, conf_each_fn fn, void *ctx);
 

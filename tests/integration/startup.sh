@@ -85,4 +85,33 @@ kill -TERM "$dpid"
 wait_for 60 '! kill -0 "$dpid" 2>/dev/null'
 expect_eq "daemon exited on SIGTERM" 1 "$(kill -0 "$dpid" 2>/dev/null && echo 0 || echo 1)"
 expect_eq "pidfile removed" 0 "$([ -e "$T/kvd.pid" ] && echo 1 || echo 0)"
+# CONFIG REWRITE: the file says what CONFIG SET and ACL SETUSER changed,
+# keeps its comments and the way it wrote what did not change, and loads.
+cp "$S/conf/kvd.conf" "$T/rw.conf"
+chmod 640 "$T/rw.conf"
+# (start_kvd puts its directives before the file: started by hand.)
+P2=$(random_port)
+"$KVD" "$T/rw.conf" --bind 127.0.0.1 --port "$P2" --dir "$T/rwd" --logfile "$T/rw.log" &
+KPID=$!
+PIDS+=("$KPID")
+wait_ready "$P2" "$KPID" || fail "start with a conf file"
+expect_eq "CONFIG SET" "OK" "$(timeout 10 redis-cli -p "$P2" config set maxmemory 100mb hz 20)"
+timeout 10 redis-cli -p "$P2" acl setuser app on '>pw' '~app:*' +@read >/dev/null
+expect_eq "CONFIG REWRITE" "OK" "$(timeout 10 redis-cli -p "$P2" config rewrite)"
+expect_eq "the comments are all there" "$(grep -c '^#' "$S/conf/kvd.conf")" "$(grep -c '^#' "$T/rw.conf" | awk '{print $1 - 1}')"
+expect_match "maxmemory rewritten in place" "^maxmemory 104857600$" "$(grep '^maxmemory ' "$T/rw.conf")"
+expect_eq "unchanged lines kept as written" "proto-max-bulk-len 512mb" "$(grep '^proto-max-bulk-len' "$T/rw.conf")"
+expect_match "the users written" "^user app on #[0-9a-f]{64} ~app:\* resetchannels -@all \+@read$" "$(grep '^user app' "$T/rw.conf")"
+expect_eq "the file's mode kept" "640" "$(stat -c %a "$T/rw.conf")"
+stop_kvd
+expect_eq "the rewritten file is valid" "configuration OK" "$("$KVD" --test-config "$T/rw.conf" 2>&1)"
+"$KVD" "$T/rw.conf" --bind 127.0.0.1 --logfile "$T/rw2.log" &
+KPID=$!
+PIDS+=("$KPID")
+wait_ready "$P2" "$KPID" || fail "restart from the rewritten file"
+expect_eq "... with the values" "104857600" "$(timeout 10 redis-cli -p "$P2" config get maxmemory | tail -1)"
+expect_match "... and the users" "user app" "$(timeout 10 redis-cli -p "$P2" acl list)"
+stop_kvd
+expect_eq "CONFIG REWRITE without a conf file" "ERR The server is running without a config file" \
+    "$(start_kvd norw >/dev/null 2>&1; cli config rewrite; stop_kvd)"
 finish
