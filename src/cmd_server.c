@@ -8,6 +8,7 @@
 #include "evict.h"
 #include "glob.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 #include "version.h"
 
@@ -618,6 +619,11 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
                         t[i].name, (unsigned long long)t[i].calls, (unsigned long long)t[i].usec,
                         t[i].calls ? (double)t[i].usec / (double)t[i].calls : 0.0, (unsigned long long)t[i].failed);
         }
+    }
+    SECTION("tls", srv.cfg.tls_port > 0)
+    {
+        buf_puts(&b, "# TLS\r\n");
+        tls_info(&b);
     }
     SECTION("cluster", 1)
     {

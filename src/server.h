@@ -62,6 +62,7 @@ typedef struct client {
     int64_t obuf_soft_since; /* when output went over the soft limit (0: it is not) */
     int64_t linger_until;   /* CLIENT_LINGER: close by then even without EOF */
     uv_shutdown_t sreq;     /* CLIENT_LINGER: the FIN */
+    struct tls_conn *tls;   /* TLS state (tls.c); NULL on a plain connection */
     const char *lastcmd;
     uint64_t ncmds;         /* commands dispatched */
     list_link all;          /* on srv.clients (or srv.lingering once it lingers) */
