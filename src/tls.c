@@ -70,6 +70,12 @@ static void ssl_reason(const SSL *ssl, char *out, size_t n)
 {
     unsigned long e = ERR_get_error();
     const char *r = e ? ERR_reason_error_string(e) : NULL;
+#ifdef ERR_SYSTEM_ERROR
+    if (e && ERR_SYSTEM_ERROR(e)) /* its reason is an errno */
+#else
+    if (e && ERR_GET_LIB(e) == ERR_LIB_SYS)
+#endif
+        r = strerror(ERR_GET_REASON(e));
     if (r)
         snprintf(out, n, "%s", r);
     else if (e)
@@ -472,13 +478,14 @@ static int build_context(SSL_CTX *x, const kvd_config *cfg, char *err, size_t er
     snprintf(what, sizeof what, "tls-cert-file %s: cannot load the certificate", cfg->tls_cert_file);
     if (SSL_CTX_use_certificate_chain_file(x, cfg->tls_cert_file) != 1)
         return ssl_err(err, errlen, what);
+    char mismatch[2 * PATH_MAX + 64];
+    snprintf(mismatch, sizeof mismatch, "tls-key-file %s is not the key of tls-cert-file %s", cfg->tls_key_file,
+             cfg->tls_cert_file);
     snprintf(what, sizeof what, "tls-key-file %s: cannot load the private key", cfg->tls_key_file);
     if (SSL_CTX_use_PrivateKey_file(x, cfg->tls_key_file, SSL_FILETYPE_PEM) != 1)
-        return ssl_err(err, errlen, what);
-    snprintf(what, sizeof what, "tls-key-file %s is not the key of tls-cert-file %s", cfg->tls_key_file,
-             cfg->tls_cert_file);
+        return ssl_err(err, errlen, ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH ? mismatch : what);
     if (SSL_CTX_check_private_key(x) != 1)
-        return ssl_err(err, errlen, what);
+        return ssl_err(err, errlen, mismatch);
     const char *cafile = cfg->tls_ca_cert_file[0] ? cfg->tls_ca_cert_file : NULL;
     const char *cadir = cfg->tls_ca_cert_dir[0] ? cfg->tls_ca_cert_dir : NULL;
     if (cafile || cadir) {

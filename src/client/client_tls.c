@@ -126,6 +126,12 @@ static int tls_err(const SSL *ssl, int code, const char *what, char *err, size_t
 {
     unsigned long e = ERR_get_error();
     const char *r = e ? ERR_reason_error_string(e) : NULL;
+#ifdef ERR_SYSTEM_ERROR
+    if (e && ERR_SYSTEM_ERROR(e)) /* its reason is an errno */
+#else
+    if (e && ERR_GET_LIB(e) == ERR_LIB_SYS)
+#endif
+        r = strerror(ERR_GET_REASON(e));
     char buf[256];
     if (!r && e) {
         ERR_error_string_n(e, buf, sizeof buf);
