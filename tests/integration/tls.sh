@@ -249,15 +249,15 @@ cli config set client-output-buffer-limit "normal 1gb 64mb 0" >/dev/null
 stop_kvd
 expect_eq "clean exit with TLS clients gone" 0 "$RC"
 start_tls v13 --tls-protocols TLSv1.3 --tls-auth-clients no || fail "start v13"
-out=$(printf 'PING\r\n' | timeout 30 openssl s_client -quiet -tls1_2 -connect "127.0.0.1:$TPORT" -CAfile "$C/ca.crt" 2>&1)
+out=$(printf 'PING\r\nQUIT\r\n' | timeout 30 openssl s_client -quiet -tls1_2 -connect "127.0.0.1:$TPORT" -CAfile "$C/ca.crt" 2>&1)
 expect_eq "tls-protocols TLSv1.3: TLSv1.2 refused" 0 "$(printf '%s' "$out" | grep -c PONG)"
-out=$(printf 'PING\r\n' | timeout 30 openssl s_client -quiet -tls1_3 -connect "127.0.0.1:$TPORT" -CAfile "$C/ca.crt" 2>/dev/null)
-expect_eq "TLSv1.3 served" "+PONG" "$(printf '%s' "$out" | tr -d '\r')"
+out=$(printf 'PING\r\nQUIT\r\n' | timeout 30 openssl s_client -quiet -tls1_3 -connect "127.0.0.1:$TPORT" -CAfile "$C/ca.crt" 2>/dev/null)
+expect_eq "TLSv1.3 served" "+PONG +OK" "$(printf '%s' "$out" | tr -d '\r' | xargs)"
 stop_kvd
 start_tls v12 --tls-protocols TLSv1.2 --tls-auth-clients no --tls-ciphers ECDHE-ECDSA-AES128-GCM-SHA256 ||
     fail "start v12"
-out=$(printf 'PING\r\n' | timeout 30 openssl s_client -quiet -tls1_2 -connect "127.0.0.1:$TPORT" -CAfile "$C/ca.crt" 2>/dev/null)
-expect_eq "tls-protocols TLSv1.2 with tls-ciphers: served" "+PONG" "$(printf '%s' "$out" | tr -d '\r')"
+out=$(printf 'PING\r\nQUIT\r\n' | timeout 30 openssl s_client -quiet -tls1_2 -connect "127.0.0.1:$TPORT" -CAfile "$C/ca.crt" 2>/dev/null)
+expect_eq "tls-protocols TLSv1.2 with tls-ciphers: served" "+PONG +OK" "$(printf '%s' "$out" | tr -d '\r' | xargs)"
 # s_client renegotiates on a line "R"; its stdin stays open until it ends.
 mkfifo "$T/reneg.fifo"
 timeout 30 openssl s_client -tls1_2 -connect "127.0.0.1:$TPORT" -CAfile "$C/ca.crt" <"$T/reneg.fifo" \
