@@ -245,10 +245,28 @@ wait "$SLOW" 2>/dev/null
 exec {slowfd}>&-
 cli config set client-output-buffer-limit "normal 1gb 64mb 0" >/dev/null
 
-# ---- protocol versions ----
+# ---- protocol versions; protected mode ----
 stop_kvd
 expect_eq "clean exit with TLS clients gone" 0 "$RC"
-start_tls v13 --tls-protocols TLSv1.3 --tls-auth-clients no || fail "start v13"
+start_tls v13 --tls-protocols TLSv1.3 --tls-auth-clients no --bind "127.0.0.1 127.0.0.2" || fail "start v13"
+# (nc -d sends nothing: the refusal comes at accept.)
+out=$(timeout 20 nc -d -s 127.0.0.2 127.0.0.2 "$TPORT" 2>&1); rc=$?
+expect_eq "protected mode: a TLS client from 127.0.0.2 is closed at once" "0 []" "$rc [$out]"
+expect_match "and logged" "protected mode: refused TLS client 127.0.0.2" "$(cat "$T/v13.log")"
+if command -v python3 >/dev/null; then
+    cli config set protected-mode no >/dev/null
+    out=$(timeout 30 python3 - "$TPORT" "$C/ca.crt" <<'PY' 2>&1
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.check_hostname = False  # the certificate names 127.0.0.1, not .2
+raw = socket.create_connection(("127.0.0.2", int(sys.argv[1])), timeout=20, source_address=("127.0.0.2", 0))
+s = ctx.wrap_socket(raw)
+s.sendall(b"PING\r\n")
+print(s.recv(100).decode().strip())
+PY
+    )
+    expect_eq "protected-mode no: served over TLS from 127.0.0.2" "+PONG" "$out"
+fi
 out=$(printf 'PING\r\nQUIT\r\n' | timeout 30 openssl s_client -quiet -tls1_2 -connect "127.0.0.1:$TPORT" -CAfile "$C/ca.crt" 2>&1)
 expect_eq "tls-protocols TLSv1.3: TLSv1.2 refused" 0 "$(printf '%s' "$out" | grep -c PONG)"
 out=$(printf 'PING\r\nQUIT\r\n' | timeout 30 openssl s_client -quiet -tls1_3 -connect "127.0.0.1:$TPORT" -CAfile "$C/ca.crt" 2>/dev/null)
