@@ -1,6 +1,9 @@
 /* cmd: command table, lookup and dispatch, and the COMMAND command. */
 #include "config.h"
 #include "cmd.h"
+#include "acl.h"
+#include "conn.h"
+#include "multi.h"
 #include "commit.h"
 #include "db.h"
 #include "log.h"
@@ -9,6 +12,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -18,72 +22,142 @@
 #define NA CMD_NOAUTH
 #define OOM CMD_DENYOOM
 #define ADM CMD_ADMIN
+#define NQ CMD_NOQUEUE
+#define NM CMD_NOMULTI
+/* The fields cmd_init fills, zero in the tables. */
+#define RT 0, 0, NULL, 0, 0, 0
+#define KR CMD_KEY_READ
+#define KW CMD_KEY_WRITE
+
+/* Subcommands: each has its own arity, flags, keys and ACL categories, as
+ * in Redis 7; the container's function runs them. */
+static kvd_cmd client_subs[] = {
+    {"client|list", cmd_client, -2, ADM, 0, 0, 0, "connection", "2.0.0", "O(1)", "Lists open connections.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
+    {"client|setname", cmd_client, 3, 0, 0, 0, 0, "connection", "2.0.0", "O(1)", "Sets the connection name.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|getname", cmd_client, 2, 0, 0, 0, 0, "connection", "2.0.0", "O(1)", "Returns the connection name.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|id", cmd_client, 2, 0, 0, 0, 0, "connection", "5.0.0", "O(1)", "Returns the unique client ID of the connection.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|info", cmd_client, 2, 0, 0, 0, 0, "connection", "6.2.0", "O(1)", "Returns information about the connection.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|setinfo", cmd_client, 4, 0, 0, 0, 0, "connection", "7.2.0", "O(1)", "Sets information about the client library.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|help", cmd_client, 2, 0, 0, 0, 0, "connection", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow @connection", 0, 0, NULL, RT},
+    {0},
+};
+static kvd_cmd command_subs[] = {
+    {"command|count", cmd_command, 2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns a count of commands.", "@slow @connection", 0, 0, NULL, RT},
+    {"command|info", cmd_command, -2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns information about one, multiple or all commands.", "@slow @connection", 0, 0, NULL, RT},
+    {"command|docs", cmd_command, -2, 0, 0, 0, 0, "server", "7.0.0", "O(1)", "Returns documentary information about one, multiple or all commands.", "@slow @connection", 0, 0, NULL, RT},
+    {"command|help", cmd_command, 2, 0, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow @connection", 0, 0, NULL, RT},
+    {0},
+};
+static kvd_cmd config_subs[] = {
+    {"config|get", cmd_config, -3, ADM, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns the effective values of configuration parameters.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"config|set", cmd_config, -4, ADM, 0, 0, 0, "server", "2.0.0", "O(1)", "Sets configuration parameters in-flight.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"config|resetstat", cmd_config, 2, ADM, 0, 0, 0, "server", "2.0.0", "O(1)", "Resets the server's statistics.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"config|help", cmd_config, 2, 0, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
+    {0},
+};
+static kvd_cmd object_subs[] = {
+    {"object|encoding", cmd_object, 3, R, 2, 2, 1, "generic", "2.0.0", "O(1)", "Returns the internal encoding of an object.", "@keyspace @read @slow", 0, 0, NULL, RT},
+    {"object|freq", cmd_object, 3, R, 2, 2, 1, "generic", "4.0.0", "O(1)", "Returns the logarithmic access frequency counter of an object.", "@keyspace @read @slow", 0, 0, NULL, RT},
+    {"object|idletime", cmd_object, 3, R, 2, 2, 1, "generic", "2.0.0", "O(1)", "Returns the time since the last access to an object.", "@keyspace @read @slow", 0, 0, NULL, RT},
+    {"object|refcount", cmd_object, 3, R, 2, 2, 1, "generic", "2.0.0", "O(1)", "Returns the reference count of a value of a key.", "@keyspace @read @slow", 0, 0, NULL, RT},
+    {"object|help", cmd_object, 2, 0, 0, 0, 0, "generic", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@keyspace @slow", 0, 0, NULL, RT},
+    {0},
+};
+static kvd_cmd memory_subs[] = {
+    {"memory|usage", cmd_memory, -3, R, 2, 2, 1, "server", "4.0.0", "O(1)", "Estimates the memory usage of a key.", "@read @slow", 0, 0, NULL, RT},
+    {"memory|purge", cmd_memory, 2, 0, 0, 0, 0, "server", "4.0.0", "O(1)", "Asks the allocator to release memory.", "@slow", 0, 0, NULL, RT},
+    {"memory|help", cmd_memory, 2, 0, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
+    {0},
+};
+static kvd_cmd acl_subs[] = {
+    {"acl|cat", cmd_acl, -2, 0, 0, 0, 0, "server", "6.0.0", "O(1)", "Lists the ACL categories, or the commands inside a category.", "@slow", 0, 0, NULL, RT},
+    {"acl|deluser", cmd_acl, -3, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Deletes ACL users and disconnects their clients.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|dryrun", cmd_acl, -4, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Simulates running a command as a user, without running it.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|genpass", cmd_acl, -2, 0, 0, 0, 0, "server", "6.0.0", "O(1)", "Generates a pseudorandom password for ACL users.", "@slow", 0, 0, NULL, RT},
+    {"acl|getuser", cmd_acl, 3, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Lists the ACL rules of a user.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|list", cmd_acl, 2, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Dumps the effective rules in ACL file format.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|load", cmd_acl, 2, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Reloads the rules from the ACL file.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|log", cmd_acl, -2, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Lists recent security events generated by denied commands and failed AUTH.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|save", cmd_acl, 2, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Saves the effective ACL rules in the ACL file.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|setuser", cmd_acl, -3, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Creates and modifies an ACL user and its rules.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|users", cmd_acl, 2, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Lists all ACL users.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|whoami", cmd_acl, 2, 0, 0, 0, 0, "server", "6.0.0", "O(1)", "Returns the authenticated username of the current connection.", "@slow", 0, 0, NULL, RT},
+    {"acl|help", cmd_acl, 2, 0, 0, 0, 0, "server", "6.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
+    {0},
+};
 
 static kvd_cmd table[] = {
     /* connection and server */
-    {"ping", cmd_ping, -1, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the server's liveliness response.", 0, 0, 0},
-    {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the given string.", 0, 0, 0},
-    {"quit", cmd_quit, -1, F | NA, 0, 0, 0, "connection", "1.0.0", "O(1)", "Closes the connection.", 0, 0, 0},
-    {"select", cmd_select, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Changes the selected database (kvd has only database 0).", 0, 0, 0},
-    {"auth", cmd_auth, -2, F | NA, 0, 0, 0, "connection", "1.0.0", "O(N)", "Authenticates the connection.", 0, 0, 0},
-    {"hello", cmd_hello, -1, F | NA, 0, 0, 0, "connection", "6.0.0", "O(1)", "Handshakes with the server (RESP2 only).", 0, 0, 0},
-    {"client", cmd_client, -2, 0, 0, 0, 0, "connection", "2.4.0", "O(N)", "Connection management: SETNAME, GETNAME, ID, LIST, INFO, SETINFO.", 0, 0, 0},
-    {"command", cmd_command, -1, 0, 0, 0, 0, "server", "2.8.13", "O(N)", "Returns details about commands: COUNT, INFO, DOCS.", 0, 0, 0},
-    {"config", cmd_config, -2, ADM, 0, 0, 0, "server", "2.0.0", "O(N)", "Reads and changes configuration: GET, SET, RESETSTAT.", 0, 0, 0},
-    {"info", cmd_info, -1, 0, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns information and statistics about the server.", 0, 0, 0},
-    {"dbsize", cmd_dbsize, 1, R | F, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the number of keys.", 0, 0, 0},
-    {"flushdb", cmd_flushdb, -1, W, 0, 0, 0, "server", "1.0.0", "O(N)", "Removes all keys.", 0, 0, 0},
-    {"flushall", cmd_flushall, -1, W, 0, 0, 0, "server", "1.0.0", "O(N)", "Removes all keys.", 0, 0, 0},
-    {"time", cmd_time, 1, F, 0, 0, 0, "server", "2.6.0", "O(1)", "Returns the server time.", 0, 0, 0},
-    {"shutdown", cmd_shutdown, -1, ADM, 0, 0, 0, "server", "1.0.0", "O(N)", "Flushes and fsyncs the WAL, then shuts the server down.", 0, 0, 0},
-    {"lastsave", cmd_lastsave, 1, F, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the unix time of the last successful WAL fsync.", 0, 0, 0},
-    {"bgrewriteaof", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "1.0.0", "O(1)", "Compacts the WAL in the background.", 0, 0, 0},
-    {"compact", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "0.1.0", "O(1)", "Compacts the WAL in the background (kvd's name for BGREWRITEAOF).", 0, 0, 0},
+    {"ping", cmd_ping, -1, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the server's liveliness response.", "@fast @connection", 0, 0, NULL, RT},
+    {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the given string.", "@fast @connection", 0, 0, NULL, RT},
+    {"quit", cmd_quit, -1, F | NA | NQ, 0, 0, 0, "connection", "1.0.0", "O(1)", "Closes the connection.", "@fast @connection", 0, 0, NULL, RT},
+    {"select", cmd_select, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Changes the selected database (kvd has only database 0).", "@fast @connection", 0, 0, NULL, RT},
+    {"auth", cmd_auth, -2, F | NA, 0, 0, 0, "connection", "1.0.0", "O(N)", "Authenticates the connection.", "@fast @connection", 0, 0, NULL, RT},
+    {"hello", cmd_hello, -1, F | NA, 0, 0, 0, "connection", "6.0.0", "O(1)", "Handshakes with the server (RESP2 only).", "@fast @connection", 0, 0, NULL, RT},
+    {"client", cmd_client, -2, 0, 0, 0, 0, "connection", "2.4.0", "O(N)", "Connection management: SETNAME, GETNAME, ID, LIST, INFO, SETINFO.", "@slow", 0, 0, client_subs, RT},
+    {"command", cmd_command, -1, 0, 0, 0, 0, "server", "2.8.13", "O(N)", "Returns details about commands: COUNT, INFO, DOCS.", "@slow @connection", 0, 0, command_subs, RT},
+    {"config", cmd_config, -2, ADM, 0, 0, 0, "server", "2.0.0", "O(N)", "Reads and changes configuration: GET, SET, RESETSTAT.", "@slow", 0, 0, config_subs, RT},
+    {"info", cmd_info, -1, 0, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns information and statistics about the server.", "@slow @dangerous", 0, 0, NULL, RT},
+    {"dbsize", cmd_dbsize, 1, R | F, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the number of keys.", "@keyspace @read @fast", 0, 0, NULL, RT},
+    {"flushdb", cmd_flushdb, -1, W, 0, 0, 0, "server", "1.0.0", "O(N)", "Removes all keys.", "@keyspace @write @slow @dangerous", 0, 0, NULL, RT},
+    {"flushall", cmd_flushall, -1, W, 0, 0, 0, "server", "1.0.0", "O(N)", "Removes all keys.", "@keyspace @write @slow @dangerous", 0, 0, NULL, RT},
+    {"time", cmd_time, 1, F, 0, 0, 0, "server", "2.6.0", "O(1)", "Returns the server time.", "@fast", 0, 0, NULL, RT},
+    {"shutdown", cmd_shutdown, -1, ADM | NM, 0, 0, 0, "server", "1.0.0", "O(N)", "Flushes and fsyncs the WAL, then shuts the server down.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"lastsave", cmd_lastsave, 1, F, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the unix time of the last successful WAL fsync.", "@admin @fast @dangerous", 0, 0, NULL, RT},
+    {"bgrewriteaof", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "1.0.0", "O(1)", "Compacts the WAL in the background.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl", cmd_acl, -2, 0, 0, 0, 0, "server", "6.0.0", "O(N)", "Users and their permissions: SETUSER, GETUSER, DELUSER, LIST, USERS, WHOAMI, CAT, GENPASS, LOG, SAVE, LOAD, DRYRUN.", "@slow", 0, 0, acl_subs, RT},
+    {"compact", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "0.1.0", "O(1)", "Compacts the WAL in the background (kvd's name for BGREWRITEAOF).", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    /* transactions */
+    {"multi", cmd_multi, 1, F | NQ, 0, 0, 0, "transactions", "1.2.0", "O(1)", "Starts a transaction.", "@fast @transaction", 0, 0, NULL, RT},
+    {"exec", cmd_exec, 1, NQ, 0, 0, 0, "transactions", "1.2.0", "O(N)", "Executes all commands in a transaction.", "@slow @transaction", 0, 0, NULL, RT},
+    {"discard", cmd_discard, 1, F | NQ, 0, 0, 0, "transactions", "2.0.0", "O(N)", "Discards a transaction.", "@fast @transaction", 0, 0, NULL, RT},
+    {"watch", cmd_watch, -2, F | NQ, 1, -1, 1, "transactions", "2.2.0", "O(1) for every key.", "Monitors changes to keys to determine the execution of a transaction.", "@fast @transaction", 0, 0, NULL, RT},
+    {"unwatch", cmd_unwatch, 1, F, 0, 0, 0, "transactions", "2.2.0", "O(N)", "Forgets about watched keys of a transaction.", "@fast @transaction", 0, 0, NULL, RT},
     /* strings */
-    {"get", cmd_get, 2, R | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Returns the string value of a key.", 0, 0, 0},
-    {"set", cmd_set, -3, W | OOM, 1, 1, 1, "string", "1.0.0", "O(1)", "Sets the string value of a key, with optional expiry and conditions.", 0, 0, 0},
-    {"setnx", cmd_setnx, 3, W | OOM | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Sets a key only if it does not exist.", 0, 0, 0},
-    {"setex", cmd_setex, 4, W | OOM, 1, 1, 1, "string", "2.0.0", "O(1)", "Sets a key with an expiry in seconds.", 0, 0, 0},
-    {"psetex", cmd_psetex, 4, W | OOM, 1, 1, 1, "string", "2.6.0", "O(1)", "Sets a key with an expiry in milliseconds.", 0, 0, 0},
-    {"getset", cmd_getset, 3, W | OOM | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Sets a key and returns its previous value.", 0, 0, 0},
-    {"getdel", cmd_getdel, 2, W | F, 1, 1, 1, "string", "6.2.0", "O(1)", "Returns a key's value and deletes it.", 0, 0, 0},
-    {"getex", cmd_getex, -2, W | F, 1, 1, 1, "string", "6.2.0", "O(1)", "Returns a key's value and changes its expiry.", 0, 0, 0},
-    {"mget", cmd_mget, -2, R | F, 1, -1, 1, "string", "1.0.0", "O(N)", "Returns the values of several keys.", 0, 0, 0},
-    {"mset", cmd_mset, -3, W | OOM, 1, -1, 2, "string", "1.0.1", "O(N)", "Sets several keys at once.", 0, 0, 0},
-    {"msetnx", cmd_msetnx, -3, W | OOM, 1, -1, 2, "string", "1.0.1", "O(N)", "Sets several keys only if none of them exists.", 0, 0, 0},
-    {"incr", cmd_incr, 2, W | OOM | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Increments an integer value by one.", 0, 0, 0},
-    {"decr", cmd_decr, 2, W | OOM | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Decrements an integer value by one.", 0, 0, 0},
-    {"incrby", cmd_incrby, 3, W | OOM | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Increments an integer value by a number.", 0, 0, 0},
-    {"decrby", cmd_decrby, 3, W | OOM | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Decrements an integer value by a number.", 0, 0, 0},
-    {"incrbyfloat", cmd_incrbyfloat, 3, W | OOM | F, 1, 1, 1, "string", "2.6.0", "O(1)", "Increments a floating point value by a number.", 0, 0, 0},
-    {"append", cmd_append, 3, W | OOM | F, 1, 1, 1, "string", "2.0.0", "O(1)", "Appends to a string value.", 0, 0, 0},
-    {"strlen", cmd_strlen, 2, R | F, 1, 1, 1, "string", "2.2.0", "O(1)", "Returns the length of a string value.", 0, 0, 0},
-    {"getrange", cmd_getrange, 4, R, 1, 1, 1, "string", "2.4.0", "O(N)", "Returns a substring of a string value.", 0, 0, 0},
-    {"substr", cmd_getrange, 4, R, 1, 1, 1, "string", "1.0.0", "O(N)", "Returns a substring of a string value (old name of GETRANGE).", 0, 0, 0},
-    {"setrange", cmd_setrange, 4, W | OOM, 1, 1, 1, "string", "2.2.0", "O(1)", "Overwrites part of a string value at an offset.", 0, 0, 0},
+    {"get", cmd_get, 2, R | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Returns the string value of a key.", "@read @string @fast", KR, KR, NULL, RT},
+    {"set", cmd_set, -3, W | OOM, 1, 1, 1, "string", "1.0.0", "O(1)", "Sets the string value of a key, with optional expiry and conditions.", "@write @string @slow", KW, KW, NULL, RT},
+    {"setnx", cmd_setnx, 3, W | OOM | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Sets a key only if it does not exist.", "@write @string @fast", KW, KW, NULL, RT},
+    {"setex", cmd_setex, 4, W | OOM, 1, 1, 1, "string", "2.0.0", "O(1)", "Sets a key with an expiry in seconds.", "@write @string @slow", KW, KW, NULL, RT},
+    {"psetex", cmd_psetex, 4, W | OOM, 1, 1, 1, "string", "2.6.0", "O(1)", "Sets a key with an expiry in milliseconds.", "@write @string @slow", KW, KW, NULL, RT},
+    {"getset", cmd_getset, 3, W | OOM | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Sets a key and returns its previous value.", "@write @string @fast", KR | KW, KR | KW, NULL, RT},
+    {"getdel", cmd_getdel, 2, W | F, 1, 1, 1, "string", "6.2.0", "O(1)", "Returns a key's value and deletes it.", "@write @string @fast", KR | KW, KR | KW, NULL, RT},
+    {"getex", cmd_getex, -2, W | F, 1, 1, 1, "string", "6.2.0", "O(1)", "Returns a key's value and changes its expiry.", "@write @string @fast", KR | KW, KR | KW, NULL, RT},
+    {"mget", cmd_mget, -2, R | F, 1, -1, 1, "string", "1.0.0", "O(N)", "Returns the values of several keys.", "@read @string @fast", KR, KR, NULL, RT},
+    {"mset", cmd_mset, -3, W | OOM, 1, -1, 2, "string", "1.0.1", "O(N)", "Sets several keys at once.", "@write @string @slow", KW, KW, NULL, RT},
+    {"msetnx", cmd_msetnx, -3, W | OOM, 1, -1, 2, "string", "1.0.1", "O(N)", "Sets several keys only if none of them exists.", "@write @string @slow", KW, KW, NULL, RT},
+    {"incr", cmd_incr, 2, W | OOM | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Increments an integer value by one.", "@write @string @fast", KR | KW, KR | KW, NULL, RT},
+    {"decr", cmd_decr, 2, W | OOM | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Decrements an integer value by one.", "@write @string @fast", KR | KW, KR | KW, NULL, RT},
+    {"incrby", cmd_incrby, 3, W | OOM | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Increments an integer value by a number.", "@write @string @fast", KR | KW, KR | KW, NULL, RT},
+    {"decrby", cmd_decrby, 3, W | OOM | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Decrements an integer value by a number.", "@write @string @fast", KR | KW, KR | KW, NULL, RT},
+    {"incrbyfloat", cmd_incrbyfloat, 3, W | OOM | F, 1, 1, 1, "string", "2.6.0", "O(1)", "Increments a floating point value by a number.", "@write @string @fast", KR | KW, KR | KW, NULL, RT},
+    {"append", cmd_append, 3, W | OOM | F, 1, 1, 1, "string", "2.0.0", "O(1)", "Appends to a string value.", "@write @string @fast", KW, KW, NULL, RT},
+    {"strlen", cmd_strlen, 2, R | F, 1, 1, 1, "string", "2.2.0", "O(1)", "Returns the length of a string value.", "@read @string @fast", 0, 0, NULL, RT},
+    {"getrange", cmd_getrange, 4, R, 1, 1, 1, "string", "2.4.0", "O(N)", "Returns a substring of a string value.", "@read @string @slow", KR, KR, NULL, RT},
+    {"substr", cmd_getrange, 4, R, 1, 1, 1, "string", "1.0.0", "O(N)", "Returns a substring of a string value (old name of GETRANGE).", "@read @string @slow", KR, KR, NULL, RT},
+    {"setrange", cmd_setrange, 4, W | OOM, 1, 1, 1, "string", "2.2.0", "O(1)", "Overwrites part of a string value at an offset.", "@write @string @slow", KW, KW, NULL, RT},
     /* keys */
-    {"del", cmd_del, -2, W, 1, -1, 1, "generic", "1.0.0", "O(N)", "Deletes keys.", 0, 0, 0},
-    {"unlink", cmd_del, -2, W | F, 1, -1, 1, "generic", "4.0.0", "O(N)", "Deletes keys.", 0, 0, 0},
-    {"exists", cmd_exists, -2, R | F, 1, -1, 1, "generic", "1.0.0", "O(N)", "Counts how many of the given keys exist.", 0, 0, 0},
-    {"type", cmd_type, 2, R | F, 1, 1, 1, "generic", "1.0.0", "O(1)", "Returns the type of a key.", 0, 0, 0},
-    {"object", cmd_object, -2, R, 2, 2, 1, "generic", "2.2.3", "O(1)", "Inspects a key: ENCODING, IDLETIME, REFCOUNT, FREQ.", 0, 0, 0},
-    {"memory", cmd_memory, -2, R, 2, 2, 1, "server", "4.0.0", "O(1)", "Memory use: USAGE of a key, PURGE.", 0, 0, 0},
-    {"touch", cmd_touch, -2, R | F, 1, -1, 1, "generic", "3.2.1", "O(N)", "Counts how many of the given keys exist.", 0, 0, 0},
-    {"expire", cmd_expire, -3, W | F, 1, 1, 1, "generic", "1.0.0", "O(1)", "Sets a key's time to live in seconds.", 0, 0, 0},
-    {"pexpire", cmd_pexpire, -3, W | F, 1, 1, 1, "generic", "2.6.0", "O(1)", "Sets a key's time to live in milliseconds.", 0, 0, 0},
-    {"expireat", cmd_expireat, -3, W | F, 1, 1, 1, "generic", "1.2.0", "O(1)", "Sets a key's expiry as a unix time in seconds.", 0, 0, 0},
-    {"pexpireat", cmd_pexpireat, -3, W | F, 1, 1, 1, "generic", "2.6.0", "O(1)", "Sets a key's expiry as a unix time in milliseconds.", 0, 0, 0},
-    {"ttl", cmd_ttl, 2, R | F, 1, 1, 1, "generic", "1.0.0", "O(1)", "Returns a key's time to live in seconds.", 0, 0, 0},
-    {"pttl", cmd_pttl, 2, R | F, 1, 1, 1, "generic", "2.6.0", "O(1)", "Returns a key's time to live in milliseconds.", 0, 0, 0},
-    {"expiretime", cmd_expiretime, 2, R | F, 1, 1, 1, "generic", "7.0.0", "O(1)", "Returns a key's expiry as a unix time in seconds.", 0, 0, 0},
-    {"pexpiretime", cmd_pexpiretime, 2, R | F, 1, 1, 1, "generic", "7.0.0", "O(1)", "Returns a key's expiry as a unix time in milliseconds.", 0, 0, 0},
-    {"persist", cmd_persist, 2, W | F, 1, 1, 1, "generic", "2.2.0", "O(1)", "Removes a key's expiry.", 0, 0, 0},
-    {"keys", cmd_keys, 2, R, 0, 0, 0, "generic", "1.0.0", "O(N)", "Returns every key that matches a pattern.", 0, 0, 0},
-    {"scan", cmd_scan, -2, R, 0, 0, 0, "generic", "2.8.0", "O(1) per call", "Iterates over the keys.", 0, 0, 0},
-    {"randomkey", cmd_randomkey, 1, R, 0, 0, 0, "generic", "1.0.0", "O(1)", "Returns a random key.", 0, 0, 0},
-    {"rename", cmd_rename, 3, W, 1, 2, 1, "generic", "1.0.0", "O(1)", "Renames a key, replacing the destination.", 0, 0, 0},
-    {"renamenx", cmd_renamenx, 3, W | F, 1, 2, 1, "generic", "1.0.0", "O(1)", "Renames a key only if the new name does not exist.", 0, 0, 0},
-    {"copy", cmd_copy, -3, W | OOM, 1, 2, 1, "generic", "6.2.0", "O(N)", "Copies a key's value and expiry to another key.", 0, 0, 0},
+    {"del", cmd_del, -2, W, 1, -1, 1, "generic", "1.0.0", "O(N)", "Deletes keys.", "@keyspace @write @slow", KW, KW, NULL, RT},
+    {"unlink", cmd_del, -2, W | F, 1, -1, 1, "generic", "4.0.0", "O(N)", "Deletes keys.", "@keyspace @write @fast", KW, KW, NULL, RT},
+    {"exists", cmd_exists, -2, R | F, 1, -1, 1, "generic", "1.0.0", "O(N)", "Counts how many of the given keys exist.", "@keyspace @read @fast", 0, 0, NULL, RT},
+    {"type", cmd_type, 2, R | F, 1, 1, 1, "generic", "1.0.0", "O(1)", "Returns the type of a key.", "@keyspace @read @fast", 0, 0, NULL, RT},
+    {"object", cmd_object, -2, R, 2, 2, 1, "generic", "2.2.3", "O(1)", "Inspects a key: ENCODING, IDLETIME, REFCOUNT, FREQ.", "@slow", 0, 0, object_subs, RT},
+    {"memory", cmd_memory, -2, R, 2, 2, 1, "server", "4.0.0", "O(1)", "Memory use: USAGE of a key, PURGE.", "@slow", 0, 0, memory_subs, RT},
+    {"touch", cmd_touch, -2, R | F, 1, -1, 1, "generic", "3.2.1", "O(N)", "Counts how many of the given keys exist.", "@keyspace @read @fast", 0, 0, NULL, RT},
+    {"expire", cmd_expire, -3, W | F, 1, 1, 1, "generic", "1.0.0", "O(1)", "Sets a key's time to live in seconds.", "@keyspace @write @fast", KW, KW, NULL, RT},
+    {"pexpire", cmd_pexpire, -3, W | F, 1, 1, 1, "generic", "2.6.0", "O(1)", "Sets a key's time to live in milliseconds.", "@keyspace @write @fast", KW, KW, NULL, RT},
+    {"expireat", cmd_expireat, -3, W | F, 1, 1, 1, "generic", "1.2.0", "O(1)", "Sets a key's expiry as a unix time in seconds.", "@keyspace @write @fast", KW, KW, NULL, RT},
+    {"pexpireat", cmd_pexpireat, -3, W | F, 1, 1, 1, "generic", "2.6.0", "O(1)", "Sets a key's expiry as a unix time in milliseconds.", "@keyspace @write @fast", KW, KW, NULL, RT},
+    {"ttl", cmd_ttl, 2, R | F, 1, 1, 1, "generic", "1.0.0", "O(1)", "Returns a key's time to live in seconds.", "@keyspace @read @fast", KR, KR, NULL, RT},
+    {"pttl", cmd_pttl, 2, R | F, 1, 1, 1, "generic", "2.6.0", "O(1)", "Returns a key's time to live in milliseconds.", "@keyspace @read @fast", KR, KR, NULL, RT},
+    {"expiretime", cmd_expiretime, 2, R | F, 1, 1, 1, "generic", "7.0.0", "O(1)", "Returns a key's expiry as a unix time in seconds.", "@keyspace @read @fast", KR, KR, NULL, RT},
+    {"pexpiretime", cmd_pexpiretime, 2, R | F, 1, 1, 1, "generic", "7.0.0", "O(1)", "Returns a key's expiry as a unix time in milliseconds.", "@keyspace @read @fast", KR, KR, NULL, RT},
+    {"persist", cmd_persist, 2, W | F, 1, 1, 1, "generic", "2.2.0", "O(1)", "Removes a key's expiry.", "@keyspace @write @fast", KW, KW, NULL, RT},
+    {"keys", cmd_keys, 2, R, 0, 0, 0, "generic", "1.0.0", "O(N)", "Returns every key that matches a pattern.", "@keyspace @read @slow @dangerous", 0, 0, NULL, RT},
+    {"scan", cmd_scan, -2, R, 0, 0, 0, "generic", "2.8.0", "O(1) per call", "Iterates over the keys.", "@keyspace @read @slow", 0, 0, NULL, RT},
+    {"randomkey", cmd_randomkey, 1, R, 0, 0, 0, "generic", "1.0.0", "O(1)", "Returns a random key.", "@keyspace @read @slow", 0, 0, NULL, RT},
+    {"rename", cmd_rename, 3, W, 1, 2, 1, "generic", "1.0.0", "O(1)", "Renames a key, replacing the destination.", "@keyspace @write @slow", KR | KW, KW, NULL, RT},
+    {"renamenx", cmd_renamenx, 3, W | F, 1, 2, 1, "generic", "1.0.0", "O(1)", "Renames a key only if the new name does not exist.", "@keyspace @write @fast", KR | KW, KW, NULL, RT},
+    {"copy", cmd_copy, -3, W | OOM, 1, 2, 1, "generic", "6.2.0", "O(N)", "Copies a key's value and expiry to another key.", "@keyspace @write @slow", KR, KW, NULL, RT},
 };
 
 #define NSLOTS 256
@@ -99,15 +173,44 @@ static uint32_t name_hash(const char *s, size_t n)
     return h;
 }
 
+static int next_id;
+
+static void init_one(kvd_cmd *cmd, kvd_cmd *parent)
+{
+    cmd->id = next_id++;
+    cmd->parent = parent;
+    cmd->catmask = 0;
+    const char *p = cmd->categories;
+    while (p && *p) {
+        while (*p == ' ' || *p == '@')
+            p++;
+        size_t n = strcspn(p, " ");
+        int ci = acl_category_index(p, n);
+        if (n && ci < 0) {
+            fprintf(stderr, "kvd: command table: unknown category '%.*s' for %s\n", (int)n, p, cmd->name);
+            abort();
+        }
+        if (n)
+            cmd->catmask |= 1u << ci;
+        p += n;
+    }
+}
+
 void cmd_init(void)
 {
     memset(slots, 0, sizeof slots);
+    next_id = 0;
     for (size_t i = 0; i < KVD_ARRAY_SIZE(table); i++) {
         uint32_t h = name_hash(table[i].name, strlen(table[i].name)) & (NSLOTS - 1);
         while (slots[h])
             h = (h + 1) & (NSLOTS - 1);
         slots[h] = &table[i];
+        init_one(&table[i], NULL);
+        for (kvd_cmd *s = table[i].subs; s && s->name; s++)
+            init_one(s, &table[i]);
     }
+    if (next_id > CMD_MAX_IDS)
+        abort(); /* raise CMD_MAX_IDS */
 }
 
 kvd_cmd *cmd_lookup(const char *name, size_t len)
@@ -124,16 +227,61 @@ kvd_cmd *cmd_lookup(const char *name, size_t len)
     return NULL;
 }
 
+kvd_cmd *cmd_lookup_sub(const kvd_cmd *cmd, const char *name, size_t len)
+{
+    size_t cl = strlen(cmd->name);
+    for (kvd_cmd *s = cmd->subs; s && s->name; s++)
+        if (strlen(s->name) == cl + 1 + len && strncasecmp(s->name + cl + 1, name, len) == 0)
+            return s;
+    return NULL;
+}
+
+kvd_cmd *cmd_lookup_full(const char *name, size_t len)
+{
+    const char *bar = memchr(name, '|', len);
+    if (!bar)
+        return cmd_lookup(name, len);
+    kvd_cmd *cmd = cmd_lookup(name, (size_t)(bar - name));
+    if (!cmd || !cmd->subs)
+        return NULL;
+    return cmd_lookup_sub(cmd, bar + 1, len - (size_t)(bar - name) - 1);
+}
+
+void cmd_each(void (*fn)(kvd_cmd *cmd, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < KVD_ARRAY_SIZE(table); i++) {
+        fn(&table[i], ctx);
+        for (kvd_cmd *s = table[i].subs; s && s->name; s++)
+            fn(s, ctx);
+    }
+}
+
+int cmd_key_needs(const kvd_cmd *cmd, int argc, char **argv, size_t *argvlen, int i)
+{
+    int needs = i == cmd->firstkey ? cmd->kfirst : cmd->krest;
+    /* SET ... GET returns the old value: reading it too (Redis's variable flags). */
+    if (cmd->fn == cmd_set)
+        for (int j = 3; j < argc; j++)
+            if (arg_is(argv[j], argvlen[j], "get"))
+                needs |= CMD_KEY_READ;
+    return needs;
+}
+
 kvd_cmd *cmd_table(size_t *n)
 {
     *n = KVD_ARRAY_SIZE(table);
     return table;
 }
 
+static void reset_one(kvd_cmd *cmd, void *ctx)
+{
+    KVD_UNUSED(ctx);
+    cmd->calls = cmd->usec = cmd->failed = 0;
+}
+
 void cmd_reset_stats(void)
 {
-    for (size_t i = 0; i < KVD_ARRAY_SIZE(table); i++)
-        table[i].calls = table[i].usec = table[i].failed = 0;
+    cmd_each(reset_one, NULL);
 }
 
 int arg_is(const char *arg, size_t len, const char *word)
@@ -215,6 +363,15 @@ static void unknown_command(client *c, int argc, char **argv, size_t *argvlen)
     buf_release(&msg);
 }
 
+/* A command refused before it ran: count it, and inside MULTI make the
+ * EXEC abort, as Redis does. */
+static void rejected(client *c, kvd_cmd *cmd)
+{
+    if (cmd)
+        cmd->failed++;
+    multi_flag_error(c);
+}
+
 void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
 {
     db_set_now(kvd_now_ms());
@@ -225,28 +382,66 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
     if (!cmd) {
         c->lastcmd = "unknown";
         unknown_command(c, argc, argv, argvlen);
+        rejected(c, NULL);
         return;
     }
     c->lastcmd = cmd->name;
     if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
         reply_errorf(c, "ERR wrong number of arguments for '%s' command", cmd->name);
-        cmd->failed++;
+        rejected(c, cmd);
         return;
     }
-    if (srv.cfg.requirepass[0] && !(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NOAUTH)) {
+    if (cmd->subs && argc >= 2) {
+        kvd_cmd *sub = cmd_lookup_sub(cmd, argv[1], argvlen[1]);
+        if (!sub) {
+            static const char *const none[] = {NULL};
+            reply_subcommand_error(c, cmd->name, argv[1], argvlen[1], none);
+            rejected(c, cmd);
+            return;
+        }
+        cmd = sub;
+        c->lastcmd = cmd->name;
+        if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
+            reply_errorf(c, "ERR wrong number of arguments for '%s' command", cmd->name);
+            rejected(c, cmd);
+            return;
+        }
+    }
+    if ((c->flags & CLIENT_MULTI) && (cmd->flags & CMD_NOMULTI)) {
+        reply_error(c, "ERR Command not allowed inside a transaction");
+        rejected(c, cmd);
+        return;
+    }
+    if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NOAUTH)) {
         reply_error(c, "NOAUTH Authentication required.");
-        cmd->failed++;
+        rejected(c, cmd);
+        return;
+    }
+    int keypos = 0, denied = acl_check(c->user, cmd, argc, argv, argvlen, &keypos);
+    if (denied) {
+        if (denied == ACL_DENIED_CMD) {
+            reply_errorf(c, "NOPERM this user has no permissions to run the '%s' command", cmd->name);
+            cmd_acl_log(c, denied, cmd->name, strlen(cmd->name));
+        } else {
+            reply_error(c, "NOPERM this user has no permissions to access one of the keys used as arguments");
+            cmd_acl_log(c, denied, argv[keypos], argvlen[keypos]);
+        }
+        rejected(c, cmd);
         return;
     }
     if ((cmd->flags & CMD_WRITE) && !db_writable()) {
         reply_errorf(c, "MISCONF Errors writing to the WAL file: %s", strerror(-wal_error(srv.wal)));
-        cmd->failed++;
+        rejected(c, cmd);
         return;
     }
     if (srv.cfg.maxmemory && db_make_room(1000) < 0 && (cmd->flags & CMD_DENYOOM)) {
         reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
         srv.stats.oom_rejects++;
-        cmd->failed++;
+        rejected(c, cmd);
+        return;
+    }
+    if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOQUEUE)) {
+        multi_queue(c, cmd, argc, argv, argvlen);
         return;
     }
     size_t start = c->out.len;
@@ -298,13 +493,25 @@ static void command_info(client *c, const kvd_cmd *cmd)
     reply_int(c, cmd->firstkey);
     reply_int(c, cmd->lastkey);
     reply_int(c, cmd->keystep);
-    reply_array(c, 1); /* ACL categories */
-    char cat[32];
-    snprintf(cat, sizeof cat, "@%s", cmd->group);
-    reply_simple(c, cat);
+    int ncat = 0;
+    for (int i = 0; acl_category_names[i]; i++)
+        ncat += (cmd->catmask >> i) & 1;
+    reply_array(c, ncat);
+    for (int i = 0; acl_category_names[i]; i++) {
+        if ((cmd->catmask >> i) & 1) {
+            char cat[32];
+            snprintf(cat, sizeof cat, "@%s", acl_category_names[i]);
+            reply_simple(c, cat);
+        }
+    }
     reply_array(c, 0); /* tips */
     reply_array(c, 0); /* key specs */
-    reply_array(c, 0); /* subcommands */
+    int nsubs = 0;
+    for (const kvd_cmd *s = cmd->subs; s && s->name; s++)
+        nsubs++;
+    reply_array(c, nsubs);
+    for (const kvd_cmd *s = cmd->subs; s && s->name; s++)
+        command_info(c, s);
 }
 
 static void command_docs(client *c, const kvd_cmd *cmd)

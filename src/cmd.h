@@ -15,11 +15,20 @@
 #define CMD_NOAUTH 0x08   /* allowed before AUTH */
 #define CMD_DENYOOM 0x10  /* may grow memory */
 #define CMD_ADMIN 0x20
+#define CMD_NOQUEUE 0x40  /* runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT) */
+#define CMD_NOMULTI 0x80  /* refused inside MULTI (SHUTDOWN) */
 
 typedef void (*cmd_fn)(client *c, int argc, char **argv, size_t *argvlen);
 
+/* What a command needs on a key for ACL key patterns (%R~, %W~): READ when
+ * it returns or uses the value, WRITE when it changes or deletes the key.
+ * A key it only looks at (EXISTS, TTL's absence) needs neither, so any
+ * pattern that matches the key allows it, as in Redis. */
+#define CMD_KEY_READ 0x1
+#define CMD_KEY_WRITE 0x2
+
 typedef struct kvd_cmd {
-    const char *name;       /* lowercase */
+    const char *name;       /* lowercase; "container|sub" for a subcommand */
     cmd_fn fn;
     int arity;              /* N: exactly N args with the name; -N: at least N */
     int flags;
@@ -28,8 +37,18 @@ typedef struct kvd_cmd {
     const char *since;      /* Redis version that introduced it */
     const char *complexity;
     const char *summary;
+    const char *categories; /* ACL categories, as Redis files the command: "@read @string @fast" */
+    int kfirst, krest;      /* CMD_KEY_* its first key needs, and the others */
+    struct kvd_cmd *subs;   /* subcommands, ended by a NULL name; NULL if none */
+    /* set by cmd_init: */
+    int id;                 /* bit in an ACL user's command bitmap */
+    uint32_t catmask;       /* categories as bits (acl.h's category index) */
+    struct kvd_cmd *parent; /* the container of a subcommand */
     uint64_t calls, usec, failed; /* INFO commandstats */
 } kvd_cmd;
+
+/* Most commands and subcommands kvd can have (ACL bitmaps are this wide). */
+#define CMD_MAX_IDS 512
 
 /* Build the lookup index (once, at startup). */
 void cmd_init(void);
@@ -42,6 +61,19 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen);
 
 /* Iterate the table (for COMMAND and INFO commandstats). */
 kvd_cmd *cmd_table(size_t *n);
+
+/* The subcommand of container cmd named by name (any case), or NULL. */
+kvd_cmd *cmd_lookup_sub(const kvd_cmd *cmd, const char *name, size_t len);
+
+/* The command (or "container|sub" subcommand) named exactly so, any case,
+ * or NULL: for ACL rules. */
+kvd_cmd *cmd_lookup_full(const char *name, size_t len);
+
+/* Call fn for every command and subcommand, containers first. */
+void cmd_each(void (*fn)(kvd_cmd *cmd, void *ctx), void *ctx);
+
+/* The CMD_KEY_* that argument i (a key position of cmd) needs. */
+int cmd_key_needs(const kvd_cmd *cmd, int argc, char **argv, size_t *argvlen, int i);
 
 /* Zero commandstats (CONFIG RESETSTAT). */
 void cmd_reset_stats(void);
@@ -62,6 +94,16 @@ void reply_lines(client *c, const char *const *lines, size_t n);
 void reply_subcommand_error(client *c, const char *cmd, const char *sub, size_t sublen,
                             const char *const *known);
 
+/* Record a refused command (ACL_DENIED_CMD: object is the command's
+ * name; ACL_DENIED_KEY: the key) or a failed AUTH (ACL_DENIED_AUTH,
+ * object "AUTH") in the ACL LOG, as c's user (or username, for AUTH). */
+#define ACL_DENIED_AUTH 3
+void cmd_acl_log(client *c, int reason, const char *object, size_t len);
+void cmd_acl_log_auth(client *c, const char *username, size_t ulen);
+
+/* Free the ACL LOG (at exit). */
+void cmd_acl_free(void);
+
 /* ---- command implementations, by family ---- */
 #define CMD_DECL(f) void f(client *c, int argc, char **argv, size_t *argvlen)
 /* server / connection */
@@ -69,7 +111,9 @@ CMD_DECL(cmd_ping); CMD_DECL(cmd_echo); CMD_DECL(cmd_quit); CMD_DECL(cmd_select)
 CMD_DECL(cmd_auth); CMD_DECL(cmd_hello); CMD_DECL(cmd_client); CMD_DECL(cmd_command);
 CMD_DECL(cmd_config); CMD_DECL(cmd_info); CMD_DECL(cmd_dbsize); CMD_DECL(cmd_flushdb);
 CMD_DECL(cmd_flushall); CMD_DECL(cmd_time); CMD_DECL(cmd_shutdown); CMD_DECL(cmd_lastsave);
-CMD_DECL(cmd_bgrewriteaof);
+CMD_DECL(cmd_bgrewriteaof); CMD_DECL(cmd_acl);
+/* transactions */
+CMD_DECL(cmd_multi); CMD_DECL(cmd_exec); CMD_DECL(cmd_discard); CMD_DECL(cmd_watch); CMD_DECL(cmd_unwatch);
 /* strings */
 CMD_DECL(cmd_get); CMD_DECL(cmd_set); CMD_DECL(cmd_setnx); CMD_DECL(cmd_setex);
 CMD_DECL(cmd_psetex); CMD_DECL(cmd_getset); CMD_DECL(cmd_getdel); CMD_DECL(cmd_getex);

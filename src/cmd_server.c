@@ -3,6 +3,7 @@
  * SHUTDOWN, LASTSAVE, BGREWRITEAOF. */
 #include "config.h"
 #include "cmd.h"
+#include "acl.h"
 #include "conn.h"
 #include "db.h"
 #include "evict.h"
@@ -62,14 +63,21 @@ void cmd_select(client *c, int argc, char **argv, size_t *argvlen)
     reply_ok(c);
 }
 
-/* Check a username/password pair. Returns 1 when it matches. */
-static int check_password(const char *user, size_t ulen, const char *pass, size_t plen)
+/* Authenticate c as user with pass: on success c takes the user's
+ * permissions; on failure it keeps what it had (as in Redis) and the
+ * attempt goes to the ACL LOG. Returns 1 on success. */
+static int authenticate(client *c, const char *user, size_t ulen, const char *pass, size_t plen)
 {
-    const char *want = srv.cfg.requirepass;
-    int user_ok = user == NULL || (ulen == 7 && memcmp(user, "default", 7) == 0);
-    int pass_ok = kvd_consttime_eq(pass, plen, want, strlen(want));
-    return user_ok && pass_ok;
+    acl_user *u = acl_find(user, ulen);
+    if (u && (u->flags & ACL_USER_ON) && acl_password_ok(u, pass, plen)) {
+        conn_authenticated(c, u);
+        return 1;
+    }
+    cmd_acl_log_auth(c, user, ulen);
+    return 0;
 }
+
+#define ERR_WRONGPASS "WRONGPASS invalid username-password pair or user is disabled."
 
 void cmd_auth(client *c, int argc, char **argv, size_t *argvlen)
 {
@@ -77,28 +85,17 @@ void cmd_auth(client *c, int argc, char **argv, size_t *argvlen)
         reply_error(c, ERR_SYNTAX);
         return;
     }
-    if (!srv.cfg.requirepass[0]) {
-        /* As Redis: without a password only "default" with any password works. */
-        if (argc == 3 && argvlen[1] == 7 && memcmp(argv[1], "default", 7) == 0) {
-            reply_ok(c);
-            return;
-        }
-        if (argc == 2) {
-            reply_error(c, "ERR AUTH <password> called without any password configured for the "
-                           "default user. Are you sure your configuration is correct?");
-            return;
-        }
-        reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+    if (argc == 2 && (acl_default_user()->flags & ACL_USER_NOPASS)) {
+        reply_error(c, "ERR AUTH <password> called without any password configured for the "
+                       "default user. Are you sure your configuration is correct?");
         return;
     }
-    int ok = argc == 2 ? check_password(NULL, 0, argv[1], argvlen[1])
-                       : check_password(argv[1], argvlen[1], argv[2], argvlen[2]);
+    int ok = argc == 2 ? authenticate(c, "default", 7, argv[1], argvlen[1])
+                       : authenticate(c, argv[1], argvlen[1], argv[2], argvlen[2]);
     if (!ok) {
-        c->flags &= ~CLIENT_AUTHENTICATED;
-        reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+        reply_error(c, ERR_WRONGPASS);
         return;
     }
-    c->flags |= CLIENT_AUTHENTICATED;
     reply_ok(c);
 }
 
@@ -141,12 +138,10 @@ void cmd_hello(client *c, int argc, char **argv, size_t *argvlen)
     for (; i < argc; i++) {
         int more = argc - i - 1;
         if (arg_is(argv[i], argvlen[i], "auth") && more >= 2) {
-            if (!srv.cfg.requirepass[0] ? !(argvlen[i + 1] == 7 && memcmp(argv[i + 1], "default", 7) == 0)
-                                        : !check_password(argv[i + 1], argvlen[i + 1], argv[i + 2], argvlen[i + 2])) {
-                reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+            if (!authenticate(c, argv[i + 1], argvlen[i + 1], argv[i + 2], argvlen[i + 2])) {
+                reply_error(c, ERR_WRONGPASS);
                 return;
             }
-            c->flags |= CLIENT_AUTHENTICATED;
             i += 2;
         } else if (arg_is(argv[i], argvlen[i], "setname") && more >= 1) {
             if (!valid_name(argv[i + 1], argvlen[i + 1])) {
@@ -161,7 +156,7 @@ void cmd_hello(client *c, int argc, char **argv, size_t *argvlen)
             return;
         }
     }
-    if (srv.cfg.requirepass[0] && !(c->flags & CLIENT_AUTHENTICATED)) {
+    if (!(c->flags & CLIENT_AUTHENTICATED)) {
         reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
                        "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
                        "select the RESP protocol version at the same time");
@@ -370,6 +365,14 @@ void cmd_config(client *c, int argc, char **argv, size_t *argvlen)
             buf_append(&v, argv[i + 1], argvlen[i + 1]);
             buf_putc(&v, '\0');
             char *val = v.data;
+            if (memchr(argv[i + 1], '\0', argvlen[i + 1])) {
+                /* Never shortened silently: a password cut at a NUL is another password. */
+                reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - the value holds a "
+                                "NUL byte (\\x00), which kvd does not accept in a directive", name);
+                conf_free(&trial);
+                buf_release(&v);
+                return;
+            }
             if (conf_set(&trial, name, 1, &val, 1, err, sizeof err) < 0) {
                 if (!conf_exists(name))
                     reply_errorf(c, "ERR Unknown option or number of arguments for CONFIG SET - '%s'", name);
@@ -583,13 +586,15 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
                     "instantaneous_ops_per_sec:%.0f\r\ntotal_net_input_bytes:%llu\r\ntotal_net_output_bytes:%llu\r\n"
                     "rejected_connections:%llu\r\nexpired_keys:%llu\r\nevicted_keys:%llu\r\n"
                     "keyspace_hits:%llu\r\nkeyspace_misses:%llu\r\npubsub_channels:0\r\npubsub_patterns:0\r\n"
-                    "total_error_replies:%llu\r\n",
+                    "total_error_replies:%llu\r\nacl_access_denied_auth:%llu\r\n"
+                    "acl_access_denied_cmd:%llu\r\nacl_access_denied_key:%llu\r\n",
                     (unsigned long long)srv.stats.connections, (unsigned long long)srv.stats.commands,
                     srv.stats.ops_per_sec, (unsigned long long)srv.stats.net_in,
                     (unsigned long long)srv.stats.net_out, (unsigned long long)srv.stats.rejected,
                     (unsigned long long)srv.stats.expired_keys, (unsigned long long)srv.stats.evicted_keys,
                     (unsigned long long)srv.stats.hits, (unsigned long long)srv.stats.misses,
-                    (unsigned long long)srv.stats.errors);
+                    (unsigned long long)srv.stats.errors, (unsigned long long)srv.stats.acl_denied_auth,
+                    (unsigned long long)srv.stats.acl_denied_cmd, (unsigned long long)srv.stats.acl_denied_key);
     }
     SECTION("replication", 1)
     {

@@ -4,6 +4,7 @@
 #include "commit.h"
 #include "conn.h"
 #include "apply.h"
+#include "multi.h"
 #include "log.h"
 #include "util.h"
 
@@ -90,12 +91,23 @@ tentry_t *commit_entry(wal_entry *e)
     uint64_t seq = wal_append(srv.wal, e);
     if (e->op == WAL_OP_FLUSH) {
         inflight_all = seq;
+        multi_touch_all();
     } else {
         mark(e->key, e->klen, seq);
         if (e->op == WAL_OP_RENAME)
             mark(e->val, e->vlen, seq);
     }
-    return apply_entry(srv.db, e, &undo);
+    /* A DEL of a missing key changes nothing a WATCH could see. */
+    int touches = multi_watching() && e->op != WAL_OP_FLUSH &&
+                  (e->op != WAL_OP_DEL || table_peek(srv.db, e->key, e->klen));
+    tentry_t *t = apply_entry(srv.db, e, &undo);
+    /* WATCH sees the key as it is after the change (deleted or not). */
+    if (touches) {
+        multi_touch_key(e->key, e->klen);
+        if (e->op == WAL_OP_RENAME)
+            multi_touch_key(e->val, e->vlen);
+    }
+    return t;
 }
 
 void commit_group(uint32_t n)

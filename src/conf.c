@@ -59,6 +59,8 @@ static const conf_def directives[] = {
     {"tcp-keepalive", CT_INT, OFF(tcp_keepalive), CF_MUTABLE, 0, 0x7fffffff, NULL, "300"},
     {"maxclients", CT_INT, OFF(maxclients), CF_MUTABLE, 1, 1000000, NULL, "10000"},
     {"requirepass", CT_STR, OFF(requirepass), CF_MUTABLE | CF_SENSITIVE, 0, 0, NULL, ""},
+    {"aclfile", CT_STR, OFF(aclfile), 0, 0, 0, NULL, ""},
+    {"acllog-max-len", CT_INT, OFF(acllog_max_len), CF_MUTABLE, 0, 1000000, NULL, "128"},
     {"protected-mode", CT_BOOL, OFF(protected_mode), CF_MUTABLE, 0, 0, NULL, "yes"},
     {"daemonize", CT_BOOL, OFF(daemonize), 0, 0, 0, NULL, "no"},
     {"pidfile", CT_STR, OFF(pidfile), 0, 0, 0, NULL, ""},
@@ -150,6 +152,8 @@ void conf_init(kvd_config *cfg)
 void conf_copy(kvd_config *dst, const kvd_config *src)
 {
     *dst = *src;
+    if (dst->users)
+        dst->users = xstrdup(dst->users);
     for (size_t i = 0; i < KVD_ARRAY_SIZE(directives); i++) {
         if (directives[i].type == CT_STR || directives[i].type == CT_LIST) {
             char **f = (char **)((char *)dst + directives[i].off);
@@ -167,6 +171,8 @@ int conf_is_sensitive(const char *name)
 
 void conf_free(kvd_config *cfg)
 {
+    free(cfg->users);
+    cfg->users = NULL;
     for (size_t i = 0; i < KVD_ARRAY_SIZE(directives); i++) {
         if (directives[i].type == CT_STR || directives[i].type == CT_LIST) {
             char **f = (char **)((char *)cfg + directives[i].off);
@@ -249,9 +255,53 @@ static int set_multi(kvd_config *cfg, const conf_def *d, int argc, char **argv, 
     return rc;
 }
 
+/* Append one `user` line (without the newline) to cfg->users. */
+static void add_user_line(kvd_config *cfg, const char *line, size_t n)
+{
+    size_t old = cfg->users ? strlen(cfg->users) : 0;
+    cfg->users = xrealloc(cfg->users, old + n + 2);
+    memcpy(cfg->users + old, line, n);
+    cfg->users[old + n] = '\n';
+    cfg->users[old + n + 1] = '\0';
+}
+
+/* "user NAME rules..." given as arguments (the command line): quoted
+ * again, so that the ACL module reads back exactly these words. */
+static void add_user_args(kvd_config *cfg, int argc, char **argv)
+{
+    size_t cap = 8;
+    for (int i = 0; i < argc; i++)
+        cap += strlen(argv[i]) * 4 + 3;
+    char *line = xmalloc(cap), *o = line;
+    o += sprintf(o, "user");
+    for (int i = 0; i < argc; i++) {
+        *o++ = ' ';
+        *o++ = '"';
+        for (const unsigned char *p = (const unsigned char *)argv[i]; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                o += sprintf(o, "\\%c", *p);
+            else if (*p < ' ' || *p >= 0x7f)
+                o += sprintf(o, "\\x%02x", *p);
+            else
+                *o++ = (char)*p;
+        }
+        *o++ = '"';
+    }
+    add_user_line(cfg, line, (size_t)(o - line));
+    free(line);
+}
+
 int conf_set(kvd_config *cfg, const char *name, int argc, char **argv, int runtime, char *err,
              size_t errlen)
 {
+    if (strcasecmp(name, "user") == 0 && !runtime) {
+        if (argc < 1) {
+            snprintf(err, errlen, "a user line needs a user name");
+            return -1;
+        }
+        add_user_args(cfg, argc, argv);
+        return 0;
+    }
     const conf_def *d = find_def(name);
     if (!d) {
         snprintf(err, errlen, "Unknown option or number of arguments for CONFIG SET - '%s'", name);
@@ -340,6 +390,13 @@ int conf_load_text(kvd_config *cfg, char *text, size_t len, const char *origin, 
         char *nl = memchr(p, '\n', (size_t)(end - p));
         char *eol = nl ? nl : end;
         lineno++;
+        if (memchr(p, '\0', (size_t)(eol - p))) {
+            /* strlen would cut the line there: refuse it rather than read
+             * half of it (a password, a user's rules). */
+            snprintf(err, errlen, "%s line %d: the line holds a NUL byte (\\x00)", origin, lineno);
+            rc = -1;
+            break;
+        }
         memcpy(line, p, (size_t)(eol - p));
         line[eol - p] = '\0';
         p = nl ? nl + 1 : end;
@@ -349,6 +406,12 @@ int conf_load_text(kvd_config *cfg, char *text, size_t len, const char *origin, 
             s++;
         if (*s == '#' || *s == '\0')
             continue;
+        if (strncasecmp(s, "user", 4) == 0 && (s[4] == ' ' || s[4] == '\t')) {
+            /* Kept as written, for the ACL module to split: any number of
+             * rules, passwords with any byte ("\x00" included). */
+            add_user_line(cfg, s, strlen(s));
+            continue;
+        }
         char *argv[64];
         size_t argvlen[64];
         int argc = args_split(s, strlen(s), argv, argvlen, 64);
@@ -360,9 +423,18 @@ int conf_load_text(kvd_config *cfg, char *text, size_t len, const char *origin, 
         }
         if (argc == 0)
             continue;
-        for (int i = 0; i < argc; i++)
+        int nul = 0;
+        for (int i = 0; i < argc; i++) {
+            nul |= memchr(argv[i], '\0', argvlen[i]) != NULL;
             argv[i][argvlen[i]] = '\0';
+        }
         char why[256];
+        if (nul) {
+            snprintf(err, errlen, "%s line %d: '%s': the value holds a NUL byte (\\x00), which kvd does not "
+                     "accept in a directive", origin, lineno, argv[0]);
+            rc = -1;
+            break;
+        }
         if (!find_def(argv[0])) {
             snprintf(err, errlen, "%s line %d: unknown directive '%s'", origin, lineno, argv[0]);
             rc = -1;
@@ -380,26 +452,10 @@ int conf_load_text(kvd_config *cfg, char *text, size_t len, const char *origin, 
 
 int conf_load_file(kvd_config *cfg, const char *path, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
+    size_t len;
+    char *text = kvd_read_file(path, &len);
+    if (!text) {
         snprintf(err, errlen, "cannot open config file %s: %s", path, strerror(errno));
-        return -1;
-    }
-    size_t cap = 4096, len = 0;
-    char *text = xmalloc(cap);
-    size_t r;
-    while ((r = fread(text + len, 1, cap - len, f)) > 0) {
-        len += r;
-        if (len == cap) {
-            cap *= 2;
-            text = xrealloc(text, cap);
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        snprintf(err, errlen, "cannot read config file %s", path);
-        free(text);
         return -1;
     }
     int rc = conf_load_text(cfg, text, len, path, err, errlen);

@@ -29,7 +29,10 @@ typedef struct kvd_config {
     int timeout;                 /* close clients idle this many seconds (0 = never) */
     int tcp_keepalive;           /* seconds; 0 = off */
     int maxclients;
-    char *requirepass;           /* "" = no password */
+    char *requirepass;           /* "" = no password: the default user's password */
+    char *aclfile;               /* "" = none: users come from `user` lines */
+    int acllog_max_len;          /* entries ACL LOG keeps */
+    char *users;                 /* the `user` lines given, one per line, as written */
     int protected_mode;
     int daemonize;
     char *pidfile;               /* "" = none */

@@ -4,6 +4,8 @@
  * so that the kernel does not reset it away). */
 #include "config.h"
 #include "conn.h"
+#include "acl.h"
+#include "multi.h"
 #include "cmd.h"
 #include "commit.h"
 #include "log.h"
@@ -17,6 +19,15 @@
 #include <unistd.h>
 
 #define READ_CHUNK (16 * 1024)
+
+/* Before AUTH a client gets only what AUTH or HELLO needs: at most
+ * UNAUTH_MAX_ARGS arguments of UNAUTH_MAX_BULK bytes, inline lines of at
+ * most UNAUTH_MAX_INLINE (Redis's limits), and its replies may not pile
+ * up past UNAUTH_MAX_OUTPUT bytes. */
+#define UNAUTH_MAX_ARGS 10
+#define UNAUTH_MAX_BULK 16384
+#define UNAUTH_MAX_INLINE 65536
+#define UNAUTH_MAX_OUTPUT 1024
 
 static void client_flush(client *c);
 static void client_close(client *c);
@@ -67,6 +78,7 @@ static void client_free_cb(uv_handle_t *h)
     client *c = h->data;
     if (c->tls)
         tls_conn_free(c);
+    multi_free(c);
     buf_release(&c->qbuf);
     buf_release(&c->out);
     resp_parser_free(&c->parser);
@@ -251,6 +263,12 @@ static void client_flush(client *c)
         if (c->out.len == 0 && c->out.cap > POOL_MAX_SIZE)
             buf_release(&c->out);
     }
+    if (!(c->flags & CLIENT_AUTHENTICATED) && c->out.len + c->inflight > UNAUTH_MAX_OUTPUT) {
+        log_verbose("closing client id=%llu addr=%s: %zu bytes of replies unread before AUTH",
+                    (unsigned long long)c->id, c->addr, c->out.len + c->inflight);
+        client_close(c);
+        return;
+    }
     if (srv.cfg.obuf_hard > 0 && (long long)(c->out.len + c->inflight) > srv.cfg.obuf_hard) {
         log_warning("closing client id=%llu addr=%s: output buffer of %zu bytes is over the hard "
                     "limit (client-output-buffer-limit)",
@@ -274,6 +292,31 @@ void conn_close_after_reply(client *c)
 }
 
 /* ------------------------------------------------------------------- reads */
+
+static void apply_limits(client *c)
+{
+    resp_limits lim = {(size_t)srv.cfg.proto_inline_max_size, srv.cfg.proto_max_bulk_len,
+                       srv.cfg.proto_max_multibulk_len, 0};
+    if (!(c->flags & CLIENT_AUTHENTICATED)) {
+        lim.unauthenticated = 1;
+        if (lim.inline_max > UNAUTH_MAX_INLINE)
+            lim.inline_max = UNAUTH_MAX_INLINE;
+        if (lim.bulk_max > UNAUTH_MAX_BULK)
+            lim.bulk_max = UNAUTH_MAX_BULK;
+        if (lim.multibulk_max > UNAUTH_MAX_ARGS)
+            lim.multibulk_max = UNAUTH_MAX_ARGS;
+    }
+    c->parser.lim = lim;
+}
+
+void conn_authenticated(client *c, struct acl_user *u)
+{
+    c->user = u;
+    if (!(c->flags & CLIENT_AUTHENTICATED)) {
+        c->flags |= CLIENT_AUTHENTICATED;
+        apply_limits(c);
+    }
+}
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
@@ -516,9 +559,7 @@ static void accept_client(uv_stream_t *server_h, int status, int tls)
     c->h.handle.data = c;
     buf_init(&c->qbuf, &srv.pool);
     buf_init(&c->out, &srv.pool);
-    resp_limits lim = {(size_t)srv.cfg.proto_inline_max_size, srv.cfg.proto_max_bulk_len,
-                       srv.cfg.proto_max_multibulk_len};
-    resp_parser_init(&c->parser, &lim);
+    resp_parser_init(&c->parser, NULL);
     if (uv_accept(server_h, &c->h.stream) < 0) {
         c->flags |= CLIENT_CLOSING;
         uv_close(&c->h.handle, client_free_cb);
@@ -544,7 +585,7 @@ static void accept_client(uv_stream_t *server_h, int status, int tls)
         uv_tcp_nodelay(&c->h.tcp, 1);
         if (srv.cfg.tcp_keepalive > 0)
             uv_tcp_keepalive(&c->h.tcp, 1, (unsigned)srv.cfg.tcp_keepalive);
-        if (srv.cfg.protected_mode && !srv.cfg.requirepass[0] && !is_loopback_peer(&ss)) {
+        if (srv.cfg.protected_mode && (acl_default_user()->flags & ACL_USER_NOPASS) && !is_loopback_peer(&ss)) {
             log_verbose("protected mode: refused %sclient %s", tls ? "TLS " : "", c->addr);
             reject_and_close(c, tls ? NULL : denied_msg);
             return;
@@ -556,8 +597,11 @@ static void accept_client(uv_stream_t *server_h, int status, int tls)
         reject_and_close(c, tls ? NULL : "-ERR max number of clients reached\r\n");
         return;
     }
-    if (!srv.cfg.requirepass[0])
+    /* As Redis: the default user without a password needs no AUTH. */
+    c->user = acl_default_user();
+    if ((c->user->flags & (ACL_USER_NOPASS | ACL_USER_ON)) == (ACL_USER_NOPASS | ACL_USER_ON))
         c->flags |= CLIENT_AUTHENTICATED;
+    apply_limits(c);
     srv.nclients++;
     list_push_back(&srv.clients, &c->all);
     rc = tls ? tls_accept(c) : uv_read_start(&c->h.stream, alloc_cb, read_cb);
@@ -583,7 +627,7 @@ static size_t clients_memory(void)
     size_t n = 0;
     client *c;
     LIST_EACH(&srv.clients, client, all, c)
-        n += sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight;
+        n += sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight + multi_memory(c);
     return n;
 }
 
@@ -638,11 +682,9 @@ size_t conn_memory(void)
 
 void conn_set_limits(void)
 {
-    resp_limits lim = {(size_t)srv.cfg.proto_inline_max_size, srv.cfg.proto_max_bulk_len,
-                       srv.cfg.proto_max_multibulk_len};
     client *c;
     LIST_EACH(&srv.clients, client, all, c)
-        c->parser.lim = lim;
+        apply_limits(c);
 }
 
 void conn_close_all(void)
@@ -665,17 +707,17 @@ void conn_close_all(void)
 void conn_describe(client *c, buf_t *out)
 {
     int64_t now = kvd_now_ms();
-    char flags[8] = "N";
+    const char *flags = c->flags & CLIENT_MULTI ? "x" : "N";
     buf_appendf(out,
                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
-                "psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu "
-                "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=r cmd=%s user=default "
+                "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu "
+                "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=r cmd=%s user=%s "
                 "redir=-1 resp=2 lib-name=%s lib-ver=%s",
                 (unsigned long long)c->id, c->addr, c->laddr, -1, c->name ? c->name : "",
                 (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000),
-                flags, c->qbuf.len, c->qbuf.cap - c->qbuf.len, c->qbuf.cap, c->qbuf.len, c->out.len,
-                c->inflight ? 1 : 0, c->out.cap + c->inflight,
-                sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight,
-                c->lastcmd ? c->lastcmd : "NULL", c->lib_name ? c->lib_name : "",
+                flags, multi_count(c), c->qbuf.len, c->qbuf.cap - c->qbuf.len, multi_memory(c), c->qbuf.cap,
+                c->qbuf.len, c->out.len, c->inflight ? 1 : 0, c->out.cap + c->inflight,
+                sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight + multi_memory(c),
+                c->lastcmd ? c->lastcmd : "NULL", c->user ? c->user->name : "default", c->lib_name ? c->lib_name : "",
                 c->lib_ver ? c->lib_ver : "");
 }

@@ -35,6 +35,11 @@ void conn_cron(int64_t now);
 /* Bytes the clients' buffers hold. */
 size_t conn_memory(void);
 
+/* c has authenticated as u: it gets u's permissions and the full
+ * protocol limits. */
+struct acl_user;
+void conn_authenticated(client *c, struct acl_user *u);
+
 /* The proto-* limits changed: every client's parser takes them. */
 void conn_set_limits(void);
 

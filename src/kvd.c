@@ -7,6 +7,8 @@
  *               WAL problems, cannot listen) or the final WAL flush/fsync
  *               failed on shutdown. */
 #include "config.h"
+#include "acl.h"
+#include "cmd.h"
 #include "conf.h"
 #include "compact.h"
 #include "db.h"
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -42,7 +45,9 @@ static void usage(FILE *f)
             "Examples:\n"
             "  kvd conf/kvd.conf\n"
             "  kvd conf/kvd.conf --port 7380 --dir /var/lib/kvd --appendfsync always\n"
-            "  kvd --port 7379 --requirepass secret\n");
+            "Secrets (requirepass, user lines) belong in the file, readable only by\n"
+            "kvd's user: other users can read a command line. kvd rewrites its own\n"
+            "command line to \"kvd ADDRESS:PORT\" once it has read it.\n");
 }
 
 /* Build the config from argv: an optional file first, then --name value. */
@@ -75,7 +80,7 @@ static int load_config(kvd_config *cfg, int argc, char **argv, int *test_only, c
         int n = 0;
         while (i + 1 + n < argc && strncmp(argv[i + 1 + n], "--", 2) != 0)
             n++;
-        if (!conf_exists(name)) {
+        if (!conf_exists(name) && strcasecmp(name, "user") != 0) {
             fprintf(stderr, "*** FATAL CONFIG ERROR ***\ncommand line: unknown directive '%s'\n", name);
             return -1;
         }
@@ -86,6 +91,84 @@ static int load_config(kvd_config *cfg, int argc, char **argv, int *test_only, c
         i += 1 + n;
     }
     return 0;
+}
+
+/* The users: from the aclfile, or from `user` lines; then requirepass as
+ * the default user's password, unless the aclfile or a `user default`
+ * line says what the default user is (they win, as in Redis: requirepass
+ * is then ignored and *ignored says so). Returns 0, or -1 with err set. */
+static int load_users(const kvd_config *cfg, int *ignored, char *err, size_t errlen)
+{
+    acl_user **old;
+    int nold;
+    *ignored = 0;
+    if (cfg->aclfile[0] && cfg->users) {
+        snprintf(err, errlen, "'user' lines in the configuration and 'aclfile' cannot be used together: "
+                              "put the users in the aclfile");
+        return -1;
+    }
+    int default_given = 0;
+    if (cfg->aclfile[0]) {
+        size_t len;
+        char *text = kvd_read_file(cfg->aclfile, &len);
+        if (!text) {
+            snprintf(err, errlen, "cannot read aclfile %s: %s", cfg->aclfile, strerror(errno));
+            return -1;
+        }
+        int rc = acl_load_text(text, len, 0, cfg->aclfile, &old, &nold, err, errlen);
+        free(text);
+        if (rc < 0)
+            return -1;
+        acl_free_users(old, nold);
+        default_given = 1; /* the file is the truth, as ACL LOAD makes it */
+    } else if (cfg->users) {
+        if (acl_load_text(cfg->users, strlen(cfg->users), 1, "user line", &old, &nold, err, errlen) < 0)
+            return -1;
+        acl_free_users(old, nold);
+        /* Is one of the lines "user default ..."? */
+        for (char *l = cfg->users; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+            char *w = l + 4;
+            while (*w == ' ' || *w == '\t')
+                w++;
+            int q = *w == '"' || *w == '\'';
+            w += q;
+            if (strncmp(w, "default", 7) == 0 && strchr(q ? "\"'" : " \t\r\n", w[7]) && w[7])
+                default_given = 1;
+        }
+    }
+    if (cfg->requirepass[0]) {
+        if (default_given)
+            *ignored = 1;
+        else
+            acl_set_requirepass(cfg->requirepass, strlen(cfg->requirepass));
+    }
+    return 0;
+}
+
+/* Show "kvd ADDRESS:PORT" as the command line (ps, /proc/PID/cmdline)
+ * instead of the arguments, which may hold a password: the title is
+ * written over the arguments' own memory, and the rest of it zeroed. */
+static void set_process_title(int argc, char **argv, const kvd_config *cfg)
+{
+    char title[256];
+    char addr[128];
+    snprintf(addr, sizeof addr, "%s", cfg->bind);
+    addr[strcspn(addr, " ")] = '\0';
+    if (cfg->port)
+        snprintf(title, sizeof title, "kvd %s:%d", addr, cfg->port);
+    else
+        snprintf(title, sizeof title, "kvd %s", cfg->unixsocket);
+    char *start = argv[0], *end = argv[0] + strlen(argv[0]);
+    for (int i = 1; i < argc && argv[i] == end + 1; i++)
+        end = argv[i] + strlen(argv[i]);
+    size_t room = (size_t)(end - start), n = strlen(title);
+    if (n > room)
+        n = room;
+    memcpy(start, title, n);
+    memset(start + n, 0, room - n);
+    for (int i = 1; i < argc; i++)
+        if (argv[i] > end) /* not contiguous: zero it in place */
+            memset(argv[i], 0, strlen(argv[i]));
 }
 
 /* Detach from the terminal: fork, new session, stdio to /dev/null. */
@@ -158,6 +241,15 @@ int main(int argc, char **argv)
     int test_only, status = 1, pidfile_written = 0;
     if (load_config(&srv.cfg, argc, argv, &test_only, &srv.config_file) < 0)
         goto out;
+    set_process_title(argc, argv, &srv.cfg);
+    cmd_init();
+    acl_init();
+    char acl_err[1024];
+    int requirepass_ignored;
+    if (load_users(&srv.cfg, &requirepass_ignored, acl_err, sizeof acl_err) < 0) {
+        fprintf(stderr, "*** FATAL CONFIG ERROR ***\n%s\n", acl_err);
+        goto out;
+    }
     char tls_err[PATH_MAX + 512];
     if (tls_configure(&srv.cfg, tls_err, sizeof tls_err) < 0) {
         fprintf(stderr, "*** FATAL CONFIG ERROR ***\n%s\n", tls_err);
@@ -187,6 +279,9 @@ int main(int argc, char **argv)
         snprintf(srv.run_id + 2 * i, 3, "%02x", rid[i]);
     log_notice("kvd %s starting: pid %d, port %d, config %s", KVD_VERSION, (int)getpid(), srv.cfg.port,
                srv.config_file ? srv.config_file : "(none)");
+    if (requirepass_ignored)
+        log_warning("requirepass is ignored: %s says who the default user is (as in Redis)",
+                    srv.cfg.aclfile[0] ? "the aclfile" : "a 'user default' line");
     if (srv.cfg.pidfile[0]) {
         int prc = write_pidfile(srv.cfg.pidfile);
         if (prc < 0)
@@ -245,6 +340,8 @@ out:
     /* Whatever the reason for exiting, the pid in the file is gone. */
     if (pidfile_written)
         unlink(srv.cfg.pidfile);
+    cmd_acl_free();
+    acl_free_all();
     conf_free(&srv.cfg);
     free(srv.config_file);
     free(srv.executable);

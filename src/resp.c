@@ -55,10 +55,17 @@ static int reserve_args(resp_parser *p, long long n)
     return 0;
 }
 
+/* Argument arrays bigger than this are freed between commands, so that
+ * one request of many arguments does not pin memory for the connection's
+ * lifetime. */
+#define ARGS_KEEP 64
+
 void resp_parser_consume(resp_parser *p, size_t n)
 {
     p->pos -= n;
     p->cmd_start -= n;
+    if (p->left == 0 && p->argcap > ARGS_KEEP)
+        resp_parser_free(p);
 }
 
 size_t resp_parser_want(const resp_parser *p)
@@ -160,8 +167,10 @@ int resp_parse(resp_parser *p, char *buf, size_t len, int *argc)
         if (nl + 1 >= buf + len)
             return RESP_MORE; /* the \n is not here yet */
         long long n;
-        if (parse_len(s + 1, nl, &n) < 0 || n > p->lim.multibulk_max)
+        if (parse_len(s + 1, nl, &n) < 0)
             return fail(p, "invalid multibulk length");
+        if (n > p->lim.multibulk_max)
+            return fail(p, p->lim.unauthenticated ? "unauthenticated multibulk length" : "invalid multibulk length");
         p->pos = (size_t)(nl - buf) + 2;
         if (n <= 0) {
             /* "*0" and "*-1" are empty commands: skip them. */
@@ -193,8 +202,10 @@ int resp_parse(resp_parser *p, char *buf, size_t len, int *argc)
                 return fail(p, p->errbuf);
             }
             long long bl;
-            if (parse_len(s + 1, nl, &bl) < 0 || bl < 0 || bl > p->lim.bulk_max)
+            if (parse_len(s + 1, nl, &bl) < 0 || bl < 0)
                 return fail(p, "invalid bulk length");
+            if (bl > p->lim.bulk_max)
+                return fail(p, p->lim.unauthenticated ? "unauthenticated bulk length" : "invalid bulk length");
             p->bulklen = bl;
             p->pos = (size_t)(nl - buf) + 2;
         }

@@ -18,6 +18,7 @@ typedef struct resp_limits {
     size_t inline_max;       /* longest inline line (Redis: 64 KiB) */
     long long bulk_max;      /* proto-max-bulk-len (Redis: 512 MiB) */
     long long multibulk_max; /* most arguments in one array (Redis: 1024*1024) */
+    int unauthenticated;     /* errors say "unauthenticated ..." (the limits are the caller's) */
 } resp_limits;
 
 #define RESP_INLINE_MAX_DEFAULT (64 * 1024)
@@ -57,7 +58,9 @@ void resp_parser_free(resp_parser *p);
 int resp_parse(resp_parser *p, char *buf, size_t len, int *argc);
 
 /* The caller dropped the first n bytes of its buffer (all before
- * p->cmd_start): shift the parser's positions to match. */
+ * p->cmd_start): shift the parser's positions to match. Between commands
+ * it also frees argument arrays grown past 64 entries (the last
+ * command's argv is gone then). */
 void resp_parser_consume(resp_parser *p, size_t n);
 
 /* Bytes the parser expects next (a bulk still arriving), to size reads. */

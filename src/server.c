@@ -5,6 +5,7 @@
  * themselves are conn.c's. */
 #include "config.h"
 #include "server.h"
+#include "acl.h"
 #include "cmd.h"
 #include "commit.h"
 #include "conn.h"
@@ -90,6 +91,8 @@ void server_config_changed(const char *name)
                         evict_policy_names[srv.cfg.maxmemory_policy]);
     } else if (strcasecmp(name, "appendfsync") == 0) {
         commit_policy_changed();
+    } else if (strcasecmp(name, "requirepass") == 0) {
+        acl_set_requirepass(srv.cfg.requirepass, strlen(srv.cfg.requirepass));
     }
 }
 
@@ -256,7 +259,6 @@ static int listen_all(void)
 int server_run(void)
 {
     srv.loop = uv_default_loop();
-    cmd_init();
     if (listen_all() < 0) {
         for (int i = 0; i < srv.nlisteners; i++)
             close_handle((uv_handle_t *)&srv.listeners[i]);

@@ -28,6 +28,9 @@
 #define CLIENT_UNIX 0x10              /* connected over the unix socket */
 #define CLIENT_CLOSE_ASAP 0x20        /* close without sending more */
 #define CLIENT_LINGER 0x100           /* replied and sent FIN; draining input until EOF */
+#define CLIENT_MULTI 0x200            /* between MULTI and EXEC: commands are queued */
+#define CLIENT_DIRTY_EXEC 0x400       /* a command was refused while queueing: EXEC aborts */
+#define CLIENT_DIRTY_CAS 0x800        /* a watched key changed: EXEC fails */
 
 /* A span of a client's replies not yet sent (commit.c): from out[off] to
  * the next span (or the end), sent only once seq is acknowledged (written,
@@ -64,6 +67,8 @@ typedef struct client {
     uv_shutdown_t sreq;     /* CLIENT_LINGER: the FIN */
     struct tls_conn *tls;   /* TLS state (tls.c); NULL on a plain connection */
     const char *lastcmd;
+    struct acl_user *user;  /* whose permissions apply (the default user until AUTH) */
+    struct multi_state *mstate; /* MULTI's queue and WATCH's keys, or NULL */
     uint64_t ncmds;         /* commands dispatched */
     list_link all;          /* on srv.clients (or srv.lingering once it lingers) */
     list_link pw;           /* on srv.pending: has replies to send */
@@ -80,6 +85,7 @@ typedef struct server_stats {
     uint64_t hits, misses;      /* keyspace_hits / keyspace_misses */
     uint64_t errors;            /* total_error_replies */
     uint64_t oom_rejects;
+    uint64_t acl_denied_auth, acl_denied_cmd, acl_denied_key; /* acl_access_denied_* */
     uint64_t ops_sample_cmds;   /* for instantaneous_ops_per_sec */
     int64_t ops_sample_ms;
     double ops_per_sec;

@@ -270,3 +270,35 @@ uint64_t kvd_siphash(const void *p, size_t len, const uint64_t k[2])
     SIPROUND;
     return v0 ^ v1 ^ v2 ^ v3;
 }
+
+char *kvd_read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *text = xmalloc(cap);
+    for (;;) {
+        if (n + 1 == cap) {
+            cap *= 2;
+            text = xrealloc(text, cap);
+        }
+        ssize_t r = read(fd, text + n, cap - n - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(text);
+            close(fd);
+            errno = e;
+            return NULL;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    text[n] = '\0';
+    *len = n;
+    return text;
+}

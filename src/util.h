@@ -37,7 +37,11 @@ uint64_t kvd_mono_ns(void);
  * Returns 0, or -errno on failure (bytes may have been partly written). */
 int kvd_write_all(int fd, const void *p, size_t n);
 
-/* fsync the directory that holds path (or path itself when it is a dir).
+/* The whole file at path, NUL-terminated (the NUL not counted in *len),
+ * in memory the caller frees; NULL with errno set if it cannot be read. */
+char *kvd_read_file(const char *path, size_t *len);
+
+/* fsync the directory dir (to make a rename or a new file in it durable).
  * Returns 0 or -errno. */
 int kvd_fsync_dir(const char *dir);
 

@@ -1,10 +1,12 @@
 /* wal: the group-commit writer of the newest WAL segment. */
 #include "config.h"
 #include "wal.h"
+#include "wal_codec.h"
 #include "util.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 wal_t *wal_writer_new(const char *path, int fd, pool_t *pool, uint64_t last_seq, uint64_t size)
@@ -54,7 +56,46 @@ uint64_t wal_append(wal_t *w, wal_entry *e)
 
 void wal_group(wal_t *w, uint32_t n)
 {
-    w->group_next = n;
+    if (!w->in_txn)
+        w->group_next = n;
+}
+
+void wal_txn_begin(wal_t *w)
+{
+    w->in_txn = 1;
+    w->group_next = 0;
+    w->txn_off = w->batch.len;
+    w->txn_seq = w->next_seq;
+}
+
+void wal_txn_end(wal_t *w)
+{
+    w->in_txn = 0;
+    uint64_t n = w->next_seq - w->txn_seq;
+    if (n <= 1 || w->batch.len <= w->txn_off)
+        return;
+    /* Encode the first line again, now with "grp", and put it in place
+     * of the old one. */
+    char *line = w->batch.data + w->txn_off;
+    char *nl = memchr(line, '\n', w->batch.len - w->txn_off);
+    size_t oldlen = (size_t)(nl - line) + 1;
+    wal_decoder d;
+    wal_decoder_init(&d, w->pool);
+    wal_entry e;
+    buf_t one = BUF_INIT(w->pool);
+    if (wal_decode_line(&d, line, oldlen - 1, &e, NULL, 0) < 0)
+        abort(); /* we encoded it a moment ago */
+    e.grp = (uint32_t)n;
+    wal_encode(&one, &e);
+    size_t tail = w->batch.len - w->txn_off - oldlen;
+    if (one.len > oldlen)
+        buf_reserve(&w->batch, one.len - oldlen);
+    line = w->batch.data + w->txn_off;
+    memmove(line + one.len, line + oldlen, tail);
+    memcpy(line, one.data, one.len);
+    w->batch.len = w->txn_off + one.len + tail;
+    buf_release(&one);
+    wal_decoder_free(&d);
 }
 
 #define WAL_BATCH_KEEP ((size_t)1 << 20) /* batch storage kept between flushes */
@@ -97,6 +138,7 @@ void wal_discard(wal_t *w)
     batch_done(w);
     w->next_seq = w->written_seq + 1;
     w->group_next = 0;
+    w->in_txn = 0;
 }
 
 int wal_sync_fd(int fd)

@@ -48,6 +48,9 @@ typedef struct wal {
     uint64_t durable_seq;   /* highest seq known to be on disk */
     uint64_t size;          /* file length (all written lines) */
     uint32_t group_next;    /* size of the group the next append opens (0, 1: none) */
+    int in_txn;             /* wal_txn_begin ran: every append joins one group */
+    size_t txn_off;         /* where that group's first line starts in the batch */
+    uint64_t txn_seq;       /* and its seq */
     int sync_error;         /* -errno of a failed fdatasync: fatal until restart */
     int write_error;        /* -errno of the last failed write, 0 once one succeeds */
     wal_stats stats;
@@ -71,8 +74,17 @@ int wal_close(wal_t *w);
  * Returns the sequence number. */
 uint64_t wal_append(wal_t *w, wal_entry *e);
 
-/* The next n appends form a group: replay applies all of them or none. */
+/* The next n appends form a group: replay applies all of them or none.
+ * Inside a transaction (below) it does nothing: the transaction's group
+ * holds them. */
 void wal_group(wal_t *w, uint32_t n);
+
+/* Every append until wal_txn_end forms one group (MULTI/EXEC), however
+ * many there turn out to be: wal_txn_end writes the count into the
+ * group's first line, which is still in the batch. Nothing may flush the
+ * batch in between. */
+void wal_txn_begin(wal_t *w);
+void wal_txn_end(wal_t *w);
 
 /* Bytes waiting in the batch. */
 static inline size_t wal_pending(const wal_t *w) { return w->batch.len; }

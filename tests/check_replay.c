@@ -12,6 +12,7 @@
 #include "config.h"
 #include "testutil.h"
 #include "harness.h"
+#include "cmd.h"
 #include "evict.h"
 
 #include <inttypes.h>
@@ -154,9 +155,9 @@ START_TEST(test_replay_equals_live)
     printf("replay invariant: seeds %" PRIu64 "..%" PRIu64 ", %" PRIu64 " commands, %" PRIu64 " checks (%" PRIu64
            " entries compared), %" PRIu64 " compactions, %" PRIu64 " clean restarts, %" PRIu64
            " restarts after kill -9, %" PRIu64 " failed writes taken back, %" PRIu64 " expiry cycles, %" PRIu64
-           " eviction passes\n",
+           " eviction passes, %" PRIu64 " transactions (EXEC)\n",
            seed0, seed0 + (uint64_t)streams - 1, st.commands, st.checks, st.compared, st.compactions, st.clean,
-           st.killed, st.failed_writes, st.expiry_runs, st.evictions);
+           st.killed, st.failed_writes, st.expiry_runs, st.evictions, cmd_lookup("exec", 4)->calls);
 }
 END_TEST
 

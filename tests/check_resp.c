@@ -137,7 +137,7 @@ END_TEST
 
 START_TEST(test_limits)
 {
-    resp_limits lim = {16, 8, 2};
+    resp_limits lim = {16, 8, 2, 0};
     char out[512];
     ck_assert_int_eq(parse_all("GET 0123456789abcdef\r\n", 22, out, sizeof out, &lim), RESP_ERR);
     ck_assert_str_eq(out, "ERR:too big inline request");

@@ -1,6 +1,8 @@
 /* harness: the daemon's modules driven without a loop (see harness.h). */
 #include "config.h"
 #include "harness.h"
+#include "acl.h"
+#include "multi.h"
 #include "apply.h"
 #include "cmd.h"
 #include "commit.h"
@@ -86,12 +88,14 @@ void h_start(const char *dir, int64_t now_ms)
     log_open(NULL, LOG_NOTHING);
     pool_init(&srv.pool, 0, 0);
     cmd_init();
+    acl_init();
     open_db();
     for (int i = 0; i < CLIENTS; i++) {
         client *c = xcalloc(1, sizeof(*c));
         buf_init(&c->qbuf, &srv.pool);
         buf_init(&c->out, &srv.pool);
         c->flags = CLIENT_AUTHENTICATED;
+        c->user = acl_default_user();
         c->id = (uint64_t)i + 1;
         snprintf(c->addr, sizeof c->addr, "harness:%d", i);
         fakes[i] = c;
@@ -129,6 +133,7 @@ void h_stop(void)
 {
     close_db(1);
     for (int i = 0; i < CLIENTS; i++) {
+        multi_free(fakes[i]);
         buf_release(&fakes[i]->out);
         buf_release(&fakes[i]->qbuf);
         free(fakes[i]->bars);
@@ -204,6 +209,10 @@ void h_compact(void)
 
 void h_restart(int clean)
 {
+    /* The clients' connections go with the server: their transactions
+     * and watches too. */
+    for (int i = 0; i < CLIENTS; i++)
+        multi_free(fakes[i]);
     close_db(clean);
     open_db();
 }
@@ -481,7 +490,7 @@ static void add_set_options(gen *g, int getex)
 int h_gen(int (*next)(void *), void *ctx, char **argv, size_t *argvlen, char *store)
 {
     gen g = {next, ctx, argv, argvlen, store, 0, 0};
-    switch (pick(&g, 40)) {
+    switch (pick(&g, 44)) {
     case 0: case 1: case 2:
         add_str(&g, "SET"); add_key(&g); add_value(&g); add_set_options(&g, 0); break;
     case 3: add_str(&g, "SETNX"); add_key(&g); add_value(&g); break;
@@ -539,6 +548,17 @@ int h_gen(int (*next)(void *), void *ctx, char **argv, size_t *argvlen, char *st
     case 36: add_str(&g, "GETRANGE"); add_key(&g); add_num(&g, number(&g)); add_num(&g, number(&g)); break;
     case 37: add_str(&g, pick(&g, 2) ? "STRLEN" : "TYPE"); add_key(&g); break;
     case 38: add_str(&g, pick(&g, 2) ? "RANDOMKEY" : "DBSIZE"); break;
+    /* Transactions: the commands between MULTI and EXEC are one group. */
+    case 40: case 41: add_str(&g, "MULTI"); break;
+    case 42: add_str(&g, "EXEC"); break;
+    case 43:
+        if (pick(&g, 2)) {
+            add_str(&g, "DISCARD");
+        } else {
+            add_str(&g, "WATCH"); add_key(&g);
+        }
+        break;
+    case 39:
     default:
         add_str(&g, "SCAN"); add_num(&g, 0);
         if (pick(&g, 2)) {

@@ -14,7 +14,7 @@ static uint64_t run(const uint8_t *data, size_t size, size_t split)
 {
     char *buf = malloc(size + 1);
     resp_parser p;
-    resp_limits lim = {1024, 4096, 64};
+    resp_limits lim = {1024, 4096, 64, 0};
     resp_parser_init(&p, &lim);
     uint64_t h = 1469598103934665603ULL;
     size_t have = split < size ? split : size, start = 0;

@@ -59,7 +59,7 @@ expect_eq "DBSIZE" 1 "$(cli dbsize)"
 count=$(cli command count)
 expect_match "COMMAND COUNT" "^[0-9]+$" "$count"
 expect_eq "COMMAND lists every command" "*$count" "$(raw 'COMMAND\r\n' | head -1 | tr -d '\r')"
-expect_eq "COMMAND INFO get" "$(printf 'get\n2\nreadonly\nfast\n1\n1\n1\n@string')" "$(cli command info get | head -8)"
+expect_eq "COMMAND INFO get" "$(printf 'get\n2\nreadonly\nfast\n1\n1\n1\n@read\n@string\n@fast')" "$(cli command info get | head -10)"
 expect_match "COMMAND DOCS get" "summary" "$(cli command docs get)"
 expect_eq "COMMAND INFO unknown" "" "$(cli command info nosuchcmd)"
 

@@ -1,0 +1,41 @@
+/* multi: transactions (MULTI, EXEC, DISCARD) and optimistic locking
+ * (WATCH, UNWATCH), as Redis has them. Between MULTI and EXEC a client's
+ * commands are checked and queued; EXEC runs them back to back as one WAL
+ * group, so a restart applies all of them or none, and its reply waits
+ * for the group like any write's. A watched key changed by anyone (a
+ * write, an expiry, an eviction, a flush) makes the next EXEC fail. */
+#ifndef KVD_MULTI_H
+#define KVD_MULTI_H
+
+#include <stddef.h>
+
+#include "server.h"
+
+struct kvd_cmd;
+
+/* Queue cmd with its arguments (copied) for c's EXEC; replies +QUEUED. */
+void multi_queue(client *c, struct kvd_cmd *cmd, int argc, char **argv, size_t *argvlen);
+
+/* A command c sent inside MULTI was refused: EXEC will abort. */
+void multi_flag_error(client *c);
+
+/* c goes away: drop its transaction and its watches. */
+void multi_free(client *c);
+
+/* 1 when some client watches some key. */
+int multi_watching(void);
+
+/* key changed (commit.c calls this for every logged change). Cheap when
+ * nothing is watched. */
+void multi_touch_key(const char *key, size_t klen);
+
+/* Every key is about to go (a flush): watches on keys that exist fail. */
+void multi_touch_all(void);
+
+/* Bytes c's queued commands take (CLIENT LIST's multi-mem). */
+size_t multi_memory(const client *c);
+
+/* Commands c has queued, or -1 outside MULTI (CLIENT LIST's multi=). */
+int multi_count(const client *c);
+
+#endif
