@@ -4,8 +4,10 @@
 #include "acl.h"
 #include "conn.h"
 #include "multi.h"
+#include "slowlog.h"
 #include "commit.h"
 #include "db.h"
+#include "glob.h"
 #include "log.h"
 #include "util.h"
 
@@ -25,7 +27,7 @@
 #define NQ CMD_NOQUEUE
 #define NM CMD_NOMULTI
 /* The fields cmd_init fills, zero in the tables. */
-#define RT 0, 0, NULL, 0, 0, 0
+#define RT 0, 0, NULL, 0, 0, 0, 0
 #define KR CMD_KEY_READ
 #define KW CMD_KEY_WRITE
 
@@ -38,6 +40,13 @@ static kvd_cmd client_subs[] = {
     {"client|id", cmd_client, 2, 0, 0, 0, 0, "connection", "5.0.0", "O(1)", "Returns the unique client ID of the connection.", "@slow @connection", 0, 0, NULL, RT},
     {"client|info", cmd_client, 2, 0, 0, 0, 0, "connection", "6.2.0", "O(1)", "Returns information about the connection.", "@slow @connection", 0, 0, NULL, RT},
     {"client|setinfo", cmd_client, 4, 0, 0, 0, 0, "connection", "7.2.0", "O(1)", "Sets information about the client library.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|kill", cmd_client, -3, ADM, 0, 0, 0, "connection", "2.4.0", "O(N)", "Terminates open connections.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
+    {"client|reply", cmd_client, 3, 0, 0, 0, 0, "connection", "3.2.0", "O(1)", "Instructs the server whether to reply to commands.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|no-evict", cmd_client, 3, ADM, 0, 0, 0, "connection", "7.0.0", "O(1)", "Sets the client eviction mode of the connection.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
+    {"client|no-touch", cmd_client, 3, 0, 0, 0, 0, "connection", "7.2.0", "O(1)", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|getredir", cmd_client, 2, 0, 0, 0, 0, "connection", "6.0.0", "O(1)", "Returns the client ID to which the connection's tracking notifications are redirected.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|trackinginfo", cmd_client, 2, 0, 0, 0, 0, "connection", "6.2.0", "O(1)", "Returns information about server-assisted client-side caching for the connection.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|unblock", cmd_client, -3, ADM, 0, 0, 0, "connection", "5.0.0", "O(log N)", "Unblocks a client blocked by a blocking command from a different connection.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
     {"client|help", cmd_client, 2, 0, 0, 0, 0, "connection", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow @connection", 0, 0, NULL, RT},
     {0},
 };
@@ -45,7 +54,24 @@ static kvd_cmd command_subs[] = {
     {"command|count", cmd_command, 2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns a count of commands.", "@slow @connection", 0, 0, NULL, RT},
     {"command|info", cmd_command, -2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns information about one, multiple or all commands.", "@slow @connection", 0, 0, NULL, RT},
     {"command|docs", cmd_command, -2, 0, 0, 0, 0, "server", "7.0.0", "O(1)", "Returns documentary information about one, multiple or all commands.", "@slow @connection", 0, 0, NULL, RT},
+    {"command|list", cmd_command, -2, 0, 0, 0, 0, "server", "7.0.0", "O(N)", "Returns a list of command names.", "@slow @connection", 0, 0, NULL, RT},
+    {"command|getkeys", cmd_command, -4, 0, 0, 0, 0, "server", "2.8.13", "O(N)", "Extracts the key names from an arbitrary command.", "@slow @connection", 0, 0, NULL, RT},
     {"command|help", cmd_command, 2, 0, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow @connection", 0, 0, NULL, RT},
+    {0},
+};
+static kvd_cmd slowlog_subs[] = {
+    {"slowlog|get", cmd_slowlog, -2, ADM, 0, 0, 0, "server", "2.2.12", "O(N)", "Returns the slow log's entries.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"slowlog|len", cmd_slowlog, 2, ADM, 0, 0, 0, "server", "2.2.12", "O(1)", "Returns the number of entries in the slow log.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"slowlog|reset", cmd_slowlog, 2, ADM, 0, 0, 0, "server", "2.2.12", "O(N)", "Clears all entries from the slow log.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"slowlog|help", cmd_slowlog, 2, 0, 0, 0, 0, "server", "6.2.0", "O(1)", "Show helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
+    {0},
+};
+static kvd_cmd latency_subs[] = {
+    {"latency|latest", cmd_latency, 2, ADM, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns the latest latency samples for all events.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"latency|history", cmd_latency, 3, ADM, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns timestamp-latency samples for an event.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"latency|reset", cmd_latency, -2, ADM, 0, 0, 0, "server", "2.8.13", "O(1)", "Resets the latency data for one or more events.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"latency|doctor", cmd_latency, 2, ADM, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns a human-readable latency analysis report.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"latency|help", cmd_latency, 2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
     {0},
 };
 static kvd_cmd config_subs[] = {
@@ -90,6 +116,7 @@ static kvd_cmd table[] = {
     /* connection and server */
     {"ping", cmd_ping, -1, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the server's liveliness response.", "@fast @connection", 0, 0, NULL, RT},
     {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the given string.", "@fast @connection", 0, 0, NULL, RT},
+    {"reset", cmd_reset, 1, F | NA | NQ, 0, 0, 0, "connection", "6.2.0", "O(1)", "Resets the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"quit", cmd_quit, -1, F | NA | NQ, 0, 0, 0, "connection", "1.0.0", "O(1)", "Closes the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"select", cmd_select, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Changes the selected database (kvd has only database 0).", "@fast @connection", 0, 0, NULL, RT},
     {"auth", cmd_auth, -2, F | NA, 0, 0, 0, "connection", "1.0.0", "O(N)", "Authenticates the connection.", "@fast @connection", 0, 0, NULL, RT},
@@ -106,6 +133,8 @@ static kvd_cmd table[] = {
     {"lastsave", cmd_lastsave, 1, F, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the unix time of the last successful WAL fsync.", "@admin @fast @dangerous", 0, 0, NULL, RT},
     {"bgrewriteaof", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "1.0.0", "O(1)", "Compacts the WAL in the background.", "@admin @slow @dangerous", 0, 0, NULL, RT},
     {"acl", cmd_acl, -2, 0, 0, 0, 0, "server", "6.0.0", "O(N)", "Users and their permissions: SETUSER, GETUSER, DELUSER, LIST, USERS, WHOAMI, CAT, GENPASS, LOG, SAVE, LOAD, DRYRUN.", "@slow", 0, 0, acl_subs, RT},
+    {"slowlog", cmd_slowlog, -2, 0, 0, 0, 0, "server", "2.2.12", "O(N)", "The slow log: GET, LEN, RESET.", "@slow", 0, 0, slowlog_subs, RT},
+    {"latency", cmd_latency, -2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "The latency monitor: LATEST, HISTORY, RESET, DOCTOR.", "@slow", 0, 0, latency_subs, RT},
     {"compact", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "0.1.0", "O(1)", "Compacts the WAL in the background (kvd's name for BGREWRITEAOF).", "@admin @slow @dangerous", 0, 0, NULL, RT},
     /* transactions */
     {"multi", cmd_multi, 1, F | NQ, 0, 0, 0, "transactions", "1.2.0", "O(1)", "Starts a transaction.", "@fast @transaction", 0, 0, NULL, RT},
@@ -135,6 +164,15 @@ static kvd_cmd table[] = {
     {"getrange", cmd_getrange, 4, R, 1, 1, 1, "string", "2.4.0", "O(N)", "Returns a substring of a string value.", "@read @string @slow", KR, KR, NULL, RT},
     {"substr", cmd_getrange, 4, R, 1, 1, 1, "string", "1.0.0", "O(N)", "Returns a substring of a string value (old name of GETRANGE).", "@read @string @slow", KR, KR, NULL, RT},
     {"setrange", cmd_setrange, 4, W | OOM, 1, 1, 1, "string", "2.2.0", "O(1)", "Overwrites part of a string value at an offset.", "@write @string @slow", KW, KW, NULL, RT},
+    /* bitmaps */
+    {"setbit", cmd_setbit, 4, W | OOM, 1, 1, 1, "bitmap", "2.2.0", "O(1)", "Sets or clears the bit at offset of the string value.", "@write @bitmap @slow", KR | KW, KR | KW, NULL, RT},
+    {"getbit", cmd_getbit, 3, R | F, 1, 1, 1, "bitmap", "2.2.0", "O(1)", "Returns a bit value by offset.", "@read @bitmap @fast", KR, KR, NULL, RT},
+    {"bitcount", cmd_bitcount, -2, R, 1, 1, 1, "bitmap", "2.6.0", "O(N)", "Counts the number of set bits (population counting) in a string.", "@read @bitmap @slow", KR, KR, NULL, RT},
+    {"bitpos", cmd_bitpos, -3, R, 1, 1, 1, "bitmap", "2.8.7", "O(N)", "Finds the first set (1) or clear (0) bit in a string.", "@read @bitmap @slow", KR, KR, NULL, RT},
+    {"bitop", cmd_bitop, -4, W | OOM, 2, -1, 1, "bitmap", "2.6.0", "O(N)", "Performs bitwise operations on multiple strings, and stores the result.", "@write @bitmap @slow", KW, KR, NULL, RT},
+    {"bitfield", cmd_bitfield, -2, W | OOM, 1, 1, 1, "bitmap", "3.2.0", "O(1) for each subcommand specified", "Performs arbitrary bitfield integer operations on strings.", "@write @bitmap @slow", KR | KW, KR | KW, NULL, RT},
+    {"bitfield_ro", cmd_bitfield_ro, -2, R | F, 1, 1, 1, "bitmap", "6.0.0", "O(1) for each subcommand specified", "Performs arbitrary read-only bitfield integer operations on strings.", "@read @bitmap @fast", KR, KR, NULL, RT},
+    {"lcs", cmd_lcs, -3, R, 1, 2, 1, "string", "7.0.0", "O(N*M) where N and M are the lengths of s1 and s2, respectively", "Finds the longest common substring.", "@read @string @slow", KR, KR, NULL, RT},
     /* keys */
     {"del", cmd_del, -2, W, 1, -1, 1, "generic", "1.0.0", "O(N)", "Deletes keys.", "@keyspace @write @slow", KW, KW, NULL, RT},
     {"unlink", cmd_del, -2, W | F, 1, -1, 1, "generic", "4.0.0", "O(N)", "Deletes keys.", "@keyspace @write @fast", KW, KW, NULL, RT},
@@ -276,12 +314,47 @@ kvd_cmd *cmd_table(size_t *n)
 static void reset_one(kvd_cmd *cmd, void *ctx)
 {
     KVD_UNUSED(ctx);
-    cmd->calls = cmd->usec = cmd->failed = 0;
+    cmd->calls = cmd->usec = cmd->failed = cmd->rejected = 0;
+}
+
+/* Errors replied, by their first word ("ERR", "WRONGPASS"), as Redis
+ * counts them: at most ERRORSTATS_MAX kinds, the rest not counted. */
+#define ERRORSTATS_MAX 128
+static struct {
+    char prefix[32];
+    uint64_t count;
+} errorstats[ERRORSTATS_MAX];
+static int nerrorstats;
+
+static void count_error(const char *msg)
+{
+    size_t n = strcspn(msg, " \r\n");
+    if (n >= sizeof errorstats[0].prefix)
+        n = sizeof errorstats[0].prefix - 1;
+    for (int i = 0; i < nerrorstats; i++) {
+        if (strlen(errorstats[i].prefix) == n && memcmp(errorstats[i].prefix, msg, n) == 0) {
+            errorstats[i].count++;
+            return;
+        }
+    }
+    if (nerrorstats == ERRORSTATS_MAX)
+        return;
+    memcpy(errorstats[nerrorstats].prefix, msg, n);
+    errorstats[nerrorstats].prefix[n] = '\0';
+    errorstats[nerrorstats++].count = 1;
+}
+
+void cmd_errorstats(buf_t *out)
+{
+    for (int i = 0; i < nerrorstats; i++)
+        buf_appendf(out, "errorstat_%s:count=%llu\r\n", errorstats[i].prefix,
+                    (unsigned long long)errorstats[i].count);
 }
 
 void cmd_reset_stats(void)
 {
     cmd_each(reset_one, NULL);
+    nerrorstats = 0;
 }
 
 int arg_is(const char *arg, size_t len, const char *word)
@@ -301,6 +374,7 @@ int arg_ll(client *c, const char *arg, size_t len, long long *out)
 void reply_error(client *c, const char *msg)
 {
     srv.stats.errors++;
+    count_error(msg);
     resp_add_error(&c->out, msg);
 }
 
@@ -309,8 +383,25 @@ void reply_errorf(client *c, const char *fmt, ...)
     va_list ap;
     srv.stats.errors++;
     va_start(ap, fmt);
+    char word[32];
+    vsnprintf(word, sizeof word, fmt, ap);
+    va_end(ap);
+    count_error(word);
+    va_start(ap, fmt);
     resp_add_verrorf(&c->out, fmt, ap);
     va_end(ap);
+}
+
+void reply_verbatim(client *c, const char *p, size_t n)
+{
+    if (c->resp != 3) {
+        reply_bulk(c, p, n);
+        return;
+    }
+    resp_add_header(&c->out, '=', (long long)n + 4);
+    buf_append(&c->out, "txt:", 4);
+    buf_append(&c->out, p, n);
+    buf_append(&c->out, "\r\n", 2);
 }
 
 void reply_lines(client *c, const char *const *lines, size_t n)
@@ -368,7 +459,7 @@ static void unknown_command(client *c, int argc, char **argv, size_t *argvlen)
 static void rejected(client *c, kvd_cmd *cmd)
 {
     if (cmd)
-        cmd->failed++;
+        cmd->rejected++;
     multi_flag_error(c);
 }
 
@@ -448,11 +539,24 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
     uint64_t errors0 = srv.stats.errors;
     uint64_t t0 = kvd_mono_ns();
     commit_begin();
+    int was_off = c->flags & CLIENT_REPLY_OFF, was_skip = c->flags & CLIENT_REPLY_SKIP;
+    c->flags &= ~CLIENT_REPLY_SKIP;
+    srv.no_touch = (c->flags & CLIENT_NO_TOUCH) && cmd->fn != cmd_touch;
     cmd->fn(c, argc, argv, argvlen);
+    srv.no_touch = 0;
+    /* CLIENT REPLY OFF / SKIP: the reply is dropped (CLIENT REPLY ON's own
+     * +OK goes out; a SKIP applies to the command after it). */
+    if (was_skip || (was_off && (c->flags & CLIENT_REPLY_OFF)))
+        c->out.len = start;
+    if (c->flags & CLIENT_REPLY_SKIP_NEXT)
+        c->flags = (c->flags & ~CLIENT_REPLY_SKIP_NEXT) | CLIENT_REPLY_SKIP;
     /* The reply waits for what the command changed and what it saw. */
     commit_end(c, start);
-    cmd->usec += (kvd_mono_ns() - t0) / 1000;
+    uint64_t usec = (kvd_mono_ns() - t0) / 1000;
+    cmd->usec += usec;
     cmd->calls++;
+    latency_sample(cmd->flags & CMD_FAST ? "fast-command" : "command", usec / 1000);
+    slowlog_command(c, argc, argv, argvlen, usec);
     if (srv.stats.errors > errors0)
         cmd->failed++;
 }
@@ -483,7 +587,7 @@ static void add_flag_list(client *c, const kvd_cmd *cmd)
 static void command_info(client *c, const kvd_cmd *cmd)
 {
     if (!cmd) {
-        resp_add_nil_array(&c->out);
+        reply_nil_array(c);
         return;
     }
     reply_array(c, 10);
@@ -517,7 +621,7 @@ static void command_info(client *c, const kvd_cmd *cmd)
 static void command_docs(client *c, const kvd_cmd *cmd)
 {
     reply_bulk_str(c, cmd->name);
-    reply_array(c, 8);
+    reply_map(c, 4);
     reply_bulk_str(c, "summary");
     reply_bulk_str(c, cmd->summary);
     reply_bulk_str(c, "since");
@@ -526,6 +630,86 @@ static void command_docs(client *c, const kvd_cmd *cmd)
     reply_bulk_str(c, cmd->group);
     reply_bulk_str(c, "complexity");
     reply_bulk_str(c, cmd->complexity);
+}
+
+typedef struct list_ctx {
+    client *c;
+    int cat;              /* -1: any */
+    const char *pat;      /* NULL: any */
+    size_t plen;
+    long long n;
+    int emit;
+} list_ctx;
+
+static void list_one(kvd_cmd *cmd, void *ctx)
+{
+    list_ctx *l = ctx;
+    if (l->cat >= 0 && !((cmd->catmask >> l->cat) & 1))
+        return;
+    if (l->pat && !glob_match(l->pat, l->plen, cmd->name, strlen(cmd->name), 1))
+        return;
+    if (l->emit)
+        reply_bulk_str(l->c, cmd->name);
+    else
+        l->n++;
+}
+
+/* COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern] */
+static void command_list(client *c, int argc, char **argv, size_t *argvlen)
+{
+    list_ctx l = {c, -1, NULL, 0, 0, 0};
+    if (argc != 2 && !(argc == 5 && arg_is(argv[2], argvlen[2], "filterby"))) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    if (argc == 5) {
+        if (arg_is(argv[3], argvlen[3], "module")) {
+            reply_array(c, 0); /* no modules */
+            return;
+        } else if (arg_is(argv[3], argvlen[3], "aclcat")) {
+            l.cat = acl_category_index(argv[4], argvlen[4]);
+            if (l.cat < 0) {
+                reply_array(c, 0);
+                return;
+            }
+        } else if (arg_is(argv[3], argvlen[3], "pattern")) {
+            l.pat = argv[4];
+            l.plen = argvlen[4];
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    cmd_each(list_one, &l);
+    reply_array(c, l.n);
+    l.emit = 1;
+    cmd_each(list_one, &l);
+}
+
+/* COMMAND GETKEYS command arg...: the key arguments, by the table. */
+static void command_getkeys(client *c, int argc, char **argv, size_t *argvlen)
+{
+    kvd_cmd *cmd = cmd_lookup(argv[0], argvlen[0]);
+    if (cmd && cmd->subs && argc >= 2)
+        cmd = cmd_lookup_sub(cmd, argv[1], argvlen[1]);
+    if (!cmd) {
+        reply_error(c, "ERR Invalid command specified");
+        return;
+    }
+    if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
+        reply_error(c, "ERR Invalid number of arguments specified for command");
+        return;
+    }
+    int last = cmd->lastkey < 0 ? argc + cmd->lastkey : cmd->lastkey;
+    if (cmd->firstkey <= 0 || last < cmd->firstkey) {
+        reply_error(c, "ERR The command has no key arguments");
+        return;
+    }
+    if (last >= argc)
+        last = argc - 1;
+    reply_array(c, (last - cmd->firstkey) / cmd->keystep + 1);
+    for (int i = cmd->firstkey; i <= last; i += cmd->keystep)
+        reply_bulk(c, argv[i], argvlen[i]);
 }
 
 void cmd_command(client *c, int argc, char **argv, size_t *argvlen)
@@ -551,23 +735,30 @@ void cmd_command(client *c, int argc, char **argv, size_t *argvlen)
         }
     } else if (arg_is(argv[1], argvlen[1], "docs")) {
         if (argc == 2) {
-            reply_array(c, (long long)n * 2);
+            reply_map(c, (long long)n);
             for (size_t i = 0; i < n; i++)
                 command_docs(c, &table[i]);
         } else {
             int found = 0;
             for (int i = 2; i < argc; i++)
                 found += cmd_lookup(argv[i], argvlen[i]) != NULL;
-            reply_array(c, found * 2);
+            reply_map(c, found);
             for (int i = 2; i < argc; i++) {
                 kvd_cmd *cmd = cmd_lookup(argv[i], argvlen[i]);
                 if (cmd)
                     command_docs(c, cmd);
             }
         }
+    } else if (arg_is(argv[1], argvlen[1], "list")) {
+        command_list(c, argc, argv, argvlen);
+    } else if (arg_is(argv[1], argvlen[1], "getkeys")) {
+        command_getkeys(c, argc - 2, argv + 2, argvlen + 2);
     } else if (arg_is(argv[1], argvlen[1], "help")) {
         static const char *const help[] = {
             "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
+            "    Return a list of all commands in this kvd server.",
+            "GETKEYS <full-command>", "    Return the keys from a full kvd command.",
             "(no subcommand)", "    Return details about all commands.",
             "COUNT", "    Return the total number of commands.",
             "INFO [<command-name> ...]", "    Return details about the given commands, or all of them.",
@@ -575,7 +766,7 @@ void cmd_command(client *c, int argc, char **argv, size_t *argvlen)
             "HELP", "    Print this help."};
         reply_lines(c, help, KVD_ARRAY_SIZE(help));
     } else {
-        static const char *const known[] = {"count", "info", "docs", "help", NULL};
+        static const char *const known[] = {"count", "info", "docs", "list", "getkeys", "help", NULL};
         reply_subcommand_error(c, "command", argv[1], argvlen[1], known);
     }
 }

@@ -44,7 +44,8 @@ typedef struct kvd_cmd {
     int id;                 /* bit in an ACL user's command bitmap */
     uint32_t catmask;       /* categories as bits (acl.h's category index) */
     struct kvd_cmd *parent; /* the container of a subcommand */
-    uint64_t calls, usec, failed; /* INFO commandstats */
+    uint64_t calls, usec, failed; /* INFO commandstats: runs, time, runs that replied an error */
+    uint64_t rejected;      /* ... and refusals before running (arity, ACL, OOM, ...) */
 } kvd_cmd;
 
 /* Most commands and subcommands kvd can have (ACL bitmaps are this wide). */
@@ -75,8 +76,11 @@ void cmd_each(void (*fn)(kvd_cmd *cmd, void *ctx), void *ctx);
 /* The CMD_KEY_* that argument i (a key position of cmd) needs. */
 int cmd_key_needs(const kvd_cmd *cmd, int argc, char **argv, size_t *argvlen, int i);
 
-/* Zero commandstats (CONFIG RESETSTAT). */
+/* Zero commandstats and errorstats (CONFIG RESETSTAT). */
 void cmd_reset_stats(void);
+
+/* INFO errorstats: one line per error prefix replied ("errorstat_ERR:count=3"). */
+void cmd_errorstats(buf_t *out);
 
 /* Case-insensitive compare of an argument with a lowercase word. */
 int arg_is(const char *arg, size_t len, const char *word);
@@ -107,11 +111,11 @@ void cmd_acl_free(void);
 /* ---- command implementations, by family ---- */
 #define CMD_DECL(f) void f(client *c, int argc, char **argv, size_t *argvlen)
 /* server / connection */
-CMD_DECL(cmd_ping); CMD_DECL(cmd_echo); CMD_DECL(cmd_quit); CMD_DECL(cmd_select);
+CMD_DECL(cmd_ping); CMD_DECL(cmd_echo); CMD_DECL(cmd_quit); CMD_DECL(cmd_reset); CMD_DECL(cmd_select);
 CMD_DECL(cmd_auth); CMD_DECL(cmd_hello); CMD_DECL(cmd_client); CMD_DECL(cmd_command);
 CMD_DECL(cmd_config); CMD_DECL(cmd_info); CMD_DECL(cmd_dbsize); CMD_DECL(cmd_flushdb);
 CMD_DECL(cmd_flushall); CMD_DECL(cmd_time); CMD_DECL(cmd_shutdown); CMD_DECL(cmd_lastsave);
-CMD_DECL(cmd_bgrewriteaof); CMD_DECL(cmd_acl);
+CMD_DECL(cmd_bgrewriteaof); CMD_DECL(cmd_acl); CMD_DECL(cmd_slowlog); CMD_DECL(cmd_latency);
 /* transactions */
 CMD_DECL(cmd_multi); CMD_DECL(cmd_exec); CMD_DECL(cmd_discard); CMD_DECL(cmd_watch); CMD_DECL(cmd_unwatch);
 /* strings */
@@ -120,6 +124,9 @@ CMD_DECL(cmd_psetex); CMD_DECL(cmd_getset); CMD_DECL(cmd_getdel); CMD_DECL(cmd_g
 CMD_DECL(cmd_mget); CMD_DECL(cmd_mset); CMD_DECL(cmd_msetnx); CMD_DECL(cmd_incr);
 CMD_DECL(cmd_decr); CMD_DECL(cmd_incrby); CMD_DECL(cmd_decrby); CMD_DECL(cmd_incrbyfloat);
 CMD_DECL(cmd_append); CMD_DECL(cmd_strlen); CMD_DECL(cmd_getrange); CMD_DECL(cmd_setrange);
+/* bitmaps and LCS */
+CMD_DECL(cmd_setbit); CMD_DECL(cmd_getbit); CMD_DECL(cmd_bitcount); CMD_DECL(cmd_bitpos); CMD_DECL(cmd_bitop);
+CMD_DECL(cmd_bitfield); CMD_DECL(cmd_bitfield_ro); CMD_DECL(cmd_lcs);
 /* keys */
 CMD_DECL(cmd_del); CMD_DECL(cmd_exists); CMD_DECL(cmd_type); CMD_DECL(cmd_touch);
 CMD_DECL(cmd_expire); CMD_DECL(cmd_pexpire); CMD_DECL(cmd_expireat); CMD_DECL(cmd_pexpireat);

@@ -117,7 +117,7 @@ static void reply_log(client *c, long long count)
     reply_array(c, count);
     for (long long i = 0; i < count; i++) {
         const log_entry *e = &entries[i];
-        reply_array(c, 20);
+        reply_map(c, 10);
         reply_bulk_str(c, "count");
         reply_int(c, e->count);
         reply_bulk_str(c, "reason");
@@ -212,7 +212,7 @@ static void acl_getuser(client *c, const acl_user *u)
 {
     static const char hex[] = "0123456789abcdef";
     buf_t b = BUF_INIT(&srv.pool);
-    reply_array(c, 12);
+    reply_map(c, 6);
     reply_bulk_str(c, "flags");
     const char *flags[4];
     int nf = 0;
@@ -223,7 +223,7 @@ static void acl_getuser(client *c, const acl_user *u)
         flags[nf++] = "sanitize-payload";
     if (u->flags & ACL_USER_SKIP_SANITIZE)
         flags[nf++] = "skip-sanitize-payload";
-    reply_array(c, nf);
+    reply_set(c, nf);
     for (int i = 0; i < nf; i++)
         reply_bulk_str(c, flags[i]);
     reply_bulk_str(c, "passwords");

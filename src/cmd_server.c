@@ -4,6 +4,7 @@
 #include "config.h"
 #include "cmd.h"
 #include "acl.h"
+#include "multi.h"
 #include "conn.h"
 #include "db.h"
 #include "evict.h"
@@ -121,13 +122,13 @@ static void set_name(client *c, const char *s, size_t n)
 void cmd_hello(client *c, int argc, char **argv, size_t *argvlen)
 {
     int i = 1;
+    long long ver = c->resp == 3 ? 3 : 2;
     if (argc >= 2) {
-        long long ver;
         if (kvd_str_to_ll(argv[1], argvlen[1], &ver) < 0) {
             reply_error(c, "ERR Protocol version is not an integer or out of range");
             return;
         }
-        if (ver != 2) {
+        if (ver != 2 && ver != 3) {
             reply_error(c, "NOPROTO unsupported protocol version");
             return;
         }
@@ -164,13 +165,14 @@ void cmd_hello(client *c, int argc, char **argv, size_t *argvlen)
     }
     if (name)
         set_name(c, name, namelen);
-    reply_array(c, 14);
+    c->resp = (int)ver;
+    reply_map(c, 7);
     reply_bulk_str(c, "server");
     reply_bulk_str(c, "kvd");
     reply_bulk_str(c, "version");
     reply_bulk_str(c, REDIS_COMPAT_VERSION);
     reply_bulk_str(c, "proto");
-    reply_int(c, 2);
+    reply_int(c, ver);
     reply_bulk_str(c, "id");
     reply_int(c, (long long)c->id);
     reply_bulk_str(c, "mode");
@@ -230,9 +232,115 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
         conn_describe(x, &out);
         buf_putc(&out, '\n');
     }
-    reply_bulk(c, out.data, out.len);
+    reply_verbatim(c, out.data ? out.data : "", out.len);
     buf_release(&out);
     free(ids);
+}
+
+/* CLIENT KILL addr, or CLIENT KILL [ID id] [TYPE t] [USER u] [ADDR a]
+ * [LADDR a] [SKIPME yes|no] [MAXAGE s]: the clients matching every filter
+ * given. c itself, if killed, goes once its reply is out. */
+static void client_kill(client *c, int argc, char **argv, size_t *argvlen)
+{
+    const char *addr = NULL, *laddr = NULL, *user = NULL;
+    size_t addrlen = 0, laddrlen = 0, userlen = 0;
+    long long id = 0, maxage = 0;
+    int skipme = 1, old_form = argc == 3, type_ok = 1;
+    if (old_form) {
+        addr = argv[2];
+        addrlen = argvlen[2];
+        skipme = 0;
+    }
+    for (int i = 2; !old_form && i < argc; i += 2) {
+        if (i + 1 >= argc) {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+        const char *v = argv[i + 1];
+        size_t vl = argvlen[i + 1];
+        if (arg_is(argv[i], argvlen[i], "id")) {
+            if (kvd_str_to_ll(v, vl, &id) < 0 || id <= 0) {
+                reply_error(c, "ERR client-id should be greater than 0");
+                return;
+            }
+        } else if (arg_is(argv[i], argvlen[i], "type")) {
+            if (arg_is(v, vl, "normal"))
+                type_ok = 1;
+            else if (arg_is(v, vl, "master") || arg_is(v, vl, "replica") || arg_is(v, vl, "slave") ||
+                     arg_is(v, vl, "pubsub"))
+                type_ok = 0; /* kvd has only normal clients */
+            else {
+                reply_errorf(c, "ERR Unknown client type '%.*s'", (int)(vl > 32 ? 32 : vl), v);
+                return;
+            }
+        } else if (arg_is(argv[i], argvlen[i], "user")) {
+            if (!acl_find(v, vl)) {
+                reply_errorf(c, "ERR No such user '%.*s'", (int)(vl > 64 ? 64 : vl), v);
+                return;
+            }
+            user = v;
+            userlen = vl;
+        } else if (arg_is(argv[i], argvlen[i], "addr")) {
+            addr = v;
+            addrlen = vl;
+        } else if (arg_is(argv[i], argvlen[i], "laddr")) {
+            laddr = v;
+            laddrlen = vl;
+        } else if (arg_is(argv[i], argvlen[i], "skipme")) {
+            if (arg_is(v, vl, "yes"))
+                skipme = 1;
+            else if (arg_is(v, vl, "no"))
+                skipme = 0;
+            else {
+                reply_error(c, ERR_SYNTAX);
+                return;
+            }
+        } else if (arg_is(argv[i], argvlen[i], "maxage")) {
+            if (kvd_str_to_ll(v, vl, &maxage) < 0 || maxage <= 0) {
+                reply_error(c, ERR_NOT_INT);
+                return;
+            }
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+    }
+    long long killed = 0;
+    int64_t now = kvd_now_ms();
+    client *x;
+    LIST_EACH(&srv.clients, client, all, x) {
+        if (!type_ok || (id && x->id != (uint64_t)id) ||
+            (addr && (strlen(x->addr) != addrlen || memcmp(x->addr, addr, addrlen) != 0)) ||
+            (laddr && (strlen(x->laddr) != laddrlen || memcmp(x->laddr, laddr, laddrlen) != 0)) ||
+            (user && (strlen(x->user->name) != userlen || memcmp(x->user->name, user, userlen) != 0)) ||
+            (maxage && (now - x->ctime_ms) / 1000 < maxage) || (skipme && x == c))
+            continue;
+        killed++;
+        if (x == c)
+            conn_close_after_reply(c);
+        else
+            conn_close(x);
+    }
+    if (!old_form)
+        reply_int(c, killed);
+    else if (killed)
+        reply_ok(c);
+    else
+        reply_error(c, "ERR No such client");
+}
+
+void cmd_reset(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    KVD_UNUSED(argv);
+    KVD_UNUSED(argvlen);
+    /* As a new connection: no transaction or watches, RESP2, replies on,
+     * the default user (authenticated only if it needs no password). */
+    multi_free(c);
+    c->resp = 2;
+    c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT | CLIENT_NO_EVICT | CLIENT_NO_TOUCH);
+    conn_reset_auth(c);
+    reply_simple(c, "RESET");
 }
 
 void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
@@ -259,7 +367,7 @@ void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
         buf_t out = BUF_INIT(&srv.pool);
         conn_describe(c, &out);
         buf_putc(&out, '\n');
-        reply_bulk(c, out.data, out.len);
+        reply_verbatim(c, out.data, out.len);
         buf_release(&out);
     } else if (arg_is(sub, sl, "setinfo") && argc == 4) {
         if (!valid_name(argv[3], argvlen[3])) {
@@ -281,9 +389,66 @@ void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
         memcpy(*field, argv[3], argvlen[3]);
         (*field)[argvlen[3]] = '\0';
         reply_ok(c);
+    } else if (arg_is(sub, sl, "kill")) {
+        client_kill(c, argc, argv, argvlen);
+    } else if (arg_is(sub, sl, "reply") && argc == 3) {
+        if (arg_is(argv[2], argvlen[2], "on")) {
+            c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT);
+            reply_ok(c);
+        } else if (arg_is(argv[2], argvlen[2], "off")) {
+            c->flags |= CLIENT_REPLY_OFF;
+        } else if (arg_is(argv[2], argvlen[2], "skip")) {
+            if (!(c->flags & CLIENT_REPLY_OFF))
+                c->flags |= CLIENT_REPLY_SKIP_NEXT;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+        }
+    } else if ((arg_is(sub, sl, "no-evict") || arg_is(sub, sl, "no-touch")) && argc == 3) {
+        int flag = arg_is(sub, sl, "no-evict") ? CLIENT_NO_EVICT : CLIENT_NO_TOUCH;
+        if (arg_is(argv[2], argvlen[2], "on")) {
+            c->flags |= flag;
+        } else if (arg_is(argv[2], argvlen[2], "off")) {
+            c->flags &= ~flag;
+        } else {
+            reply_error(c, ERR_SYNTAX);
+            return;
+        }
+        reply_ok(c);
+    } else if (arg_is(sub, sl, "getredir") && argc == 2) {
+        reply_int(c, -1); /* no client-side caching: nothing redirected */
+    } else if (arg_is(sub, sl, "trackinginfo") && argc == 2) {
+        reply_map(c, 3);
+        reply_bulk_str(c, "flags");
+        reply_set(c, 1);
+        reply_bulk_str(c, "off");
+        reply_bulk_str(c, "redirect");
+        reply_int(c, -1);
+        reply_bulk_str(c, "prefixes");
+        reply_array(c, 0);
+    } else if (arg_is(sub, sl, "unblock") && (argc == 3 || argc == 4)) {
+        long long id;
+        if (kvd_str_to_ll(argv[2], argvlen[2], &id) < 0) {
+            reply_error(c, ERR_NOT_INT);
+            return;
+        }
+        if (argc == 4 && !arg_is(argv[3], argvlen[3], "timeout") && !arg_is(argv[3], argvlen[3], "error")) {
+            reply_error(c, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+            return;
+        }
+        reply_int(c, 0); /* kvd has no blocking commands: nobody to unblock */
     } else if (arg_is(sub, sl, "help") && argc == 2) {
         static const char *const help[] = {
             "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are: ID <id>, TYPE normal|master|replica|pubsub, USER <username>,",
+            "    ADDR <ip:port>, LADDR <ip:port>, SKIPME yes|no (default yes), MAXAGE <seconds>.",
+            "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
+            "NO-EVICT (ON|OFF)", "    Protect the current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)", "    Commands of this connection do not change the LRU/LFU of the keys they read.",
+            "GETREDIR", "    Return the client ID tracking notifications go to (-1: none; kvd does not track).",
+            "TRACKINGINFO", "    Return information about client-side caching for this connection (off).",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock a client (kvd has no blocking commands: 0).",
             "GETNAME", "    Return the name of the current connection.",
             "ID", "    Return the ID of the current connection.",
             "INFO", "    Return information about the current client connection.",
@@ -293,7 +458,9 @@ void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
             "HELP", "    Print this help."};
         reply_lines(c, help, KVD_ARRAY_SIZE(help));
     } else {
-        static const char *const known[] = {"setname", "getname", "id", "info", "setinfo", "help", NULL};
+        static const char *const known[] = {"setname", "getname", "id", "info", "setinfo", "kill", "reply",
+                                            "no-evict", "no-touch", "getredir", "trackinginfo", "unblock",
+                                            "help", NULL};
         reply_subcommand_error(c, "client", sub, sl, known);
     }
 }
@@ -336,7 +503,7 @@ void cmd_config(client *c, int argc, char **argv, size_t *argvlen)
                 if (!compat_hit[k] && glob_match(pat, strlen(pat), compat_names[k], strlen(compat_names[k]), 1))
                     compat_hit[k] = 1;
         }
-        reply_array(c, (long long)(g.n + compat_hit[0] + compat_hit[1]) * 2);
+        reply_map(c, (long long)(g.n + compat_hit[0] + compat_hit[1]));
         buf_t val = BUF_INIT(&srv.pool);
         for (size_t off = 0; off < names.len; off += strlen(names.data + off) + 1) {
             buf_reset(&val);
@@ -421,6 +588,18 @@ void cmd_config(client *c, int argc, char **argv, size_t *argvlen)
 }
 
 /* ---- INFO ---- */
+
+/* One commandstats line (subcommands as "config|get"), for commands used. */
+static void commandstat(kvd_cmd *cmd, void *ctx)
+{
+    buf_t *b = ctx;
+    if (!cmd->calls && !cmd->failed && !cmd->rejected)
+        return;
+    buf_appendf(b, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=%llu,failed_calls=%llu\r\n",
+                cmd->name, (unsigned long long)cmd->calls, (unsigned long long)cmd->usec,
+                cmd->calls ? (double)cmd->usec / (double)cmd->calls : 0.0, (unsigned long long)cmd->rejected,
+                (unsigned long long)cmd->failed);
+}
 
 static void human(char *dst, size_t n, double bytes)
 {
@@ -545,10 +724,13 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
                     "used_memory_rss_human:%s\r\nused_memory_peak:%zu\r\nused_memory_peak_human:%s\r\n"
                     "used_memory_dataset:%zu\r\nused_memory_keys_values:%zu\r\nmaxmemory:%lld\r\n"
                     "maxmemory_human:%s\r\nmaxmemory_policy:%s\r\nmaxmemory_samples:%d\r\n"
-                    "used_memory_for_maxmemory:%zu\r\nmem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n",
+                    "used_memory_for_maxmemory:%zu\r\nmem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n"
+                    "used_memory_overhead:%zu\r\ntotal_system_memory:%llu\r\n",
                     used, h1, rss, h2, srv.stats.peak_memory, h3, table_bytes(srv.db), srv.db->kv_bytes,
                     srv.cfg.maxmemory, h4, evict_policy_names[srv.cfg.maxmemory_policy],
-                    srv.cfg.maxmemory_samples, db_evict_used(), used ? (double)rss / (double)used : 0.0);
+                    srv.cfg.maxmemory_samples, db_evict_used(), used ? (double)rss / (double)used : 0.0,
+                    used > table_bytes(srv.db) ? used - table_bytes(srv.db) : 0,
+                    (unsigned long long)sysconf(_SC_PHYS_PAGES) * (unsigned long long)sysconf(_SC_PAGESIZE));
     }
     SECTION("persistence", 1)
     {
@@ -598,7 +780,14 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
     }
     SECTION("replication", 1)
     {
-        buf_puts(&b, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n");
+        /* No replicas yet; the replication ID is the run's, the offset the
+         * WAL's bytes, as a replica would count them. */
+        buf_appendf(&b,
+                    "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n"
+                    "master_replid:%s\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n"
+                    "master_repl_offset:%llu\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n"
+                    "repl_backlog_size:0\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
+                    srv.run_id, (unsigned long long)srv.wal->stats.bytes_written);
     }
     SECTION("cpu", 1)
     {
@@ -615,15 +804,12 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
     SECTION("commandstats", 0)
     {
         buf_puts(&b, "# Commandstats\r\n");
-        size_t n;
-        kvd_cmd *t = cmd_table(&n);
-        for (size_t i = 0; i < n; i++) {
-            if (!t[i].calls && !t[i].failed)
-                continue;
-            buf_appendf(&b, "cmdstat_%s:calls=%llu,usec=%llu,usec_per_call=%.2f,rejected_calls=0,failed_calls=%llu\r\n",
-                        t[i].name, (unsigned long long)t[i].calls, (unsigned long long)t[i].usec,
-                        t[i].calls ? (double)t[i].usec / (double)t[i].calls : 0.0, (unsigned long long)t[i].failed);
-        }
+        cmd_each(commandstat, &b);
+    }
+    SECTION("errorstats", 0)
+    {
+        buf_puts(&b, "# Errorstats\r\n");
+        cmd_errorstats(&b);
     }
     SECTION("tls", srv.cfg.tls_port > 0)
     {
@@ -645,7 +831,7 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
             buf_appendf(&b, "db0:keys=%llu,expires=%u,avg_ttl=%lld\r\n", (unsigned long long)table_count(srv.db),
                         table_volatile_count(srv.db), (long long)srv.stats.avg_ttl);
     }
-    reply_bulk(c, b.data, b.len);
+    reply_verbatim(c, b.data ? b.data : "", b.len);
     buf_release(&b);
 }
 

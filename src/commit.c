@@ -5,6 +5,7 @@
 #include "conn.h"
 #include "apply.h"
 #include "multi.h"
+#include "slowlog.h"
 #include "log.h"
 #include "util.h"
 
@@ -97,16 +98,21 @@ tentry_t *commit_entry(wal_entry *e)
         if (e->op == WAL_OP_RENAME)
             mark(e->val, e->vlen, seq);
     }
-    /* A DEL of a missing key changes nothing a WATCH could see. */
-    int touches = multi_watching() && e->op != WAL_OP_FLUSH &&
-                  (e->op != WAL_OP_DEL || table_peek(srv.db, e->key, e->klen));
-    tentry_t *t = apply_entry(srv.db, e, &undo);
-    /* WATCH sees the key as it is after the change (deleted or not). */
-    if (touches) {
-        multi_touch_key(e->key, e->klen);
+    /* WATCH: found before the change (which may free the key's bytes),
+     * touched after it (deleted or not). A DEL of a missing key changes
+     * nothing a WATCH could see. */
+    struct wkey *w1 = NULL, *w2 = NULL;
+    if (multi_watching() && e->op != WAL_OP_FLUSH) {
+        if (e->op != WAL_OP_DEL || table_peek(srv.db, e->key, e->klen))
+            w1 = multi_find(e->key, e->klen);
         if (e->op == WAL_OP_RENAME)
-            multi_touch_key(e->val, e->vlen);
+            w2 = multi_find(e->val, e->vlen);
     }
+    tentry_t *t = apply_entry(srv.db, e, &undo);
+    if (w1)
+        multi_touch(w1);
+    if (w2)
+        multi_touch(w2);
     return t;
 }
 
@@ -372,6 +378,7 @@ static void sync_after(uv_work_t *req, int status)
     srv.last_save_ms = kvd_now_ms();
     if (took > 2000000)
         log_warning("WAL fdatasync took %.1f s: the disk is slow", (double)took / 1e6);
+    latency_sample(srv.cfg.appendfsync == WAL_SYNC_ALWAYS ? "aof-fsync-always" : "aof-fsync", took / 1000);
     release_held();
     conn_send_all();
     if (srv.cfg.appendfsync == WAL_SYNC_ALWAYS)

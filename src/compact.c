@@ -1,6 +1,7 @@
 /* compact: rotate, fork, write a base, switch the manifest. */
 #include "config.h"
 #include "compact.h"
+#include "slowlog.h"
 #include "commit.h"
 #include "log.h"
 #include "server.h"
@@ -264,11 +265,13 @@ int compact_start(const char *why, char *err, size_t errlen)
         cow[0] = cow[1] = -1; /* no figures, the compaction still runs */
     fflush(NULL);
     pid_t parent = getpid();
+    uint64_t fork_t0 = kvd_mono_ns();
     pid_t pid = fork();
     if (pid == 0) {
         cow_wfd = cow[1]; /* child_main closes every other descriptor */
         child_main(tmp, parent);
     }
+    latency_sample("fork", (kvd_mono_ns() - fork_t0) / 1000000);
     if (cow[1] >= 0)
         close(cow[1]);
     if (pid < 0) {

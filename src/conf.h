@@ -32,6 +32,9 @@ typedef struct kvd_config {
     char *requirepass;           /* "" = no password: the default user's password */
     char *aclfile;               /* "" = none: users come from `user` lines */
     int acllog_max_len;          /* entries ACL LOG keeps */
+    int slowlog_log_slower_than; /* microseconds; < 0: off */
+    int slowlog_max_len;         /* entries SLOWLOG keeps */
+    int latency_monitor_threshold; /* ms; 0: the latency monitor is off */
     char *users;                 /* the `user` lines given, one per line, as written */
     int protected_mode;
     int daemonize;

@@ -309,6 +309,14 @@ static void apply_limits(client *c)
     c->parser.lim = lim;
 }
 
+void conn_reset_auth(client *c)
+{
+    c->user = acl_default_user();
+    int open = (c->user->flags & (ACL_USER_NOPASS | ACL_USER_ON)) == (ACL_USER_NOPASS | ACL_USER_ON);
+    c->flags = open ? c->flags | CLIENT_AUTHENTICATED : c->flags & ~CLIENT_AUTHENTICATED;
+    apply_limits(c);
+}
+
 void conn_authenticated(client *c, struct acl_user *u)
 {
     c->user = u;
@@ -712,12 +720,13 @@ void conn_describe(client *c, buf_t *out)
                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
                 "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu "
                 "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=r cmd=%s user=%s "
-                "redir=-1 resp=2 lib-name=%s lib-ver=%s",
+                "redir=-1 resp=%d lib-name=%s lib-ver=%s",
                 (unsigned long long)c->id, c->addr, c->laddr, -1, c->name ? c->name : "",
                 (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000),
                 flags, multi_count(c), c->qbuf.len, c->qbuf.cap - c->qbuf.len, multi_memory(c), c->qbuf.cap,
                 c->qbuf.len, c->out.len, c->inflight ? 1 : 0, c->out.cap + c->inflight,
                 sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight + multi_memory(c),
-                c->lastcmd ? c->lastcmd : "NULL", c->user ? c->user->name : "default", c->lib_name ? c->lib_name : "",
+                c->lastcmd ? c->lastcmd : "NULL", c->user ? c->user->name : "default", c->resp == 3 ? 3 : 2,
+                c->lib_name ? c->lib_name : "",
                 c->lib_ver ? c->lib_ver : "");
 }

@@ -40,6 +40,10 @@ size_t conn_memory(void);
 struct acl_user;
 void conn_authenticated(client *c, struct acl_user *u);
 
+/* RESET: c is the default user's again, authenticated only if that user
+ * needs no password. */
+void conn_reset_auth(client *c);
+
 /* The proto-* limits changed: every client's parser takes them. */
 void conn_set_limits(void);
 

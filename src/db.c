@@ -58,7 +58,7 @@ static tentry_t *live(tentry_t *e)
 tentry_t *db_lookup(const char *key, size_t klen)
 {
     commit_saw_key(key, klen);
-    return live(table_find(srv.db, key, klen));
+    return live(srv.no_touch ? table_peek(srv.db, key, klen) : table_find(srv.db, key, klen));
 }
 
 tentry_t *db_peek(const char *key, size_t klen)

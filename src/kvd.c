@@ -8,6 +8,7 @@
  *               failed on shutdown. */
 #include "config.h"
 #include "acl.h"
+#include "slowlog.h"
 #include "cmd.h"
 #include "conf.h"
 #include "compact.h"
@@ -341,6 +342,7 @@ out:
     if (pidfile_written)
         unlink(srv.cfg.pidfile);
     cmd_acl_free();
+    slowlog_free();
     acl_free_all();
     conf_free(&srv.cfg);
     free(srv.config_file);

@@ -231,13 +231,15 @@ int multi_watching(void)
     return nwatched != 0;
 }
 
-void multi_touch_key(const char *key, size_t klen)
+struct wkey *multi_find(const char *key, size_t klen)
 {
-    if (!nwatched)
-        return;
-    wkey *k = find_key(key, klen);
-    if (k)
-        dirty_watchers(k, table_peek(srv.db, key, klen) == NULL);
+    return nwatched ? find_key(key, klen) : NULL;
+}
+
+void multi_touch(wkey *k)
+{
+    /* Our own copy of the key: the change may have freed the caller's. */
+    dirty_watchers(k, table_peek(srv.db, k->key, k->klen) == NULL);
 }
 
 void multi_touch_all(void)
@@ -330,7 +332,7 @@ void cmd_exec(client *c, int argc, char **argv, size_t *argvlen)
         return;
     }
     if ((c->flags & CLIENT_DIRTY_CAS) || watched_key_expired(c)) {
-        resp_add_nil_array(&c->out);
+        reply_nil_array(c);
         discard(c);
         unwatch_all(c);
         return;

@@ -25,9 +25,14 @@ void multi_free(client *c);
 /* 1 when some client watches some key. */
 int multi_watching(void);
 
-/* key changed (commit.c calls this for every logged change). Cheap when
- * nothing is watched. */
-void multi_touch_key(const char *key, size_t klen);
+/* The watch record of key, or NULL if nobody watches it. Found before a
+ * change (the key's bytes may be freed by it), touched after it. */
+struct wkey;
+struct wkey *multi_find(const char *key, size_t klen);
+
+/* The watched key changed (commit.c calls this after applying a logged
+ * change): its watchers' next EXEC fails. */
+void multi_touch(struct wkey *k);
 
 /* Every key is about to go (a flush): watches on keys that exist fail. */
 void multi_touch_all(void);

@@ -317,6 +317,20 @@ long long resp_scan_reply(resp_scan *s, const char *buf, size_t len)
         switch (*p) {
         case '+':
         case '-':
+        case ',': /* RESP3 double */
+        case '(': /* RESP3 big number */
+            break;
+        case '_': /* RESP3 null */
+            if (cr != p + 1) {
+                s->err = "bad null reply";
+                return -1;
+            }
+            break;
+        case '#': /* RESP3 boolean */
+            if (cr != p + 2 || (p[1] != 't' && p[1] != 'f')) {
+                s->err = "bad boolean reply";
+                return -1;
+            }
             break;
         case ':':
             if (kvd_str_to_ll(p + 1, (size_t)(cr - p - 1), &v) < 0) {
@@ -325,7 +339,10 @@ long long resp_scan_reply(resp_scan *s, const char *buf, size_t len)
             }
             break;
         case '$':
-            if (kvd_str_to_ll(p + 1, (size_t)(cr - p - 1), &v) < 0 || v < -1 || v > s->bulk_max) {
+        case '=': /* RESP3 verbatim string: "txt:..." */
+        case '!': /* RESP3 bulk error */
+            if (kvd_str_to_ll(p + 1, (size_t)(cr - p - 1), &v) < 0 || v < (*p == '$' ? -1 : *p == '=' ? 4 : 0) ||
+                v > s->bulk_max) {
                 s->err = "bad bulk length in reply";
                 return -1;
             }
@@ -340,10 +357,16 @@ long long resp_scan_reply(resp_scan *s, const char *buf, size_t len)
             }
             break;
         case '*':
-            if (kvd_str_to_ll(p + 1, (size_t)(cr - p - 1), &v) < 0 || v < -1 || v > s->array_max) {
+        case '%': /* RESP3 map: n pairs */
+        case '~': /* RESP3 set */
+        case '>': /* RESP3 push */
+            if (kvd_str_to_ll(p + 1, (size_t)(cr - p - 1), &v) < 0 || v < (*p == '*' ? -1 : 0) ||
+                v > s->array_max / (*p == '%' ? 2 : 1)) {
                 s->err = "bad array length in reply";
                 return -1;
             }
+            if (*p == '%')
+                v *= 2;
             if (v > 0) {
                 if (s->depth == RESP_MAX_DEPTH) {
                     s->err = "reply nested too deeply";
@@ -354,6 +377,9 @@ long long resp_scan_reply(resp_scan *s, const char *buf, size_t len)
                 continue; /* an array is complete only once its elements are */
             }
             break;
+        case '|':
+            s->err = "RESP3 attribute replies are not supported";
+            return -1;
         default:
             s->err = "unknown reply type";
             return -1;
@@ -380,7 +406,14 @@ static void *build(const resp_reply_fns *f, void *ctx, const char **pp, const ch
     switch (*p) {
     case '+':
     case '-':
+    case ',':
+    case '(':
+    case '#':
         obj = f->string(ctx, *p, p + 1, (size_t)(cr - p - 1));
+        *pp = cr + 2;
+        break;
+    case '_':
+        obj = f->nil(ctx, '_');
         *pp = cr + 2;
         break;
     case ':':
@@ -389,23 +422,27 @@ static void *build(const resp_reply_fns *f, void *ctx, const char **pp, const ch
         *pp = cr + 2;
         break;
     case '$':
+    case '=':
+    case '!':
         kvd_str_to_ll(p + 1, (size_t)(cr - p - 1), &v);
         if (v < 0) {
             obj = f->nil(ctx, '$');
             *pp = cr + 2;
         } else {
-            obj = f->string(ctx, '$', cr + 2, (size_t)v);
+            obj = f->string(ctx, *p, cr + 2, (size_t)v);
             *pp = cr + 2 + v + 2;
         }
         break;
-    default: /* '*' */
+    default: /* '*', '%', '~', '>' */
         kvd_str_to_ll(p + 1, (size_t)(cr - p - 1), &v);
         *pp = cr + 2;
         if (v < 0) {
             obj = f->nil(ctx, '*');
             break;
         }
-        obj = f->array(ctx, (size_t)v);
+        if (*p == '%')
+            v *= 2;
+        obj = f->array(ctx, *p, (size_t)v);
         if (!obj) {
             *oom = 1;
             return NULL;

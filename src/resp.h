@@ -100,10 +100,15 @@ void resp_scan_init(resp_scan *s, long long bulk_max, long long array_max);
 long long resp_scan_reply(resp_scan *s, const char *buf, size_t len);
 
 typedef struct resp_reply_fns {
-    void *(*string)(void *ctx, int type, const char *p, size_t len); /* type '+', '-' or '$' */
+    /* type '+', '-', '$', and RESP3's '=' (verbatim, p starts with
+     * "txt:"), '!' (bulk error), ',' (double), '(' (big number), '#'
+     * (boolean: "t" or "f") */
+    void *(*string)(void *ctx, int type, const char *p, size_t len);
     void *(*integer)(void *ctx, long long v);
-    void *(*nil)(void *ctx, int type);                               /* '$' or '*' */
-    void *(*array)(void *ctx, size_t n);
+    void *(*nil)(void *ctx, int type);                               /* '$', '*' or RESP3's '_' */
+    /* type '*', or RESP3's '%' (map: n is twice the pairs, keys and
+     * values alternating), '~' (set), '>' (push) */
+    void *(*array)(void *ctx, int type, size_t n);
     void (*set)(void *ctx, void *array, size_t i, void *elem);
     void (*free)(void *ctx, void *obj);                              /* frees a partial array */
 } resp_reply_fns;

@@ -94,6 +94,11 @@ void resp_add_array(buf_t *b, long long n)
     add_line_ll(b, '*', n);
 }
 
+void resp_add_header(buf_t *b, char type, long long n)
+{
+    add_line_ll(b, type, n);
+}
+
 void resp_add_command(buf_t *b, int argc, const char *const *argv, const size_t *argvlen)
 {
     size_t n = resp_command_size(argc, argv, argvlen);

@@ -22,6 +22,7 @@ void resp_add_bulk_ll(buf_t *b, long long v);
 void resp_add_nil(buf_t *b);                             /* $-1\r\n */
 void resp_add_nil_array(buf_t *b);                       /* *-1\r\n */
 void resp_add_array(buf_t *b, long long n);              /* *n\r\n */
+void resp_add_header(buf_t *b, char type, long long n);  /* typen\r\n: RESP3's %n (map), ~n (set), =n (verbatim) */
 
 /* A request as a RESP array of bulk strings (what clients send). */
 void resp_add_command(buf_t *b, int argc, const char *const *argv, const size_t *argvlen);

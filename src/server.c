@@ -5,6 +5,7 @@
  * themselves are conn.c's. */
 #include "config.h"
 #include "server.h"
+#include "slowlog.h"
 #include "acl.h"
 #include "cmd.h"
 #include "commit.h"
@@ -43,7 +44,9 @@ static void on_cron(uv_timer_t *t)
     int64_t now = kvd_now_ms();
     int hz = srv.cfg.hz > 0 ? srv.cfg.hz : 10;
     /* Expiry gets at most 25% of each cycle's period, as in Redis. */
+    uint64_t t0 = kvd_mono_ns();
     db_active_expire(1000000 / hz / 4);
+    latency_sample("expire-cycle", (kvd_mono_ns() - t0) / 1000000);
     table_rehash_ms(srv.db, 1);
     conn_cron(now);
     tls_cron(now);

@@ -31,6 +31,11 @@
 #define CLIENT_MULTI 0x200            /* between MULTI and EXEC: commands are queued */
 #define CLIENT_DIRTY_EXEC 0x400       /* a command was refused while queueing: EXEC aborts */
 #define CLIENT_DIRTY_CAS 0x800        /* a watched key changed: EXEC fails */
+#define CLIENT_REPLY_OFF 0x1000       /* CLIENT REPLY OFF: replies are dropped */
+#define CLIENT_REPLY_SKIP 0x2000      /* CLIENT REPLY SKIP: this command's reply is dropped */
+#define CLIENT_REPLY_SKIP_NEXT 0x4000 /* ... set by the SKIP itself: the next command's */
+#define CLIENT_NO_EVICT 0x8000        /* CLIENT NO-EVICT on */
+#define CLIENT_NO_TOUCH 0x10000       /* CLIENT NO-TOUCH on: reads leave keys' LRU/LFU alone */
 
 /* A span of a client's replies not yet sent (commit.c): from out[off] to
  * the next span (or the end), sent only once seq is acknowledged (written,
@@ -69,6 +74,7 @@ typedef struct client {
     const char *lastcmd;
     struct acl_user *user;  /* whose permissions apply (the default user until AUTH) */
     struct multi_state *mstate; /* MULTI's queue and WATCH's keys, or NULL */
+    int resp;               /* protocol of the replies: 2, or 3 after HELLO 3 (0 counts as 2) */
     uint64_t ncmds;         /* commands dispatched */
     list_link all;          /* on srv.clients (or srv.lingering once it lingers) */
     list_link pw;           /* on srv.pending: has replies to send */
@@ -133,6 +139,7 @@ typedef struct server {
     server_stats stats;
     int64_t start_ms;
     int64_t now_ms;             /* cached clock for the command running */
+    int no_touch;               /* the running command's reads leave LRU/LFU alone */
     char run_id[41];
     int shutting_down;
     int exit_code;
@@ -171,7 +178,40 @@ static inline void reply_simple(client *c, const char *s) { resp_add_simple(&c->
 static inline void reply_int(client *c, long long v) { resp_add_int(&c->out, v); }
 static inline void reply_bulk(client *c, const void *p, size_t n) { resp_add_bulk(&c->out, p, n); }
 static inline void reply_bulk_str(client *c, const char *s) { resp_add_bulk_str(&c->out, s); }
-static inline void reply_nil(client *c) { resp_add_nil(&c->out); }
+/* A missing value: $-1 in RESP2, _ in RESP3. */
+static inline void reply_nil(client *c)
+{
+    if (c->resp == 3)
+        buf_append(&c->out, "_\r\n", 3);
+    else
+        resp_add_nil(&c->out);
+}
+/* A missing array (EXEC after a WATCH failed, COMMAND INFO of no command). */
+static inline void reply_nil_array(client *c)
+{
+    if (c->resp == 3)
+        buf_append(&c->out, "_\r\n", 3);
+    else
+        resp_add_nil_array(&c->out);
+}
+/* n key-value pairs follow: a RESP3 map, or an array of 2n in RESP2. */
+static inline void reply_map(client *c, long long n)
+{
+    if (c->resp == 3)
+        resp_add_header(&c->out, '%', n);
+    else
+        resp_add_array(&c->out, 2 * n);
+}
+/* n distinct elements follow: a RESP3 set, or an array in RESP2. */
+static inline void reply_set(client *c, long long n)
+{
+    if (c->resp == 3)
+        resp_add_header(&c->out, '~', n);
+    else
+        resp_add_array(&c->out, n);
+}
+/* Text for people (INFO, CLIENT LIST): a RESP3 verbatim string, or a bulk. */
+void reply_verbatim(client *c, const char *p, size_t n);
 static inline void reply_array(client *c, long long n) { resp_add_array(&c->out, n); }
 void reply_error(client *c, const char *msg);
 void reply_errorf(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

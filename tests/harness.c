@@ -490,7 +490,7 @@ static void add_set_options(gen *g, int getex)
 int h_gen(int (*next)(void *), void *ctx, char **argv, size_t *argvlen, char *store)
 {
     gen g = {next, ctx, argv, argvlen, store, 0, 0};
-    switch (pick(&g, 44)) {
+    switch (pick(&g, 48)) {
     case 0: case 1: case 2:
         add_str(&g, "SET"); add_key(&g); add_value(&g); add_set_options(&g, 0); break;
     case 3: add_str(&g, "SETNX"); add_key(&g); add_value(&g); break;
@@ -558,6 +558,25 @@ int h_gen(int (*next)(void *), void *ctx, char **argv, size_t *argvlen, char *st
             add_str(&g, "WATCH"); add_key(&g);
         }
         break;
+    /* Bitmaps: logged as the bytes they change. */
+    case 44: add_str(&g, "SETBIT"); add_key(&g); add_num(&g, pick(&g, 200)); add_num(&g, pick(&g, 2)); break;
+    case 45: {
+        static const char *const ops[] = {"AND", "OR", "XOR", "NOT"};
+        int op = (int)pick(&g, 4);
+        add_str(&g, "BITOP"); add_str(&g, ops[op]); add_key(&g); add_key(&g);
+        if (op != 3)
+            add_key(&g);
+        break;
+    }
+    case 46: case 47: {
+        static const char *const types[] = {"u8", "i8", "u3", "i16", "i64", "u63", "i5"};
+        static const char *const ovf[] = {"WRAP", "SAT", "FAIL"};
+        add_str(&g, "BITFIELD"); add_key(&g);
+        add_str(&g, "OVERFLOW"); add_str(&g, ovf[pick(&g, 3)]);
+        add_str(&g, pick(&g, 2) ? "SET" : "INCRBY"); add_str(&g, types[pick(&g, 7)]);
+        add_num(&g, pick(&g, 100)); add_num(&g, number(&g));
+        break;
+    }
     case 39:
     default:
         add_str(&g, "SCAN"); add_num(&g, 0);

@@ -68,8 +68,16 @@ typedef enum kvd_reply_type {
     KVD_REPLY_ERROR,      /* -ERR ...: str/len (without the '-') */
     KVD_REPLY_INTEGER,    /* :42: integer */
     KVD_REPLY_BULK,       /* $3 foo: str/len, binary-safe */
-    KVD_REPLY_NIL,        /* $-1 or *-1 */
+    KVD_REPLY_NIL,        /* $-1 or *-1, or RESP3's _ */
     KVD_REPLY_ARRAY,      /* *N: elements/element, nested to any depth */
+    /* RESP3 (after HELLO 3, or kvd_options.resp = 3): */
+    KVD_REPLY_MAP,        /* %N: 2N elements, keys and values alternating */
+    KVD_REPLY_SET,        /* ~N: elements */
+    KVD_REPLY_PUSH,       /* >N: elements (out-of-band data) */
+    KVD_REPLY_DOUBLE,     /* ,3.14: str/len as sent, and dval */
+    KVD_REPLY_BOOL,       /* #t / #f: integer 1 or 0 */
+    KVD_REPLY_BIGNUM,     /* (123...: str/len, the digits */
+    KVD_REPLY_VERB,       /* =N txt:...: str/len the text, vtype its format ("txt", "mkd") */
 } kvd_reply_type;
 
 typedef struct kvd_reply {
@@ -77,8 +85,10 @@ typedef struct kvd_reply {
     long long integer;         /* KVD_REPLY_INTEGER */
     size_t len;                /* STATUS, ERROR, BULK: bytes in str */
     char *str;                 /* ... followed by a NUL the length does not count */
-    size_t elements;           /* ARRAY */
+    size_t elements;           /* ARRAY, MAP, SET, PUSH */
     struct kvd_reply **element;
+    double dval;               /* DOUBLE */
+    char vtype[4];             /* VERB */
 } kvd_reply;
 
 /* Free a reply and everything in it. NULL is a no-op. */
@@ -90,6 +100,7 @@ typedef struct kvd_options {
     int command_timeout_ms; /* 0: no limit on waiting for a reply */
     const char *username;   /* for AUTH; NULL means the default user */
     const char *password;   /* NULL: no AUTH on connect */
+    int resp;               /* 3: HELLO 3 on connect, replies in RESP3 types; 0 or 2: RESP2 */
 } kvd_options;
 
 typedef struct kvd_context {

@@ -163,9 +163,26 @@ KVD_API void kvd_reply_free(kvd_reply *r)
 static void *mk_string(void *ctx, int type, const char *p, size_t len)
 {
     (void)ctx;
-    kvd_reply *r = reply_new(type == '+' ? KVD_REPLY_STATUS : type == '-' ? KVD_REPLY_ERROR : KVD_REPLY_BULK);
+    kvd_reply_type t;
+    switch (type) {
+    case '+': t = KVD_REPLY_STATUS; break;
+    case '-': case '!': t = KVD_REPLY_ERROR; break;
+    case ',': t = KVD_REPLY_DOUBLE; break;
+    case '(': t = KVD_REPLY_BIGNUM; break;
+    case '#': t = KVD_REPLY_BOOL; break;
+    case '=': t = KVD_REPLY_VERB; break;
+    default: t = KVD_REPLY_BULK; break;
+    }
+    kvd_reply *r = reply_new(t);
     if (!r)
         return NULL;
+    if (t == KVD_REPLY_VERB) {
+        /* "txt:..." : the format apart, the text in str. */
+        memcpy(r->vtype, p, 3);
+        r->vtype[3] = '\0';
+        p += 4;
+        len -= 4;
+    }
     r->str = malloc(len + 1);
     if (!r->str) {
         free(r);
@@ -174,6 +191,10 @@ static void *mk_string(void *ctx, int type, const char *p, size_t len)
     memcpy(r->str, p, len);
     r->str[len] = '\0';
     r->len = len;
+    if (t == KVD_REPLY_BOOL)
+        r->integer = p[0] == 't';
+    else if (t == KVD_REPLY_DOUBLE)
+        r->dval = strtod(r->str, NULL);
     return r;
 }
 
@@ -193,10 +214,11 @@ static void *mk_nil(void *ctx, int type)
     return reply_new(KVD_REPLY_NIL);
 }
 
-static void *mk_array(void *ctx, size_t n)
+static void *mk_array(void *ctx, int type, size_t n)
 {
     (void)ctx;
-    kvd_reply *r = reply_new(KVD_REPLY_ARRAY);
+    kvd_reply *r = reply_new(type == '%' ? KVD_REPLY_MAP : type == '~' ? KVD_REPLY_SET
+                             : type == '>' ? KVD_REPLY_PUSH : KVD_REPLY_ARRAY);
     if (!r)
         return NULL;
     if (n) {
@@ -523,7 +545,7 @@ static int open_connection(kvd_context *c)
     }
     c->err = 0;
     c->errstr[0] = '\0';
-    if (k->opt.password)
+    if (k->opt.password || k->opt.resp == 3)
         return do_auth(c);
     return KVD_OK;
 }
@@ -1160,18 +1182,29 @@ KVD_API void kvd_scan_free(kvd_scan *s)
 static int do_auth(kvd_context *c)
 {
     struct kvd_conn *k = c->conn;
-    const char *argv[3];
+    const char *argv[6];
     int argc = 0;
-    argv[argc++] = "AUTH";
-    if (k->opt.username)
-        argv[argc++] = k->opt.username;
-    argv[argc++] = k->opt.password;
+    if (k->opt.resp == 3) {
+        /* HELLO 3 [AUTH user pass]: the protocol and the login in one. */
+        argv[argc++] = "HELLO";
+        argv[argc++] = "3";
+        if (k->opt.password) {
+            argv[argc++] = "AUTH";
+            argv[argc++] = k->opt.username ? k->opt.username : "default";
+            argv[argc++] = k->opt.password;
+        }
+    } else {
+        argv[argc++] = "AUTH";
+        if (k->opt.username)
+            argv[argc++] = k->opt.username;
+        argv[argc++] = k->opt.password;
+    }
     kvd_reply *r;
     int rc = kvd_command_argv(c, &r, argc, argv, NULL);
     if (rc < 0)
         return rc;
     if (r->type == KVD_REPLY_ERROR) {
-        set_err(c, KVD_ERR_SERVER, "AUTH failed: %s", r->str);
+        set_err(c, KVD_ERR_SERVER, "%s failed: %s", argv[0], r->str);
         kvd_reply_free(r);
         close_fd(k);
         return KVD_ERR_SERVER;

@@ -32,6 +32,7 @@ typedef struct cli {
     int from_stdin_x; /* -x: last argument from stdin */
     int tls;          /* --tls */
     kvd_tls_options tls_opt; /* --cacert, --cacertdir, --cert, --key, --sni, --insecure */
+    int resp;         /* -3: RESP3 */
     kvd_context *c;
 } cli;
 
@@ -45,6 +46,7 @@ static void usage(FILE *f)
             "  -a <password>  AUTH with this password\n"
             "  --user <name>  AUTH as this user (with -a)\n"
             "  -n <db>        database number (kvd has only 0)\n"
+            "  -3             speak RESP3 (HELLO 3): maps, sets, doubles, ... as such\n"
             "  -x             read the last argument from standard input\n"
             "  --raw          print replies raw, even on a terminal\n"
             "  --no-raw       format replies, even when not on a terminal\n"
@@ -96,9 +98,60 @@ static void print_tty(FILE *o, const kvd_reply *r, const char *prefix)
         args_print_quoted(o, r->str, r->len);
         fputc('\n', o);
         break;
+    case KVD_REPLY_DOUBLE:
+        fprintf(o, "(double) %.*s\n", (int)r->len, r->str);
+        break;
+    case KVD_REPLY_BOOL:
+        fputs(r->integer ? "(true)\n" : "(false)\n", o);
+        break;
+    case KVD_REPLY_BIGNUM:
+        fprintf(o, "(big number) %.*s\n", (int)r->len, r->str);
+        break;
+    case KVD_REPLY_VERB:
+        fwrite(r->str, 1, r->len, o);
+        if (!r->len || r->str[r->len - 1] != '\n')
+            fputc('\n', o);
+        break;
+    case KVD_REPLY_MAP: {
+        /* As redis-cli -3: 1# "key" => value */
+        size_t pairs = r->elements / 2;
+        if (pairs == 0) {
+            fputs("(empty hash)\n", o);
+            break;
+        }
+        int width = 0;
+        for (size_t n = pairs; n; n /= 10)
+            width++;
+        size_t plen = strlen(prefix);
+        char *sub = malloc(plen + (size_t)width + 3);
+        if (!sub)
+            return;
+        memcpy(sub, prefix, plen);
+        memset(sub + plen, ' ', (size_t)width + 2);
+        sub[plen + (size_t)width + 2] = '\0';
+        for (size_t i = 0; i < pairs; i++) {
+            fprintf(o, "%s%*zu# ", i == 0 ? "" : prefix, width, i + 1);
+            const kvd_reply *key = r->element[2 * i];
+            if (key->type == KVD_REPLY_BULK || key->type == KVD_REPLY_STATUS)
+                args_print_quoted(o, key->str, key->len);
+            else if (key->type == KVD_REPLY_INTEGER)
+                fprintf(o, "%lld", key->integer);
+            fputs(" => ", o);
+            const kvd_reply *v = r->element[2 * i + 1];
+            /* A nested aggregate starts on its own line, under the key. */
+            if ((v->type == KVD_REPLY_ARRAY || v->type == KVD_REPLY_MAP || v->type == KVD_REPLY_SET ||
+                 v->type == KVD_REPLY_PUSH) && v->elements)
+                fprintf(o, "\n%s", sub);
+            print_tty(o, v, sub);
+        }
+        free(sub);
+        break;
+    }
+    case KVD_REPLY_SET:
+    case KVD_REPLY_PUSH:
     case KVD_REPLY_ARRAY: {
         if (r->elements == 0) {
-            fputs("(empty array)\n", o);
+            fputs(r->type == KVD_REPLY_SET ? "(empty set)\n" : "(empty array)\n", o);
             break;
         }
         int width = 0;
@@ -113,7 +166,7 @@ static void print_tty(FILE *o, const kvd_reply *r, const char *prefix)
         sub[plen + (size_t)width + 2] = '\0';
         for (size_t i = 0; i < r->elements; i++) {
             /* The first index follows whatever the caller already printed. */
-            fprintf(o, "%s%*zu) ", i == 0 ? "" : prefix, width, i + 1);
+            fprintf(o, "%s%*zu%c ", i == 0 ? "" : prefix, width, i + 1, r->type == KVD_REPLY_SET ? '~' : ')');
             print_tty(o, r->element[i], sub);
         }
         free(sub);
@@ -129,13 +182,29 @@ static void print_raw_inner(FILE *o, const kvd_reply *r)
     case KVD_REPLY_STATUS:
     case KVD_REPLY_ERROR:
     case KVD_REPLY_BULK:
+    case KVD_REPLY_DOUBLE:
+    case KVD_REPLY_BIGNUM:
+    case KVD_REPLY_VERB:
         fwrite(r->str, 1, r->len, o);
         break;
     case KVD_REPLY_INTEGER:
+    case KVD_REPLY_BOOL:
         fprintf(o, "%lld", r->integer);
         break;
     case KVD_REPLY_NIL:
         break;
+    case KVD_REPLY_MAP:
+        /* As redis-cli: a pair per line, the key and the value apart by a space. */
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            if (i)
+                fputc('\n', o);
+            print_raw_inner(o, r->element[i]);
+            fputc(' ', o);
+            print_raw_inner(o, r->element[i + 1]);
+        }
+        break;
+    case KVD_REPLY_SET:
+    case KVD_REPLY_PUSH:
     case KVD_REPLY_ARRAY:
         for (size_t i = 0; i < r->elements; i++) {
             if (i)
@@ -161,7 +230,7 @@ static void print_reply(const cli *k, const kvd_reply *r)
 
 static int connect_cli(cli *k, int quiet)
 {
-    kvd_options o = {.connect_timeout_ms = 5000, .username = k->user, .password = k->password};
+    kvd_options o = {.connect_timeout_ms = 5000, .username = k->user, .password = k->password, .resp = k->resp};
     kvd_free(k->c);
     if (k->sock)
         k->c = kvd_connect_unix(k->sock, &o);
@@ -456,7 +525,7 @@ int main(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     int ch;
     /* '+' stops at the first non-option: the command and its arguments. */
-    while ((ch = getopt_long(argc, argv, "+h:p:s:a:n:x", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+h:p:s:a:n:x3", opts, NULL)) != -1) {
         switch (ch) {
         case 'h': k.host = optarg; break;
         case 'p': k.port = atoi(optarg); break;
@@ -464,6 +533,7 @@ int main(int argc, char **argv)
         case 'a': k.password = optarg; break;
         case 'n': k.db = atoi(optarg); break;
         case 'x': k.from_stdin_x = 1; break;
+        case '3': k.resp = 3; break;
         case OPT_USER: k.user = optarg; break;
         case OPT_TLS: k.tls = 1; break;
         case OPT_CACERT: k.tls_opt.cacert = optarg; break;

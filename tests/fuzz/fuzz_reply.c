@@ -41,7 +41,7 @@ static void *f_nil(void *ctx, int type)
     (void)ctx;
     return mk(type == '*' ? 'N' : 'n', 0);
 }
-static void *f_array(void *ctx, size_t n)
+static void *f_array(void *ctx, int type, size_t n)
 {
     (void)ctx;
     return mk('*', n);

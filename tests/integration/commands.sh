@@ -10,7 +10,7 @@ start_kvd k || fail "start"
 expect_eq "PING" PONG "$(cli ping)"
 expect_eq "SELECT 0" OK "$(cli select 0)"
 expect_eq "SELECT 1 is out of range" "ERR DB index is out of range" "$(cli select 1)"
-expect_eq "HELLO 3 is refused" "NOPROTO unsupported protocol version" "$(cli hello 3)"
+expect_eq "HELLO 4 is refused" "NOPROTO unsupported protocol version" "$(cli hello 4)"
 hello=$(cli hello 2 | tr '\n' ' ')
 expect_match "HELLO 2 answers the handshake" "^server kvd version 7\.0\.0 proto 2 id [0-9]+ mode standalone role master modules" "$hello"
 out=$(printf 'CLIENT SETNAME me\r\nCLIENT GETNAME\r\nCLIENT ID\r\nCLIENT INFO\r\n' | timeout 5 nc -N 127.0.0.1 "$PORT" | tr -d '\r')
@@ -117,4 +117,71 @@ avg=$(cli info keyspace | tr -d '\r' | grep -o 'avg_ttl=[0-9]*' | cut -d= -f2)
 expect_eq "avg_ttl estimates the TTLs (1000 s; got $avg ms)" 1 "$(( avg > 900000 && avg <= 1000000 ))"
 mem() { cli info memory | tr -d '\r' | grep "^$1:" | cut -d: -f2; }
 expect_eq "used_memory_peak is at least used_memory" 1 "$(( $(mem used_memory_peak) >= $(mem used_memory) ))"
+# COMMAND LIST / GETKEYS, INFO's errorstats and commandstats' rejected calls
+expect_eq "COMMAND LIST FILTERBY ACLCAT bitmap" "bitcount bitfield bitfield_ro bitop bitpos getbit setbit" \
+    "$(cli command list filterby aclcat bitmap | sort | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "COMMAND LIST FILTERBY PATTERN config*" "config config|get config|help config|resetstat config|set" \
+    "$(cli command list filterby pattern 'config*' | sort | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "COMMAND GETKEYS mset" "a b" "$(cli command getkeys mset a 1 b 2 | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "COMMAND GETKEYS bitop" "d a b" "$(cli command getkeys bitop and d a b | tr '\n' ' ' | sed 's/ $//')"
+expect_eq "COMMAND GETKEYS of no keys" "ERR The command has no key arguments" "$(cli command getkeys ping x)"
+expect_eq "COMMAND GETKEYS bad arity" "ERR Invalid number of arguments specified for command" "$(cli command getkeys set a)"
+cli config resetstat >/dev/null
+cli get >/dev/null; cli set s abc >/dev/null; cli incr s >/dev/null
+expect_match "commandstats: rejected and failed calls apart" "cmdstat_get:calls=0,.*rejected_calls=1,failed_calls=0" "$(cli info commandstats | tr -d '\r')"
+expect_match "commandstats: a failed call" "cmdstat_incr:calls=1,.*rejected_calls=0,failed_calls=1" "$(cli info commandstats | tr -d '\r')"
+expect_match "errorstats" "errorstat_ERR:count=2" "$(cli info errorstats | tr -d '\r')"
+expect_match "INFO replication: master_replid" "master_replid:[0-9a-f]{40}" "$(cli info replication | tr -d '\r')"
+expect_match "INFO memory: total_system_memory" "total_system_memory:[1-9][0-9]*" "$(cli info memory | tr -d '\r')"
+# SLOWLOG: every command over the threshold, arguments cut at 32 and 128
+# bytes as Redis, passwords redacted
+cli config set slowlog-log-slower-than 0 >/dev/null
+cli slowlog reset >/dev/null
+cli set slowkey "$(head -c 200 /dev/zero | tr '\0' a)" >/dev/null
+cli auth default s3cr3t >/dev/null 2>&1
+cli mset $(seq 1 40) >/dev/null
+log=$(cli slowlog get 3)
+expect_match "SLOWLOG: 33 arguments cut to 32" "\.\.\. \(10 more arguments\)" "$log"
+expect_match "SLOWLOG: AUTH's arguments redacted" "auth\.\(redacted\)\.\(redacted\)" "$(tr '\n' '.' <<<"$log")"
+expect_match "SLOWLOG: a long value cut" "a{128}\.\.\. \(72 more bytes\)" "$log"
+cli config set slowlog-log-slower-than -1 >/dev/null
+expect_eq "SLOWLOG GET -1 and LEN agree" "$(cli slowlog len)" "$(cli slowlog get -1 | grep -c '^127.0.0.1:')"
+cli slowlog reset >/dev/null
+cli get k >/dev/null
+expect_eq "slowlog-log-slower-than -1: nothing logged" "0" "$(cli slowlog len)"
+cli config set slowlog-log-slower-than 10000 >/dev/null
+expect_eq "SLOWLOG GET -2" "ERR count should be greater than or equal to -1" "$(cli slowlog get -2)"
+# LATENCY: off by default, as Redis
+expect_eq "LATENCY LATEST with the monitor off" "" "$(cli latency latest)"
+expect_match "LATENCY DOCTOR says it is off" "latency-monitor-threshold is 0" "$(cli latency doctor)"
+cli config set latency-monitor-threshold 1 >/dev/null
+expect_match "LATENCY DOCTOR with the monitor on" "or more since kvd started" "$(cli latency doctor)"
+expect_eq "LATENCY RESET" "$(cli latency latest | grep -c '^[a-z]')" "$(cli latency reset)"
+expect_eq "LATENCY HISTORY of no event" "" "$(cli latency history nosuchevent)"
+cli config set latency-monitor-threshold 0 >/dev/null
+# CLIENT KILL by ID, USER and MAXAGE; the killed connection is closed
+exec {kfd}<>/dev/tcp/127.0.0.1/"$PORT"
+printf 'CLIENT ID\r\n' >&"$kfd"
+IFS= read -r -t 10 kid <&"$kfd"
+kid=${kid#:}; kid=${kid%$'\r'}
+expect_eq "CLIENT KILL ID of another connection" "1" "$(cli client kill id "$kid")"
+printf 'PING\r\n' >&"$kfd" 2>/dev/null
+line=
+IFS= read -r -t 10 line <&"$kfd"
+expect_eq "... it is closed" "" "$line"
+exec {kfd}>&-
+expect_eq "CLIENT KILL USER default SKIPME yes: nobody else" "0" "$(cli client kill user default skipme yes)"
+expect_eq "CLIENT KILL MAXAGE far: nobody" "0" "$(cli client kill maxage 100000)"
+expect_eq "CLIENT KILL addr: no such client" "ERR No such client" "$(cli client kill 10.9.8.7:6)"
+exec {kfd}<>/dev/tcp/127.0.0.1/"$PORT"
+printf 'CLIENT ID\r\n' >&"$kfd"
+IFS= read -r -t 10 kid <&"$kfd"
+kid=${kid#:}; kid=${kid%$'\r'}
+printf 'CLIENT KILL ID %s SKIPME no\r\nPING\r\n' "$kid" >&"$kfd"
+IFS= read -r -t 10 line <&"$kfd"
+expect_eq "CLIENT KILL of itself (SKIPME no): the reply, then closed" $':1\r' "$line"
+line=
+IFS= read -r -t 10 line <&"$kfd"
+expect_eq "... no reply to what follows" "" "$line"
+exec {kfd}>&-
 finish
