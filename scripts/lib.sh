@@ -6,7 +6,7 @@ KVD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 JOBS=$(nproc 2>/dev/null || echo 2)
 
 # Packages the build needs; the test and bench scripts add their own.
-BUILD_PKGS=(gcc make autoconf automake libtool pkg-config libuv1-dev libcjson-dev check libedit-dev libssl-dev)
+BUILD_PKGS=(gcc make autoconf automake libtool pkg-config libuv1-dev libcjson-dev check libedit-dev libssl-dev openssl)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

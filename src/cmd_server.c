@@ -10,6 +10,7 @@
 #include "evict.h"
 #include "glob.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 #include "version.h"
 
@@ -837,6 +838,11 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
     {
         buf_puts(&b, "# Errorstats\r\n");
         cmd_errorstats(&b);
+    }
+    SECTION("tls", srv.cfg.tls_port > 0)
+    {
+        buf_puts(&b, "# TLS\r\n");
+        tls_info(&b);
     }
     SECTION("cluster", 1)
     {

@@ -36,6 +36,8 @@ typedef struct conf_def {
 } conf_def;
 
 static const char *const fsync_names[] = {"no", "everysec", "always", NULL};
+/* In the order of enum kvd_tls_auth. */
+static const char *const tls_auth_names[] = {"no", "yes", "optional", NULL};
 
 #define OFF(f) offsetof(kvd_config, f)
 #define LL_MAX 0x7fffffffffffffffLL
@@ -45,6 +47,17 @@ static const conf_def directives[] = {
     {"port", CT_INT, OFF(port), 0, 0, 65535, NULL, "7379"},
     {"unixsocket", CT_STR, OFF(unixsocket), 0, 0, 0, NULL, ""},
     {"unixsocketperm", CT_OCTAL, OFF(unixsocketperm), 0, 0, 0777, NULL, "0700"},
+    /* TLS: read once at startup by tls_configure (tls.c) */
+    {"tls-port", CT_INT, OFF(tls_port), 0, 0, 65535, NULL, "0"},
+    {"tls-cert-file", CT_STR, OFF(tls_cert_file), 0, 0, 0, NULL, ""},
+    {"tls-key-file", CT_STR, OFF(tls_key_file), 0, 0, 0, NULL, ""},
+    {"tls-ca-cert-file", CT_STR, OFF(tls_ca_cert_file), 0, 0, 0, NULL, ""},
+    {"tls-ca-cert-dir", CT_STR, OFF(tls_ca_cert_dir), 0, 0, 0, NULL, ""},
+    {"tls-auth-clients", CT_ENUM, OFF(tls_auth_clients), 0, 0, 0, tls_auth_names, "yes"},
+    {"tls-protocols", CT_STR, OFF(tls_protocols), 0, 0, 0, NULL, "TLSv1.2 TLSv1.3"},
+    {"tls-ciphers", CT_STR, OFF(tls_ciphers), 0, 0, 0, NULL, ""},
+    {"tls-ciphersuites", CT_STR, OFF(tls_ciphersuites), 0, 0, 0, NULL, ""},
+    {"tls-handshake-timeout", CT_INT, OFF(tls_handshake_timeout), CF_MUTABLE, 100, 3600000, NULL, "10000"},
     {"tcp-backlog", CT_INT, OFF(tcp_backlog), 0, 1, 65535, NULL, "511"},
     {"timeout", CT_INT, OFF(timeout), CF_MUTABLE, 0, 0x7fffffff, NULL, "0"},
     {"tcp-keepalive", CT_INT, OFF(tcp_keepalive), CF_MUTABLE, 0, 0x7fffffff, NULL, "300"},

@@ -14,6 +14,17 @@ typedef struct kvd_config {
     int port;                    /* 0: no TCP listener */
     char *unixsocket;            /* "" = none */
     int unixsocketperm;          /* octal mode for the socket file */
+    /* TLS (tls.c); every tls-* directive is ignored while tls_port is 0 */
+    int tls_port;                /* 0: no TLS listener */
+    char *tls_cert_file;         /* the server's certificate chain, PEM */
+    char *tls_key_file;          /* its private key, PEM */
+    char *tls_ca_cert_file;      /* CAs trusted for client certificates, PEM ("" = none) */
+    char *tls_ca_cert_dir;       /* ... as a directory of hashed certificates ("" = none) */
+    int tls_auth_clients;        /* enum kvd_tls_auth */
+    char *tls_protocols;         /* "TLSv1.2 TLSv1.3": the versions allowed */
+    char *tls_ciphers;           /* OpenSSL cipher list for TLSv1.2 and older ("" = its default) */
+    char *tls_ciphersuites;      /* TLSv1.3 suites ("" = OpenSSL's default) */
+    int tls_handshake_timeout;   /* ms from accept to a finished handshake */
     int tcp_backlog;
     int timeout;                 /* close clients idle this many seconds (0 = never) */
     int tcp_keepalive;           /* seconds; 0 = off */
@@ -51,6 +62,9 @@ typedef struct kvd_config {
     long long pool_max_bytes;    /* buffer pool: cached bytes cap */
     int pool_max_per_class;      /* buffer pool: cached buffers per class */
 } kvd_config;
+
+/* tls-auth-clients: whether a TLS client must show a certificate. */
+enum kvd_tls_auth { KVD_TLS_AUTH_NO = 0, KVD_TLS_AUTH_YES, KVD_TLS_AUTH_OPTIONAL };
 
 /* Fill cfg with every directive's default. */
 void conf_init(kvd_config *cfg);

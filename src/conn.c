@@ -9,6 +9,7 @@
 #include "cmd.h"
 #include "commit.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 
 #include <errno.h>
@@ -75,6 +76,8 @@ typedef struct wreq {
 static void client_free_cb(uv_handle_t *h)
 {
     client *c = h->data;
+    if (c->tls)
+        tls_conn_free(c);
     multi_free(c);
     buf_release(&c->qbuf);
     buf_release(&c->out);
@@ -136,6 +139,8 @@ static void client_linger(client *c)
     list_push_back(&srv.lingering, &c->all);
     buf_release(&c->qbuf);
     uv_read_stop(&c->h.stream);
+    if (c->tls)
+        tls_close_notify(c); /* queued ahead of the FIN */
     if (uv_shutdown(&c->sreq, &c->h.stream, shutdown_cb) < 0 ||
         uv_read_start(&c->h.stream, alloc_cb, read_cb) < 0)
         client_close(c);
@@ -161,7 +166,7 @@ static void maybe_resume(client *c)
     if (srv.cfg.obuf_soft > 0 && (long long)(c->out.len + c->inflight) > srv.cfg.obuf_soft / 2)
         return;
     c->flags &= ~CLIENT_READ_PAUSED;
-    int rc = uv_read_start(&c->h.stream, alloc_cb, read_cb);
+    int rc = c->tls ? tls_read_start(c) : uv_read_start(&c->h.stream, alloc_cb, read_cb);
     if (rc < 0) {
         log_warning("closing client id=%llu addr=%s: cannot read from it again: %s", (unsigned long long)c->id,
                     c->addr, uv_strerror(rc));
@@ -169,6 +174,8 @@ static void maybe_resume(client *c)
         return;
     }
     process_input(c);
+    if (c->tls)
+        tls_resume(c); /* what it decrypted no further while paused */
 }
 
 static void write_cb(uv_write_t *req, int status)
@@ -202,7 +209,17 @@ static void client_flush(client *c)
         return;
     }
     size_t sendable = c->nbars ? c->bars[0].off : c->out.len;
-    if (sendable > 0) {
+    if (sendable > 0 && c->tls) {
+        if (tls_write(c, c->out.data, sendable) < 0) {
+            client_close(c);
+            return;
+        }
+        buf_consume(&c->out, sendable);
+        for (int i = 0; i < c->nbars; i++)
+            c->bars[i].off -= sendable;
+        if (c->out.len == 0 && c->out.cap > POOL_MAX_SIZE)
+            buf_release(&c->out);
+    } else if (sendable > 0) {
         size_t done = 0;
         if (c->inflight == 0) {
             uv_buf_t b = uv_buf_init(c->out.data, (unsigned)sendable);
@@ -375,6 +392,37 @@ static void process_input(client *c)
     pw_add(c);
 }
 
+/* The peer is done sending (UV_EOF), or reading failed. */
+static void input_end(client *c, ssize_t nread)
+{
+    if (nread != UV_EOF)
+        log_verbose("read from client id=%llu addr=%s failed: %s", (unsigned long long)c->id, c->addr,
+                    uv_strerror((int)nread));
+    /* Answer what it sent, then close. */
+    uv_read_stop(&c->h.stream);
+    if (nread == UV_EOF && (c->out.len || c->nbars || c->inflight))
+        conn_close_after_reply(c);
+    else
+        client_close(c);
+}
+
+/* n more bytes at the end of qbuf. */
+static inline void got_input(client *c, size_t n)
+{
+    c->qbuf.len += n;
+    srv.stats.net_in += (uint64_t)n;
+    c->last_ms = kvd_now_ms();
+    lru_touch(c);
+    if ((long long)c->qbuf.len > srv.cfg.client_query_buffer_limit) {
+        log_warning("closing client id=%llu addr=%s: query buffer of %zu bytes is over "
+                    "client-query-buffer-limit",
+                    (unsigned long long)c->id, c->addr, c->qbuf.len);
+        client_close(c);
+        return;
+    }
+    process_input(c);
+}
+
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
 {
     KVD_UNUSED(b);
@@ -387,15 +435,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
         return;
     }
     if (nread < 0) {
-        if (nread != UV_EOF)
-            log_verbose("read from client id=%llu addr=%s failed: %s", (unsigned long long)c->id, c->addr,
-                        uv_strerror((int)nread));
-        /* The peer is done sending: answer what it sent, then close. */
-        uv_read_stop(s);
-        if (nread == UV_EOF && (c->out.len || c->nbars || c->inflight))
-            conn_close_after_reply(c);
-        else
-            client_close(c);
+        input_end(c, nread);
         return;
     }
     if (nread == 0) {
@@ -403,18 +443,61 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
             buf_release(&c->qbuf);
         return;
     }
-    c->qbuf.len += (size_t)nread;
-    srv.stats.net_in += (uint64_t)nread;
-    c->last_ms = kvd_now_ms();
-    lru_touch(c);
-    if ((long long)c->qbuf.len > srv.cfg.client_query_buffer_limit) {
-        log_warning("closing client id=%llu addr=%s: query buffer of %zu bytes is over "
-                    "client-query-buffer-limit",
-                    (unsigned long long)c->id, c->addr, c->qbuf.len);
-        client_close(c);
-        return;
+    got_input(c, (size_t)nread);
+}
+
+/* ------------------------------------------------------ the TLS layer's side
+ * tls.c sits between the socket and qbuf/out: it reads ciphertext itself
+ * and hands plaintext in here, and it sends ciphertext through
+ * conn_write_pooled. Plain connections never come through these. */
+
+void conn_input_room(client *c, uv_buf_t *b)
+{
+    alloc_cb(&c->h.handle, READ_CHUNK, b);
+}
+
+void conn_input(client *c, size_t n)
+{
+    got_input(c, n);
+}
+
+void conn_input_end(client *c, ssize_t nread)
+{
+    input_end(c, nread);
+}
+
+int conn_write_pooled(client *c, char *data, size_t len, size_t cap)
+{
+    size_t done = 0;
+    if (c->inflight == 0) {
+        uv_buf_t b = uv_buf_init(data, (unsigned)len);
+        int n = uv_try_write(&c->h.stream, &b, 1);
+        if (n > 0)
+            done = (size_t)n;
+        else if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS) {
+            pool_put(&srv.pool, data, cap);
+            return n;
+        }
     }
-    process_input(c);
+    if (done == len) {
+        pool_put(&srv.pool, data, cap);
+        return 0;
+    }
+    /* The rest goes through uv_write from the same buffer. */
+    wreq *w = xmalloc(sizeof(*w));
+    w->c = c;
+    w->data = data;
+    w->cap = cap;
+    w->len = len - done;
+    c->inflight += w->len;
+    uv_buf_t b = uv_buf_init(data + done, (unsigned)w->len);
+    int rc = uv_write(&w->req, &c->h.stream, &b, 1, write_cb);
+    if (rc < 0) {
+        c->inflight -= w->len;
+        pool_put(&srv.pool, data, cap);
+        free(w);
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------- connections */
@@ -455,16 +538,20 @@ static const char denied_msg[] =
     "'protected-mode no' in the configuration file and restart; 4) if this is a test, start kvd "
     "with '--protected-mode no'.\r\n";
 
+/* msg NULL: close without a word (a TLS client could not read one before
+ * its handshake, and a refused client is not worth one). */
 static void reject_and_close(client *c, const char *msg)
 {
-    uv_buf_t b = uv_buf_init((char *)msg, (unsigned)strlen(msg));
-    uv_try_write(&c->h.stream, &b, 1);
+    if (msg) {
+        uv_buf_t b = uv_buf_init((char *)msg, (unsigned)strlen(msg));
+        uv_try_write(&c->h.stream, &b, 1);
+    }
     srv.stats.rejected++;
     c->flags |= CLIENT_CLOSING;
     uv_close(&c->h.handle, client_free_cb);
 }
 
-void conn_accept(uv_stream_t *server_h, int status)
+static void accept_client(uv_stream_t *server_h, int status, int tls)
 {
     if (status < 0) {
         log_warning("accept failed: %s", uv_strerror(status));
@@ -507,13 +594,15 @@ void conn_accept(uv_stream_t *server_h, int status)
         if (srv.cfg.tcp_keepalive > 0)
             uv_tcp_keepalive(&c->h.tcp, 1, (unsigned)srv.cfg.tcp_keepalive);
         if (srv.cfg.protected_mode && (acl_default_user()->flags & ACL_USER_NOPASS) && !is_loopback_peer(&ss)) {
-            log_verbose("protected mode: refused client %s", c->addr);
-            reject_and_close(c, denied_msg);
+            log_verbose("protected mode: refused %sclient %s", tls ? "TLS " : "", c->addr);
+            reject_and_close(c, tls ? NULL : denied_msg);
             return;
         }
     }
     if (srv.nclients >= (uint64_t)srv.cfg.maxclients) {
-        reject_and_close(c, "-ERR max number of clients reached\r\n");
+        if (tls)
+            log_verbose("max number of clients reached: refused TLS client %s", c->addr);
+        reject_and_close(c, tls ? NULL : "-ERR max number of clients reached\r\n");
         return;
     }
     /* As Redis: the default user without a password needs no AUTH. */
@@ -523,12 +612,22 @@ void conn_accept(uv_stream_t *server_h, int status)
     apply_limits(c);
     srv.nclients++;
     list_push_back(&srv.clients, &c->all);
-    rc = uv_read_start(&c->h.stream, alloc_cb, read_cb);
+    rc = tls ? tls_accept(c) : uv_read_start(&c->h.stream, alloc_cb, read_cb);
     if (rc < 0) {
         log_warning("closing client id=%llu addr=%s: cannot read from it: %s", (unsigned long long)c->id, c->addr,
                     uv_strerror(rc));
         client_close(c);
     }
+}
+
+void conn_accept(uv_stream_t *listener, int status)
+{
+    accept_client(listener, status, 0);
+}
+
+void conn_accept_tls(uv_stream_t *listener, int status)
+{
+    accept_client(listener, status, 1);
 }
 
 static size_t clients_memory(void)
@@ -601,7 +700,9 @@ void conn_close_all(void)
     client *c;
     LIST_EACH(&srv.clients, client, all, c) {
         size_t sendable = c->nbars ? c->bars[0].off : c->out.len;
-        if (sendable && c->inflight == 0) {
+        if (sendable && c->inflight == 0 && c->tls) {
+            tls_write(c, c->out.data, sendable);
+        } else if (sendable && c->inflight == 0) {
             uv_buf_t b = uv_buf_init(c->out.data, (unsigned)sendable);
             uv_try_write(&c->h.stream, &b, 1);
         }

@@ -13,6 +13,9 @@
 /* The listeners' connection callback. */
 void conn_accept(uv_stream_t *listener, int status);
 
+/* The same for the TLS listeners: the client goes through tls.c. */
+void conn_accept_tls(uv_stream_t *listener, int status);
+
 /* c has replies to send: send them before the loop next blocks. */
 void conn_send_later(client *c);
 
@@ -49,5 +52,25 @@ void conn_close_all(void);
 
 /* One line of CLIENT LIST / CLIENT INFO for c, appended to out. */
 void conn_describe(client *c, buf_t *out);
+
+/* ---- for tls.c, which stands between a TLS client's socket and its
+ * buffers: ciphertext never reaches qbuf or out ---- */
+
+/* Room at the end of c->qbuf for the next plaintext bytes, sized as a
+ * socket read into it would be. */
+void conn_input_room(client *c, uv_buf_t *b);
+
+/* n plaintext bytes were put at the end of c->qbuf: count them, check the
+ * query buffer limit, run the complete commands. c may be closing after. */
+void conn_input(client *c, size_t n);
+
+/* c sent no more (UV_EOF: answer what it sent, then close) or reading
+ * failed (close). */
+void conn_input_end(client *c, ssize_t nread);
+
+/* Send len bytes at data, a buffer of cap bytes from srv.pool that c takes
+ * over (it goes back to the pool once written), behind what is in flight.
+ * Returns 0, or a negative libuv error; the caller then closes c. */
+int conn_write_pooled(client *c, char *data, size_t len, size_t cap);
 
 #endif

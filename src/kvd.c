@@ -17,6 +17,7 @@
 #include "pool.h"
 #include "server.h"
 #include "table.h"
+#include "tls.h"
 #include "util.h"
 #include "version.h"
 #include "wal.h"
@@ -250,6 +251,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "*** FATAL CONFIG ERROR ***\n%s\n", acl_err);
         goto out;
     }
+    char tls_err[PATH_MAX + 512];
+    if (tls_configure(&srv.cfg, tls_err, sizeof tls_err) < 0) {
+        fprintf(stderr, "*** FATAL CONFIG ERROR ***\n%s\n", tls_err);
+        goto out;
+    }
     if (test_only) {
         printf("configuration OK\n");
         status = 0;
@@ -343,5 +349,6 @@ out:
     free(srv.executable);
     if (srv.loop)
         uv_loop_close(srv.loop);
+    tls_cleanup();
     return status;
 }

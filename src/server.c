@@ -13,6 +13,7 @@
 #include "db.h"
 #include "evict.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 #include "version.h"
 
@@ -48,6 +49,7 @@ static void on_cron(uv_timer_t *t)
     latency_sample("expire-cycle", (kvd_mono_ns() - t0) / 1000000);
     table_rehash_ms(srv.db, 1);
     conn_cron(now);
+    tls_cron(now);
     compact_cron();
     server_used_memory(); /* the clients' buffers, and the peak */
     if (srv.cfg.maxmemory) {
@@ -169,16 +171,16 @@ static void on_signal(uv_signal_t *h, int sig)
 
 /* --------------------------------------------------------------- listeners */
 
-static int listen_tcp(const char *addr_in)
+static int listen_tcp(const char *addr_in, int port, uv_connection_cb on_connection)
 {
     int optional = addr_in[0] == '-';
     const char *addr = optional ? addr_in + 1 : addr_in;
     struct sockaddr_storage ss;
     int rc;
     if (strchr(addr, ':'))
-        rc = uv_ip6_addr(addr, srv.cfg.port, (struct sockaddr_in6 *)&ss);
+        rc = uv_ip6_addr(addr, port, (struct sockaddr_in6 *)&ss);
     else
-        rc = uv_ip4_addr(addr, srv.cfg.port, (struct sockaddr_in *)&ss);
+        rc = uv_ip4_addr(addr, port, (struct sockaddr_in *)&ss);
     if (rc < 0) {
         log_warning("bad bind address '%s': %s", addr, uv_strerror(rc));
         return optional ? 0 : -1;
@@ -190,35 +192,46 @@ static int listen_tcp(const char *addr_in)
     uv_tcp_t *t = &srv.listeners[srv.nlisteners];
     rc = uv_tcp_init(srv.loop, t);
     if (rc < 0) {
-        log_warning("cannot listen on %s:%d: %s", addr, srv.cfg.port, uv_strerror(rc));
+        log_warning("cannot listen on %s:%d: %s", addr, port, uv_strerror(rc));
         return -1;
     }
     rc = uv_tcp_bind(t, (struct sockaddr *)&ss, strchr(addr, ':') ? UV_TCP_IPV6ONLY : 0);
     if (rc == 0)
-        rc = uv_listen((uv_stream_t *)t, srv.cfg.tcp_backlog, conn_accept);
+        rc = uv_listen((uv_stream_t *)t, srv.cfg.tcp_backlog, on_connection);
     if (rc < 0) {
         uv_close((uv_handle_t *)t, NULL);
         if (optional) {
-            log_notice("skipping optional bind address %s:%d: %s", addr, srv.cfg.port, uv_strerror(rc));
+            log_notice("skipping optional bind address %s:%d: %s", addr, port, uv_strerror(rc));
             return 0;
         }
-        log_warning("cannot listen on %s:%d: %s", addr, srv.cfg.port, uv_strerror(rc));
+        log_warning("cannot listen on %s:%d: %s", addr, port, uv_strerror(rc));
         return -1;
     }
     srv.nlisteners++;
     return 0;
 }
 
+/* port on every bind address. */
+static int listen_port(int port, uv_connection_cb on_connection)
+{
+    char *addrs = xstrdup(srv.cfg.bind);
+    int rc = 0;
+    for (char *a = strtok(addrs, " "); a && rc == 0; a = strtok(NULL, " "))
+        rc = listen_tcp(a, port, on_connection);
+    free(addrs);
+    return rc;
+}
+
 static int listen_all(void)
 {
-    if (srv.cfg.port > 0) {
-        char *addrs = xstrdup(srv.cfg.bind);
-        int rc = 0;
-        for (char *a = strtok(addrs, " "); a && rc == 0; a = strtok(NULL, " "))
-            rc = listen_tcp(a);
-        free(addrs);
-        if (rc < 0)
+    if (srv.cfg.port > 0 && listen_port(srv.cfg.port, conn_accept) < 0)
+        return -1;
+    if (srv.cfg.tls_port > 0) {
+        if (listen_port(srv.cfg.tls_port, conn_accept_tls) < 0)
             return -1;
+        char what[512];
+        tls_describe(what, sizeof what);
+        log_notice("%s", what);
     }
     if (srv.cfg.unixsocket[0]) {
         unlink(srv.cfg.unixsocket);

@@ -70,6 +70,7 @@ typedef struct client {
     int64_t obuf_soft_since; /* when output went over the soft limit (0: it is not) */
     int64_t linger_until;   /* CLIENT_LINGER: close by then even without EOF */
     uv_shutdown_t sreq;     /* CLIENT_LINGER: the FIN */
+    struct tls_conn *tls;   /* TLS state (tls.c); NULL on a plain connection */
     const char *lastcmd;
     struct acl_user *user;  /* whose permissions apply (the default user until AUTH) */
     struct multi_state *mstate; /* MULTI's queue and WATCH's keys, or NULL */

@@ -4,7 +4,14 @@
  *   KVD_PORT       the server under test (127.0.0.1)
  *   KVD_AUTH_PORT  the same kind of server with requirepass "pw"
  *   KVD_SOCK       its unix socket (optional)
- *   KVD_RESTART    a shell command that restarts the server on KVD_PORT */
+ *   KVD_RESTART    a shell command that restarts the server on KVD_PORT
+ * tests/integration/tls.sh runs only the "tls" case, with:
+ *   KVD_PORT             a kvd's plain port
+ *   KVD_TLS_PORT         the same kvd's tls-port (tls-auth-clients optional)
+ *   KVD_TLS_STRICT_PORT  another kvd's tls-port, with tls-auth-clients yes
+ *   KVD_TLS_DIR          ca.crt (signed both servers' certificates),
+ *                        client.crt and client.key (signed by ca.crt), and
+ *                        other-ca.crt (a CA that signed nothing here) */
 #include "config.h"
 #include "testutil.h"
 
@@ -15,7 +22,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
-static int port, auth_port;
+static int port, auth_port, tls_port, tls_strict_port;
+static const char *tls_dir;
 
 static kvd_context *conn(void)
 {
@@ -385,6 +393,198 @@ START_TEST(test_unix_socket)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ TLS */
+
+/* A file in KVD_TLS_DIR (one of four static buffers, for one call). */
+static const char *tls_file(const char *name)
+{
+    static char paths[4][4096];
+    static int next;
+    char *p = paths[next++ % 4];
+    snprintf(p, 4096, "%s/%s", tls_dir, name);
+    return p;
+}
+
+static kvd_context *tls_conn(int p, const kvd_tls_options *t)
+{
+    kvd_options o = {.connect_timeout_ms = 10000, .command_timeout_ms = 10000};
+    kvd_context *c = kvd_connect_tls("127.0.0.1", p, &o, t);
+    ck_assert_ptr_nonnull(c);
+    return c;
+}
+
+START_TEST(test_tls_verified_and_shared)
+{
+    kvd_tls_options t = {.cacert = tls_file("ca.crt")};
+    kvd_context *c = tls_conn(tls_port, &t);
+    ck_assert_msg(c->err == 0, "connect: %s", c->errstr);
+    ck_assert_int_eq(kvd_set(c, "tls:k", 5, "over tls", 8, 0), KVD_OK);
+    /* The plain port serves the same data. */
+    kvd_context *plain = conn();
+    char *v;
+    size_t n;
+    ck_assert_int_eq(kvd_get(plain, "tls:k", 5, &v, &n), KVD_OK);
+    ck_assert_str_eq(v, "over tls");
+    free(v);
+    ck_assert_int_eq(kvd_set(plain, "tls:p", 5, "plain", 5, 0), KVD_OK);
+    ck_assert_int_eq(kvd_get(c, "tls:p", 5, &v, &n), KVD_OK);
+    ck_assert_str_eq(v, "plain");
+    free(v);
+    kvd_free(plain);
+    /* A value of many records, both ways. */
+    size_t big = 3 * 1024 * 1024 + 7;
+    char *val = malloc(big);
+    for (size_t i = 0; i < big; i++)
+        val[i] = (char)(i * 7 + i / 4096);
+    ck_assert_int_eq(kvd_set(c, "tls:big", 7, val, big, 0), KVD_OK);
+    ck_assert_int_eq(kvd_get(c, "tls:big", 7, &v, &n), KVD_OK);
+    ck_assert_uint_eq(n, big);
+    ck_assert(memcmp(v, val, big) == 0);
+    free(v);
+    free(val);
+    /* A long pipeline: the socket fills both ways while TLS records flow. */
+    ck_assert_int_eq(kvd_set(c, "tls:n", 5, "0", 1, 0), KVD_OK);
+    int count = getenv("KVD_UNDER_VALGRIND") ? 5000 : 50000;
+    for (int i = 0; i < count; i++)
+        ck_assert_int_eq(kvd_append(c, "INCR tls:n"), KVD_OK);
+    for (int i = 0; i < count; i++) {
+        kvd_reply *r;
+        ck_assert_int_eq(kvd_get_reply(c, &r), KVD_OK);
+        ck_assert_int_eq(r->integer, i + 1);
+        kvd_reply_free(r);
+    }
+    /* A reconnect does the handshake again. */
+    ck_assert_int_eq(kvd_reconnect(c), KVD_OK);
+    ck_assert_int_eq(kvd_get(c, "tls:n", 5, &v, &n), KVD_OK);
+    ck_assert_int_eq(atoi(v), count);
+    free(v);
+    kvd_free(c);
+}
+END_TEST
+
+START_TEST(test_tls_untrusted_server_refused)
+{
+    kvd_tls_options t = {.cacert = tls_file("other-ca.crt")};
+    kvd_context *c = tls_conn(tls_port, &t);
+    ck_assert_int_eq(c->err, KVD_ERR_TLS);
+    ck_assert_str_eq(kvd_err_name(c->err), "KVD_ERR_TLS");
+    ck_assert_msg(strstr(c->errstr, "certificate verify failed"), "%s", c->errstr);
+    kvd_reply *r;
+    ck_assert_int_eq(kvd_command(c, &r, "PING"), KVD_ERR_TLS); /* sticky */
+    ck_assert_int_eq(kvd_fd(c), -1);
+    kvd_free(c);
+    /* The right CA, but not the name the certificate is for. */
+    kvd_tls_options named = {.cacert = tls_file("ca.crt"), .server_name = "db.example.com"};
+    c = tls_conn(tls_port, &named);
+    ck_assert_int_eq(c->err, KVD_ERR_TLS);
+    ck_assert_msg(strstr(c->errstr, "mismatch"), "%s", c->errstr);
+    kvd_free(c);
+    /* Its DNS name is fine. */
+    kvd_tls_options local = {.cacert = tls_file("ca.crt"), .server_name = "localhost"};
+    c = tls_conn(tls_port, &local);
+    ck_assert_msg(c->err == 0, "%s", c->errstr);
+    kvd_free(c);
+    /* insecure: no check at all. */
+    kvd_tls_options any = {.cacert = tls_file("other-ca.crt"), .insecure = 1};
+    c = tls_conn(tls_port, &any);
+    ck_assert_msg(c->err == 0, "%s", c->errstr);
+    ck_assert_int_eq(kvd_command(c, &r, "PING"), KVD_OK);
+    ck_assert_str_eq(r->str, "PONG");
+    kvd_reply_free(r);
+    kvd_free(c);
+    /* Files that do not load say which. */
+    kvd_tls_options missing = {.cacert = tls_file("nosuch.crt")};
+    c = tls_conn(tls_port, &missing);
+    ck_assert_int_eq(c->err, KVD_ERR_TLS);
+    ck_assert_msg(strstr(c->errstr, "nosuch.crt"), "%s", c->errstr);
+    kvd_free(c);
+}
+END_TEST
+
+START_TEST(test_tls_client_certificate)
+{
+    /* tls-auth-clients yes, no certificate: refused, at the handshake or
+     * (TLS 1.3, where the client finishes first) at the first reply. */
+    kvd_tls_options t = {.cacert = tls_file("ca.crt")};
+    kvd_context *c = tls_conn(tls_strict_port, &t);
+    int rc = c->err;
+    if (rc == 0) {
+        kvd_reply *r;
+        rc = kvd_command(c, &r, "PING");
+        if (rc == KVD_OK)
+            kvd_reply_free(r);
+    }
+    ck_assert_msg(rc == KVD_ERR_TLS || rc == KVD_ERR_EOF || rc == KVD_ERR_IO, "without a certificate: %s (%s)",
+                  kvd_err_name(rc), c->errstr);
+    if (rc == KVD_ERR_TLS)
+        ck_assert_msg(strstr(c->errstr, "certificate"), "%s", c->errstr);
+    kvd_free(c);
+    /* With one signed by the CA kvd trusts. */
+    kvd_tls_options mine = {.cacert = tls_file("ca.crt"), .cert = tls_file("client.crt"), .key = tls_file("client.key")};
+    c = tls_conn(tls_strict_port, &mine);
+    ck_assert_msg(c->err == 0, "%s", c->errstr);
+    kvd_reply *r;
+    ck_assert_int_eq(kvd_command(c, &r, "PING"), KVD_OK);
+    ck_assert_str_eq(r->str, "PONG");
+    kvd_reply_free(r);
+    kvd_free(c);
+    /* tls-auth-clients optional: without one is fine too. */
+    c = tls_conn(tls_port, &t);
+    ck_assert_msg(c->err == 0, "%s", c->errstr);
+    ck_assert_int_eq(kvd_command(c, &r, "PING"), KVD_OK);
+    kvd_reply_free(r);
+    kvd_free(c);
+    /* A key that is not the certificate's. */
+    kvd_tls_options wrong = {.cacert = tls_file("ca.crt"), .cert = tls_file("client.crt"), .key = tls_file("other-ca.key")};
+    c = tls_conn(tls_strict_port, &wrong);
+    ck_assert_int_eq(c->err, KVD_ERR_TLS);
+    ck_assert_msg(strstr(c->errstr, "other-ca.key"), "%s", c->errstr);
+    kvd_free(c);
+}
+END_TEST
+
+START_TEST(test_tls_handshake_timeout)
+{
+    /* A listener that accepts (the kernel does it) and never answers the
+     * ClientHello: the handshake is bounded by the connect timeout. */
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(l, 8), 0);
+    socklen_t al = sizeof a;
+    getsockname(l, (struct sockaddr *)&a, &al);
+    kvd_options o = {.connect_timeout_ms = 300, .command_timeout_ms = 300};
+    kvd_tls_options t = {.cacert = tls_file("ca.crt")};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    kvd_context *c = kvd_connect_tls("127.0.0.1", ntohs(a.sin_port), &o, &t);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1000 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    ck_assert_int_eq(c->err, KVD_ERR_TIMEOUT);
+    ck_assert_msg(ms >= 250 && ms < 10000, "the handshake timed out after %.0f ms", ms);
+    kvd_free(c);
+    close(l);
+    /* TLS to the plain port fails (kvd takes the ClientHello for a
+     * request), within the timeout and without hanging. */
+    c = kvd_connect_tls("127.0.0.1", port, &o, &t);
+    ck_assert_int_ne(c->err, 0);
+    kvd_free(c);
+}
+END_TEST
+
+static Suite *tls_suite(void)
+{
+    Suite *s = suite_create("client");
+    TCase *tc = tcase_create("tls");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_tls_verified_and_shared);
+    tcase_add_test(tc, test_tls_untrusted_server_refused);
+    tcase_add_test(tc, test_tls_client_certificate);
+    tcase_add_test(tc, test_tls_handshake_timeout);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("client");
@@ -407,6 +607,24 @@ static Suite *suite(void)
 
 int main(void)
 {
+    if (getenv("KVD_TLS_PORT")) {
+        const char *need[] = {"KVD_PORT", "KVD_TLS_STRICT_PORT", "KVD_TLS_DIR"};
+        for (size_t i = 0; i < sizeof need / sizeof *need; i++) {
+            if (!getenv(need[i]) || !*getenv(need[i])) {
+                fprintf(stderr, "check_client needs %s with KVD_TLS_PORT (see tests/integration/tls.sh)\n", need[i]);
+                return EXIT_FAILURE;
+            }
+        }
+        port = atoi(getenv("KVD_PORT"));
+        tls_port = atoi(getenv("KVD_TLS_PORT"));
+        tls_strict_port = atoi(getenv("KVD_TLS_STRICT_PORT"));
+        tls_dir = getenv("KVD_TLS_DIR");
+        SRunner *sr = srunner_create(tls_suite());
+        srunner_run_all(sr, CK_NORMAL);
+        int failed = srunner_ntests_failed(sr);
+        srunner_free(sr);
+        return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    }
     /* Every test runs, or none: the servers come from client.sh. */
     const char *need[] = {"KVD_PORT", "KVD_AUTH_PORT", "KVD_SOCK", "KVD_RESTART"};
     for (size_t i = 0; i < sizeof need / sizeof *need; i++) {

@@ -122,6 +122,37 @@ START_TEST(test_each_glob)
 }
 END_TEST
 
+START_TEST(test_tls_directives)
+{
+    kvd_config c;
+    conf_init(&c);
+    ck_assert_int_eq(c.tls_port, 0);
+    ck_assert_int_eq(c.tls_auth_clients, KVD_TLS_AUTH_YES);
+    ck_assert_str_eq(c.tls_protocols, "TLSv1.2 TLSv1.3");
+    ck_assert_int_eq(c.tls_handshake_timeout, 10000);
+    char text[] = "tls-port 6380\n"
+                  "tls-cert-file /etc/kvd/kvd.crt\n"
+                  "tls-auth-clients optional\n"
+                  "tls-protocols \"TLSv1.3\"\n";
+    char err[256];
+    ck_assert_int_eq(conf_load_text(&c, text, strlen(text), "t", err, sizeof err), 0);
+    ck_assert_int_eq(c.tls_port, 6380);
+    ck_assert_str_eq(c.tls_cert_file, "/etc/kvd/kvd.crt");
+    ck_assert_int_eq(c.tls_auth_clients, KVD_TLS_AUTH_OPTIONAL);
+    ck_assert_str_eq(c.tls_protocols, "TLSv1.3");
+    /* The certificates are loaded once: only the deadline changes live. */
+    char *v[] = {"7000"};
+    ck_assert_int_eq(conf_set(&c, "tls-port", 1, v, 1, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "immutable"));
+    ck_assert_int_eq(conf_set(&c, "tls-handshake-timeout", 1, v, 1, err, sizeof err), 0);
+    ck_assert_int_eq(c.tls_handshake_timeout, 7000);
+    char *bad[] = {"sometimes"};
+    ck_assert_int_eq(conf_set(&c, "tls-auth-clients", 1, bad, 0, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "no, yes, optional"));
+    conf_free(&c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("conf");
@@ -132,6 +163,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_memory_units);
     tcase_add_test(tc, test_runtime_and_get);
     tcase_add_test(tc, test_each_glob);
+    tcase_add_test(tc, test_tls_directives);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -19,7 +19,7 @@
  * - Threads: a context belongs to one thread at a time. Different contexts
  *   may be used from different threads freely; the library has no global
  *   state.
- * - Every create has a free: kvd_connect (or _unix) and kvd_free, kvd_scan_new/
+ * - Every create has a free: kvd_connect (or _unix, _tls) and kvd_free, kvd_scan_new/
  *   kvd_scan_free, replies/kvd_reply_free. */
 #ifndef KVD_CLIENT_H
 #define KVD_CLIENT_H
@@ -47,7 +47,8 @@ extern "C" {
     X(OOM, -5, "out of memory")                                                                    \
     X(SERVER, -6, "the server replied with an error")                                              \
     X(ARG, -7, "invalid argument")                                                                 \
-    X(TYPE, -8, "unexpected reply type")
+    X(TYPE, -8, "unexpected reply type")                                                           \
+    X(TLS, -9, "TLS error")
 
 enum {
     KVD_OK = 0,
@@ -116,6 +117,29 @@ KVD_API kvd_context *kvd_connect(const char *host, int port, const kvd_options *
 
 /* The same over a unix socket. */
 KVD_API kvd_context *kvd_connect_unix(const char *path, const kvd_options *opts);
+
+/* ---- TLS ---- */
+typedef struct kvd_tls_options {
+    const char *cacert;      /* PEM file of the CAs to trust; NULL with cacertdir NULL: the system's */
+    const char *cacertdir;   /* a directory of hashed CA certificates (openssl rehash), or NULL */
+    const char *cert;        /* client certificate chain (PEM) for servers that ask; NULL: none */
+    const char *key;         /* its private key (PEM); NULL: the key is in the cert file */
+    const char *server_name; /* the name sent (SNI) and checked in the server's certificate;
+                                NULL: host (an address is checked against the IP names) */
+    int insecure;            /* 1: do not check the server's certificate at all (tests only) */
+} kvd_tls_options;
+
+/* kvd_connect over TLS (tls-port), tls may be NULL (the system's CAs, the
+ * name checked is host). The handshake is part of connecting: it counts
+ * against connect_timeout_ms, then AUTH runs as without TLS. A failed
+ * handshake or TLS record is KVD_ERR_TLS, with OpenSSL's reason (and the
+ * certificate check's, when that failed) in errstr; the connection is
+ * then closed, as after an I/O error. kvd_reconnect does the handshake
+ * again. Certificates and keys are read at connect time (and again on
+ * each reconnect). kvd_fd works as before, but a TLS connection may have
+ * data waiting in the library that poll() on the fd does not see. */
+KVD_API kvd_context *kvd_connect_tls(const char *host, int port, const kvd_options *opts,
+                                     const kvd_tls_options *tls);
 
 /* Close the connection (if any) and connect again to the same place with
  * the same options, dropping replies still pending. Returns KVD_OK or the

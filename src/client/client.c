@@ -3,6 +3,7 @@
  * Nothing here aborts: allocation failures come back as KVD_ERR_OOM. */
 #include "config.h"
 #include "kvd/client.h"
+#include "client_tls.h"
 #include "num.h"
 #include "resp.h"
 
@@ -36,6 +37,10 @@ struct kvd_conn {
     size_t ipos, ilen, icap;
     resp_scan scan;     /* progress through the reply at ibuf[ipos] */
     size_t pending;     /* replies still to read */
+    int use_tls;        /* kvd_connect_tls: every connection is TLS */
+    kvd_tls_options tls_opt; /* with copies of the strings */
+    client_tls *tls;    /* the current connection's TLS state, or NULL */
+    short tls_want;     /* the poll event TLS last waited for */
 };
 
 /* ------------------------------------------------------------------ errors */
@@ -90,12 +95,15 @@ static int set_err(kvd_context *c, int code, const char *fmt, ...)
 
 static int is_fatal(int code)
 {
-    return code == KVD_ERR_IO || code == KVD_ERR_EOF || code == KVD_ERR_PROTOCOL || code == KVD_ERR_TIMEOUT;
+    return code == KVD_ERR_IO || code == KVD_ERR_EOF || code == KVD_ERR_PROTOCOL || code == KVD_ERR_TIMEOUT ||
+           code == KVD_ERR_TLS;
 }
 
 /* Close the socket and drop what was in flight on it. */
 static void close_fd(struct kvd_conn *k)
 {
+    client_tls_free(k->tls);
+    k->tls = NULL;
     if (k->fd >= 0)
         close(k->fd);
     k->fd = -1;
@@ -264,6 +272,43 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* ---- TLS: the same through client_tls ---- */
+
+/* A client_tls error (message already in errstr): the connection is dead. */
+static int tls_fatal(kvd_context *c, int code)
+{
+    c->err = code;
+    close_fd(c->conn);
+    return code;
+}
+
+static int tls_read_some(kvd_context *c)
+{
+    struct kvd_conn *k = c->conn;
+    int n = client_tls_read(k->tls, k->ibuf + k->ilen, k->icap - k->ilen, &k->tls_want, c->errstr, sizeof c->errstr);
+    if (n < 0)
+        return tls_fatal(c, n);
+    k->ilen += (size_t)n;
+    return n;
+}
+
+static int tls_write_some(kvd_context *c)
+{
+    struct kvd_conn *k = c->conn;
+    while (k->opos < k->olen) {
+        int n = client_tls_write(k->tls, k->obuf + k->opos, k->olen - k->opos, &k->tls_want, c->errstr,
+                                 sizeof c->errstr);
+        if (n < 0)
+            return tls_fatal(c, n);
+        if (n == 0)
+            break;
+        k->opos += (size_t)n;
+    }
+    if (k->opos == k->olen)
+        k->opos = k->olen = 0;
+    return KVD_OK;
+}
+
 /* Read what is available into ibuf without waiting. Returns bytes read,
  * 0 if nothing was there, or a fatal error. */
 static int read_some(kvd_context *c)
@@ -280,6 +325,8 @@ static int read_some(kvd_context *c)
     }
     if (reserve(&k->ibuf, &k->icap, k->ilen, IO_CHUNK) < 0)
         return set_err(c, KVD_ERR_OOM, "out of memory for the read buffer");
+    if (k->tls)
+        return tls_read_some(c);
     for (;;) {
         ssize_t n = read(k->fd, k->ibuf + k->ilen, k->icap - k->ilen);
         if (n > 0) {
@@ -300,6 +347,8 @@ static int read_some(kvd_context *c)
 static int write_some(kvd_context *c)
 {
     struct kvd_conn *k = c->conn;
+    if (k->tls)
+        return tls_write_some(c);
     while (k->opos < k->olen) {
         ssize_t n = send(k->fd, k->obuf + k->opos, k->olen - k->opos, MSG_NOSIGNAL);
         if (n > 0) {
@@ -330,6 +379,8 @@ static int wait_fd(kvd_context *c, short events, int64_t deadline)
                 return fatal(c, KVD_ERR_TIMEOUT, "timed out waiting for the server");
             timeout = (int)left;
         }
+        if (k->tls)
+            events |= k->tls_want; /* OpenSSL may need the other direction */
         struct pollfd p = {k->fd, events, 0};
         int r = poll(&p, 1, timeout);
         if (r > 0)
@@ -408,6 +459,29 @@ static int connect_fd(int fd, const struct sockaddr *addr, socklen_t len, int ti
 }
 
 static int do_auth(kvd_context *c);
+static int wait_fd(kvd_context *c, short events, int64_t deadline);
+
+/* The TLS handshake on the fresh socket, within the connect timeout. */
+static int tls_start(kvd_context *c)
+{
+    struct kvd_conn *k = c->conn;
+    int code;
+    k->tls = client_tls_new(&k->tls_opt, k->host, k->fd, &code, c->errstr, sizeof c->errstr);
+    if (!k->tls)
+        return tls_fatal(c, code);
+    int t = k->opt.connect_timeout_ms;
+    int64_t deadline = t > 0 ? now_ms() + t : -1;
+    for (;;) {
+        int r = client_tls_handshake(k->tls, &k->tls_want, c->errstr, sizeof c->errstr);
+        if (r > 0)
+            return KVD_OK;
+        if (r < 0)
+            return tls_fatal(c, r);
+        int ev = wait_fd(c, k->tls_want, deadline);
+        if (ev < 0)
+            return ev;
+    }
+}
 
 static int open_connection(kvd_context *c)
 {
@@ -464,6 +538,11 @@ static int open_connection(kvd_context *c)
             return set_err(c, err == ETIMEDOUT ? KVD_ERR_TIMEOUT : KVD_ERR_IO, "connect to %s:%d: %s", k->host,
                            k->port, strerror(err ? err : ECONNREFUSED));
     }
+    if (k->use_tls) {
+        int rc = tls_start(c);
+        if (rc < 0)
+            return rc;
+    }
     c->err = 0;
     c->errstr[0] = '\0';
     if (k->opt.password || k->opt.resp == 3)
@@ -481,7 +560,8 @@ static char *dup_or_null(const char *s, int *oom)
     return d;
 }
 
-static kvd_context *context_new(const char *host, int port, const char *path, const kvd_options *opts)
+static kvd_context *context_new(const char *host, int port, const char *path, const kvd_options *opts,
+                                const kvd_tls_options *tls)
 {
     kvd_context *c = calloc(1, sizeof(*c));
     if (!c)
@@ -502,6 +582,11 @@ static kvd_context *context_new(const char *host, int port, const char *path, co
         k->opt.username = dup_or_null(opts->username, &oom);
         k->opt.password = dup_or_null(opts->password, &oom);
     }
+    if (tls) {
+        k->use_tls = 1;
+        if (client_tls_opts_copy(&k->tls_opt, tls) < 0)
+            oom = 1;
+    }
     if (oom) {
         set_err(c, KVD_ERR_OOM, "out of memory");
         return c;
@@ -512,12 +597,19 @@ static kvd_context *context_new(const char *host, int port, const char *path, co
 
 KVD_API kvd_context *kvd_connect(const char *host, int port, const kvd_options *opts)
 {
-    return context_new(host ? host : "127.0.0.1", port, NULL, opts);
+    return context_new(host ? host : "127.0.0.1", port, NULL, opts, NULL);
 }
 
 KVD_API kvd_context *kvd_connect_unix(const char *path, const kvd_options *opts)
 {
-    return context_new(NULL, 0, path, opts);
+    return context_new(NULL, 0, path, opts, NULL);
+}
+
+KVD_API kvd_context *kvd_connect_tls(const char *host, int port, const kvd_options *opts,
+                                     const kvd_tls_options *tls)
+{
+    static const kvd_tls_options defaults = {0};
+    return context_new(host ? host : "127.0.0.1", port, NULL, opts, tls ? tls : &defaults);
 }
 
 KVD_API int kvd_reconnect(kvd_context *c)
@@ -538,6 +630,7 @@ KVD_API void kvd_free(kvd_context *c)
         free(k->path);
         free((char *)k->opt.username);
         free((char *)k->opt.password);
+        client_tls_opts_free(&k->tls_opt);
         free(k->obuf);
         free(k->ibuf);
         free(k);

@@ -30,6 +30,8 @@ typedef struct cli {
     int db;
     int tty;          /* format replies for a human */
     int from_stdin_x; /* -x: last argument from stdin */
+    int tls;          /* --tls */
+    kvd_tls_options tls_opt; /* --cacert, --cacertdir, --cert, --key, --sni, --insecure */
     int resp;         /* -3: RESP3 */
     kvd_context *c;
 } cli;
@@ -49,7 +51,16 @@ static void usage(FILE *f)
             "  --raw          print replies raw, even on a terminal\n"
             "  --no-raw       format replies, even when not on a terminal\n"
             "  --pipe         send standard input (RESP or inline commands) to the server\n"
-            "                 as fast as possible and count the replies\n"
+            "                 as fast as possible and count the replies (not with --tls)\n"
+            "  --tls          connect with TLS (to kvd's tls-port)\n"
+            "  --cacert <file>     CA certificates to check the server's against (PEM;\n"
+            "                      default: the system's)\n"
+            "  --cacertdir <dir>   the same, as a directory of hashed certificates\n"
+            "  --cert <file>       client certificate (PEM), for tls-auth-clients\n"
+            "  --key <file>        its private key (PEM)\n"
+            "  --sni <host>        server name to send and to check the certificate for\n"
+            "                      (default: the -h host)\n"
+            "  --insecure          do not check the server's certificate\n"
             "  --help         this help\n"
             "  --version      print the version\n"
             "\n"
@@ -221,7 +232,12 @@ static int connect_cli(cli *k, int quiet)
 {
     kvd_options o = {.connect_timeout_ms = 5000, .username = k->user, .password = k->password, .resp = k->resp};
     kvd_free(k->c);
-    k->c = k->sock ? kvd_connect_unix(k->sock, &o) : kvd_connect(k->host, k->port, &o);
+    if (k->sock)
+        k->c = kvd_connect_unix(k->sock, &o);
+    else if (k->tls)
+        k->c = kvd_connect_tls(k->host, k->port, &o, &k->tls_opt);
+    else
+        k->c = kvd_connect(k->host, k->port, &o);
     if (!k->c) {
         fprintf(stderr, "kvd-cli: out of memory\n");
         exit(1);
@@ -491,13 +507,21 @@ int main(int argc, char **argv)
 {
     cli k = {.host = "127.0.0.1", .port = 7379, .tty = isatty(STDOUT_FILENO)};
     int pipe_flag = 0;
-    enum { OPT_RAW = 1000, OPT_NORAW, OPT_PIPE, OPT_HELP, OPT_VERSION, OPT_USER };
+    enum { OPT_RAW = 1000, OPT_NORAW, OPT_PIPE, OPT_HELP, OPT_VERSION, OPT_USER, OPT_TLS, OPT_CACERT,
+           OPT_CACERTDIR, OPT_CERT, OPT_KEY, OPT_SNI, OPT_INSECURE };
     static const struct option opts[] = {{"raw", no_argument, NULL, OPT_RAW},
                                          {"no-raw", no_argument, NULL, OPT_NORAW},
                                          {"pipe", no_argument, NULL, OPT_PIPE},
                                          {"help", no_argument, NULL, OPT_HELP},
                                          {"version", no_argument, NULL, OPT_VERSION},
                                          {"user", required_argument, NULL, OPT_USER},
+                                         {"tls", no_argument, NULL, OPT_TLS},
+                                         {"cacert", required_argument, NULL, OPT_CACERT},
+                                         {"cacertdir", required_argument, NULL, OPT_CACERTDIR},
+                                         {"cert", required_argument, NULL, OPT_CERT},
+                                         {"key", required_argument, NULL, OPT_KEY},
+                                         {"sni", required_argument, NULL, OPT_SNI},
+                                         {"insecure", no_argument, NULL, OPT_INSECURE},
                                          {NULL, 0, NULL, 0}};
     int ch;
     /* '+' stops at the first non-option: the command and its arguments. */
@@ -511,6 +535,13 @@ int main(int argc, char **argv)
         case 'x': k.from_stdin_x = 1; break;
         case '3': k.resp = 3; break;
         case OPT_USER: k.user = optarg; break;
+        case OPT_TLS: k.tls = 1; break;
+        case OPT_CACERT: k.tls_opt.cacert = optarg; break;
+        case OPT_CACERTDIR: k.tls_opt.cacertdir = optarg; break;
+        case OPT_CERT: k.tls_opt.cert = optarg; break;
+        case OPT_KEY: k.tls_opt.key = optarg; break;
+        case OPT_SNI: k.tls_opt.server_name = optarg; break;
+        case OPT_INSECURE: k.tls_opt.insecure = 1; break;
         case OPT_RAW: k.tty = 0; break;
         case OPT_NORAW: k.tty = 1; break;
         case OPT_PIPE: pipe_flag = 1; break;
@@ -518,6 +549,10 @@ int main(int argc, char **argv)
         case OPT_VERSION: printf("kvd-cli %s\n", KVD_VERSION); return 0;
         default: usage(stderr); return 1;
         }
+    }
+    if (pipe_flag && k.tls) {
+        fprintf(stderr, "kvd-cli: --pipe does not work over --tls\n");
+        return 1;
     }
     if (connect_cli(&k, 0) < 0) {
         kvd_free(k.c);
