@@ -120,7 +120,7 @@ expect_eq "used_memory_peak is at least used_memory" 1 "$(( $(mem used_memory_pe
 # COMMAND LIST / GETKEYS, INFO's errorstats and commandstats' rejected calls
 expect_eq "COMMAND LIST FILTERBY ACLCAT bitmap" "bitcount bitfield bitfield_ro bitop bitpos getbit setbit" \
     "$(cli command list filterby aclcat bitmap | sort | tr '\n' ' ' | sed 's/ $//')"
-expect_eq "COMMAND LIST FILTERBY PATTERN config*" "config config|get config|help config|resetstat config|set" \
+expect_eq "COMMAND LIST FILTERBY PATTERN config*" "config config|get config|help config|resetstat config|rewrite config|set" \
     "$(cli command list filterby pattern 'config*' | sort | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "COMMAND GETKEYS mset" "a b" "$(cli command getkeys mset a 1 b 2 | tr '\n' ' ' | sed 's/ $//')"
 expect_eq "COMMAND GETKEYS bitop" "d a b" "$(cli command getkeys bitop and d a b | tr '\n' ' ' | sed 's/ $//')"
