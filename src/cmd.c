@@ -470,32 +470,42 @@ static void unknown_command(client *c, int argc, char **argv, size_t *argvlen)
     buf_release(&msg);
 }
 
+/* What EXEC's commands replied in errors (they are not EXEC's own). */
+uint64_t cmd_exec_inner_errors;
+
 /* A command refused before it ran: count it, and inside MULTI make the
- * EXEC abort, as Redis does. */
-static void rejected(client *c, kvd_cmd *cmd)
+ * EXEC abort, as Redis does. An EXEC refused inside MULTI answers
+ * "EXECABORT Transaction discarded because of: <the reason>" and the
+ * transaction goes. */
+static void rejected(client *c, kvd_cmd *cmd, size_t start)
 {
     if (cmd)
         cmd->rejected++;
+    if (cmd && cmd->fn == cmd_exec && (c->flags & CLIENT_MULTI) && c->out.len > start + 3) {
+        size_t n = c->out.len - start - 3; /* without '-' and CRLF */
+        char *why = xmemdup(c->out.data + start + 1, n);
+        c->out.len = start;
+        reply_errorf(c, "EXECABORT Transaction discarded because of: %.*s", (int)n, why);
+        free(why);
+        multi_discard(c);
+        return;
+    }
     multi_flag_error(c);
 }
 
-void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
+static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t start)
 {
-    db_set_now(kvd_now_ms());
-    c->last_ms = srv.now_ms;
-    srv.stats.commands++;
-    c->ncmds++;
     kvd_cmd *cmd = cmd_lookup(argv[0], argvlen[0]);
     if (!cmd) {
         c->lastcmd = "unknown";
         unknown_command(c, argc, argv, argvlen);
-        rejected(c, NULL);
+        rejected(c, NULL, start);
         return;
     }
     c->lastcmd = cmd->name;
     if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
         reply_errorf(c, "ERR wrong number of arguments for '%s' command", cmd->name);
-        rejected(c, cmd);
+        rejected(c, cmd, start);
         return;
     }
     if (cmd->subs && argc >= 2) {
@@ -503,25 +513,25 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
         if (!sub) {
             static const char *const none[] = {NULL};
             reply_subcommand_error(c, cmd->name, argv[1], argvlen[1], none);
-            rejected(c, cmd);
+            rejected(c, NULL, start); /* as Redis: no commandstats line for it */
             return;
         }
         cmd = sub;
         c->lastcmd = cmd->name;
         if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
             reply_errorf(c, "ERR wrong number of arguments for '%s' command", cmd->name);
-            rejected(c, cmd);
+            rejected(c, cmd, start);
             return;
         }
     }
     if ((c->flags & CLIENT_MULTI) && (cmd->flags & CMD_NOMULTI)) {
         reply_error(c, "ERR Command not allowed inside a transaction");
-        rejected(c, cmd);
+        rejected(c, cmd, start);
         return;
     }
     if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NOAUTH)) {
         reply_error(c, "NOAUTH Authentication required.");
-        rejected(c, cmd);
+        rejected(c, cmd, start);
         return;
     }
     int keypos = 0, denied = acl_check(c->user, cmd, argc, argv, argvlen, &keypos);
@@ -533,48 +543,66 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
             reply_error(c, "NOPERM this user has no permissions to access one of the keys used as arguments");
             cmd_acl_log(c, denied, argv[keypos], argvlen[keypos]);
         }
-        rejected(c, cmd);
+        rejected(c, cmd, start);
         return;
     }
     if ((cmd->flags & CMD_WRITE) && !db_writable()) {
         reply_errorf(c, "MISCONF Errors writing to the WAL file: %s", strerror(-wal_error(srv.wal)));
-        rejected(c, cmd);
+        rejected(c, cmd, start);
         return;
     }
-    if (srv.cfg.maxmemory && db_make_room(1000) < 0 && (cmd->flags & CMD_DENYOOM)) {
+    /* Over maxmemory: commands that may grow memory are refused, and
+     * inside MULTI every command but EXEC, DISCARD, QUIT and RESET (a
+     * queue can grow without end), as Redis does. */
+    int oom_sensitive = (cmd->flags & CMD_DENYOOM) || ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOQUEUE));
+    if (srv.cfg.maxmemory && oom_sensitive && db_make_room(1000) < 0) {
         reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
         srv.stats.oom_rejects++;
-        rejected(c, cmd);
+        rejected(c, cmd, start);
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOQUEUE)) {
         multi_queue(c, cmd, argc, argv, argvlen);
         return;
     }
-    size_t start = c->out.len;
     uint64_t errors0 = srv.stats.errors;
     uint64_t t0 = kvd_mono_ns();
     commit_begin();
-    int was_off = c->flags & CLIENT_REPLY_OFF, was_skip = c->flags & CLIENT_REPLY_SKIP;
-    c->flags &= ~CLIENT_REPLY_SKIP;
     srv.no_touch = (c->flags & CLIENT_NO_TOUCH) && cmd->fn != cmd_touch;
+    cmd_exec_inner_errors = 0;
     cmd->fn(c, argc, argv, argvlen);
     srv.no_touch = 0;
-    /* CLIENT REPLY OFF / SKIP: the reply is dropped (CLIENT REPLY ON's own
-     * +OK goes out; a SKIP applies to the command after it). */
-    if (was_skip || (was_off && (c->flags & CLIENT_REPLY_OFF)))
-        c->out.len = start;
-    if (c->flags & CLIENT_REPLY_SKIP_NEXT)
-        c->flags = (c->flags & ~CLIENT_REPLY_SKIP_NEXT) | CLIENT_REPLY_SKIP;
     /* The reply waits for what the command changed and what it saw. */
     commit_end(c, start);
     uint64_t usec = (kvd_mono_ns() - t0) / 1000;
     cmd->usec += usec;
     cmd->calls++;
-    latency_sample(cmd->flags & CMD_FAST ? "fast-command" : "command", usec / 1000);
-    slowlog_command(c, argc, argv, argvlen, usec);
-    if (srv.stats.errors > errors0)
+    srv.stats.commands++;
+    /* EXEC's own failures only, not those of the commands it ran. */
+    if (srv.stats.errors - errors0 > (cmd->fn == cmd_exec ? cmd_exec_inner_errors : 0))
         cmd->failed++;
+    latency_sample(cmd->flags & CMD_FAST ? "fast-command" : "command", usec / 1000);
+    /* EXEC's commands are logged one by one, not EXEC itself (as Redis). */
+    if (cmd->fn != cmd_exec)
+        slowlog_command(c, argc, argv, argvlen, usec);
+}
+
+void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
+{
+    db_set_now(kvd_now_ms());
+    c->last_ms = srv.now_ms;
+    c->ncmds++;
+    size_t start = c->out.len;
+    int was_off = c->flags & CLIENT_REPLY_OFF, was_skip = c->flags & CLIENT_REPLY_SKIP;
+    c->flags &= ~CLIENT_REPLY_SKIP;
+    dispatch(c, argc, argv, argvlen, start);
+    /* CLIENT REPLY OFF / SKIP: whatever this command replied is dropped,
+     * errors and +QUEUED included (CLIENT REPLY ON's own +OK goes out; a
+     * SKIP applies to the command after it). */
+    if ((was_skip || (was_off && (c->flags & CLIENT_REPLY_OFF))) && c->out.len > start)
+        c->out.len = start;
+    if (c->flags & CLIENT_REPLY_SKIP_NEXT)
+        c->flags = (c->flags & ~CLIENT_REPLY_SKIP_NEXT) | CLIENT_REPLY_SKIP;
 }
 
 /* ---- COMMAND ---- */
@@ -595,7 +623,7 @@ static void add_flag_list(client *c, const kvd_cmd *cmd)
         names[n++] = "fast";
     if (cmd->flags & CMD_NOAUTH)
         names[n++] = "no_auth";
-    reply_array(c, n);
+    reply_set(c, n);
     for (int i = 0; i < n; i++)
         reply_simple(c, names[i]);
 }
@@ -616,7 +644,7 @@ static void command_info(client *c, const kvd_cmd *cmd)
     int ncat = 0;
     for (int i = 0; acl_category_names[i]; i++)
         ncat += (cmd->catmask >> i) & 1;
-    reply_array(c, ncat);
+    reply_set(c, ncat);
     for (int i = 0; acl_category_names[i]; i++) {
         if ((cmd->catmask >> i) & 1) {
             char cat[32];
@@ -624,7 +652,7 @@ static void command_info(client *c, const kvd_cmd *cmd)
             reply_simple(c, cat);
         }
     }
-    reply_array(c, 0); /* tips */
+    reply_set(c, 0); /* tips */
     reply_array(c, 0); /* key specs */
     int nsubs = 0;
     for (const kvd_cmd *s = cmd->subs; s && s->name; s++)

@@ -57,6 +57,9 @@ void cmd_init(void);
 /* Find a command by name, case-insensitively. */
 kvd_cmd *cmd_lookup(const char *name, size_t len);
 
+/* Errors the commands run by the current EXEC replied (not EXEC's own). */
+extern uint64_t cmd_exec_inner_errors;
+
 /* Run one parsed command for c. */
 void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen);
 

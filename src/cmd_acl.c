@@ -129,9 +129,7 @@ static void reply_log(client *c, long long count)
         reply_bulk_str(c, "username");
         reply_bulk(c, e->username, e->ulen);
         reply_bulk_str(c, "age-seconds");
-        char age[32];
-        int n = snprintf(age, sizeof age, "%.3f", (double)(now - e->created_ms) / 1000.0);
-        reply_bulk(c, age, (size_t)n);
+        reply_double(c, (double)(now - e->created_ms) / 1000.0);
         reply_bulk_str(c, "client-info");
         reply_bulk_str(c, e->client_info);
         reply_bulk_str(c, "entry-id");

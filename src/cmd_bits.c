@@ -388,8 +388,8 @@ static void bitfield(client *c, int argc, char **argv, size_t *argvlen, int read
         /* The type: i1..i64 or u1..u63. */
         const char *t = argv[i + 1];
         long long bits;
-        o->sign = argvlen[i + 1] > 1 && (t[0] == 'i' || t[0] == 'I');
-        if (argvlen[i + 1] < 2 || (t[0] != 'i' && t[0] != 'I' && t[0] != 'u' && t[0] != 'U') ||
+        o->sign = argvlen[i + 1] > 1 && t[0] == 'i';
+        if (argvlen[i + 1] < 2 || (t[0] != 'i' && t[0] != 'u') ||
             kvd_str_to_ll(t + 1, argvlen[i + 1] - 1, &bits) < 0 || bits < 1 || bits > (o->sign ? 64 : 63)) {
             reply_error(c, "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported "
                            "but i64 is.");

@@ -338,7 +338,9 @@ void cmd_reset(client *c, int argc, char **argv, size_t *argvlen)
      * the default user (authenticated only if it needs no password). */
     multi_free(c);
     c->resp = 2;
-    c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT | CLIENT_NO_EVICT | CLIENT_NO_TOUCH);
+    /* As Redis 7.0: the name goes, NO-EVICT stays. */
+    c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT | CLIENT_NO_TOUCH);
+    set_name(c, NULL, 0);
     conn_reset_auth(c);
     reply_simple(c, "RESET");
 }

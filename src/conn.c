@@ -715,7 +715,17 @@ void conn_close_all(void)
 void conn_describe(client *c, buf_t *out)
 {
     int64_t now = kvd_now_ms();
-    const char *flags = c->flags & CLIENT_MULTI ? "x" : "N";
+    char flags[8];
+    int nf = 0;
+    if (c->flags & CLIENT_MULTI)
+        flags[nf++] = 'x';
+    if (c->flags & CLIENT_NO_EVICT)
+        flags[nf++] = 'e';
+    if (c->flags & CLIENT_NO_TOUCH)
+        flags[nf++] = 'T';
+    if (!nf)
+        flags[nf++] = 'N';
+    flags[nf] = '\0';
     buf_appendf(out,
                 "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
                 "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu "

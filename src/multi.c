@@ -5,6 +5,7 @@
 #include "cmd.h"
 #include "commit.h"
 #include "db.h"
+#include "slowlog.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -144,10 +145,17 @@ static void discard(client *c)
         for (int i = 0; i < m->nq; i++)
             free(m->q[i].argv);
         m->nq = 0;
+        srv.clients_mem = srv.clients_mem > m->bytes ? srv.clients_mem - m->bytes : 0;
         m->bytes = 0;
         m->writes = m->denyoom = 0;
     }
     c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_EXEC);
+}
+
+void multi_discard(client *c)
+{
+    discard(c);
+    unwatch_all(c);
 }
 
 void multi_free(client *c)
@@ -190,6 +198,8 @@ void multi_queue(client *c, kvd_cmd *cmd, int argc, char **argv, size_t *argvlen
     }
     m->q[m->nq++] = q;
     m->bytes += bytes;
+    /* Counted against maxmemory at once, not at the next cron. */
+    srv.clients_mem += bytes;
     m->writes += (cmd->flags & CMD_WRITE) != 0;
     m->denyoom += (cmd->flags & CMD_DENYOOM) != 0;
     reply_simple(c, "QUEUED");
@@ -197,7 +207,7 @@ void multi_queue(client *c, kvd_cmd *cmd, int argc, char **argv, size_t *argvlen
 
 size_t multi_memory(const client *c)
 {
-    return c->mstate ? c->mstate->bytes + sizeof(queued) * (size_t)c->mstate->capq : 0;
+    return c->mstate && c->mstate->nq ? c->mstate->bytes + sizeof(queued) * (size_t)c->mstate->capq : 0;
 }
 
 int multi_count(const client *c)
@@ -249,7 +259,8 @@ void multi_touch_all(void)
     for (size_t b = 0; b < NBUCKETS; b++)
         for (wkey *k = buckets[b]; k; k = k->next)
             if (table_peek(srv.db, k->key, k->klen))
-                dirty_watchers(k, 0);
+                /* A key already expired when watched "changes" by going: no change (Redis 7). */
+                dirty_watchers(k, present_but_expired(k->key, k->klen));
 }
 
 /* A watched key that was live at WATCH and has expired since (even if
@@ -359,22 +370,27 @@ void cmd_exec(client *c, int argc, char **argv, size_t *argvlen)
     for (int i = 0; i < n; i++) {
         queued *q = &m->q[i];
         int keypos = 0, denied = acl_check(c->user, q->cmd, q->argc, q->argv, q->argvlen, &keypos);
+        uint64_t errors0 = srv.stats.errors;
         if (denied) {
-            /* The user's rules may have changed since the command was queued. */
-            if (denied == ACL_DENIED_CMD)
-                reply_errorf(c, "NOPERM this user has no permissions to run the '%s' command", q->cmd->name);
-            else
-                reply_error(c, "NOPERM this user has no permissions to access one of the keys used as arguments");
-            q->cmd->failed++;
+            /* The user's rules changed since the command was queued. */
+            reply_errorf(c, "NOPERM ACLs rules changed between the moment the transaction was accumulated and "
+                            "the EXEC call. This command is no longer allowed for the following reason: %s",
+                         denied == ACL_DENIED_CMD ? "no permission to execute the command or subcommand"
+                                                  : "no permission to touch the specified keys");
+            q->cmd->rejected++;
+            cmd_exec_inner_errors += srv.stats.errors - errors0;
             continue;
         }
-        uint64_t errors0 = srv.stats.errors;
         uint64_t t0 = kvd_mono_ns();
         q->cmd->fn(c, q->argc, q->argv, q->argvlen);
-        q->cmd->usec += (kvd_mono_ns() - t0) / 1000;
+        uint64_t usec = (kvd_mono_ns() - t0) / 1000;
+        q->cmd->usec += usec;
         q->cmd->calls++;
+        srv.stats.commands++;
         if (srv.stats.errors > errors0)
             q->cmd->failed++;
+        cmd_exec_inner_errors += srv.stats.errors - errors0;
+        slowlog_command(c, q->argc, q->argv, q->argvlen, usec);
     }
     wal_txn_end(srv.wal);
     discard(c);

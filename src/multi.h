@@ -19,6 +19,9 @@ void multi_queue(client *c, struct kvd_cmd *cmd, int argc, char **argv, size_t *
 /* A command c sent inside MULTI was refused: EXEC will abort. */
 void multi_flag_error(client *c);
 
+/* Drop c's transaction (MULTI ends) and its watches. */
+void multi_discard(client *c);
+
 /* c goes away: drop its transaction and its watches. */
 void multi_free(client *c);
 

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 
 void resp_parser_init(resp_parser *p, const resp_limits *lim)
@@ -284,6 +285,31 @@ void resp_scan_init(resp_scan *s, long long bulk_max, long long array_max)
     s->array_max = array_max > 0 ? array_max : (1LL << 32);
 }
 
+static int valid_bignum(const char *p, size_t n)
+{
+    size_t i = n && (p[0] == '-' || p[0] == '+');
+    if (i >= n)
+        return 0;
+    for (; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return 1;
+}
+
+static int valid_double(const char *p, size_t n)
+{
+    char tmp[64];
+    if (n == 0 || n >= sizeof tmp)
+        return 0;
+    memcpy(tmp, p, n);
+    tmp[n] = '\0';
+    if (!strcmp(tmp, "inf") || !strcmp(tmp, "-inf") || !strcmp(tmp, "nan") || !strcmp(tmp, "-nan"))
+        return 1;
+    char *end;
+    strtod(tmp, &end);
+    return end == tmp + n && !isspace((unsigned char)tmp[0]);
+}
+
 /* The line starting at p (up to "\r\n"): its end, or NULL if incomplete. */
 static const char *line_end(const char *p, const char *end)
 {
@@ -317,8 +343,18 @@ long long resp_scan_reply(resp_scan *s, const char *buf, size_t len)
         switch (*p) {
         case '+':
         case '-':
-        case ',': /* RESP3 double */
-        case '(': /* RESP3 big number */
+            break;
+        case ',': /* RESP3 double: a number, inf, -inf or nan */
+            if (!valid_double(p + 1, (size_t)(cr - p - 1))) {
+                s->err = "bad double reply";
+                return -1;
+            }
+            break;
+        case '(': /* RESP3 big number: [-]digits */
+            if (!valid_bignum(p + 1, (size_t)(cr - p - 1))) {
+                s->err = "bad big number reply";
+                return -1;
+            }
             break;
         case '_': /* RESP3 null */
             if (cr != p + 1) {
@@ -349,6 +385,10 @@ long long resp_scan_reply(resp_scan *s, const char *buf, size_t len)
             if (v >= 0) {
                 if (len - next < (size_t)v + 2)
                     return 0; /* the payload is not all here: rescan this header later */
+                if (*p == '=' && buf[next + 3] != ':') {
+                    s->err = "bad verbatim string reply";
+                    return -1;
+                }
                 if (buf[next + (size_t)v] != '\r' || buf[next + (size_t)v + 1] != '\n') {
                     s->err = "bulk reply not ended by CRLF";
                     return -1;

@@ -56,8 +56,8 @@ static int redacted(int argc, char **argv, size_t *argvlen, int i)
     if (arg_is(argv[0], argvlen[0], "config") && argc > 1 && arg_is(argv[1], argvlen[1], "set") && i >= 3 &&
         i % 2 == 1)
         return arg_is(argv[i - 1], argvlen[i - 1], "requirepass");
-    if (arg_is(argv[0], argvlen[0], "acl") && argc > 1 && arg_is(argv[1], argvlen[1], "setuser") && i >= 3)
-        return argvlen[i] > 0 && strchr("><#!", argv[i][0]);
+    if (arg_is(argv[0], argvlen[0], "acl") && argc > 1 && arg_is(argv[1], argvlen[1], "setuser"))
+        return i >= 2; /* as Redis: the user and every rule */
     return 0;
 }
 
@@ -152,7 +152,7 @@ void cmd_slowlog(client *c, int argc, char **argv, size_t *argvlen)
             "    client name",
             "LEN", "    Return the length of the slowlog.",
             "RESET", "    Reset the slowlog.",
-            "HELP", "    Print this help."};
+            "HELP", "    Prints this help."};
         reply_lines(c, help, KVD_ARRAY_SIZE(help));
     } else {
         static const char *const known[] = {"get", "len", "reset", "help", NULL};

@@ -174,6 +174,31 @@ START_TEST(test_many_args)
 }
 END_TEST
 
+/* The reply scanner: RESP3 types measured whole, malformed ones refused. */
+static long long scan(const char *r)
+{
+    resp_scan sc;
+    resp_scan_init(&sc, 0, 0);
+    return resp_scan_reply(&sc, r, strlen(r));
+}
+
+START_TEST(test_resp3_replies)
+{
+    const char *good = "%2\r\n$1\r\na\r\n~2\r\n#t\r\n,1.5\r\n$1\r\nb\r\n>1\r\n(-12345678901234567890\r\n";
+    ck_assert_int_eq(scan(good), (long long)strlen(good));
+    ck_assert_int_eq(scan("_\r\n"), 3);
+    ck_assert_int_eq(scan(",inf\r\n"), 6);
+    ck_assert_int_eq(scan(",-1e10\r\n"), 8);
+    ck_assert_int_eq(scan("=8\r\ntxt:abcd\r\n"), 14);
+    ck_assert_int_eq(scan("!3\r\nERR\r\n"), 9);
+    ck_assert_int_eq(scan("%1\r\n$1\r\na\r\n"), 0); /* a map's value still to come */
+    static const char *const bad[] = {",abc\r\n", ",\r\n", "(\r\n", "(12x\r\n", "=4\r\ntxt-\r\n",
+                                      "=3\r\ntxt\r\n", "#x\r\n", "_x\r\n", "|1\r\n+a\r\n+b\r\n:1\r\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(scan(bad[i]) == -1, "accepted %s", bad[i]);
+}
+END_TEST
+
 START_TEST(test_encoders)
 {
     buf_t b = BUF_INIT(&pool);
@@ -209,6 +234,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_limits);
     tcase_add_test(tc, test_many_args);
     tcase_add_test(tc, test_encoders);
+    tcase_add_test(tc, test_resp3_replies);
     suite_add_tcase(s, tc);
     return s;
 }

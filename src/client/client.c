@@ -692,6 +692,12 @@ KVD_API int kvd_get_reply(kvd_context *c, kvd_reply **reply)
             if (resp_build_reply(&reply_fns, NULL, k->ibuf + k->ipos, (size_t)n, &obj) < 0)
                 return set_err(c, KVD_ERR_OOM, "out of memory for the reply");
             k->ipos += (size_t)n;
+            if (((kvd_reply *)obj)->type == KVD_REPLY_PUSH) {
+                /* Out-of-band (RESP3 push: invalidations, pub/sub): not the
+                 * reply to any command, so it must not take one's place. */
+                kvd_reply_free(obj);
+                continue;
+            }
             k->pending--;
             if (k->ipos == k->ilen && k->icap > (1u << 20)) {
                 free(k->ibuf); /* do not keep a huge buffer after a huge reply */

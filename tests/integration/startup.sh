@@ -99,10 +99,15 @@ expect_eq "CONFIG SET" "OK" "$(timeout 10 redis-cli -p "$P2" config set maxmemor
 timeout 10 redis-cli -p "$P2" acl setuser app on '>pw' '~app:*' +@read >/dev/null
 expect_eq "CONFIG REWRITE" "OK" "$(timeout 10 redis-cli -p "$P2" config rewrite)"
 expect_eq "the comments are all there" "$(grep -c '^#' "$S/conf/kvd.conf")" "$(grep -c '^#' "$T/rw.conf" | awk '{print $1 - 1}')"
-expect_match "maxmemory rewritten in place" "^maxmemory 104857600$" "$(grep '^maxmemory ' "$T/rw.conf")"
+expect_match "maxmemory rewritten in place, in Redis's units" "^maxmemory 100mb$" "$(grep '^maxmemory ' "$T/rw.conf")"
 expect_eq "unchanged lines kept as written" "proto-max-bulk-len 512mb" "$(grep '^proto-max-bulk-len' "$T/rw.conf")"
 expect_match "the users written" "^user app on #[0-9a-f]{64} ~app:\* resetchannels -@all \+@read$" "$(grep '^user app' "$T/rw.conf")"
 expect_eq "the file's mode kept" "640" "$(stat -c %a "$T/rw.conf")"
+cp "$T/rw.conf" "$T/rw.conf.saved"
+rm "$T/rw.conf"
+expect_eq "CONFIG REWRITE after the file was deleted: written anew" "OK" "$(timeout 10 redis-cli -p "$P2" config rewrite)"
+expect_match "... with what differs from the defaults" "^maxmemory 100mb$" "$(grep '^maxmemory ' "$T/rw.conf")"
+cp "$T/rw.conf.saved" "$T/rw.conf"
 stop_kvd
 expect_eq "the rewritten file is valid" "configuration OK" "$("$KVD" --test-config "$T/rw.conf" 2>&1)"
 "$KVD" "$T/rw.conf" --bind 127.0.0.1 --logfile "$T/rw2.log" &
