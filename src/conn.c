@@ -159,6 +159,33 @@ static int over_soft_limit(const client *c)
     return srv.cfg.obuf_soft > 0 && (long long)(c->out.len + c->inflight) > srv.cfg.obuf_soft;
 }
 
+/* Output the peer is not taking: whatever made it (replies, or what TLS
+ * sends on its own, such as answers to key updates), the limits are the
+ * same. Closes c (returns -1) past the unauthenticated cap or the hard
+ * limit; stops reading from it past the soft limit. */
+static int output_limits(client *c)
+{
+    size_t pending = c->out.len + c->inflight;
+    if (!(c->flags & CLIENT_AUTHENTICATED) && pending > UNAUTH_MAX_OUTPUT) {
+        log_verbose("closing client id=%llu addr=%s: %zu bytes of output unread before AUTH",
+                    (unsigned long long)c->id, c->addr, pending);
+        client_close(c);
+        return -1;
+    }
+    if (srv.cfg.obuf_hard > 0 && (long long)pending > srv.cfg.obuf_hard) {
+        log_warning("closing client id=%llu addr=%s: output buffer of %zu bytes is over the hard "
+                    "limit (client-output-buffer-limit)",
+                    (unsigned long long)c->id, c->addr, pending);
+        client_close(c);
+        return -1;
+    }
+    if (over_soft_limit(c) && !(c->flags & (CLIENT_READ_PAUSED | CLIENT_CLOSING | CLIENT_LINGER))) {
+        c->flags |= CLIENT_READ_PAUSED;
+        uv_read_stop(&c->h.stream);
+    }
+    return 0;
+}
+
 static void maybe_resume(client *c)
 {
     if (!(c->flags & CLIENT_READ_PAUSED) || (c->flags & CLIENT_CLOSING))
@@ -496,8 +523,10 @@ int conn_write_pooled(client *c, char *data, size_t len, size_t cap)
         c->inflight -= w->len;
         pool_put(&srv.pool, data, cap);
         free(w);
+        return rc;
     }
-    return rc;
+    output_limits(c);
+    return 0;
 }
 
 /* ------------------------------------------------------------- connections */

@@ -296,7 +296,10 @@ int server_run(void)
     }
     srv.stats.ops_sample_ms = kvd_now_ms();
     srv.last_save_ms = kvd_now_ms();
-    log_notice("ready to accept connections%s%s%s (port %d%s%s)", "", "", "", srv.cfg.port,
+    char tlsport[32] = "";
+    if (srv.cfg.tls_port)
+        snprintf(tlsport, sizeof tlsport, ", tls-port %d", srv.cfg.tls_port);
+    log_notice("ready to accept connections (port %d%s%s%s)", srv.cfg.port, tlsport,
                srv.has_unix ? ", unix socket " : "", srv.has_unix ? srv.cfg.unixsocket : "");
     uv_run(srv.loop, UV_RUN_DEFAULT);
     return srv.exit_code;

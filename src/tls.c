@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <strings.h>
 
 #include <openssl/err.h>
@@ -462,6 +464,18 @@ static int ssl_err(char *err, size_t errlen, const char *what)
     return -1;
 }
 
+static int passphrase_asked;
+
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    passphrase_asked = 1;
+    return 0;
+}
+
 static int build_context(SSL_CTX *x, const kvd_config *cfg, char *err, size_t errlen)
 {
     char what[PATH_MAX + 128];
@@ -475,6 +489,9 @@ static int build_context(SSL_CTX *x, const kvd_config *cfg, char *err, size_t er
     SSL_CTX_set_session_id_context(x, (const unsigned char *)"kvd", 3);
     if (set_protocols(x, cfg->tls_protocols, err, errlen) < 0)
         return -1;
+    /* Never prompt for a passphrase (kvd would hang at a terminal): an
+     * encrypted key fails to load and is reported as such. */
+    SSL_CTX_set_default_passwd_cb(x, no_passphrase);
     snprintf(what, sizeof what, "tls-cert-file %s: cannot load the certificate", cfg->tls_cert_file);
     if (SSL_CTX_use_certificate_chain_file(x, cfg->tls_cert_file) != 1)
         return ssl_err(err, errlen, what);
@@ -482,12 +499,27 @@ static int build_context(SSL_CTX *x, const kvd_config *cfg, char *err, size_t er
     snprintf(mismatch, sizeof mismatch, "tls-key-file %s is not the key of tls-cert-file %s", cfg->tls_key_file,
              cfg->tls_cert_file);
     snprintf(what, sizeof what, "tls-key-file %s: cannot load the private key", cfg->tls_key_file);
-    if (SSL_CTX_use_PrivateKey_file(x, cfg->tls_key_file, SSL_FILETYPE_PEM) != 1)
+    passphrase_asked = 0;
+    if (SSL_CTX_use_PrivateKey_file(x, cfg->tls_key_file, SSL_FILETYPE_PEM) != 1) {
+        if (passphrase_asked) {
+            ERR_clear_error();
+            snprintf(err, errlen, "tls-key-file %s is encrypted with a passphrase: kvd needs it unencrypted "
+                                  "(openssl pkey -in %s -out plain.key), readable only by kvd's user",
+                     cfg->tls_key_file, cfg->tls_key_file);
+            return -1;
+        }
         return ssl_err(err, errlen, ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH ? mismatch : what);
+    }
     if (SSL_CTX_check_private_key(x) != 1)
         return ssl_err(err, errlen, mismatch);
     const char *cafile = cfg->tls_ca_cert_file[0] ? cfg->tls_ca_cert_file : NULL;
     const char *cadir = cfg->tls_ca_cert_dir[0] ? cfg->tls_ca_cert_dir : NULL;
+    struct stat dst;
+    if (cadir && (stat(cadir, &dst) < 0 || !S_ISDIR(dst.st_mode) || access(cadir, R_OK | X_OK) < 0)) {
+        snprintf(err, errlen, "tls-ca-cert-dir %s: %s", cadir,
+                 stat(cadir, &dst) < 0 ? strerror(errno) : !S_ISDIR(dst.st_mode) ? "not a directory" : strerror(errno));
+        return -1;
+    }
     if (cafile || cadir) {
         snprintf(what, sizeof what, "%s %s: cannot load the CA certificates", cafile ? "tls-ca-cert-file" : "tls-ca-cert-dir",
                  cafile ? cafile : cadir);

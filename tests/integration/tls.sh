@@ -75,6 +75,17 @@ startup_err "an unknown protocol" "tls-protocols: unknown protocol 'SSLv3'" "${T
 startup_err "bad ciphers" "tls-ciphers 'NOSUCHCIPHER'" "${TLS_ARGS[@]}" --tls-ciphers NOSUCHCIPHER
 out=$("$KVD" --test-config --tls-port 6390 "${TLS_ARGS[@]}" 2>&1)
 expect_eq "--test-config loads the certificates" "configuration OK" "$out"
+openssl pkey -in "$C/server.key" -aes256 -passout pass:abcd -out "$T/enc.key" 2>/dev/null
+startup_err "an encrypted key (no prompt, even on a terminal)" "tls-key-file $T/enc.key is encrypted with a passphrase" \
+    --tls-cert-file "$C/server.crt" --tls-key-file "$T/enc.key" --tls-auth-clients no
+if command -v script >/dev/null; then
+    out=$(timeout 20 script -qc "$KVD --test-config --tls-port 1 --tls-cert-file $C/server.crt --tls-key-file $T/enc.key --tls-auth-clients no" /dev/null); rc=$?
+    expect_match "... and on a terminal it does not wait for a passphrase" "is encrypted with a passphrase" "$out"
+fi
+startup_err "a missing tls-ca-cert-dir" "tls-ca-cert-dir $T/nodir: No such file or directory" \
+    --tls-cert-file "$C/server.crt" --tls-key-file "$C/server.key" --tls-ca-cert-dir "$T/nodir"
+startup_err "a tls-ca-cert-dir that is a file" "tls-ca-cert-dir $C/ca.crt: not a directory" \
+    --tls-cert-file "$C/server.crt" --tls-key-file "$C/server.key" --tls-ca-cert-dir "$C/ca.crt"
 
 # ---- a kvd with client certificates optional, one with them required ----
 start_tls strict --tls-auth-clients yes || fail "start the strict server"
@@ -243,6 +254,27 @@ expect_match "over the soft limit too long: disconnected" "connected_clients:1" 
 kill "$SLOW" 2>/dev/null
 wait "$SLOW" 2>/dev/null
 exec {slowfd}>&-
+cli config set client-output-buffer-limit "normal 1gb 64mb 0" >/dev/null
+
+# ---- what TLS sends on its own counts against the output limits ----
+# A client that asks for key updates without end and never reads: each
+# makes kvd answer with one of its own. Before AUTH it is cut at 1 KiB
+# of unread output; after, it is paused at the soft limit.
+peak() { awk '/^VmHWM:/ {print $2}' "/proc/$KPID/status"; }
+cli config set requirepass pw >/dev/null
+before=$(peak)
+sent=$(timeout 120 "$B/tests/tlsflood" "$TPORT" 3000000)
+expect_match "unauthenticated key-update flood: cut off" "^[0-9]+$" "$sent"
+expect_eq "... long before 3000000 updates" 1 "$([ "${sent:-3000000}" -lt 3000000 ] && echo 1 || echo 0)"
+expect_match "... and logged" "bytes of output unread before AUTH" "$(cat "$T/main.log")"
+cli -a pw --no-auth-warning config set requirepass "" >/dev/null
+cli config set client-output-buffer-limit "normal 0 2mb 0" >/dev/null
+timeout 120 "$B/tests/tlsflood" "$TPORT" 300000 >/dev/null
+grow=$(( ($(peak) - before) / 1024 ))
+bound=32
+ldd "$KVD" 2>/dev/null | grep -q libasan && bound=256
+[ ${#VG[@]} -gt 0 ] && bound=256
+expect_between "key-update floods: peak RSS growth (MB)" -1000 "$bound" "$grow"
 cli config set client-output-buffer-limit "normal 1gb 64mb 0" >/dev/null
 
 # ---- protocol versions; protected mode ----
