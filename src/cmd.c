@@ -138,6 +138,7 @@ static kvd_cmd table[] = {
     {"acl", cmd_acl, -2, 0, 0, 0, 0, "server", "6.0.0", "O(N)", "Users and their permissions: SETUSER, GETUSER, DELUSER, LIST, USERS, WHOAMI, CAT, GENPASS, LOG, SAVE, LOAD, DRYRUN.", "@slow", 0, 0, acl_subs, RT},
     {"slowlog", cmd_slowlog, -2, 0, 0, 0, 0, "server", "2.2.12", "O(N)", "The slow log: GET, LEN, RESET.", "@slow", 0, 0, slowlog_subs, RT},
     {"latency", cmd_latency, -2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "The latency monitor: LATEST, HISTORY, RESET, DOCTOR.", "@slow", 0, 0, latency_subs, RT},
+    {"monitor", cmd_monitor, 1, ADM, 0, 0, 0, "server", "1.0.0", "O(1)", "Listens for all requests received by the server in real-time.", "@admin @slow @dangerous", 0, 0, NULL, RT},
     {"compact", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "0.1.0", "O(1)", "Compacts the WAL in the background (kvd's name for BGREWRITEAOF).", "@admin @slow @dangerous", 0, 0, NULL, RT},
     /* transactions */
     {"multi", cmd_multi, 1, F | NQ, 0, 0, 0, "transactions", "1.2.0", "O(1)", "Starts a transaction.", "@fast @transaction", 0, 0, NULL, RT},
@@ -470,6 +471,96 @@ static void unknown_command(client *c, int argc, char **argv, size_t *argvlen)
     buf_release(&msg);
 }
 
+/* ---- MONITOR ---- */
+
+static client **monitors;
+static int nmonitors, capmonitors;
+
+void cmd_monitor_forget(client *c)
+{
+    for (int i = 0; i < nmonitors; i++) {
+        if (monitors[i] == c) {
+            monitors[i] = monitors[--nmonitors];
+            return;
+        }
+    }
+}
+
+void cmd_monitor(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    KVD_UNUSED(argv);
+    KVD_UNUSED(argvlen);
+    if (!(c->flags & CLIENT_MONITOR)) {
+        if (nmonitors == capmonitors) {
+            capmonitors = capmonitors ? capmonitors * 2 : 4;
+            monitors = xrealloc(monitors, sizeof(*monitors) * (size_t)capmonitors);
+        }
+        monitors[nmonitors++] = c;
+        c->flags |= CLIENT_MONITOR;
+    }
+    reply_ok(c);
+}
+
+/* Arguments that MONITOR must not show (passwords). */
+static int monitor_redacted(int argc, char **argv, size_t *argvlen, int i)
+{
+    if (arg_is(argv[0], argvlen[0], "auth"))
+        return i > 0;
+    if (arg_is(argv[0], argvlen[0], "hello"))
+        for (int j = 2; j < i && j < argc; j++)
+            if (arg_is(argv[j], argvlen[j], "auth") && i <= j + 2)
+                return 1;
+    return 0;
+}
+
+/* c ran cmd: every monitor gets a line, as Redis writes it:
+ * +<unix time with µs> [0 <addr>] "arg" "arg"... Admin commands are not
+ * shown (their arguments may be secrets), nor refused ones. */
+void cmd_monitor_feed(client *c, const kvd_cmd *cmd, int argc, char **argv, size_t *argvlen)
+{
+    if (!nmonitors || (cmd->flags & CMD_ADMIN))
+        return;
+    buf_t line = BUF_INIT(&srv.pool);
+    int64_t us = kvd_now_us();
+    buf_appendf(&line, "+%lld.%06lld [0 %s]", (long long)(us / 1000000), (long long)(us % 1000000),
+                (c->flags & CLIENT_UNIX) ? "unix" : c->addr);
+    for (int i = 0; i < argc; i++) {
+        buf_puts(&line, " \"");
+        if (monitor_redacted(argc, argv, argvlen, i)) {
+            buf_puts(&line, "(redacted)");
+        } else {
+            for (size_t j = 0; j < argvlen[i]; j++) {
+                unsigned char ch = (unsigned char)argv[i][j];
+                switch (ch) {
+                case '\\': buf_puts(&line, "\\\\"); break;
+                case '"': buf_puts(&line, "\\\""); break;
+                case '\n': buf_puts(&line, "\\n"); break;
+                case '\r': buf_puts(&line, "\\r"); break;
+                case '\t': buf_puts(&line, "\\t"); break;
+                case '\a': buf_puts(&line, "\\a"); break;
+                case '\b': buf_puts(&line, "\\b"); break;
+                default:
+                    if (ch < 0x20 || ch >= 0x7f)
+                        buf_appendf(&line, "\\x%02x", ch);
+                    else
+                        buf_putc(&line, (char)ch);
+                }
+            }
+        }
+        buf_putc(&line, '"');
+    }
+    buf_puts(&line, "\r\n");
+    for (int i = 0; i < nmonitors; i++) {
+        client *m = monitors[i];
+        if (m->flags & (CLIENT_CLOSING | CLIENT_CLOSE_AFTER_REPLY | CLIENT_LINGER))
+            continue;
+        buf_append(&m->out, line.data, line.len);
+        conn_send_later(m);
+    }
+    buf_release(&line);
+}
+
 /* What EXEC's commands replied in errors (they are not EXEC's own). */
 uint64_t cmd_exec_inner_errors;
 
@@ -582,6 +673,8 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
     if (srv.stats.errors - errors0 > (cmd->fn == cmd_exec ? cmd_exec_inner_errors : 0))
         cmd->failed++;
     latency_sample(cmd->flags & CMD_FAST ? "fast-command" : "command", usec / 1000);
+    /* After it ran (EXEC after the commands it ran), as Redis. */
+    cmd_monitor_feed(c, cmd, argc, argv, argvlen);
     /* EXEC's commands are logged one by one, not EXEC itself (as Redis). */
     if (cmd->fn != cmd_exec)
         slowlog_command(c, argc, argv, argvlen, usec);

@@ -57,6 +57,11 @@ void cmd_init(void);
 /* Find a command by name, case-insensitively. */
 kvd_cmd *cmd_lookup(const char *name, size_t len);
 
+/* MONITOR: a line for every monitor about a command c ran; forget a
+ * monitor that goes away. */
+void cmd_monitor_feed(client *c, const kvd_cmd *cmd, int argc, char **argv, size_t *argvlen);
+void cmd_monitor_forget(client *c);
+
 /* Errors the commands run by the current EXEC replied (not EXEC's own). */
 extern uint64_t cmd_exec_inner_errors;
 
@@ -118,7 +123,7 @@ CMD_DECL(cmd_ping); CMD_DECL(cmd_echo); CMD_DECL(cmd_quit); CMD_DECL(cmd_reset);
 CMD_DECL(cmd_auth); CMD_DECL(cmd_hello); CMD_DECL(cmd_client); CMD_DECL(cmd_command);
 CMD_DECL(cmd_config); CMD_DECL(cmd_info); CMD_DECL(cmd_dbsize); CMD_DECL(cmd_flushdb);
 CMD_DECL(cmd_flushall); CMD_DECL(cmd_time); CMD_DECL(cmd_shutdown); CMD_DECL(cmd_lastsave);
-CMD_DECL(cmd_bgrewriteaof); CMD_DECL(cmd_acl); CMD_DECL(cmd_slowlog); CMD_DECL(cmd_latency);
+CMD_DECL(cmd_bgrewriteaof); CMD_DECL(cmd_acl); CMD_DECL(cmd_slowlog); CMD_DECL(cmd_latency); CMD_DECL(cmd_monitor);
 /* transactions */
 CMD_DECL(cmd_multi); CMD_DECL(cmd_exec); CMD_DECL(cmd_discard); CMD_DECL(cmd_watch); CMD_DECL(cmd_unwatch);
 /* strings */

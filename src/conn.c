@@ -752,6 +752,8 @@ void conn_describe(client *c, buf_t *out)
         flags[nf++] = 'e';
     if (c->flags & CLIENT_NO_TOUCH)
         flags[nf++] = 'T';
+    if (c->flags & CLIENT_MONITOR)
+        flags[nf++] = 'O';
     if (!nf)
         flags[nf++] = 'N';
     flags[nf] = '\0';

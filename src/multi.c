@@ -391,6 +391,7 @@ void cmd_exec(client *c, int argc, char **argv, size_t *argvlen)
             q->cmd->failed++;
         cmd_exec_inner_errors += srv.stats.errors - errors0;
         slowlog_command(c, q->argc, q->argv, q->argvlen, usec);
+        cmd_monitor_feed(c, q->cmd, q->argc, q->argv, q->argvlen);
     }
     wal_txn_end(srv.wal);
     discard(c);

@@ -36,6 +36,7 @@
 #define CLIENT_REPLY_SKIP_NEXT 0x4000 /* ... set by the SKIP itself: the next command's */
 #define CLIENT_NO_EVICT 0x8000        /* CLIENT NO-EVICT on */
 #define CLIENT_NO_TOUCH 0x10000       /* CLIENT NO-TOUCH on: reads leave keys' LRU/LFU alone */
+#define CLIENT_MONITOR 0x20000        /* MONITOR: gets a line for every command run */
 
 /* A span of a client's replies not yet sent (commit.c): from out[off] to
  * the next span (or the end), sent only once seq is acknowledged (written,

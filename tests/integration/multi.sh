@@ -109,6 +109,22 @@ EOF
 expect_eq "$(wc -l <"$T/redis.out") transaction replies: kvd's lines that differ from Redis's" "" \
     "$(diff "$T/redis.out" "$T/kvd.out" | head -20)"
 
+# MONITOR: the same lines as Redis (times and addresses aside): commands
+# after they ran, EXEC after its commands, passwords redacted, admin and
+# refused commands not shown.
+monitor_lines() { # port
+    (wait_for 30 "timeout 5 redis-cli -p $1 client list | grep -q 'flags=O'"
+     timeout 10 redis-cli -p "$1" set "k y" "$(printf 'v"z\001')" >/dev/null
+     timeout 10 redis-cli -p "$1" auth default x >/dev/null 2>&1
+     timeout 10 redis-cli -p "$1" config get port >/dev/null
+     printf 'MULTI\r\nSET a 1\r\nEXEC\r\nNOSUCH\r\nGET\r\n' | timeout 10 nc -N 127.0.0.1 "$1" >/dev/null
+     timeout 10 redis-cli -p "$1" hello 3 auth default x >/dev/null 2>&1) &
+    local feeder=$!
+    { printf 'MONITOR\r\n'; wait_for 20 '! kill -0 '"$feeder"' 2>/dev/null'; sleep 0.3; } |
+        timeout 30 nc 127.0.0.1 "$1" | tr -d '\r' | sed 's/^+[0-9.]* \[0 [^]]*\]/+T [0 A]/'
+}
+expect_eq "MONITOR lines" "$(monitor_lines "$RPORT")" "$(monitor_lines "$PORT")"
+
 # One transaction is one WAL group: its first line says how many lines.
 cli flushall >/dev/null
 printf 'MULTI\r\nSET g1 a\r\nMSET g2 b g3 c\r\nDEL nope\r\nINCR g4\r\nEXEC\r\n' | timeout 10 nc -N 127.0.0.1 "$PORT" >/dev/null
