@@ -79,6 +79,8 @@ static void client_free_cb(uv_handle_t *h)
     if (c->tls)
         tls_conn_free(c);
     multi_free(c);
+    if (c->flags & CLIENT_MONITOR)
+        cmd_monitor_forget(c);
     buf_release(&c->qbuf);
     buf_release(&c->out);
     resp_parser_free(&c->parser);
