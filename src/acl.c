@@ -878,33 +878,7 @@ int acl_save_file(const char *path)
         acl_describe_user(users[i], &b);
         buf_putc(&b, '\n');
     }
-    size_t plen = strlen(path);
-    char *tmp = xmalloc(plen + 32);
-    snprintf(tmp, plen + 32, "%s.tmp-%d", path, (int)getpid());
-    int rc = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        rc = -errno;
-    } else {
-        rc = kvd_write_all(fd, b.data ? b.data : "", b.len);
-        if (rc == 0 && fsync(fd) < 0)
-            rc = -errno;
-        if (close(fd) < 0 && rc == 0)
-            rc = -errno;
-        if (rc == 0 && rename(tmp, path) < 0)
-            rc = -errno;
-        if (rc < 0) {
-            unlink(tmp);
-        } else {
-            char *slash = strrchr(tmp, '/');
-            if (slash == tmp)
-                slash[1] = '\0';
-            else if (slash)
-                *slash = '\0';
-            rc = kvd_fsync_dir(slash ? tmp : ".");
-        }
-    }
-    free(tmp);
+    int rc = kvd_replace_file(path, b.data, b.len, 0600);
     buf_release(&b);
     pool_destroy(&pool);
     return rc;

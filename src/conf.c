@@ -709,40 +709,11 @@ int conf_rewrite(const kvd_config *cfg, const char *path, const char *users, poo
     conf_free(&dflt);
     buf_release(&cur);
     buf_release(&def);
-    /* Replace the file: temp in the same directory, fsync, rename, fsync
-     * the directory; its mode kept. */
-    int rc = 0;
+    /* Replace the file crash-safely; its mode kept. */
     struct stat st;
-    mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 07777) : 0600;
-    size_t plen = strlen(path);
-    char *tmp = xmalloc(plen + 32);
-    snprintf(tmp, plen + 32, "%s.rewrite-%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0) {
-        rc = -errno;
-    } else {
-        (void)fchmod(fd, mode);
-        rc = kvd_write_all(fd, out.data ? out.data : "", out.len);
-        if (rc == 0 && fsync(fd) < 0)
-            rc = -errno;
-        if (close(fd) < 0 && rc == 0)
-            rc = -errno;
-        if (rc == 0 && rename(tmp, path) < 0)
-            rc = -errno;
-        if (rc < 0) {
-            unlink(tmp);
-        } else {
-            char *slash = strrchr(tmp, '/');
-            if (slash == tmp)
-                slash[1] = '\0';
-            else if (slash)
-                *slash = '\0';
-            rc = kvd_fsync_dir(slash ? tmp : ".");
-        }
-    }
+    int rc = kvd_replace_file(path, out.data, out.len, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0600);
     if (rc < 0)
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(-rc));
-    free(tmp);
     buf_release(&out);
     return rc < 0 ? -1 : 0;
 }

@@ -136,6 +136,48 @@ int kvd_fsync_dir(const char *dir)
     return rc;
 }
 
+int kvd_fsync_parent(const char *path)
+{
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    int rc = kvd_fsync_dir(slash ? dir : ".");
+    free(dir);
+    return rc;
+}
+
+int kvd_replace_file(const char *path, const void *data, size_t len, unsigned mode)
+{
+    size_t plen = strlen(path);
+    char *tmp = xmalloc(plen + 32);
+    snprintf(tmp, plen + 32, "%s.tmp-%d", path, (int)getpid());
+    int rc = 0;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0) {
+        rc = -errno;
+    } else {
+        if (fchmod(fd, (mode_t)mode) < 0) /* not the umask's idea of it */
+            rc = -errno;
+        if (rc == 0)
+            rc = kvd_write_all(fd, len ? data : "", len);
+        if (rc == 0 && fsync(fd) < 0)
+            rc = -errno;
+        if (close(fd) < 0 && rc == 0)
+            rc = -errno;
+        if (rc == 0 && rename(tmp, path) < 0)
+            rc = -errno;
+        if (rc < 0)
+            unlink(tmp);
+        else
+            rc = kvd_fsync_parent(path);
+    }
+    free(tmp);
+    return rc;
+}
+
 int kvd_mkdir_p(const char *dir, unsigned mode)
 {
     char *p = xstrdup(dir);

@@ -41,6 +41,16 @@ int kvd_write_all(int fd, const void *p, size_t n);
  * in memory the caller frees; NULL with errno set if it cannot be read. */
 char *kvd_read_file(const char *path, size_t *len);
 
+/* fsync the directory that holds path ("." for a bare name).
+ * Returns 0 or -errno. */
+int kvd_fsync_parent(const char *path);
+
+/* Replace the file at path with data[0..len), crash-safely: a temp file
+ * beside it (created with mode), written, fsynced, renamed over path, and
+ * the directory fsynced. The temp file is removed on failure. Returns 0
+ * or -errno. */
+int kvd_replace_file(const char *path, const void *data, size_t len, unsigned mode);
+
 /* fsync the directory dir (to make a rename or a new file in it durable).
  * Returns 0 or -errno. */
 int kvd_fsync_dir(const char *dir);

@@ -277,14 +277,8 @@ int wal_keep_broken(const char *path, uint64_t from, char *kept, size_t keptlen)
         if (rc < 0)
             unlink(kept); /* no half copy left to mislead */
     }
-    if (rc == 0) {
-        char dir[4200];
-        snprintf(dir, sizeof dir, "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        rc = kvd_fsync_dir(slash ? dir : ".");
-    }
+    if (rc == 0)
+        rc = kvd_fsync_parent(path);
     return rc;
 }
 
