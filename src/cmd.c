@@ -502,8 +502,7 @@ void cmd_monitor(client *c, int argc, char **argv, size_t *argvlen)
     reply_ok(c);
 }
 
-/* Arguments that MONITOR must not show (passwords). */
-static int monitor_redacted(int argc, char **argv, size_t *argvlen, int i)
+int cmd_arg_redacted(int argc, char **argv, size_t *argvlen, int i)
 {
     if (arg_is(argv[0], argvlen[0], "auth"))
         return i > 0;
@@ -511,6 +510,11 @@ static int monitor_redacted(int argc, char **argv, size_t *argvlen, int i)
         for (int j = 2; j < i && j < argc; j++)
             if (arg_is(argv[j], argvlen[j], "auth") && i <= j + 2)
                 return 1;
+    if (arg_is(argv[0], argvlen[0], "config") && argc > 1 && arg_is(argv[1], argvlen[1], "set") && i >= 3 &&
+        i % 2 == 1)
+        return arg_is(argv[i - 1], argvlen[i - 1], "requirepass");
+    if (arg_is(argv[0], argvlen[0], "acl") && argc > 1 && arg_is(argv[1], argvlen[1], "setuser"))
+        return i >= 2; /* as Redis: the user and every rule */
     return 0;
 }
 
@@ -527,7 +531,7 @@ void cmd_monitor_feed(client *c, const kvd_cmd *cmd, int argc, char **argv, size
                 (c->flags & CLIENT_UNIX) ? "unix" : c->addr);
     for (int i = 0; i < argc; i++) {
         buf_puts(&line, " \"");
-        if (monitor_redacted(argc, argv, argvlen, i)) {
+        if (cmd_arg_redacted(argc, argv, argvlen, i)) {
             buf_puts(&line, "(redacted)");
         } else {
             for (size_t j = 0; j < argvlen[i]; j++) {
@@ -774,6 +778,7 @@ typedef struct list_ctx {
     int cat;              /* -1: any */
     const char *pat;      /* NULL: any */
     size_t plen;
+    int leaves;           /* containers only through their subcommands */
     long long n;
     int emit;
 } list_ctx;
@@ -781,9 +786,8 @@ typedef struct list_ctx {
 static void list_one(kvd_cmd *cmd, void *ctx)
 {
     list_ctx *l = ctx;
-    if (l->cat >= 0 && !((cmd->catmask >> l->cat) & 1))
-        return;
-    if (l->pat && !glob_match(l->pat, l->plen, cmd->name, strlen(cmd->name), 1))
+    if ((l->cat >= 0 && !((cmd->catmask >> l->cat) & 1)) || (l->leaves && cmd->subs) ||
+        (l->pat && !glob_match(l->pat, l->plen, cmd->name, strlen(cmd->name), 1)))
         return;
     if (l->emit)
         reply_bulk_str(l->c, cmd->name);
@@ -791,36 +795,37 @@ static void list_one(kvd_cmd *cmd, void *ctx)
         l->n++;
 }
 
-/* COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern] */
-static void command_list(client *c, int argc, char **argv, size_t *argvlen)
+void cmd_reply_names(client *c, int cat, const char *pat, size_t plen, int leaves)
 {
-    list_ctx l = {c, -1, NULL, 0, 0, 0};
-    if (argc != 2 && !(argc == 5 && arg_is(argv[2], argvlen[2], "filterby"))) {
-        reply_error(c, ERR_SYNTAX);
-        return;
-    }
-    if (argc == 5) {
-        if (arg_is(argv[3], argvlen[3], "module")) {
-            reply_array(c, 0); /* no modules */
-            return;
-        } else if (arg_is(argv[3], argvlen[3], "aclcat")) {
-            l.cat = acl_category_index(argv[4], argvlen[4]);
-            if (l.cat < 0) {
-                reply_array(c, 0);
-                return;
-            }
-        } else if (arg_is(argv[3], argvlen[3], "pattern")) {
-            l.pat = argv[4];
-            l.plen = argvlen[4];
-        } else {
-            reply_error(c, ERR_SYNTAX);
-            return;
-        }
-    }
+    list_ctx l = {c, cat, pat, plen, leaves, 0, 0};
     cmd_each(list_one, &l);
     reply_array(c, l.n);
     l.emit = 1;
     cmd_each(list_one, &l);
+}
+
+/* COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern] */
+static void command_list(client *c, int argc, char **argv, size_t *argvlen)
+{
+    if (argc != 2 && !(argc == 5 && arg_is(argv[2], argvlen[2], "filterby"))) {
+        reply_error(c, ERR_SYNTAX);
+        return;
+    }
+    if (argc == 2) {
+        cmd_reply_names(c, -1, NULL, 0, 0);
+    } else if (arg_is(argv[3], argvlen[3], "module")) {
+        reply_array(c, 0); /* no modules */
+    } else if (arg_is(argv[3], argvlen[3], "aclcat")) {
+        int cat = acl_category_index(argv[4], argvlen[4]);
+        if (cat < 0)
+            reply_array(c, 0);
+        else
+            cmd_reply_names(c, cat, NULL, 0, 0);
+    } else if (arg_is(argv[3], argvlen[3], "pattern")) {
+        cmd_reply_names(c, -1, argv[4], argvlen[4], 0);
+    } else {
+        reply_error(c, ERR_SYNTAX);
+    }
 }
 
 /* COMMAND GETKEYS command arg...: the key arguments, by the table. */

@@ -57,6 +57,15 @@ void cmd_init(void);
 /* Find a command by name, case-insensitively. */
 kvd_cmd *cmd_lookup(const char *name, size_t len);
 
+/* May argument i of this command be shown (SLOWLOG, MONITOR)? 0 when it
+ * may, 1 for passwords and ACL rules, which show as "(redacted)". */
+int cmd_arg_redacted(int argc, char **argv, size_t *argvlen, int i);
+
+/* Reply with the names of the commands and subcommands in category cat
+ * (-1: any) matching the glob pat (NULL: any); with leaves, containers
+ * only through their subcommands. */
+void cmd_reply_names(client *c, int cat, const char *pat, size_t plen, int leaves);
+
 /* MONITOR: a line for every monitor about a command c ran; forget a
  * monitor that goes away. */
 void cmd_monitor_feed(client *c, const kvd_cmd *cmd, int argc, char **argv, size_t *argvlen);

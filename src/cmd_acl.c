@@ -160,25 +160,6 @@ static void disconnect_user(client *self, const acl_user *u)
     }
 }
 
-typedef struct cat_list {
-    client *c;
-    int ci;
-    long long n;
-    int emit;
-} cat_list;
-
-static void cat_one(kvd_cmd *cmd, void *ctx)
-{
-    cat_list *l = ctx;
-    /* A container is listed through its subcommands. */
-    if (!((cmd->catmask >> l->ci) & 1) || cmd->subs)
-        return;
-    if (l->emit)
-        reply_bulk_str(l->c, cmd->name);
-    else
-        l->n++;
-}
-
 static void acl_cat(client *c, int argc, char **argv, size_t *argvlen)
 {
     if (argc == 2) {
@@ -199,11 +180,7 @@ static void acl_cat(client *c, int argc, char **argv, size_t *argvlen)
         reply_errorf(c, "ERR Unknown category '%.*s'", (int)(argvlen[2] > 64 ? 64 : argvlen[2]), argv[2]);
         return;
     }
-    cat_list l = {c, ci, 0, 0};
-    cmd_each(cat_one, &l);
-    reply_array(c, l.n);
-    l.emit = 1;
-    cmd_each(cat_one, &l);
+    cmd_reply_names(c, ci, NULL, 0, 1);
 }
 
 static void acl_getuser(client *c, const acl_user *u)

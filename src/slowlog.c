@@ -43,24 +43,6 @@ static void slow_trim(long long max)
         slow_free_entry(&slow[--nslow]);
 }
 
-/* Arguments that must not be kept: AUTH's, HELLO's after AUTH, the value
- * of a sensitive CONFIG SET, passwords in ACL SETUSER. */
-static int redacted(int argc, char **argv, size_t *argvlen, int i)
-{
-    if (arg_is(argv[0], argvlen[0], "auth"))
-        return i > 0;
-    if (arg_is(argv[0], argvlen[0], "hello"))
-        for (int j = 2; j < i && j < argc; j++)
-            if (arg_is(argv[j], argvlen[j], "auth") && i <= j + 2)
-                return 1;
-    if (arg_is(argv[0], argvlen[0], "config") && argc > 1 && arg_is(argv[1], argvlen[1], "set") && i >= 3 &&
-        i % 2 == 1)
-        return arg_is(argv[i - 1], argvlen[i - 1], "requirepass");
-    if (arg_is(argv[0], argvlen[0], "acl") && argc > 1 && arg_is(argv[1], argvlen[1], "setuser"))
-        return i >= 2; /* as Redis: the user and every rule */
-    return 0;
-}
-
 static char *copy_arg(const char *p, size_t n, size_t *outlen)
 {
     char *s;
@@ -103,7 +85,7 @@ void slowlog_command(client *c, int argc, char **argv, size_t *argvlen, uint64_t
             int t = snprintf(more, sizeof more, "... (%d more arguments)", argc - SLOW_MAX_ARGS + 1);
             e->argv[i] = xmemdup(more, (size_t)t + 1);
             e->argvlen[i] = (size_t)t;
-        } else if (redacted(argc, argv, argvlen, i)) {
+        } else if (cmd_arg_redacted(argc, argv, argvlen, i)) {
             e->argv[i] = xstrdup("(redacted)");
             e->argvlen[i] = 10;
         } else {
