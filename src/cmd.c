@@ -650,7 +650,9 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
      * inside MULTI every command but EXEC, DISCARD, QUIT and RESET (a
      * queue can grow without end), as Redis does. */
     int oom_sensitive = (cmd->flags & CMD_DENYOOM) || ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOQUEUE));
-    if (srv.cfg.maxmemory && oom_sensitive && db_make_room(1000) < 0) {
+    /* Eviction runs before every command when there is a limit, as in
+     * Redis; only what may grow memory is refused when it cannot free enough. */
+    if (srv.cfg.maxmemory && db_make_room(1000) < 0 && oom_sensitive) {
         reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
         srv.stats.oom_rejects++;
         rejected(c, cmd, start);

@@ -292,19 +292,8 @@ static void client_flush(client *c)
         if (c->out.len == 0 && c->out.cap > POOL_MAX_SIZE)
             buf_release(&c->out);
     }
-    if (!(c->flags & CLIENT_AUTHENTICATED) && c->out.len + c->inflight > UNAUTH_MAX_OUTPUT) {
-        log_verbose("closing client id=%llu addr=%s: %zu bytes of replies unread before AUTH",
-                    (unsigned long long)c->id, c->addr, c->out.len + c->inflight);
-        client_close(c);
+    if (output_limits(c) < 0)
         return;
-    }
-    if (srv.cfg.obuf_hard > 0 && (long long)(c->out.len + c->inflight) > srv.cfg.obuf_hard) {
-        log_warning("closing client id=%llu addr=%s: output buffer of %zu bytes is over the hard "
-                    "limit (client-output-buffer-limit)",
-                    (unsigned long long)c->id, c->addr, c->out.len + c->inflight);
-        client_close(c);
-        return;
-    }
     if ((c->flags & CLIENT_CLOSE_AFTER_REPLY) && c->inflight == 0 && c->out.len == 0 && c->nbars == 0) {
         client_linger(c);
         return;
