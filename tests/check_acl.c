@@ -31,17 +31,24 @@ static void teardown(void)
     pool_destroy(&srv.pool);
 }
 
-/* Apply a space-separated rule string (no quoting) to name. */
+/* Split s in place at spaces (the aclfile's rule: no quoting). */
+static int split_words(char *s, char **argv, size_t *lens, int max)
+{
+    int n = 0;
+    for (char *t = strtok(s, " "); t && n < max; t = strtok(NULL, " ")) {
+        argv[n] = t;
+        lens[n++] = strlen(t);
+    }
+    return n;
+}
+
+/* Apply a space-separated rule string to name. */
 static int set(const char *name, const char *rules, char *err, size_t errlen)
 {
     char *copy = xstrdup(rules);
     char *argv[64];
     size_t lens[64];
-    int n = 0;
-    for (char *t = strtok(copy, " "); t && n < 64; t = strtok(NULL, " ")) {
-        argv[n] = t;
-        lens[n++] = strlen(t);
-    }
+    int n = split_words(copy, argv, lens, 64);
     char dummy[512];
     int rc = acl_setuser(name, strlen(name), n, argv, lens, err ? err : dummy, err ? errlen : sizeof dummy);
     free(copy);
@@ -67,11 +74,7 @@ static int can(const char *name, const char *line, int *keypos)
     char *copy = xstrdup(line);
     char *argv[32];
     size_t lens[32];
-    int argc = 0;
-    for (char *t = strtok(copy, " "); t && argc < 32; t = strtok(NULL, " ")) {
-        argv[argc] = t;
-        lens[argc++] = strlen(t);
-    }
+    int argc = split_words(copy, argv, lens, 32);
     kvd_cmd *cmd = cmd_lookup(argv[0], lens[0]);
     ck_assert_ptr_nonnull(cmd);
     if (cmd->subs && argc > 1)
@@ -389,11 +392,7 @@ START_TEST(test_describe_parses_back_the_same)
         char *copy = xstrdup(line);
         char *argv[256];
         size_t argvlen[256];
-        int argc = 0;
-        for (char *t = strtok(copy, " "); t && argc < 256; t = strtok(NULL, " ")) {
-            argv[argc] = t;
-            argvlen[argc++] = strlen(t);
-        }
+        int argc = split_words(copy, argv, argvlen, 256);
         ck_assert_int_ge(argc, 3);
         acl_detach("again", 5);
         ck_assert_msg(acl_setuser("again", 5, argc - 2, argv + 2, argvlen + 2, err, sizeof err) == 0, "%s: %s", line,

@@ -74,6 +74,23 @@ static void usage(FILE *f)
 
 /* ------------------------------------------------------------ formatting */
 
+/* For n numbered elements: the digits of n in *width, and the prefix of
+ * their continuation lines (prefix, then spaces under "N) "); malloc'd. */
+static char *nested_prefix(const char *prefix, size_t n, int *width)
+{
+    *width = 0;
+    for (; n; n /= 10)
+        (*width)++;
+    size_t plen = strlen(prefix);
+    char *sub = malloc(plen + (size_t)*width + 3);
+    if (!sub)
+        return NULL;
+    memcpy(sub, prefix, plen);
+    memset(sub + plen, ' ', (size_t)*width + 2);
+    sub[plen + (size_t)*width + 2] = '\0';
+    return sub;
+}
+
 /* The human form: nested arrays numbered and indented. prefix is what a
  * continuation line starts with (spaces under the enclosing indexes). */
 static void print_tty(FILE *o, const kvd_reply *r, const char *prefix)
@@ -119,16 +136,10 @@ static void print_tty(FILE *o, const kvd_reply *r, const char *prefix)
             fputs("(empty hash)\n", o);
             break;
         }
-        int width = 0;
-        for (size_t n = pairs; n; n /= 10)
-            width++;
-        size_t plen = strlen(prefix);
-        char *sub = malloc(plen + (size_t)width + 3);
+        int width;
+        char *sub = nested_prefix(prefix, pairs, &width);
         if (!sub)
             return;
-        memcpy(sub, prefix, plen);
-        memset(sub + plen, ' ', (size_t)width + 2);
-        sub[plen + (size_t)width + 2] = '\0';
         for (size_t i = 0; i < pairs; i++) {
             fprintf(o, "%s%*zu# ", i == 0 ? "" : prefix, width, i + 1);
             const kvd_reply *key = r->element[2 * i];
@@ -154,16 +165,10 @@ static void print_tty(FILE *o, const kvd_reply *r, const char *prefix)
             fputs(r->type == KVD_REPLY_SET ? "(empty set)\n" : "(empty array)\n", o);
             break;
         }
-        int width = 0;
-        for (size_t n = r->elements; n; n /= 10)
-            width++;
-        size_t plen = strlen(prefix);
-        char *sub = malloc(plen + (size_t)width + 3);
+        int width;
+        char *sub = nested_prefix(prefix, r->elements, &width);
         if (!sub)
             return;
-        memcpy(sub, prefix, plen);
-        memset(sub + plen, ' ', (size_t)width + 2);
-        sub[plen + (size_t)width + 2] = '\0';
         for (size_t i = 0; i < r->elements; i++) {
             /* The first index follows whatever the caller already printed. */
             fprintf(o, "%s%*zu%c ", i == 0 ? "" : prefix, width, i + 1, r->type == KVD_REPLY_SET ? '~' : ')');
