@@ -490,7 +490,7 @@ static void add_set_options(gen *g, int getex)
 int h_gen(int (*next)(void *), void *ctx, char **argv, size_t *argvlen, char *store)
 {
     gen g = {next, ctx, argv, argvlen, store, 0, 0};
-    switch (pick(&g, 48)) {
+    switch (pick(&g, 52)) {
     case 0: case 1: case 2:
         add_str(&g, "SET"); add_key(&g); add_value(&g); add_set_options(&g, 0); break;
     case 3: add_str(&g, "SETNX"); add_key(&g); add_value(&g); break;
@@ -577,6 +577,36 @@ int h_gen(int (*next)(void *), void *ctx, char **argv, size_t *argvlen, char *st
         add_num(&g, pick(&g, 100)); add_num(&g, number(&g));
         break;
     }
+    /* The bitmap reads and LCS, with edge numbers for offsets and ranges:
+     * they must answer (or refuse) and change nothing. */
+    case 48: {
+        static const char *const r[] = {"BITCOUNT", "BITPOS"};
+        int which = (int)pick(&g, 2);
+        add_str(&g, r[which]); add_key(&g);
+        if (which)
+            add_num(&g, pick(&g, 3)); /* 2 is refused */
+        if (pick(&g, 3)) {
+            add_num(&g, number(&g)); add_num(&g, number(&g));
+            if (pick(&g, 2))
+                add_str(&g, pick(&g, 2) ? "BIT" : "BYTE");
+        }
+        break;
+    }
+    case 49: add_str(&g, "GETBIT"); add_key(&g); add_num(&g, number(&g)); break;
+    case 50:
+        add_str(&g, "BITFIELD_RO"); add_key(&g); add_str(&g, "GET");
+        add_str(&g, pick(&g, 2) ? "i64" : "u7"); add_num(&g, number(&g));
+        break;
+    case 51:
+        add_str(&g, "LCS"); add_key(&g); add_key(&g);
+        if (pick(&g, 2)) {
+            add_str(&g, "IDX");
+            if (pick(&g, 2)) { add_str(&g, "MINMATCHLEN"); add_num(&g, number(&g)); }
+            if (pick(&g, 2)) add_str(&g, "WITHMATCHLEN");
+        } else if (pick(&g, 2)) {
+            add_str(&g, "LEN");
+        }
+        break;
     case 39:
     default:
         add_str(&g, "SCAN"); add_num(&g, 0);

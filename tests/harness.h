@@ -79,7 +79,8 @@ uint64_t h_keys(void);
 
 /* A random command built from a byte source: next() returns the next
  * byte (0..255). Fills argv (pointers into store, which must hold 8 KiB)
- * and returns argc. Covers every write command of kvd and the reads that
+ * and returns argc. Covers every write command of kvd (MULTI/EXEC too), the
+ * bitmap reads and LCS with edge offsets, and the reads that
  * expire keys lazily, with keys from a small set (some binary), values
  * of every kind, and TTLs past, near, far and huge. */
 int h_gen(int (*next)(void *), void *ctx, char **argv, size_t *argvlen, char *store);
