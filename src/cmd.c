@@ -568,23 +568,25 @@ void cmd_monitor_feed(client *c, const kvd_cmd *cmd, int argc, char **argv, size
 /* What EXEC's commands replied in errors (they are not EXEC's own). */
 uint64_t cmd_exec_inner_errors;
 
-/* A command refused before it ran: count it, and inside MULTI make the
- * EXEC abort, as Redis does. An EXEC refused inside MULTI answers
- * "EXECABORT Transaction discarded because of: <the reason>" and the
- * transaction goes. */
-static void rejected(client *c, kvd_cmd *cmd, size_t start)
+/* Refuse cmd before it runs, with the error fmt says: counted as a
+ * rejected call, and inside MULTI the EXEC will abort, as Redis does. An
+ * EXEC refused inside MULTI answers "EXECABORT Transaction discarded
+ * because of: <the error>" instead, and the transaction ends. */
+static void refuse(client *c, kvd_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void refuse(client *c, kvd_cmd *cmd, const char *fmt, ...)
 {
-    if (cmd)
-        cmd->rejected++;
-    if (cmd && cmd->fn == cmd_exec && (c->flags & CLIENT_MULTI) && c->out.len > start + 3) {
-        size_t n = c->out.len - start - 3; /* without '-' and CRLF */
-        char *why = xmemdup(c->out.data + start + 1, n);
-        c->out.len = start;
-        reply_errorf(c, "EXECABORT Transaction discarded because of: %.*s", (int)n, why);
-        free(why);
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cmd->rejected++;
+    if (cmd->fn == cmd_exec && (c->flags & CLIENT_MULTI)) {
+        reply_errorf(c, "EXECABORT Transaction discarded because of: %s", msg);
         multi_discard(c);
         return;
     }
+    reply_error(c, msg);
     multi_flag_error(c);
 }
 
@@ -594,13 +596,12 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
     if (!cmd) {
         c->lastcmd = "unknown";
         unknown_command(c, argc, argv, argvlen);
-        rejected(c, NULL, start);
+        multi_flag_error(c);
         return;
     }
     c->lastcmd = cmd->name;
     if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
-        reply_errorf(c, "ERR wrong number of arguments for '%s' command", cmd->name);
-        rejected(c, cmd, start);
+        refuse(c, cmd, "ERR wrong number of arguments for '%s' command", cmd->name);
         return;
     }
     if (cmd->subs && argc >= 2) {
@@ -608,42 +609,37 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
         if (!sub) {
             static const char *const none[] = {NULL};
             reply_subcommand_error(c, cmd->name, argv[1], argvlen[1], none);
-            rejected(c, NULL, start); /* as Redis: no commandstats line for it */
+            multi_flag_error(c); /* as Redis: no commandstats line for it */
             return;
         }
         cmd = sub;
         c->lastcmd = cmd->name;
         if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
-            reply_errorf(c, "ERR wrong number of arguments for '%s' command", cmd->name);
-            rejected(c, cmd, start);
+            refuse(c, cmd, "ERR wrong number of arguments for '%s' command", cmd->name);
             return;
         }
     }
     if ((c->flags & CLIENT_MULTI) && (cmd->flags & CMD_NOMULTI)) {
-        reply_error(c, "ERR Command not allowed inside a transaction");
-        rejected(c, cmd, start);
+        refuse(c, cmd, "ERR Command not allowed inside a transaction");
         return;
     }
     if (!(c->flags & CLIENT_AUTHENTICATED) && !(cmd->flags & CMD_NOAUTH)) {
-        reply_error(c, "NOAUTH Authentication required.");
-        rejected(c, cmd, start);
+        refuse(c, cmd, "NOAUTH Authentication required.");
         return;
     }
     int keypos = 0, denied = acl_check(c->user, cmd, argc, argv, argvlen, &keypos);
     if (denied) {
         if (denied == ACL_DENIED_CMD) {
-            reply_errorf(c, "NOPERM this user has no permissions to run the '%s' command", cmd->name);
             cmd_acl_log(c, denied, cmd->name, strlen(cmd->name));
+            refuse(c, cmd, "NOPERM this user has no permissions to run the '%s' command", cmd->name);
         } else {
-            reply_error(c, "NOPERM this user has no permissions to access one of the keys used as arguments");
             cmd_acl_log(c, denied, argv[keypos], argvlen[keypos]);
+            refuse(c, cmd, "NOPERM this user has no permissions to access one of the keys used as arguments");
         }
-        rejected(c, cmd, start);
         return;
     }
     if ((cmd->flags & CMD_WRITE) && !db_writable()) {
-        reply_errorf(c, "MISCONF Errors writing to the WAL file: %s", strerror(-wal_error(srv.wal)));
-        rejected(c, cmd, start);
+        refuse(c, cmd, "MISCONF Errors writing to the WAL file: %s", strerror(-wal_error(srv.wal)));
         return;
     }
     /* Over maxmemory: commands that may grow memory are refused, and
@@ -653,9 +649,8 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
     /* Eviction runs before every command when there is a limit, as in
      * Redis; only what may grow memory is refused when it cannot free enough. */
     if (srv.cfg.maxmemory && db_make_room(1000) < 0 && oom_sensitive) {
-        reply_error(c, "OOM command not allowed when used memory > 'maxmemory'.");
         srv.stats.oom_rejects++;
-        rejected(c, cmd, start);
+        refuse(c, cmd, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOQUEUE)) {
