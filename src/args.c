@@ -2,6 +2,8 @@
 #include "config.h"
 #include "args.h"
 
+#include <stdlib.h>
+
 static inline int is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -93,25 +95,46 @@ int args_split(char *line, size_t len, char **argv, size_t *argvlen, int max)
     }
 }
 
-void args_print_quoted(FILE *o, const void *p, size_t n)
+size_t args_quote(char *dst, const void *p, size_t n)
 {
+    static const char hex[] = "0123456789abcdef";
     const unsigned char *s = p;
-    fputc('"', o);
+    char *o = dst;
+    *o++ = '"';
     for (size_t i = 0; i < n; i++) {
+        const char *esc = NULL;
         switch (s[i]) {
-        case '\\': fputs("\\\\", o); break;
-        case '"': fputs("\\\"", o); break;
-        case '\n': fputs("\\n", o); break;
-        case '\r': fputs("\\r", o); break;
-        case '\t': fputs("\\t", o); break;
-        case '\a': fputs("\\a", o); break;
-        case '\b': fputs("\\b", o); break;
-        default:
-            if (s[i] >= 0x20 && s[i] < 0x7f)
-                fputc(s[i], o);
-            else
-                fprintf(o, "\\x%02x", s[i]);
+        case '\\': esc = "\\\\"; break;
+        case '"': esc = "\\\""; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        case '\a': esc = "\\a"; break;
+        case '\b': esc = "\\b"; break;
+        }
+        if (esc) {
+            *o++ = esc[0];
+            *o++ = esc[1];
+        } else if (s[i] >= 0x20 && s[i] < 0x7f) {
+            *o++ = (char)s[i];
+        } else {
+            *o++ = '\\';
+            *o++ = 'x';
+            *o++ = hex[s[i] >> 4];
+            *o++ = hex[s[i] & 15];
         }
     }
-    fputc('"', o);
+    *o++ = '"';
+    return (size_t)(o - dst);
+}
+
+void args_print_quoted(FILE *o, const void *p, size_t n)
+{
+    char small[256];
+    char *q = n <= (sizeof small - 2) / 4 ? small : malloc(4 * n + 2);
+    if (!q)
+        return;
+    fwrite(q, 1, args_quote(q, p, n), o);
+    if (q != small)
+        free(q);
 }

@@ -17,7 +17,13 @@
  * Returns the number of arguments (0 for a blank line) or ARGS_ERR_*. */
 int args_split(char *line, size_t len, char **argv, size_t *argvlen, int max);
 
-/* The inverse, as redis-cli shows a bulk string: p[0..n) in double quotes
+/* The inverse: p[0..n) in double quotes with \\ \" \n \r \t \a \b and
+ * \xHH escapes (as redis-cli shows a bulk string and MONITOR an
+ * argument), written to dst, which must hold 4 * n + 2 bytes. Returns the
+ * bytes written (no NUL). */
+size_t args_quote(char *dst, const void *p, size_t n);
+
+/* The same, as redis-cli shows a bulk string: p[0..n) in double quotes
  * with \\ \" \n \r \t \a \b and \xHH escapes, written to o. */
 void args_print_quoted(FILE *o, const void *p, size_t n);
 

@@ -2,6 +2,7 @@
 #include "config.h"
 #include "cmd.h"
 #include "acl.h"
+#include "args.h"
 #include "conn.h"
 #include "multi.h"
 #include "slowlog.h"
@@ -530,29 +531,13 @@ void cmd_monitor_feed(client *c, const kvd_cmd *cmd, int argc, char **argv, size
     buf_appendf(&line, "+%lld.%06lld [0 %s]", (long long)(us / 1000000), (long long)(us % 1000000),
                 (c->flags & CLIENT_UNIX) ? "unix" : c->addr);
     for (int i = 0; i < argc; i++) {
-        buf_puts(&line, " \"");
+        buf_putc(&line, ' ');
         if (cmd_arg_redacted(argc, argv, argvlen, i)) {
-            buf_puts(&line, "(redacted)");
+            buf_puts(&line, "\"(redacted)\"");
         } else {
-            for (size_t j = 0; j < argvlen[i]; j++) {
-                unsigned char ch = (unsigned char)argv[i][j];
-                switch (ch) {
-                case '\\': buf_puts(&line, "\\\\"); break;
-                case '"': buf_puts(&line, "\\\""); break;
-                case '\n': buf_puts(&line, "\\n"); break;
-                case '\r': buf_puts(&line, "\\r"); break;
-                case '\t': buf_puts(&line, "\\t"); break;
-                case '\a': buf_puts(&line, "\\a"); break;
-                case '\b': buf_puts(&line, "\\b"); break;
-                default:
-                    if (ch < 0x20 || ch >= 0x7f)
-                        buf_appendf(&line, "\\x%02x", ch);
-                    else
-                        buf_putc(&line, (char)ch);
-                }
-            }
+            buf_reserve(&line, 4 * argvlen[i] + 2);
+            line.len += args_quote(line.data + line.len, argv[i], argvlen[i]);
         }
-        buf_putc(&line, '"');
     }
     buf_puts(&line, "\r\n");
     for (int i = 0; i < nmonitors; i++) {

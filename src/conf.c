@@ -283,16 +283,7 @@ static void add_user_args(kvd_config *cfg, int argc, char **argv)
     o += sprintf(o, "user");
     for (int i = 0; i < argc; i++) {
         *o++ = ' ';
-        *o++ = '"';
-        for (const unsigned char *p = (const unsigned char *)argv[i]; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                o += sprintf(o, "\\%c", *p);
-            else if (*p < ' ' || *p >= 0x7f)
-                o += sprintf(o, "\\x%02x", *p);
-            else
-                *o++ = (char)*p;
-        }
-        *o++ = '"';
+        o += args_quote(o, argv[i], strlen(argv[i]));
     }
     add_user_line(cfg, line, (size_t)(o - line));
     free(line);
@@ -552,17 +543,8 @@ static void put_value(buf_t *out, const conf_def *d, const char *v, size_t n)
         buf_append(out, v, n);
         return;
     }
-    buf_putc(out, '"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)v[i];
-        if (ch == '"' || ch == '\\')
-            buf_appendf(out, "\\%c", ch);
-        else if (ch < ' ' || ch > '~')
-            buf_appendf(out, "\\x%02x", ch);
-        else
-            buf_putc(out, (char)ch);
-    }
-    buf_putc(out, '"');
+    buf_reserve(out, 4 * n + 2);
+    out->len += args_quote(out->data + out->len, v, n);
 }
 
 /* A byte count as a conf file would say it: "2mb" rather than 2097152. */

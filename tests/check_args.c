@@ -4,6 +4,8 @@
 
 #include "args.h"
 
+#include <stdint.h>
+
 static int split(const char *in, char out[][64], int max)
 {
     static char line[1024];
@@ -64,6 +66,35 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* args_quote and args_split are inverses, for any bytes: what CONFIG
+ * REWRITE and `user` lines from the command line write is read back as
+ * it was (passwords with any byte included). */
+START_TEST(test_quote_round_trip)
+{
+    uint64_t x = 0x243f6a8885a308d3ULL;
+    for (int iter = 0; iter < 20000; iter++) {
+        unsigned char in[64];
+        size_t n = (size_t)(iter % 65);
+        for (size_t i = 0; i < n; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            in[i] = (unsigned char)(x >> 24);
+        }
+        char q[4 * 64 + 3];
+        size_t qn = args_quote(q, in, n);
+        ck_assert_uint_le(qn, 4 * n + 2);
+        q[qn] = '\0';
+        char *argv[4];
+        size_t lens[4];
+        int argc = args_split(q, qn, argv, lens, 4);
+        ck_assert_int_eq(argc, 1);
+        ck_assert_uint_eq(lens[0], n);
+        ck_assert(n == 0 || memcmp(argv[0], in, n) == 0);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("args");
@@ -72,6 +103,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_double_quotes);
     tcase_add_test(tc, test_single_quotes);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_quote_round_trip);
     suite_add_tcase(s, tc);
     return s;
 }
