@@ -103,14 +103,16 @@ static void bit_range(long long start, long long end, int isbit, long long len, 
         end = 0;
     if (end >= total)
         end = total - 1;
-    if (isbit) {
+    if (start > end) {
+        /* Empty, and start may still be anything up to LLONG_MAX. */
+        *s = 0;
+        *e = -1;
+    } else if (isbit) {
         *s = start;
         *e = end;
     } else {
-        *s = start * 8;
+        *s = start * 8; /* both within the value now */
         *e = end * 8 + 7;
-        if (start > end)
-            *e = *s - 1;
     }
 }
 
