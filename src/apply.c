@@ -17,9 +17,11 @@ enum {
     UNDO_LENGTH,     /* only bytes were appended: the old length (keep) */
     UNDO_RANGE,      /* bytes were overwritten: the old length (keep), where (exp), the old bytes (value) */
     UNDO_TABLE,      /* a FLUSH emptied the table (taken) */
+    UNDO_SWAP,       /* databases db and keep traded places */
 };
 typedef struct undo_hdr {
     uint32_t kind;
+    uint32_t db;           /* the database of the key */
     uint32_t klen, vlen;   /* bytes of key and value that follow */
     uint32_t keep;         /* UNDO_LENGTH: the value's length before the append */
     uint32_t lru;
@@ -48,54 +50,112 @@ static void push(apply_undo *u, const undo_hdr *h, const void *key, const void *
 
 /* Record x's expiry (the change touches nothing else): the value is not
  * copied, however big. */
-static void save_expire(apply_undo *u, const tentry_t *x)
+static void save_expire(apply_undo *u, uint32_t db, const tentry_t *x)
 {
-    undo_hdr h = {.kind = UNDO_EXPIRE, .klen = (uint32_t)tentry_klen(x), .exp = tentry_expire(x)};
+    undo_hdr h = {.kind = UNDO_EXPIRE, .db = db, .klen = (uint32_t)tentry_klen(x), .exp = tentry_expire(x)};
     push(u, &h, tentry_key(x), NULL);
 }
 
 /* Record x's length (the change only appends to it). */
-static void save_length(apply_undo *u, const tentry_t *x)
+static void save_length(apply_undo *u, uint32_t db, const tentry_t *x)
 {
-    undo_hdr h = {.kind = UNDO_LENGTH, .klen = (uint32_t)tentry_klen(x), .keep = (uint32_t)tentry_vlen(x)};
+    undo_hdr h = {.kind = UNDO_LENGTH, .db = db, .klen = (uint32_t)tentry_klen(x), .keep = (uint32_t)tentry_vlen(x)};
     push(u, &h, tentry_key(x), NULL);
 }
 
 /* Record what a SETRANGE of n bytes at off is about to overwrite in x:
  * its length and the old bytes in that range (not the whole value). */
-static void save_range(apply_undo *u, tentry_t *x, uint64_t off, size_t n)
+static void save_range(apply_undo *u, uint32_t db, tentry_t *x, uint64_t off, size_t n)
 {
     size_t old = tentry_vlen(x);
     size_t have = off >= old ? 0 : (old - off < n ? old - off : n);
-    undo_hdr h = {.kind = UNDO_RANGE, .klen = (uint32_t)tentry_klen(x), .vlen = (uint32_t)have,
+    undo_hdr h = {.kind = UNDO_RANGE, .db = db, .klen = (uint32_t)tentry_klen(x), .vlen = (uint32_t)have,
                   .keep = (uint32_t)old, .exp = (int64_t)off};
     push(u, &h, tentry_key(x), tentry_val(x) + (have ? off : 0));
 }
 
 /* Record key's state as it is now: its entry, or that it is absent. */
-static void save(apply_undo *u, table_t *t, const void *key, size_t klen)
+static void save(apply_undo *u, keyspace *ks, uint32_t db, const void *key, size_t klen)
 {
-    tentry_t *x = table_peek(t, key, klen);
+    tentry_t *x = table_peek(ks->db[db], key, klen);
     if (!x) {
-        undo_hdr h = {.kind = UNDO_ABSENT, .klen = (uint32_t)klen};
+        undo_hdr h = {.kind = UNDO_ABSENT, .db = db, .klen = (uint32_t)klen};
         push(u, &h, key, NULL);
         return;
     }
-    undo_hdr h = {.kind = UNDO_ENTRY, .klen = (uint32_t)tentry_klen(x), .vlen = (uint32_t)tentry_vlen(x),
+    undo_hdr h = {.kind = UNDO_ENTRY, .db = db, .klen = (uint32_t)tentry_klen(x), .vlen = (uint32_t)tentry_vlen(x),
                   .lru = x->lru, .exp = tentry_expire(x)};
     push(u, &h, tentry_key(x), tentry_val(x));
 }
 
-tentry_t *apply_entry(table_t *t, const wal_entry *e, apply_undo *u)
+void keyspace_init(keyspace *ks, uint32_t n)
 {
+    *ks = (keyspace){.n = n, .db = xcalloc(n, sizeof(*ks->db))};
+    for (uint32_t i = 0; i < n; i++)
+        ks->db[i] = table_new();
+}
+
+void keyspace_free(keyspace *ks)
+{
+    for (uint32_t i = 0; ks->db && i < ks->n; i++)
+        table_free(ks->db[i]);
+    free(ks->db);
+    ks->db = NULL;
+    ks->n = 0;
+}
+
+uint64_t keyspace_count(const keyspace *ks)
+{
+    uint64_t n = 0;
+    for (uint32_t i = 0; i < ks->n; i++)
+        n += table_count(ks->db[i]);
+    return n;
+}
+
+size_t keyspace_bytes(const keyspace *ks)
+{
+    size_t n = 0;
+    for (uint32_t i = 0; i < ks->n; i++)
+        n += table_bytes(ks->db[i]);
+    return n;
+}
+
+/* MOVE: key's entry goes from database e->db to e->to, value, expiry and
+ * access stamp with it. */
+static tentry_t *move(keyspace *ks, const wal_entry *e, apply_undo *u)
+{
+    table_t *src = ks->db[e->db], *dst = ks->db[e->to];
+    tentry_t *x = table_peek(src, e->key, e->klen);
+    if (!x || src == dst)
+        return x;
+    if (u) {
+        save(u, ks, e->to, e->key, e->klen);
+        save(u, ks, e->db, e->key, e->klen);
+    }
+    tentry_t *n = table_set(dst, tentry_key(x), tentry_klen(x), tentry_val(x), tentry_vlen(x), tentry_expire(x), NULL);
+    n->lru = x->lru;
+    table_del_entry(src, x);
+    return n;
+}
+
+static void swap(keyspace *ks, uint32_t a, uint32_t b)
+{
+    table_t *t = ks->db[a];
+    ks->db[a] = ks->db[b];
+    ks->db[b] = t;
+}
+
+tentry_t *apply_entry(keyspace *ks, const wal_entry *e, apply_undo *u)
+{
+    table_t *t = ks->db[e->db];
     switch (e->op) {
     case WAL_OP_SET:
         if (u)
-            save(u, t, e->key, e->klen);
+            save(u, ks, e->db, e->key, e->klen);
         return table_set(t, e->key, e->klen, e->val, e->vlen, e->exp, NULL);
     case WAL_OP_DEL:
         if (u)
-            save(u, t, e->key, e->klen);
+            save(u, ks, e->db, e->key, e->klen);
         table_del(t, e->key, e->klen);
         return NULL;
     case WAL_OP_EXPIRE:
@@ -104,7 +164,7 @@ tentry_t *apply_entry(table_t *t, const wal_entry *e, apply_undo *u)
         if (!x)
             return NULL;
         if (u)
-            save_expire(u, x);
+            save_expire(u, e->db, x);
         return table_set_expire(t, x, e->op == WAL_OP_EXPIRE ? e->exp : TABLE_NO_EXPIRE);
     }
     case WAL_OP_FLUSH:
@@ -116,7 +176,7 @@ tentry_t *apply_entry(table_t *t, const wal_entry *e, apply_undo *u)
             u->captaken = u->captaken ? u->captaken * 2 : 4;
             u->taken = xrealloc(u->taken, u->captaken * sizeof(*u->taken));
         }
-        undo_hdr h = {.kind = UNDO_TABLE, .taken = table_take(t)};
+        undo_hdr h = {.kind = UNDO_TABLE, .db = e->db, .taken = table_take(t)};
         u->taken[u->ntaken++] = h.taken;
         push(u, &h, NULL, NULL);
         return NULL;
@@ -127,8 +187,8 @@ tentry_t *apply_entry(table_t *t, const wal_entry *e, apply_undo *u)
         if (!x)
             return NULL;
         if (u) {
-            save(u, t, e->val, e->vlen);
-            save(u, t, e->key, e->klen);
+            save(u, ks, e->db, e->val, e->vlen);
+            save(u, ks, e->db, e->key, e->klen);
         }
         /* Setting the destination never moves the source entry. */
         tentry_t *n = table_set(t, e->val, e->vlen, tentry_val(x), tentry_vlen(x), tentry_expire(x), NULL);
@@ -139,38 +199,56 @@ tentry_t *apply_entry(table_t *t, const wal_entry *e, apply_undo *u)
         tentry_t *x = table_peek(t, e->key, e->klen);
         if (!x) {
             if (u)
-                save(u, t, e->key, e->klen);
+                save(u, ks, e->db, e->key, e->klen);
             return table_set(t, e->key, e->klen, e->val, e->vlen, TABLE_NO_EXPIRE, NULL);
         }
         if (u)
-            save_length(u, x);
+            save_length(u, e->db, x);
         return table_append(t, x, e->val, e->vlen);
     }
     case WAL_OP_SETRANGE: {
         tentry_t *x = table_peek(t, e->key, e->klen);
         if (!x) {
             if (u)
-                save(u, t, e->key, e->klen);
+                save(u, ks, e->db, e->key, e->klen);
             x = table_set(t, e->key, e->klen, NULL, 0, TABLE_NO_EXPIRE, NULL);
         } else if (u) {
-            save_range(u, x, e->off, e->vlen);
+            save_range(u, e->db, x, e->off, e->vlen);
         }
         return table_write_at(t, x, e->off, e->val, e->vlen);
     }
+    case WAL_OP_MOVE:
+        return move(ks, e, u);
+    case WAL_OP_SWAPDB:
+        if (u) {
+            undo_hdr sw = {.kind = UNDO_SWAP, .db = e->db, .keep = e->to};
+            push(u, &sw, NULL, NULL);
+        }
+        swap(ks, e->db, e->to);
+        return NULL;
     default:
         return NULL;
     }
 }
 
-int apply_replay(void *table, const wal_entry *e)
+int apply_replay(void *ctx, const wal_entry *e)
 {
-    apply_entry(table, e, NULL);
+    keyspace *ks = ctx;
+    if (e->db >= ks->n || ((e->op == WAL_OP_MOVE || e->op == WAL_OP_SWAPDB) && e->to >= ks->n)) {
+        if (!ks->bad_seq) {
+            ks->bad_seq = e->seq;
+            ks->bad_db = e->db >= ks->n ? e->db : e->to;
+        }
+        return -1;
+    }
+    apply_entry(ks, e, NULL);
     return 0;
 }
 
-void apply_presize(void *table, uint64_t n)
+void apply_presize(void *ctx, uint64_t n)
 {
-    table_expand(table, n);
+    keyspace *ks = ctx;
+    table_expand(ks->db[0], n);
 }
 
 #define UNDO_KEEP ((size_t)1 << 20) /* log storage kept between batches */
@@ -192,7 +270,7 @@ void apply_undo_commit(apply_undo *u)
     reset(u);
 }
 
-void apply_undo_rollback(apply_undo *u, table_t *t)
+void apply_undo_rollback(apply_undo *u, keyspace *ks)
 {
     size_t end = u->log.len;
     while (end > 0) {
@@ -202,6 +280,7 @@ void apply_undo_rollback(apply_undo *u, table_t *t)
         undo_hdr h;
         memcpy(&h, rec, sizeof h);
         const char *key = rec + sizeof h, *val = key + h.klen;
+        table_t *t = ks->db[h.db];
         if (h.kind == UNDO_ABSENT) {
             table_del(t, key, h.klen);
         } else if (h.kind == UNDO_EXPIRE || h.kind == UNDO_LENGTH || h.kind == UNDO_RANGE) {
@@ -216,8 +295,10 @@ void apply_undo_rollback(apply_undo *u, table_t *t)
         } else if (h.kind == UNDO_ENTRY) {
             tentry_t *x = table_set(t, key, h.klen, val, h.vlen, h.exp, NULL);
             x->lru = h.lru;
-        } else {
+        } else if (h.kind == UNDO_TABLE) {
             table_give_back(t, h.taken);
+        } else {
+            swap(ks, h.db, h.keep);
         }
         end -= total;
     }

@@ -23,6 +23,24 @@
 #include "table.h"
 #include "wal_codec.h"
 
+/* The databases: db[i] is database i (SELECT i), n of them. */
+typedef struct keyspace {
+    table_t **db;
+    uint32_t n;
+    uint64_t bad_seq;   /* replay: the first entry naming a database past n (0: none) */
+    uint32_t bad_db;    /* ... and that database */
+} keyspace;
+
+/* n empty databases; keyspace_free frees them and their keys. */
+void keyspace_init(keyspace *ks, uint32_t n);
+void keyspace_free(keyspace *ks);
+
+/* Keys in all databases. */
+uint64_t keyspace_count(const keyspace *ks);
+
+/* Bytes the keys of all databases take (table_bytes summed). */
+size_t keyspace_bytes(const keyspace *ks);
+
 typedef struct apply_undo {
     buf_t log;          /* records of the prior state of each key changed, oldest first */
     table_t **taken;    /* tables emptied by a FLUSH, kept for a rollback */
@@ -35,24 +53,28 @@ void apply_undo_init(apply_undo *u, pool_t *pool);
 /* Frees the records (as apply_undo_commit). NULL is a no-op. */
 void apply_undo_free(apply_undo *u);
 
-/* Apply e to t. With u, first record in it what e is about to change.
- * Returns the entry of e->key after the change (of the destination for a
- * rename), or NULL when there is none (del, flush, a key that does not
- * exist for expire/persist/rename). e's key and value may point into t
+/* Apply e to database e->db of ks (and e->to for MOVE and SWAPDB; both
+ * must be below ks->n, which the caller checked). With u, first record in
+ * it what e is about to change. Returns the entry of e->key after the
+ * change (of the destination for a rename or move), or NULL when there is
+ * none (del, flush, swapdb, a key that does not exist for
+ * expire/persist/rename/move). e's key and value may point into a table
  * (even into the entry being replaced). */
-tentry_t *apply_entry(table_t *t, const wal_entry *e, apply_undo *u);
+tentry_t *apply_entry(keyspace *ks, const wal_entry *e, apply_undo *u);
 
 /* For replays (wal_apply_fn, wal_scan's presize): apply an entry to the
- * table ctx without undo; make room in it for about n entries (call
- * table_expand_done once the replay is over). */
-int apply_replay(void *table, const wal_entry *e);
-void apply_presize(void *table, uint64_t n);
+ * keyspace ctx without undo; an entry for a database it does not have is
+ * skipped, the first one noted in bad_seq and bad_db (the caller refuses
+ * the load); make room in database 0 for about n entries (call
+ * table_expand_done on each once the replay is over). */
+int apply_replay(void *keyspace, const wal_entry *e);
+void apply_presize(void *keyspace, uint64_t n);
 
 /* The changes recorded so far are in the log for good: forget them. */
 void apply_undo_commit(apply_undo *u);
 
 /* Take back every change recorded since the last commit, newest first,
  * leaving t as it was then (keys, values, expiries and access stamps). */
-void apply_undo_rollback(apply_undo *u, table_t *t);
+void apply_undo_rollback(apply_undo *u, keyspace *ks);
 
 #endif

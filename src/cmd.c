@@ -122,7 +122,7 @@ static kvd_cmd table[] = {
     {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the given string.", "@fast @connection", 0, 0, NULL, RT},
     {"reset", cmd_reset, 1, F | NA | NQ, 0, 0, 0, "connection", "6.2.0", "O(1)", "Resets the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"quit", cmd_quit, -1, F | NA | NQ, 0, 0, 0, "connection", "1.0.0", "O(1)", "Closes the connection.", "@fast @connection", 0, 0, NULL, RT},
-    {"select", cmd_select, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Changes the selected database (kvd has only database 0).", "@fast @connection", 0, 0, NULL, RT},
+    {"select", cmd_select, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Changes the selected database.", "@fast @connection", 0, 0, NULL, RT},
     {"auth", cmd_auth, -2, F | NA, 0, 0, 0, "connection", "1.0.0", "O(N)", "Authenticates the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"hello", cmd_hello, -1, F | NA, 0, 0, 0, "connection", "6.0.0", "O(1)", "Handshakes with the server (RESP2 only).", "@fast @connection", 0, 0, NULL, RT},
     {"client", cmd_client, -2, 0, 0, 0, 0, "connection", "2.4.0", "O(N)", "Connection management: SETNAME, GETNAME, ID, LIST, INFO, SETINFO.", "@slow", 0, 0, client_subs, RT},
@@ -130,8 +130,8 @@ static kvd_cmd table[] = {
     {"config", cmd_config, -2, ADM, 0, 0, 0, "server", "2.0.0", "O(N)", "Reads and changes configuration: GET, SET, RESETSTAT.", "@slow", 0, 0, config_subs, RT},
     {"info", cmd_info, -1, 0, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns information and statistics about the server.", "@slow @dangerous", 0, 0, NULL, RT},
     {"dbsize", cmd_dbsize, 1, R | F, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the number of keys.", "@keyspace @read @fast", 0, 0, NULL, RT},
-    {"flushdb", cmd_flushdb, -1, W, 0, 0, 0, "server", "1.0.0", "O(N)", "Removes all keys.", "@keyspace @write @slow @dangerous", 0, 0, NULL, RT},
-    {"flushall", cmd_flushall, -1, W, 0, 0, 0, "server", "1.0.0", "O(N)", "Removes all keys.", "@keyspace @write @slow @dangerous", 0, 0, NULL, RT},
+    {"flushdb", cmd_flushdb, -1, W, 0, 0, 0, "server", "1.0.0", "O(N)", "Remove all keys from the current database.", "@keyspace @write @slow @dangerous", 0, 0, NULL, RT},
+    {"flushall", cmd_flushall, -1, W, 0, 0, 0, "server", "1.0.0", "O(N)", "Remove all keys from all databases.", "@keyspace @write @slow @dangerous", 0, 0, NULL, RT},
     {"time", cmd_time, 1, F, 0, 0, 0, "server", "2.6.0", "O(1)", "Returns the server time.", "@fast", 0, 0, NULL, RT},
     {"shutdown", cmd_shutdown, -1, ADM | NM, 0, 0, 0, "server", "1.0.0", "O(N)", "Flushes and fsyncs the WAL, then shuts the server down.", "@admin @slow @dangerous", 0, 0, NULL, RT},
     {"lastsave", cmd_lastsave, 1, F, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the unix time of the last successful WAL fsync.", "@admin @fast @dangerous", 0, 0, NULL, RT},
@@ -200,6 +200,8 @@ static kvd_cmd table[] = {
     {"randomkey", cmd_randomkey, 1, R, 0, 0, 0, "generic", "1.0.0", "O(1)", "Returns a random key.", "@keyspace @read @slow", 0, 0, NULL, RT},
     {"rename", cmd_rename, 3, W, 1, 2, 1, "generic", "1.0.0", "O(1)", "Renames a key, replacing the destination.", "@keyspace @write @slow", KR | KW, KW, NULL, RT},
     {"renamenx", cmd_renamenx, 3, W | F, 1, 2, 1, "generic", "1.0.0", "O(1)", "Renames a key only if the new name does not exist.", "@keyspace @write @fast", KR | KW, KW, NULL, RT},
+    {"move", cmd_move, 3, W | F, 1, 1, 1, "generic", "1.0.0", "O(1)", "Moves a key to another database.", "@keyspace @write @fast", KR | KW, 0, NULL, RT},
+    {"swapdb", cmd_swapdb, 3, W | F, 0, 0, 0, "server", "4.0.0", "O(N)", "Swaps two Redis databases.", "@keyspace @write @fast @dangerous", 0, 0, NULL, RT},
     {"copy", cmd_copy, -3, W | OOM, 1, 2, 1, "generic", "6.2.0", "O(N)", "Copies a key's value and expiry to another key.", "@keyspace @write @slow", KR, KW, NULL, RT},
 };
 
@@ -376,6 +378,25 @@ int arg_ll(client *c, const char *arg, size_t len, long long *out)
     return 0;
 }
 
+int arg_db(client *c, const char *arg, size_t len, const char *notint, int as_long, uint32_t *out)
+{
+    long long v;
+    if (kvd_str_to_ll(arg, len, &v) < 0) {
+        reply_error(c, notint ? notint : ERR_NOT_INT);
+        return -1;
+    }
+    if (!as_long && (v < INT32_MIN || v > INT32_MAX)) {
+        reply_error(c, notint ? notint : "ERR value is out of range, value must between -2147483648 and 2147483647");
+        return -1;
+    }
+    if (v < 0 || v >= (long long)srv.ks.n) {
+        reply_error(c, "ERR DB index is out of range");
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
 void reply_error(client *c, const char *msg)
 {
     srv.stats.errors++;
@@ -520,7 +541,7 @@ int cmd_arg_redacted(int argc, char **argv, size_t *argvlen, int i)
 }
 
 /* c ran cmd: every monitor gets a line, as Redis writes it:
- * +<unix time with µs> [0 <addr>] "arg" "arg"... Admin commands are not
+ * +<unix time with µs> [<db> <addr>] "arg" "arg"... Admin commands are not
  * shown (their arguments may be secrets), nor refused ones. */
 void cmd_monitor_feed(client *c, const kvd_cmd *cmd, int argc, char **argv, size_t *argvlen)
 {
@@ -528,7 +549,7 @@ void cmd_monitor_feed(client *c, const kvd_cmd *cmd, int argc, char **argv, size
         return;
     buf_t line = BUF_INIT(&srv.pool);
     int64_t us = kvd_now_us();
-    buf_appendf(&line, "+%lld.%06lld [0 %s]", (long long)(us / 1000000), (long long)(us % 1000000),
+    buf_appendf(&line, "+%lld.%06lld [%u %s]", (long long)(us / 1000000), (long long)(us % 1000000), c->db,
                 (c->flags & CLIENT_UNIX) ? "unix" : c->addr);
     for (int i = 0; i < argc; i++) {
         buf_putc(&line, ' ');
@@ -669,6 +690,7 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
 void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
 {
     db_set_now(kvd_now_ms());
+    db_select(c->db);
     c->last_ms = srv.now_ms;
     c->ncmds++;
     size_t start = c->out.len;

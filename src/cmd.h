@@ -106,6 +106,13 @@ int arg_is(const char *arg, size_t len, const char *word);
  * Returns 0 or -1. */
 int arg_ll(client *c, const char *arg, size_t len, long long *out);
 
+/* Parse a database number, as Redis reads it for the command: an int
+ * (SELECT, MOVE, SWAPDB) or, with as_long, a long (COPY). Replies notint
+ * (NULL: Redis's texts for a non-number and a number past an int) when it
+ * is not one, "ERR DB index is out of range" when there is no such
+ * database. Returns 0 or -1. */
+int arg_db(client *c, const char *arg, size_t len, const char *notint, int as_long, uint32_t *out);
+
 /* An array of status lines (the HELP subcommands). */
 void reply_lines(client *c, const char *const *lines, size_t n);
 
@@ -149,7 +156,7 @@ CMD_DECL(cmd_del); CMD_DECL(cmd_exists); CMD_DECL(cmd_type); CMD_DECL(cmd_touch)
 CMD_DECL(cmd_expire); CMD_DECL(cmd_pexpire); CMD_DECL(cmd_expireat); CMD_DECL(cmd_pexpireat);
 CMD_DECL(cmd_ttl); CMD_DECL(cmd_pttl); CMD_DECL(cmd_expiretime); CMD_DECL(cmd_pexpiretime);
 CMD_DECL(cmd_persist); CMD_DECL(cmd_keys); CMD_DECL(cmd_scan); CMD_DECL(cmd_randomkey);
-CMD_DECL(cmd_rename); CMD_DECL(cmd_renamenx); CMD_DECL(cmd_copy);
+CMD_DECL(cmd_rename); CMD_DECL(cmd_renamenx); CMD_DECL(cmd_copy); CMD_DECL(cmd_move); CMD_DECL(cmd_swapdb);
 CMD_DECL(cmd_object); CMD_DECL(cmd_memory);
 
 #endif

@@ -374,24 +374,20 @@ void cmd_renamenx(client *c, int argc, char **argv, size_t *argvlen)
 void cmd_copy(client *c, int argc, char **argv, size_t *argvlen)
 {
     int replace = 0;
+    uint32_t self = srv.dbid, to = self;
     for (int i = 3; i < argc; i++) {
         if (arg_is(argv[i], argvlen[i], "replace")) {
             replace = 1;
         } else if (arg_is(argv[i], argvlen[i], "db") && i + 1 < argc) {
-            long long db;
-            if (arg_ll(c, argv[i + 1], argvlen[i + 1], &db) < 0)
+            if (arg_db(c, argv[i + 1], argvlen[i + 1], NULL, 1, &to) < 0)
                 return;
-            if (db != 0) {
-                reply_error(c, "ERR DB index is out of range");
-                return;
-            }
             i++;
         } else {
             reply_error(c, ERR_SYNTAX);
             return;
         }
     }
-    if (argvlen[1] == argvlen[2] && memcmp(argv[1], argv[2], argvlen[1]) == 0) {
+    if (to == self && argvlen[1] == argvlen[2] && memcmp(argv[1], argv[2], argvlen[1]) == 0) {
         reply_error(c, "ERR source and destination objects are the same");
         return;
     }
@@ -400,15 +396,45 @@ void cmd_copy(client *c, int argc, char **argv, size_t *argvlen)
         reply_int(c, 0);
         return;
     }
+    db_select(to);
     if (db_lookup(argv[2], argvlen[2]) && !replace) {
+        db_select(self);
         reply_int(c, 0);
         return;
     }
     /* The destination lookup may have expired (freed) nothing but dst, yet
      * look src up again rather than reason about it. Setting dst does not
      * move src: entries stay put while the table rehashes. */
-    src = table_find(srv.db, argv[1], argvlen[1]);
+    src = table_find(srv.ks.db[self], argv[1], argvlen[1]);
     db_set(argv[2], argvlen[2], tentry_val(src), tentry_vlen(src), tentry_expire(src));
+    db_select(self);
+    reply_int(c, 1);
+}
+
+void cmd_move(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    uint32_t self = srv.dbid, to;
+    if (arg_db(c, argv[2], argvlen[2], NULL, 0, &to) < 0)
+        return;
+    if (to == self) {
+        reply_error(c, "ERR source and destination objects are the same");
+        return;
+    }
+    if (!db_lookup(argv[1], argvlen[1])) {
+        reply_int(c, 0);
+        return;
+    }
+    db_select(to);
+    tentry_t *there = db_lookup(argv[1], argvlen[1]);
+    db_select(self);
+    if (there) {
+        reply_int(c, 0);
+        return;
+    }
+    /* Looked up again: the lookup in the other database may have deleted
+     * an expired key there, which moves nothing here, but do not count on it. */
+    db_move(table_peek(srv.db, argv[1], argvlen[1]), to);
     reply_int(c, 1);
 }
 
@@ -511,11 +537,11 @@ static mem_view mem_look(void)
     mem_view m;
     m.used = server_used_memory();
     m.peak = srv.stats.peak_memory > m.used ? srv.stats.peak_memory : m.used;
-    m.dataset = table_bytes(srv.db);
+    m.dataset = keyspace_bytes(&srv.ks);
     m.clients = conn_memory();
     m.wal = srv.wal->batch.cap;
     m.rss = rss_now();
-    m.keys = table_count(srv.db);
+    m.keys = keyspace_count(&srv.ks);
     return m;
 }
 

@@ -54,13 +54,11 @@ void cmd_quit(client *c, int argc, char **argv, size_t *argvlen)
 void cmd_select(client *c, int argc, char **argv, size_t *argvlen)
 {
     KVD_UNUSED(argc);
-    long long db;
-    if (arg_ll(c, argv[1], argvlen[1], &db) < 0)
+    uint32_t db;
+    if (arg_db(c, argv[1], argvlen[1], NULL, 0, &db) < 0)
         return;
-    if (db != 0) {
-        reply_error(c, "ERR DB index is out of range");
-        return;
-    }
+    c->db = db;
+    db_select(db);
     reply_ok(c);
 }
 
@@ -338,6 +336,8 @@ void cmd_reset(client *c, int argc, char **argv, size_t *argvlen)
      * the default user (authenticated only if it needs no password). */
     multi_free(c);
     c->resp = 2;
+    c->db = 0;
+    db_select(0);
     /* As Redis 7.0: the name goes, NO-EVICT stays. */
     c->flags &= ~(CLIENT_REPLY_OFF | CLIENT_REPLY_SKIP | CLIENT_REPLY_SKIP_NEXT | CLIENT_NO_TOUCH);
     set_name(c, NULL, 0);
@@ -749,6 +749,9 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
         human(h2, sizeof h2, (double)rss);
         human(h3, sizeof h3, (double)srv.stats.peak_memory);
         human(h4, sizeof h4, (double)srv.cfg.maxmemory);
+        size_t dataset = keyspace_bytes(&srv.ks), kv_bytes = 0;
+        for (uint32_t i = 0; i < srv.ks.n; i++)
+            kv_bytes += srv.ks.db[i]->kv_bytes;
         buf_appendf(&b,
                     "# Memory\r\nused_memory:%zu\r\nused_memory_human:%s\r\nused_memory_rss:%zu\r\n"
                     "used_memory_rss_human:%s\r\nused_memory_peak:%zu\r\nused_memory_peak_human:%s\r\n"
@@ -756,10 +759,10 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
                     "maxmemory_human:%s\r\nmaxmemory_policy:%s\r\nmaxmemory_samples:%d\r\n"
                     "used_memory_for_maxmemory:%zu\r\nmem_fragmentation_ratio:%.2f\r\nmem_allocator:libc\r\n"
                     "used_memory_overhead:%zu\r\ntotal_system_memory:%llu\r\n",
-                    used, h1, rss, h2, srv.stats.peak_memory, h3, table_bytes(srv.db), srv.db->kv_bytes,
+                    used, h1, rss, h2, srv.stats.peak_memory, h3, dataset, kv_bytes,
                     srv.cfg.maxmemory, h4, evict_policy_names[srv.cfg.maxmemory_policy],
                     srv.cfg.maxmemory_samples, db_evict_used(), used ? (double)rss / (double)used : 0.0,
-                    used > table_bytes(srv.db) ? used - table_bytes(srv.db) : 0,
+                    used > dataset ? used - dataset : 0,
                     (unsigned long long)sysconf(_SC_PHYS_PAGES) * (unsigned long long)sysconf(_SC_PAGESIZE));
     }
     SECTION("persistence", 1)
@@ -857,9 +860,12 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
          * operator needs it): the counts then do not wait. */
         if (!srv.wal->sync_error)
             db_saw_all();
-        if (table_count(srv.db))
-            buf_appendf(&b, "db0:keys=%llu,expires=%u,avg_ttl=%lld\r\n", (unsigned long long)table_count(srv.db),
-                        table_volatile_count(srv.db), (long long)srv.stats.avg_ttl);
+        for (uint32_t i = 0; i < srv.ks.n; i++) {
+            table_t *t = srv.ks.db[i];
+            if (table_count(t))
+                buf_appendf(&b, "db%u:keys=%llu,expires=%u,avg_ttl=%lld\r\n", i, (unsigned long long)table_count(t),
+                            table_volatile_count(t), (long long)t->avg_ttl);
+        }
     }
     reply_verbatim(c, b.data ? b.data : "", b.len);
     buf_release(&b);
@@ -874,24 +880,41 @@ void cmd_dbsize(client *c, int argc, char **argv, size_t *argvlen)
     reply_int(c, (long long)table_count(srv.db));
 }
 
-static void flush_cmd(client *c, int argc, char **argv, size_t *argvlen)
+static int flush_args_ok(client *c, int argc, char **argv, size_t *argvlen)
 {
     if (argc > 2 || (argc == 2 && !arg_is(argv[1], argvlen[1], "async") && !arg_is(argv[1], argvlen[1], "sync"))) {
         reply_error(c, ERR_SYNTAX);
-        return;
+        return 0;
     }
-    db_flush();
-    reply_ok(c);
+    return 1;
 }
 
 void cmd_flushdb(client *c, int argc, char **argv, size_t *argvlen)
 {
-    flush_cmd(c, argc, argv, argvlen);
+    if (!flush_args_ok(c, argc, argv, argvlen))
+        return;
+    db_flush();
+    reply_ok(c);
 }
 
 void cmd_flushall(client *c, int argc, char **argv, size_t *argvlen)
 {
-    flush_cmd(c, argc, argv, argvlen);
+    if (!flush_args_ok(c, argc, argv, argvlen))
+        return;
+    db_flush_all();
+    reply_ok(c);
+}
+
+void cmd_swapdb(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    uint32_t a, b;
+    if (arg_db(c, argv[1], argvlen[1], "ERR invalid first DB index", 0, &a) < 0 ||
+        arg_db(c, argv[2], argvlen[2], "ERR invalid second DB index", 0, &b) < 0)
+        return;
+    if (a != b)
+        db_swap(a, b);
+    reply_ok(c);
 }
 
 void cmd_time(client *c, int argc, char **argv, size_t *argvlen)

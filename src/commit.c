@@ -90,9 +90,14 @@ static inline int in_flight(void)
 tentry_t *commit_entry(wal_entry *e)
 {
     uint64_t seq = wal_append(srv.wal, e);
-    if (e->op == WAL_OP_FLUSH) {
+    /* The in-flight table knows keys by name only: a read of the same
+     * name in another database may wait for a change it did not need to. */
+    if (e->op == WAL_OP_FLUSH || e->op == WAL_OP_SWAPDB) {
         inflight_all = seq;
-        multi_touch_all();
+        if (e->op == WAL_OP_FLUSH)
+            multi_touch_all(e->db);
+        else
+            multi_touch_swap(e->db, e->to);
     } else {
         mark(e->key, e->klen, seq);
         if (e->op == WAL_OP_RENAME)
@@ -102,13 +107,15 @@ tentry_t *commit_entry(wal_entry *e)
      * touched after it (deleted or not). A DEL of a missing key changes
      * nothing a WATCH could see. */
     struct wkey *w1 = NULL, *w2 = NULL;
-    if (multi_watching() && e->op != WAL_OP_FLUSH) {
-        if (e->op != WAL_OP_DEL || table_peek(srv.db, e->key, e->klen))
-            w1 = multi_find(e->key, e->klen);
+    if (multi_watching() && e->op != WAL_OP_FLUSH && e->op != WAL_OP_SWAPDB) {
+        if (e->op != WAL_OP_DEL || table_peek(srv.ks.db[e->db], e->key, e->klen))
+            w1 = multi_find(e->db, e->key, e->klen);
         if (e->op == WAL_OP_RENAME)
-            w2 = multi_find(e->val, e->vlen);
+            w2 = multi_find(e->db, e->val, e->vlen);
+        else if (e->op == WAL_OP_MOVE)
+            w2 = multi_find(e->to, e->key, e->klen);
     }
-    tentry_t *t = apply_entry(srv.db, e, &undo);
+    tentry_t *t = apply_entry(&srv.ks, e, &undo);
     if (w1)
         multi_touch(w1);
     if (w2)
@@ -319,7 +326,8 @@ int commit_flush(void)
     /* Nothing of the batch reached the file: take it back out of memory,
      * so that what clients see is what the WAL holds. */
     uint64_t n = undo.records;
-    apply_undo_rollback(&undo, srv.db);
+    apply_undo_rollback(&undo, &srv.ks);
+    srv.db = srv.ks.db[srv.dbid]; /* a SWAPDB taken back moved the tables */
     wal_discard(w);
     uint64_t written = w->written_seq;
     for (size_t i = 0; i < INFLIGHT_SLOTS; i++)

@@ -122,7 +122,7 @@ static void child_main(const char *tmp, pid_t parent)
     if (delay)
         usleep((useconds_t)atoi(delay) * 1000);
     uint64_t entries = 0, bytes = 0;
-    int rc = wal_write_base(srv.db, tmp, &srv.pool, child_progress, NULL, &entries, &bytes);
+    int rc = wal_write_base(srv.ks.db, srv.ks.n, tmp, &srv.pool, child_progress, NULL, &entries, &bytes);
     if (rc < 0) {
         fprintf(stderr, "kvd compaction child: writing %s failed: %s\n", tmp, strerror(-rc));
         _exit(-rc > 0 && -rc < 126 ? -rc : 125); /* the parent logs strerror(status) */
@@ -259,7 +259,8 @@ int compact_start(const char *why, char *err, size_t errlen)
     char tmp[4300];
     wal_base_path(srv.wal, cs->base_num, 1, tmp, sizeof tmp);
     /* No resize while the child shares the table's pages (fewer copies). */
-    table_set_shared(srv.db, 1);
+    for (uint32_t i = 0; i < srv.ks.n; i++)
+        table_set_shared(srv.ks.db[i], 1);
     int cow[2] = {-1, -1};
     if (pipe2(cow, O_CLOEXEC | O_NONBLOCK) < 0)
         cow[0] = cow[1] = -1; /* no figures, the compaction still runs */
@@ -278,7 +279,8 @@ int compact_start(const char *why, char *err, size_t errlen)
         int e = errno;
         if (cow[0] >= 0)
             close(cow[0]);
-        table_set_shared(srv.db, 0);
+        for (uint32_t i = 0; i < srv.ks.n; i++)
+            table_set_shared(srv.ks.db[i], 0);
         snprintf(err, errlen, "fork failed: %s", strerror(e));
         note_failure();
         return COMPACT_FAILED;
@@ -321,7 +323,8 @@ static void child_ended(void)
 {
     read_cow(1);
     pidfile_remove();
-    table_set_shared(srv.db, 0);
+    for (uint32_t i = 0; i < srv.ks.n; i++)
+        table_set_shared(srv.ks.db[i], 0);
     srv.compact.child = 0;
 }
 

@@ -72,6 +72,7 @@ static const conf_def directives[] = {
     {"daemonize", CT_BOOL, OFF(daemonize), 0, 0, 0, NULL, "no"},
     {"pidfile", CT_STR, OFF(pidfile), 0, 0, 0, NULL, ""},
     {"hz", CT_INT, OFF(hz), CF_MUTABLE, 1, 500, NULL, "10"},
+    {"databases", CT_INT, OFF(databases), 0, 1, 65536, NULL, "16"},
     /* Keys and values are stored with 31- and 32-bit lengths. */
     {"proto-max-bulk-len", CT_MEM, OFF(proto_max_bulk_len), CF_MUTABLE, 1024 * 1024, 0x7fffffffLL, NULL, "512mb"},
     {"proto-inline-max-size", CT_MEM, OFF(proto_inline_max_size), CF_MUTABLE, 1024, 1LL << 30, NULL, "64kb"},

@@ -40,6 +40,7 @@ typedef struct kvd_config {
     int daemonize;
     char *pidfile;               /* "" = none */
     int hz;                      /* background cycles per second */
+    int databases;               /* SELECT 0 .. databases-1 */
     long long proto_max_bulk_len;
     long long proto_inline_max_size;
     int proto_max_multibulk_len;

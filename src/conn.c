@@ -749,13 +749,13 @@ void conn_describe(client *c, buf_t *out)
         flags[nf++] = 'N';
     flags[nf] = '\0';
     buf_appendf(out,
-                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 sub=0 "
+                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%u sub=0 "
                 "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu "
                 "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=r cmd=%s user=%s "
                 "redir=-1 resp=%d lib-name=%s lib-ver=%s",
                 (unsigned long long)c->id, c->addr, c->laddr, -1, c->name ? c->name : "",
                 (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000),
-                flags, multi_count(c), c->qbuf.len, c->qbuf.cap - c->qbuf.len, multi_memory(c), c->qbuf.cap,
+                flags, c->db, multi_count(c), c->qbuf.len, c->qbuf.cap - c->qbuf.len, multi_memory(c), c->qbuf.cap,
                 c->qbuf.len, c->out.len, c->inflight ? 1 : 0, c->out.cap + c->inflight,
                 sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight + multi_memory(c),
                 c->lastcmd ? c->lastcmd : "NULL", c->user ? c->user->name : "default", c->resp == 3 ? 3 : 2,

@@ -10,6 +10,7 @@
 #include "server.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static inline int expired(const tentry_t *e)
@@ -25,8 +26,14 @@ int db_writable(void)
 
 static tentry_t *change(wal_op op, const char *key, size_t klen, const char *val, size_t vlen, int64_t exp)
 {
-    wal_entry e = {.op = op, .key = key, .klen = klen, .val = val, .vlen = vlen, .exp = exp};
+    wal_entry e = {.op = op, .db = srv.dbid, .key = key, .klen = klen, .val = val, .vlen = vlen, .exp = exp};
     return commit_entry(&e);
+}
+
+void db_select(uint32_t id)
+{
+    srv.dbid = id;
+    srv.db = srv.ks.db[id];
 }
 
 /* Remove an expired entry, logging it; while the WAL cannot be written the
@@ -42,7 +49,8 @@ static void expire_entry(tentry_t *e)
 void db_set_now(int64_t now_ms)
 {
     srv.now_ms = now_ms;
-    srv.db->lru_clock = (uint32_t)(now_ms / TABLE_LRU_MS);
+    for (uint32_t i = 0; i < srv.ks.n; i++)
+        srv.ks.db[i]->lru_clock = (uint32_t)(now_ms / TABLE_LRU_MS);
 }
 
 /* e if it is live; an expired entry is deleted (and logged) first. */
@@ -99,7 +107,7 @@ tentry_t *db_append(const char *key, size_t klen, const char *p, size_t n)
 
 tentry_t *db_setrange(const char *key, size_t klen, uint64_t off, const char *p, size_t n)
 {
-    wal_entry e = {.op = WAL_OP_SETRANGE, .key = key, .klen = klen, .val = p, .vlen = n, .off = off,
+    wal_entry e = {.op = WAL_OP_SETRANGE, .db = srv.dbid, .key = key, .klen = klen, .val = p, .vlen = n, .off = off,
                    .exp = TABLE_NO_EXPIRE};
     return commit_entry(&e);
 }
@@ -141,6 +149,43 @@ uint64_t db_flush(void)
     return n;
 }
 
+uint64_t db_flush_all(void)
+{
+    uint32_t self = srv.dbid, full = 0;
+    for (uint32_t i = 0; i < srv.ks.n; i++)
+        full += table_count(srv.ks.db[i]) != 0;
+    uint64_t n = keyspace_count(&srv.ks);
+    if (full == 0) {
+        /* Logged all the same, as Redis propagates it. */
+        db_select(0);
+        change(WAL_OP_FLUSH, NULL, 0, NULL, 0, TABLE_NO_EXPIRE);
+    } else {
+        db_group(full);
+        for (uint32_t i = 0; i < srv.ks.n; i++) {
+            if (table_count(srv.ks.db[i])) {
+                db_select(i);
+                change(WAL_OP_FLUSH, NULL, 0, NULL, 0, TABLE_NO_EXPIRE);
+            }
+        }
+    }
+    db_select(self);
+    return n;
+}
+
+tentry_t *db_move(tentry_t *e, uint32_t to)
+{
+    wal_entry w = {.op = WAL_OP_MOVE, .db = srv.dbid, .key = tentry_key(e), .klen = tentry_klen(e), .to = to,
+                   .exp = TABLE_NO_EXPIRE};
+    return commit_entry(&w);
+}
+
+void db_swap(uint32_t a, uint32_t b)
+{
+    wal_entry w = {.op = WAL_OP_SWAPDB, .db = a, .to = b, .exp = TABLE_NO_EXPIRE};
+    commit_entry(&w);
+    srv.db = srv.ks.db[srv.dbid];
+}
+
 void db_group(uint32_t n)
 {
     commit_group(n);
@@ -148,19 +193,17 @@ void db_group(uint32_t n)
 
 #define EXPIRE_SAMPLE 20
 
-uint64_t db_active_expire(int64_t budget_us)
+/* The active expiry cycle in the selected database, until budget_us
+ * (counted from t0) is spent. Returns keys deleted. */
+static uint64_t expire_cycle(uint64_t t0, int64_t budget_us, int64_t now)
 {
-    if (!db_writable())
-        return 0;
-    uint64_t t0 = kvd_mono_ns(), deleted = 0;
-    int64_t now = kvd_now_ms();
-    db_set_now(now);
+    uint64_t deleted = 0;
     double ttl_sum = 0;
     int ttl_n = 0;
     for (int round = 0;; round++) {
         uint32_t n = table_volatile_count(srv.db);
         if (n == 0) {
-            srv.stats.avg_ttl = 0;
+            srv.db->avg_ttl = 0;
             break;
         }
         int sample = n < EXPIRE_SAMPLE ? (int)n : EXPIRE_SAMPLE, hit = 0;
@@ -177,9 +220,9 @@ uint64_t db_active_expire(int64_t budget_us)
         }
         if (ttl_n) {
             /* INFO's avg_ttl, smoothed over cycles as Redis does. */
-            double avg = ttl_sum / ttl_n, prev = (double)srv.stats.avg_ttl;
+            double avg = ttl_sum / ttl_n, prev = (double)srv.db->avg_ttl;
             double est = prev ? prev / 50 * 49 + avg / 50 : avg;
-            srv.stats.avg_ttl = est >= 9.2e18 ? INT64_MAX : (int64_t)est;
+            srv.db->avg_ttl = est >= 9.2e18 ? INT64_MAX : (int64_t)est;
             ttl_sum = 0;
             ttl_n = 0;
         }
@@ -193,38 +236,78 @@ uint64_t db_active_expire(int64_t budget_us)
     return deleted;
 }
 
+uint64_t db_active_expire(int64_t budget_us)
+{
+    static uint32_t next; /* where the last cycle stopped, as Redis goes on from there */
+    if (!db_writable())
+        return 0;
+    uint64_t t0 = kvd_mono_ns(), deleted = 0;
+    int64_t now = kvd_now_ms();
+    db_set_now(now);
+    uint32_t self = srv.dbid;
+    for (uint32_t k = 0; k < srv.ks.n; k++) {
+        uint32_t i = (next + k) % srv.ks.n;
+        if (!table_volatile_count(srv.ks.db[i]))
+            continue;
+        if ((int64_t)((kvd_mono_ns() - t0) / 1000) > budget_us) {
+            next = i;
+            break;
+        }
+        db_select(i);
+        deleted += expire_cycle(t0, budget_us, now);
+    }
+    db_select(self);
+    return deleted;
+}
+
 uint64_t db_drop_expired(void)
 {
     uint64_t n = 0;
+    uint32_t self = srv.dbid;
     db_set_now(kvd_now_ms());
-    /* Deleting moves the last index slot into the freed one: walk down. */
-    for (uint32_t i = table_volatile_count(srv.db); i-- > 0;) {
-        if (i >= table_volatile_count(srv.db))
-            continue;
-        tentry_t *e = srv.db->vol[i];
-        if (expired(e)) {
-            expire_entry(e);
-            /* Write as we go: a batch (and undo log) of a million deletes
-             * would hold as much memory again as the keys. */
-            if (++n % 4096 == 0)
-                commit_flush();
+    for (uint32_t d = 0; d < srv.ks.n; d++) {
+        db_select(d);
+        /* Deleting moves the last index slot into the freed one: walk down. */
+        for (uint32_t i = table_volatile_count(srv.db); i-- > 0;) {
+            if (i >= table_volatile_count(srv.db))
+                continue;
+            tentry_t *e = srv.db->vol[i];
+            if (expired(e)) {
+                expire_entry(e);
+                /* Write as we go: a batch (and undo log) of a million deletes
+                 * would hold as much memory again as the keys. */
+                if (++n % 4096 == 0)
+                    commit_flush();
+            }
         }
     }
+    db_select(self);
     commit_flush();
     return n;
 }
 
 int db_open(const char *dir, char *err, size_t errlen)
 {
-    srv.wal = wal_open_dir(dir, &srv.pool, apply_replay, srv.db, apply_presize, &srv.load, err, errlen);
-    /* Fit the table to what was loaded, now: while the two halves of a
+    srv.wal = wal_open_dir(dir, &srv.pool, apply_replay, &srv.ks, apply_presize, &srv.load, err, errlen);
+    /* Fit the tables to what was loaded, now: while the two halves of a
      * resize coexist the keyspace looks bigger than it is, and maxmemory
      * would evict keys that fitted before the restart. */
-    table_expand_done(srv.db);
-    while (table_rehash(srv.db, 4096))
-        ;
+    for (uint32_t i = 0; i < srv.ks.n; i++) {
+        table_expand_done(srv.ks.db[i]);
+        while (table_rehash(srv.ks.db[i], 4096))
+            ;
+    }
     if (!srv.wal)
         return -1;
+    if (srv.ks.bad_seq) {
+        snprintf(err, errlen,
+                 "the WAL uses database %u (entry %llu) but there are only %u databases: raise 'databases' in "
+                 "the configuration to at least %u",
+                 srv.ks.bad_db, (unsigned long long)srv.ks.bad_seq, srv.ks.n, srv.ks.bad_db + 1);
+        wal_close(srv.wal);
+        srv.wal = NULL;
+        return -1;
+    }
     commit_init();
     return 0;
 }
@@ -236,7 +319,7 @@ void db_close(void)
 
 size_t db_evict_used(void)
 {
-    return table_bytes(srv.db) + srv.clients_mem;
+    return keyspace_bytes(&srv.ks) + srv.clients_mem;
 }
 
 int db_make_room(int64_t budget_us)
@@ -247,14 +330,22 @@ int db_make_room(int64_t budget_us)
     if (!db_writable())
         return -1;
     uint64_t t0 = kvd_mono_ns(), n = 0;
+    uint32_t self = srv.dbid;
+    int rc = 0;
     while (db_evict_used() > limit) {
-        tentry_t *e = evict_pick_pooled(srv.db, srv.cfg.maxmemory_policy, srv.cfg.maxmemory_samples, &srv.evpool);
-        if (!e)
-            return -1;
+        uint32_t db;
+        tentry_t *e = evict_pick_pooled(srv.ks.db, srv.ks.n, srv.cfg.maxmemory_policy, srv.cfg.maxmemory_samples,
+                                        &srv.evpool, &db);
+        if (!e) {
+            rc = -1;
+            break;
+        }
+        db_select(db);
         db_delete_entry(e);
         srv.stats.evicted_keys++;
         if (++n % 64 == 0 && budget_us && kvd_mono_ns() - t0 > (uint64_t)budget_us * 1000)
-            return 0;
+            break;
     }
-    return 0;
+    db_select(self);
+    return rc;
 }

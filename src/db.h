@@ -20,6 +20,11 @@ void db_close(void);
 /* Delete every key whose expiry has passed (after a load). Returns how many. */
 uint64_t db_drop_expired(void);
 
+/* Make database id (below srv.ks.n) the one the db_* functions below work
+ * on: srv.db and srv.dbid. Dispatch selects the client's database before
+ * each command. */
+void db_select(uint32_t id);
+
 /* Set the clock commands and eviction see: srv.now_ms, and the table's
  * LRU clock derived from it. */
 void db_set_now(int64_t now_ms);
@@ -66,8 +71,21 @@ tentry_t *db_set_expire(tentry_t *e, int64_t exp);
 /* Move src's value and expiry to dst (replacing it); logged as rename. */
 void db_rename(tentry_t *src, const char *dst, size_t dlen);
 
-/* Remove every key; logged. Returns how many there were. */
+/* Remove every key of the selected database (FLUSHDB); logged. Returns
+ * how many there were. */
 uint64_t db_flush(void);
+
+/* Remove every key of every database (FLUSHALL): one logged flush per
+ * database that has keys, as one group. Returns how many there were. */
+uint64_t db_flush_all(void);
+
+/* Move e (of the selected database) to database to, which must not hold
+ * its key (the caller looked it up there); logged as move. Returns the
+ * entry in database to. */
+tentry_t *db_move(tentry_t *e, uint32_t to);
+
+/* Databases a and b trade their keys (SWAPDB); logged. */
+void db_swap(uint32_t a, uint32_t b);
 
 /* The next n changes form one WAL group: after a crash all or none apply. */
 void db_group(uint32_t n);

@@ -66,11 +66,11 @@ static void pool_remove(evict_pool *p, int i)
 
 /* Offer e with score s: it takes its place in score order if the pool has
  * room or s beats the worst; a key already pooled gets its new score. */
-static void pool_offer(evict_pool *p, const tentry_t *e, uint64_t s)
+static void pool_offer(evict_pool *p, uint32_t db, const tentry_t *e, uint64_t s)
 {
     size_t klen = tentry_klen(e);
     for (int i = 0; i < p->n; i++)
-        if (p->slot[i].klen == klen && memcmp(p->slot[i].key, tentry_key(e), klen) == 0) {
+        if (p->slot[i].db == db && p->slot[i].klen == klen && memcmp(p->slot[i].key, tentry_key(e), klen) == 0) {
             pool_remove(p, i);
             break;
         }
@@ -84,15 +84,29 @@ static void pool_offer(evict_pool *p, const tentry_t *e, uint64_t s)
         i--;
     memmove(&p->slot[i + 1], &p->slot[i], (size_t)(p->n - i) * sizeof p->slot[0]);
     p->slot[i].score = s;
+    p->slot[i].db = db;
     p->slot[i].klen = (uint32_t)klen;
     memcpy(p->slot[i].key, tentry_key(e), klen);
     p->n++;
 }
 
-tentry_t *evict_pick_pooled(table_t *t, int policy, int samples, evict_pool *pool)
+tentry_t *evict_pick_pooled(table_t *const *dbs, uint32_t ndb, int policy, int samples, evict_pool *pool,
+                            uint32_t *db)
 {
-    if (policy == EVICT_NOEVICTION || random_policy(policy))
-        return evict_pick(t, policy, samples);
+    if (policy == EVICT_NOEVICTION || ndb == 0)
+        return NULL;
+    if (random_policy(policy)) {
+        for (uint32_t k = 0; k < ndb; k++) {
+            uint32_t i = (pool->next_db + k) % ndb;
+            tentry_t *e = sample(dbs[i], policy);
+            if (e) {
+                pool->next_db = i + 1;
+                *db = i;
+                return e;
+            }
+        }
+        return NULL;
+    }
     if (pool->policy != policy) {
         pool->n = 0;
         pool->policy = policy;
@@ -102,16 +116,20 @@ tentry_t *evict_pick_pooled(table_t *t, int policy, int samples, evict_pool *poo
     /* Keys too long to pool compete straight from the sample. */
     tentry_t *direct = NULL;
     uint64_t direct_score = 0;
-    for (int i = 0; i < samples; i++) {
-        tentry_t *e = sample(t, policy);
-        if (!e)
-            break;
-        uint64_t s = score(t, e, policy);
-        if (tentry_klen(e) <= EVICT_POOL_KEY)
-            pool_offer(pool, e, s);
-        else if (!direct || s > direct_score) {
-            direct = e;
-            direct_score = s;
+    uint32_t direct_db = 0;
+    for (uint32_t d = 0; d < ndb; d++) {
+        for (int i = 0; i < samples; i++) {
+            tentry_t *e = sample(dbs[d], policy);
+            if (!e)
+                break;
+            uint64_t s = score(dbs[d], e, policy);
+            if (tentry_klen(e) <= EVICT_POOL_KEY)
+                pool_offer(pool, d, e, s);
+            else if (!direct || s > direct_score) {
+                direct = e;
+                direct_score = s;
+                direct_db = d;
+            }
         }
     }
     /* The best pooled key that still exists (and, for volatile policies,
@@ -119,11 +137,15 @@ tentry_t *evict_pick_pooled(table_t *t, int policy, int samples, evict_pool *poo
     while (pool->n > 0) {
         int i = pool->n - 1;
         if (direct && direct_score > pool->slot[i].score)
-            return direct;
-        tentry_t *e = table_peek(t, pool->slot[i].key, pool->slot[i].klen);
+            break;
+        uint32_t d = pool->slot[i].db;
+        tentry_t *e = d < ndb ? table_peek(dbs[d], pool->slot[i].key, pool->slot[i].klen) : NULL;
         pool_remove(pool, i);
-        if (e && (!volatile_only(policy) || tentry_has_expire(e)))
+        if (e && (!volatile_only(policy) || tentry_has_expire(e))) {
+            *db = d;
             return e;
+        }
     }
+    *db = direct_db;
     return direct;
 }

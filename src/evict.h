@@ -45,16 +45,21 @@ tentry_t *evict_pick(table_t *t, int policy, int samples);
 #define EVICT_POOL_KEY 64
 typedef struct evict_pool {
     int n, policy;            /* entries in use, sorted by score, best last */
+    uint32_t next_db;         /* the random policies take databases in turn */
     struct {
         uint64_t score;
-        uint32_t klen;
+        uint32_t db, klen;
         char key[EVICT_POOL_KEY];
     } slot[EVICT_POOL_SIZE];
 } evict_pool;
 
-/* evict_pick through a pool: the same contract (NULL when nothing can be
- * evicted). The random policies do not use the pool. The caller must
- * delete or otherwise use the entry before the next call. */
-tentry_t *evict_pick_pooled(table_t *t, int policy, int samples, evict_pool *pool);
+/* evict_pick through a pool, over the ndb tables of dbs (the databases):
+ * each call samples every non-empty one, as Redis does, and the best
+ * candidate of all wins. The same contract as evict_pick (NULL when
+ * nothing can be evicted), with the victim's database in *db. The random
+ * policies do not use the pool. The caller must delete or otherwise use
+ * the entry before the next call. */
+tentry_t *evict_pick_pooled(table_t *const *dbs, uint32_t ndb, int policy, int samples, evict_pool *pool,
+                            uint32_t *db);
 
 #endif

@@ -296,7 +296,8 @@ int main(int argc, char **argv)
         log_warning("cannot create data directory %s: %s", srv.cfg.dir, strerror(-rc));
         goto out;
     }
-    srv.db = table_new();
+    keyspace_init(&srv.ks, (uint32_t)srv.cfg.databases);
+    db_select(0);
     db_set_now(kvd_now_ms());
     server_apply_eviction_config();
     compact_stop_stale(srv.cfg.dir);
@@ -323,7 +324,7 @@ int main(int argc, char **argv)
                "%llu keys loaded, %llu of them expired and deleted",
                srv.cfg.dir, ld->walk.files, (unsigned long long)ld->walk.applied,
                (unsigned long long)ld->walk.bytes, (double)ld->walk.elapsed_us / 1e6,
-               (unsigned long long)ld->walk.last_seq, (unsigned long long)(table_count(srv.db) + expired),
+               (unsigned long long)ld->walk.last_seq, (unsigned long long)(keyspace_count(&srv.ks) + expired),
                (unsigned long long)expired);
     srv.compact.last_status = -1;
     srv.compact.cow_fd = -1;
@@ -336,7 +337,8 @@ out:
         status = 1;
     if (srv.wal)
         db_close();
-    table_free(srv.db);
+    keyspace_free(&srv.ks);
+    srv.db = NULL;
     pool_destroy(&srv.pool);
     /* Whatever the reason for exiting, the pid in the file is gone. */
     if (pidfile_written)

@@ -24,6 +24,7 @@ typedef struct queued {
 typedef struct wkey {
     char *key;
     size_t klen;
+    uint32_t db;         /* the database it is watched in */
     client **clients;
     int n, cap;
     struct wkey *next;   /* same hash bucket */
@@ -57,41 +58,47 @@ static multi_state *state(client *c)
     return c->mstate;
 }
 
-static wkey **bucket(const char *key, size_t klen)
+static wkey **bucket(uint32_t db, const char *key, size_t klen)
 {
-    return &buckets[kvd_siphash(key, klen, hash_seed) & (NBUCKETS - 1)];
+    return &buckets[(kvd_siphash(key, klen, hash_seed) + db) & (NBUCKETS - 1)];
 }
 
-static wkey *find_key(const char *key, size_t klen)
+static wkey *find_key(uint32_t db, const char *key, size_t klen)
 {
-    for (wkey *k = *bucket(key, klen); k; k = k->next)
-        if (k->klen == klen && memcmp(k->key, key, klen) == 0)
+    for (wkey *k = *bucket(db, key, klen); k; k = k->next)
+        if (k->db == db && k->klen == klen && memcmp(k->key, key, klen) == 0)
             return k;
     return NULL;
 }
 
-/* Is key present but past its expiry (logically gone, not yet deleted)? */
-static int present_but_expired(const char *key, size_t klen)
+static inline tentry_t *peek(uint32_t db, const char *key, size_t klen)
 {
-    tentry_t *e = table_peek(srv.db, key, klen);
+    return table_peek(srv.ks.db[db], key, klen);
+}
+
+/* Is key present in db but past its expiry (logically gone, not yet deleted)? */
+static int present_but_expired(uint32_t db, const char *key, size_t klen)
+{
+    tentry_t *e = peek(db, key, klen);
     if (!e)
         return 0;
     int64_t exp = tentry_expire(e);
     return exp != TABLE_NO_EXPIRE && exp <= srv.now_ms;
 }
 
-static void watch_key(client *c, const char *key, size_t klen)
+static void watch_key(client *c, uint32_t db, const char *key, size_t klen)
 {
     multi_state *m = state(c);
     for (int i = 0; i < m->nw; i++)
-        if (m->w[i].k->klen == klen && memcmp(m->w[i].k->key, key, klen) == 0)
+        if (m->w[i].k->db == db && m->w[i].k->klen == klen && memcmp(m->w[i].k->key, key, klen) == 0)
             return;
-    wkey *k = find_key(key, klen);
+    wkey *k = find_key(db, key, klen);
     if (!k) {
         k = xcalloc(1, sizeof(*k));
         k->key = xmemdup(key, klen ? klen : 1);
         k->klen = klen;
-        wkey **b = bucket(key, klen);
+        k->db = db;
+        wkey **b = bucket(db, key, klen);
         k->next = *b;
         *b = k;
         nwatched++;
@@ -106,7 +113,7 @@ static void watch_key(client *c, const char *key, size_t klen)
         m->w = xrealloc(m->w, sizeof(watch_ref) * (size_t)m->capw);
     }
     m->w[m->nw].k = k;
-    m->w[m->nw].expired = present_but_expired(key, klen);
+    m->w[m->nw].expired = present_but_expired(db, key, klen);
     m->nw++;
 }
 
@@ -124,7 +131,7 @@ static void unwatch_all(client *c)
             }
         }
         if (k->n == 0) {
-            wkey **pp = bucket(k->key, k->klen);
+            wkey **pp = bucket(k->db, k->key, k->klen);
             while (*pp != k)
                 pp = &(*pp)->next;
             *pp = k->next;
@@ -241,26 +248,74 @@ int multi_watching(void)
     return nwatched != 0;
 }
 
-struct wkey *multi_find(const char *key, size_t klen)
+struct wkey *multi_find(uint32_t db, const char *key, size_t klen)
 {
-    return nwatched ? find_key(key, klen) : NULL;
+    return nwatched ? find_key(db, key, klen) : NULL;
 }
 
 void multi_touch(wkey *k)
 {
     /* Our own copy of the key: the change may have freed the caller's. */
-    dirty_watchers(k, table_peek(srv.db, k->key, k->klen) == NULL);
+    dirty_watchers(k, peek(k->db, k->key, k->klen) == NULL);
 }
 
-void multi_touch_all(void)
+void multi_touch_all(uint32_t db)
 {
     if (!nwatched)
         return;
     for (size_t b = 0; b < NBUCKETS; b++)
         for (wkey *k = buckets[b]; k; k = k->next)
-            if (table_peek(srv.db, k->key, k->klen))
+            if (k->db == db && peek(db, k->key, k->klen))
                 /* A key already expired when watched "changes" by going: no change (Redis 7). */
-                dirty_watchers(k, present_but_expired(k->key, k->klen));
+                dirty_watchers(k, present_but_expired(db, k->key, k->klen));
+}
+
+/* Watches in database a, whose keys are about to be replaced by those of
+ * database b (one half of a SWAPDB). */
+static void touch_replaced(uint32_t a, uint32_t b)
+{
+    for (size_t i = 0; i < NBUCKETS; i++) {
+        for (wkey *k = buckets[i]; k; k = k->next) {
+            if (k->db != a)
+                continue;
+            int in_a = peek(a, k->key, k->klen) != NULL, in_b = peek(b, k->key, k->klen) != NULL;
+            if (!in_a && !in_b)
+                continue;
+            int b_expired = present_but_expired(b, k->key, k->klen);
+            for (int j = 0; j < k->n; j++) {
+                client *c = k->clients[j];
+                multi_state *m = c->mstate;
+                watch_ref *r = NULL;
+                for (int x = 0; x < m->nw && !r; x++)
+                    if (m->w[x].k == k)
+                        r = &m->w[x];
+                /* As Redis 7: a key expired when watched that is replaced
+                 * by nothing, or by another expired value, has not
+                 * logically changed; nor has a missing one replaced by an
+                 * expired one (which counts as expired from now on). */
+                if (r->expired) {
+                    if (!in_b) {
+                        r->expired = 0;
+                        continue;
+                    }
+                    if (b_expired)
+                        continue;
+                } else if (!in_a && b_expired) {
+                    r->expired = 1;
+                    continue;
+                }
+                c->flags |= CLIENT_DIRTY_CAS;
+            }
+        }
+    }
+}
+
+void multi_touch_swap(uint32_t a, uint32_t b)
+{
+    if (!nwatched || a == b)
+        return;
+    touch_replaced(a, b);
+    touch_replaced(b, a);
 }
 
 /* A watched key that was live at WATCH and has expired since (even if
@@ -269,7 +324,7 @@ static int watched_key_expired(client *c)
 {
     multi_state *m = c->mstate;
     for (int i = 0; m && i < m->nw; i++)
-        if (!m->w[i].expired && present_but_expired(m->w[i].k->key, m->w[i].k->klen))
+        if (!m->w[i].expired && present_but_expired(m->w[i].k->db, m->w[i].k->key, m->w[i].k->klen))
             return 1;
     return 0;
 }
@@ -312,7 +367,7 @@ void cmd_watch(client *c, int argc, char **argv, size_t *argvlen)
     }
     for (int i = 1; i < argc; i++) {
         commit_saw_key(argv[i], argvlen[i]);
-        watch_key(c, argv[i], argvlen[i]);
+        watch_key(c, c->db, argv[i], argvlen[i]);
     }
     reply_ok(c);
 }
@@ -382,6 +437,7 @@ void cmd_exec(client *c, int argc, char **argv, size_t *argvlen)
             continue;
         }
         uint64_t t0 = kvd_mono_ns();
+        db_select(c->db); /* a SELECT queued before may have changed it */
         q->cmd->fn(c, q->argc, q->argv, q->argvlen);
         uint64_t usec = (kvd_mono_ns() - t0) / 1000;
         q->cmd->usec += usec;

@@ -8,6 +8,7 @@
 #define KVD_MULTI_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "server.h"
 
@@ -31,14 +32,19 @@ int multi_watching(void);
 /* The watch record of key, or NULL if nobody watches it. Found before a
  * change (the key's bytes may be freed by it), touched after it. */
 struct wkey;
-struct wkey *multi_find(const char *key, size_t klen);
+struct wkey *multi_find(uint32_t db, const char *key, size_t klen);
 
 /* The watched key changed (commit.c calls this after applying a logged
  * change): its watchers' next EXEC fails. */
 void multi_touch(struct wkey *k);
 
-/* Every key is about to go (a flush): watches on keys that exist fail. */
-void multi_touch_all(void);
+/* Every key of database db is about to go (a flush): watches on keys
+ * that exist there fail. */
+void multi_touch_all(uint32_t db);
+
+/* Databases a and b are about to trade their keys (SWAPDB): watches on
+ * keys whose value changes by it fail, as Redis 7 decides. */
+void multi_touch_swap(uint32_t a, uint32_t b);
 
 /* Bytes c's queued commands take (CLIENT LIST's multi-mem). */
 size_t multi_memory(const client *c);

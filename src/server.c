@@ -47,7 +47,8 @@ static void on_cron(uv_timer_t *t)
     uint64_t t0 = kvd_mono_ns();
     db_active_expire(1000000 / hz / 4);
     latency_sample("expire-cycle", (kvd_mono_ns() - t0) / 1000000);
-    table_rehash_ms(srv.db, 1);
+    for (uint32_t i = 0; i < srv.ks.n; i++)
+        table_rehash_ms(srv.ks.db[i], 1);
     conn_cron(now);
     tls_cron(now);
     compact_cron();
@@ -68,9 +69,12 @@ static void on_cron(uv_timer_t *t)
 
 void server_apply_eviction_config(void)
 {
-    srv.db->lfu = evict_policy_is_lfu(srv.cfg.maxmemory_policy);
-    srv.db->lfu_log_factor = srv.cfg.lfu_log_factor;
-    srv.db->lfu_decay_min = srv.cfg.lfu_decay_time;
+    for (uint32_t i = 0; i < srv.ks.n; i++) {
+        table_t *t = srv.ks.db[i];
+        t->lfu = evict_policy_is_lfu(srv.cfg.maxmemory_policy);
+        t->lfu_log_factor = srv.cfg.lfu_log_factor;
+        t->lfu_decay_min = srv.cfg.lfu_decay_time;
+    }
 }
 
 void server_config_changed(const char *name)
@@ -102,7 +106,7 @@ void server_config_changed(const char *name)
 /* What used_memory counts, with the clients' buffers as of the last walk. */
 static size_t used_memory(void)
 {
-    size_t used = table_bytes(srv.db) + srv.pool.cached_bytes + srv.wal->batch.cap + srv.clients_mem;
+    size_t used = keyspace_bytes(&srv.ks) + srv.pool.cached_bytes + srv.wal->batch.cap + srv.clients_mem;
     if (used > srv.stats.peak_memory)
         srv.stats.peak_memory = used;
     return used;

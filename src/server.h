@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "apply.h"
 #include "buf.h"
 #include "compact.h"
 #include "conf.h"
@@ -76,6 +77,7 @@ typedef struct client {
     struct acl_user *user;  /* whose permissions apply (the default user until AUTH) */
     struct multi_state *mstate; /* MULTI's queue and WATCH's keys, or NULL */
     int resp;               /* protocol of the replies: 2, or 3 after HELLO 3 (0 counts as 2) */
+    uint32_t db;            /* the database SELECT chose */
     uint64_t ncmds;         /* commands dispatched */
     list_link all;          /* on srv.clients (or srv.lingering once it lingers) */
     list_link pw;           /* on srv.pending: has replies to send */
@@ -98,7 +100,6 @@ typedef struct server_stats {
     double ops_per_sec;
     size_t max_qbuf, max_out;   /* client_recent_max_*_buffer */
     size_t peak_memory;         /* used_memory_peak, sampled by the cron and INFO */
-    int64_t avg_ttl;            /* estimated mean TTL of keys with one, ms (active expiry samples it) */
 } server_stats;
 
 typedef struct server {
@@ -115,7 +116,9 @@ typedef struct server {
     uv_signal_t sig_term, sig_int, sig_hup;
 
     pool_t pool;
-    table_t *db;
+    keyspace ks;                /* the databases */
+    table_t *db;                /* the one the running command selected: ks.db[dbid] */
+    uint32_t dbid;
     wal_t *wal;
 
     /* fsync on a worker thread */

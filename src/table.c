@@ -158,6 +158,7 @@ void table_clear(table_t *t)
     free(t->vol);
     t->vol = NULL;
     t->nvol = t->capvol = 0;
+    t->avg_ttl = 0;
 }
 
 /* The fields that belong to the entries (the rest are settings). */
@@ -172,6 +173,8 @@ static void move_contents(table_t *to, table_t *from)
     to->entry_bytes = from->entry_bytes;
     to->kv_bytes = from->kv_bytes;
     to->min_size = from->min_size;
+    to->avg_ttl = from->avg_ttl;
+    from->avg_ttl = 0;
     memset(from->ht, 0, sizeof from->ht);
     from->rehashidx = -1;
     from->vol = NULL;

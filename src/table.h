@@ -72,6 +72,7 @@ typedef struct table {
     size_t entry_bytes;   /* bytes the allocator holds for entries */
     size_t kv_bytes;      /* key + value bytes of all entries */
     uint32_t lru_clock;   /* set by the owner; stamped on entries it finds or creates */
+    int64_t avg_ttl;      /* set by the owner: INFO keyspace's mean TTL of sampled keys, ms */
     uint64_t min_size;    /* no shrinking below this (table_expand) */
     int lfu;              /* entries' lru fields hold LFU data (see below) */
     int lfu_log_factor;   /* LFU: how slowly the counter grows */

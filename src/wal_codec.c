@@ -26,7 +26,8 @@
 static const char *const op_names[WAL_OP_MAX] = {
     [WAL_OP_SET] = "set",       [WAL_OP_DEL] = "del",     [WAL_OP_EXPIRE] = "expire",
     [WAL_OP_PERSIST] = "persist", [WAL_OP_FLUSH] = "flush", [WAL_OP_RENAME] = "rename",
-    [WAL_OP_APPEND] = "append", [WAL_OP_SETRANGE] = "setrange",
+    [WAL_OP_APPEND] = "append", [WAL_OP_SETRANGE] = "setrange", [WAL_OP_MOVE] = "move",
+    [WAL_OP_SWAPDB] = "swapdb",
 };
 
 const char *wal_op_name(wal_op op)
@@ -70,7 +71,7 @@ static char *put_field(char *p, const char *name, size_t nlen, const void *v, si
 
 size_t wal_encode(buf_t *out, const wal_entry *e)
 {
-    int has_key = e->op != WAL_OP_FLUSH;
+    int has_key = e->op != WAL_OP_FLUSH && e->op != WAL_OP_SWAPDB;
     int has_val = e->op == WAL_OP_SET || e->op == WAL_OP_RENAME || e->op == WAL_OP_APPEND ||
                   e->op == WAL_OP_SETRANGE;
     int has_exp = (e->op == WAL_OP_SET && e->exp != WAL_NO_EXPIRE) || e->op == WAL_OP_EXPIRE;
@@ -93,6 +94,10 @@ size_t wal_encode(buf_t *out, const wal_entry *e)
         p = PUTLIT(p, ",\"grp\":");
         p += kvd_ull_to_str(p, e->grp);
     }
+    if (e->db) {
+        p = PUTLIT(p, ",\"db\":");
+        p += kvd_ull_to_str(p, e->db);
+    }
     if (has_key)
         p = put_field(p, "key", 3, e->key, e->klen, ktext);
     if (e->op == WAL_OP_SETRANGE) {
@@ -104,6 +109,10 @@ size_t wal_encode(buf_t *out, const wal_entry *e)
             p = put_field(p, "dst", 3, e->val, e->vlen, vtext);
         else
             p = put_field(p, "val", 3, e->val, e->vlen, vtext);
+    }
+    if (e->op == WAL_OP_MOVE || e->op == WAL_OP_SWAPDB) {
+        p = PUTLIT(p, ",\"to\":");
+        p += kvd_ull_to_str(p, e->to);
     }
     if (has_exp) {
         p = PUTLIT(p, ",\"exp\":");
@@ -423,6 +432,10 @@ static int decode_canonical(wal_decoder *d, const char *body, size_t len, wal_en
         e->op = WAL_OP_APPEND;
     else if (LIT(&c, "setrange\""))
         e->op = WAL_OP_SETRANGE;
+    else if (LIT(&c, "move\""))
+        e->op = WAL_OP_MOVE;
+    else if (LIT(&c, "swapdb\""))
+        e->op = WAL_OP_SWAPDB;
     else
         return 0;
     if (LIT(&c, ",\"grp\":")) {
@@ -430,7 +443,13 @@ static int decode_canonical(wal_decoder *d, const char *body, size_t len, wal_en
             return 0;
         e->grp = (uint32_t)u;
     }
-    if (e->op != WAL_OP_FLUSH && !canon_field(d, &c, "key", &e->key, &e->klen))
+    if (LIT(&c, ",\"db\":")) {
+        /* Canonical lines omit database 0. */
+        if (!canon_uint(&c, &u) || u == 0 || u >= WAL_DB_MAX)
+            return 0;
+        e->db = (uint32_t)u;
+    }
+    if (e->op != WAL_OP_FLUSH && e->op != WAL_OP_SWAPDB && !canon_field(d, &c, "key", &e->key, &e->klen))
         return 0;
     if (e->op == WAL_OP_SETRANGE && (!LIT(&c, ",\"off\":") || !canon_uint(&c, &e->off) || e->off > WAL_OFF_MAX))
         return 0;
@@ -439,6 +458,11 @@ static int decode_canonical(wal_decoder *d, const char *body, size_t len, wal_en
         return 0;
     if (e->op == WAL_OP_RENAME && !canon_field(d, &c, "dst", &e->val, &e->vlen))
         return 0;
+    if (e->op == WAL_OP_MOVE || e->op == WAL_OP_SWAPDB) {
+        if (!LIT(&c, ",\"to\":") || !canon_uint(&c, &u) || u >= WAL_DB_MAX)
+            return 0;
+        e->to = (uint32_t)u;
+    }
     if (e->op == WAL_OP_SET || e->op == WAL_OP_EXPIRE) {
         if (LIT(&c, ",\"exp\":\"")) {
             const char *q = memchr(c.p, '"', (size_t)(c.end - c.p));
@@ -465,9 +489,9 @@ static int within_limits(const wal_entry *e)
     return e->vlen <= WAL_OFF_MAX;
 }
 
-enum { F_SEQ, F_OP, F_GRP, F_KEY, F_KEY64, F_VAL, F_VAL64, F_DST, F_DST64, F_EXP, F_OFF, F_N };
-static const char *const field_names[F_N] = {"seq", "op", "grp", "key", "key64", "val",
-                                             "val64", "dst", "dst64", "exp", "off"};
+enum { F_SEQ, F_OP, F_GRP, F_DB, F_KEY, F_KEY64, F_VAL, F_VAL64, F_DST, F_DST64, F_TO, F_EXP, F_OFF, F_N };
+static const char *const field_names[F_N] = {"seq", "op", "grp", "db", "key", "key64", "val",
+                                             "val64", "dst", "dst64", "to", "exp", "off"};
 
 int wal_decode_line(wal_decoder *d, const char *line, size_t len, wal_entry *e, char *why,
                     size_t whylen)
@@ -532,10 +556,20 @@ int wal_decode_line(wal_decoder *d, const char *line, size_t len, wal_entry *e, 
             FAIL("invalid \"grp\"");
         e->grp = (uint32_t)u;
     }
+    if (f[F_DB]) {
+        if (as_uint(f[F_DB], (double)WAL_DB_MAX, &u) < 0)
+            FAIL("invalid \"db\"");
+        e->db = (uint32_t)u;
+    }
+    if (e->op == WAL_OP_MOVE || e->op == WAL_OP_SWAPDB) {
+        if (!f[F_TO] || as_uint(f[F_TO], (double)WAL_DB_MAX, &u) < 0)
+            FAIL("missing or invalid \"to\"");
+        e->to = (uint32_t)u;
+    }
 
     size_t koff = 0, voff = 0;
     int kscr = 0, vscr = 0;
-    if (e->op != WAL_OP_FLUSH &&
+    if (e->op != WAL_OP_FLUSH && e->op != WAL_OP_SWAPDB &&
         field_bytes(d, f[F_KEY], f[F_KEY64], &e->key, &e->klen, &koff, &kscr) < 0)
         FAIL("missing or invalid \"key\"/\"key64\"");
     if ((e->op == WAL_OP_SET || e->op == WAL_OP_APPEND || e->op == WAL_OP_SETRANGE) &&
@@ -594,7 +628,9 @@ int wal_decode_unchecked(wal_decoder *d, const char *line, size_t len, wal_entry
     uint64_t u;
     if (as_uint(cJSON_GetObjectItemCaseSensitive(o, "seq"), WAL_MAX_EXACT, &u) == 0)
         e->seq = u;
-    if (e->op == WAL_OP_FLUSH)
+    if (as_uint(cJSON_GetObjectItemCaseSensitive(o, "db"), (double)WAL_DB_MAX, &u) == 0)
+        e->db = (uint32_t)u;
+    if (e->op == WAL_OP_FLUSH || e->op == WAL_OP_SWAPDB)
         return 0;
     size_t koff = 0;
     int kscr = 0;

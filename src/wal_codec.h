@@ -21,6 +21,8 @@ typedef enum wal_op {
     WAL_OP_RENAME,  /* key moves to dst (val field), replacing dst */
     WAL_OP_APPEND,  /* val is appended to key's value (created if missing) */
     WAL_OP_SETRANGE, /* val overwrites key's value from byte off (zero-padded; created if missing) */
+    WAL_OP_MOVE,    /* key moves from database db to database to (which must not hold it) */
+    WAL_OP_SWAPDB,  /* databases db and to trade their keys */
     WAL_OP_MAX
 } wal_op;
 
@@ -35,11 +37,16 @@ typedef enum wal_op {
 /* The longest value, and so the largest SETRANGE offset plus length. */
 #define WAL_OFF_MAX 0xffffffffULL
 
+/* Database numbers are below this. */
+#define WAL_DB_MAX 0x7fffffffU
+
 /* One decoded line. Pointers stay valid until the next decode. */
 typedef struct wal_entry {
     uint64_t seq;
     wal_op op;
     uint32_t grp;     /* lines in the group this line opens (1: no group) */
+    uint32_t db;      /* the database the line is about ("db", omitted for 0) */
+    uint32_t to;      /* MOVE, SWAPDB: the other database */
     const char *key;
     size_t klen;
     const char *val;  /* value for SET, APPEND and SETRANGE, destination key for RENAME */

@@ -134,13 +134,13 @@ void wal_base_path(const wal_t *w, uint64_t num, int tmp, char *dst, size_t n);
 
 typedef void (*wal_progress_fn)(void *ctx, uint64_t entries);
 
-/* Write every entry of t exactly as it is (expiries in the past included:
- * a later segment may act on such a key) to path as a base: one "set"
- * line each, numbered from 1, then fsync. progress (may be NULL) is called
- * as it goes. Meant for a forked child working on its copy of t. Returns 0
- * or -errno. */
-int wal_write_base(table_t *t, const char *path, pool_t *pool, wal_progress_fn progress, void *pctx,
-                   uint64_t *entries, uint64_t *bytes);
+/* Write every entry of the ndb databases dbs exactly as it is (expiries
+ * in the past included: a later segment may act on such a key) to path as
+ * a base: one "set" line each (with its database), numbered from 1, then
+ * fsync. progress (may be NULL) is called as it goes. Meant for a forked
+ * child working on its copy of the tables. Returns 0 or -errno. */
+int wal_write_base(table_t *const *dbs, uint32_t ndb, const char *path, pool_t *pool, wal_progress_fn progress,
+                   void *pctx, uint64_t *entries, uint64_t *bytes);
 
 /* Make base num (written to its temp path) the WAL's base covering seqs
  * up to upto, keep the segments numbered first_kept and later, switch the

@@ -21,6 +21,16 @@ static table_t *fill(int n, int with_ttl)
     return t;
 }
 
+/* The pooled pick over one database. */
+static tentry_t *pick1(table_t *t, int policy, int samples, evict_pool *pool)
+{
+    uint32_t db = 99;
+    tentry_t *e = evict_pick_pooled(&t, 1, policy, samples, pool, &db);
+    if (e)
+        ck_assert_uint_eq(db, 0);
+    return e;
+}
+
 static int key_num(const tentry_t *e)
 {
     char k[16] = "";
@@ -156,7 +166,7 @@ static int evict_run(int pooled)
     evict_pool pool = {0};
     int in_oldest = 0;
     for (int i = 0; i < 300; i++) {
-        tentry_t *e = pooled ? evict_pick_pooled(t, EVICT_ALLKEYS_LRU, 5, &pool) : evict_pick(t, EVICT_ALLKEYS_LRU, 5);
+        tentry_t *e = pooled ? pick1(t, EVICT_ALLKEYS_LRU, 5, &pool) : evict_pick(t, EVICT_ALLKEYS_LRU, 5);
         ck_assert_ptr_nonnull(e);
         in_oldest += key_num(e) < 300;
         table_del_entry(t, e);
@@ -185,7 +195,7 @@ START_TEST(test_pool_stale_and_long_keys)
     evict_pool pool = {0};
     /* Fill the pool, then delete or strip every pooled key behind its back:
      * the pool must skip them and still return live candidates. */
-    ck_assert_ptr_nonnull(evict_pick_pooled(t, EVICT_VOLATILE_TTL, 20, &pool));
+    ck_assert_ptr_nonnull(pick1(t, EVICT_VOLATILE_TTL, 20, &pool));
     for (int i = 0; i < pool.n; i++) {
         if (i % 2)
             table_del(t, pool.slot[i].key, pool.slot[i].klen);
@@ -193,7 +203,7 @@ START_TEST(test_pool_stale_and_long_keys)
             table_set_expire(t, table_peek(t, pool.slot[i].key, pool.slot[i].klen), TABLE_NO_EXPIRE);
     }
     for (int i = 0; i < 20; i++) {
-        tentry_t *e = evict_pick_pooled(t, EVICT_VOLATILE_TTL, 3, &pool);
+        tentry_t *e = pick1(t, EVICT_VOLATILE_TTL, 3, &pool);
         ck_assert_ptr_nonnull(e);
         ck_assert(tentry_has_expire(e));
         table_del_entry(t, e);
@@ -204,11 +214,11 @@ START_TEST(test_pool_stale_and_long_keys)
     memset(big, 'k', sizeof big);
     table_set(u, big, sizeof big, "v", 1, TABLE_NO_EXPIRE, NULL);
     evict_pool p2 = {0};
-    tentry_t *e = evict_pick_pooled(u, EVICT_ALLKEYS_LRU, 5, &p2);
+    tentry_t *e = pick1(u, EVICT_ALLKEYS_LRU, 5, &p2);
     ck_assert_ptr_nonnull(e);
     ck_assert_uint_eq(tentry_klen(e), sizeof big);
     /* A policy change empties the pool (scores mean something else). */
-    ck_assert_ptr_nonnull(evict_pick_pooled(t, EVICT_ALLKEYS_LRU, 5, &pool));
+    ck_assert_ptr_nonnull(pick1(t, EVICT_ALLKEYS_LRU, 5, &pool));
     ck_assert_int_eq(pool.policy, EVICT_ALLKEYS_LRU);
     table_free(t);
     table_free(u);
@@ -254,6 +264,54 @@ START_TEST(test_lfu)
 }
 END_TEST
 
+/* Eviction spans the databases: the idlest keys go first wherever they
+ * are, the victim's database is reported, and the random policies take
+ * from every database. */
+START_TEST(test_pool_spans_databases)
+{
+    table_t *dbs[4];
+    for (int d = 0; d < 4; d++)
+        dbs[d] = table_new();
+    /* Database 2 holds old keys, database 0 new ones; 1 and 3 are empty. */
+    for (int i = 0; i < 50; i++) {
+        char k[16];
+        int n = snprintf(k, sizeof k, "old%d", i);
+        dbs[2]->lru_clock = 1000;
+        table_set(dbs[2], k, (size_t)n, "v", 1, TABLE_NO_EXPIRE, NULL);
+        n = snprintf(k, sizeof k, "new%d", i);
+        dbs[0]->lru_clock = 5000;
+        table_set(dbs[0], k, (size_t)n, "v", 1, TABLE_NO_EXPIRE, NULL);
+    }
+    for (int d = 0; d < 4; d++)
+        dbs[d]->lru_clock = 6000;
+    evict_pool pool = {0};
+    for (int i = 0; i < 40; i++) {
+        uint32_t db = 99;
+        tentry_t *e = evict_pick_pooled(dbs, 4, EVICT_ALLKEYS_LRU, 5, &pool, &db);
+        ck_assert_ptr_nonnull(e);
+        ck_assert_uint_eq(db, 2);
+        ck_assert_mem_eq(tentry_key(e), "old", 3);
+        table_del_entry(dbs[db], e);
+    }
+    int seen[4] = {0};
+    for (int i = 0; i < 20; i++) {
+        uint32_t db = 99;
+        tentry_t *e = evict_pick_pooled(dbs, 4, EVICT_ALLKEYS_RANDOM, 5, &pool, &db);
+        ck_assert_ptr_nonnull(e);
+        ck_assert(db == 0 || db == 2);
+        seen[db]++;
+    }
+    ck_assert(seen[0] > 0 && seen[2] > 0);
+    for (int d = 0; d < 4; d++)
+        table_clear(dbs[d]);
+    uint32_t db;
+    ck_assert_ptr_null(evict_pick_pooled(dbs, 4, EVICT_ALLKEYS_LRU, 5, &pool, &db));
+    ck_assert_ptr_null(evict_pick_pooled(dbs, 4, EVICT_ALLKEYS_RANDOM, 5, &pool, &db));
+    for (int d = 0; d < 4; d++)
+        table_free(dbs[d]);
+}
+END_TEST
+
 START_TEST(test_policy_names)
 {
     ck_assert_str_eq(evict_policy_names[EVICT_NOEVICTION], "noeviction");
@@ -283,6 +341,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_pool_tracks_lru_order);
     tcase_add_test(tc, test_pool_stale_and_long_keys);
     tcase_add_test(tc, test_lfu);
+    tcase_add_test(tc, test_pool_spans_databases);
     tcase_add_test(tc, test_policy_names);
     suite_add_tcase(s, tc);
     return s;

@@ -79,7 +79,8 @@ static int replay_cut(const char *dir, const char *seg, off_t off, int *count)
     ck_assert_int_eq(manifest_load(cut, &man, err, sizeof err), 0);
     table_t *t = table_new();
     wal_walk_result w;
-    int rc = wal_walk_dir(cut, &man, &srv.pool, apply_replay, t, apply_presize, NULL, NULL, 0, &w, err, sizeof err);
+    keyspace ks = {.db = &t, .n = 1};
+    int rc = wal_walk_dir(cut, &man, &srv.pool, apply_replay, &ks, apply_presize, NULL, NULL, 0, &w, err, sizeof err);
     manifest_free(&man);
     table_expand_done(t);
     if (rc < 0 || w.status == WAL_SCAN_CORRUPT) {

@@ -40,7 +40,8 @@ static void teardown(void)
 /* Open the test dir's WAL (one segment: path), replaying into t. */
 static wal_t *open_wal(table_t *t, wal_open_result *res, char *err, size_t errlen)
 {
-    wal_t *w = wal_open_dir(dir, &pool, apply_replay, t, apply_presize, res, err, errlen);
+    keyspace ks = {.db = &t, .n = 1};
+    wal_t *w = wal_open_dir(dir, &pool, apply_replay, &ks, apply_presize, res, err, errlen);
     table_expand_done(t);
     return w;
 }
@@ -237,8 +238,19 @@ START_TEST(test_decode_rules)
         "{\"seq\":1,\"op\":\"setrange\",\"key\":\"k\",\"off\":4294967294,\"val\":\"x\"", /* ends at 4 GiB - 1 */
         "{\"seq\":1,\"op\":\"setrange\",\"key\":\"k\",\"off\":4294967295,\"val\":\"x\"", /* past it */
         "{\"seq\":1,\"op\":\"setrange\",\"key\":\"k\",\"val\":\"x\"",                 /* no off */
+        "{\"seq\":1,\"op\":\"del\",\"db\":3,\"key\":\"k\"",                            /* ok */
+        "{\"seq\":1,\"op\":\"del\",\"db\":0,\"key\":\"k\"",                            /* ok (not canonical) */
+        "{\"seq\":1,\"op\":\"del\",\"db\":-1,\"key\":\"k\"",                           /* negative db */
+        "{\"seq\":1,\"op\":\"del\",\"db\":\"3\",\"key\":\"k\"",                        /* db a string */
+        "{\"seq\":1,\"op\":\"del\",\"db\":2147483647,\"key\":\"k\"",                   /* db too big */
+        "{\"seq\":1,\"op\":\"move\",\"key\":\"k\",\"to\":2",                             /* ok */
+        "{\"seq\":1,\"op\":\"move\",\"key\":\"k\"",                                      /* move without to */
+        "{\"seq\":1,\"op\":\"move\",\"to\":2",                                             /* move without key */
+        "{\"seq\":1,\"op\":\"swapdb\",\"db\":1,\"to\":2",                                  /* ok */
+        "{\"seq\":1,\"op\":\"swapdb\",\"db\":1",                                           /* swapdb without to */
+        "{\"seq\":1,\"op\":\"swapdb\",\"to\":1.5",                                         /* to not integral */
     };
-    const int ok[] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0};
+    const int ok[] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0};
     for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
         buf_reset(&b);
         buf_puts(&b, bodies[i]);
@@ -260,6 +272,8 @@ static void assert_same_entry(const wal_entry *a, const wal_entry *b)
     ck_assert_uint_eq(a->seq, b->seq);
     ck_assert_int_eq(a->op, b->op);
     ck_assert_uint_eq(a->grp, b->grp);
+    ck_assert_uint_eq(a->db, b->db);
+    ck_assert_uint_eq(a->to, b->to);
     ck_assert_uint_eq(a->klen, b->klen);
     if (a->klen)
         ck_assert_int_eq(memcmp(a->key, b->key, a->klen), 0);
@@ -284,19 +298,23 @@ START_TEST(test_fast_path_agrees_with_cjson)
         all[i] = (char)i;
     const char *texts[] = {"", "plain", "q\"uote", "back\\slash", "ctl\x01\x1f\t\n\r\b\f", "h\xc3\xa9 \xe2\x82\xac",
                            "\x7f del", "/slash/"};
-    wal_op ops[] = {WAL_OP_SET,    WAL_OP_DEL,    WAL_OP_EXPIRE,  WAL_OP_PERSIST,
-                    WAL_OP_FLUSH,  WAL_OP_RENAME, WAL_OP_APPEND, WAL_OP_SETRANGE};
+    wal_op ops[] = {WAL_OP_SET,    WAL_OP_DEL,    WAL_OP_EXPIRE,  WAL_OP_PERSIST, WAL_OP_FLUSH,
+                    WAL_OP_RENAME, WAL_OP_APPEND, WAL_OP_SETRANGE, WAL_OP_MOVE, WAL_OP_SWAPDB};
+    const uint32_t dbs[] = {0, 1, 15, 65535, WAL_DB_MAX - 1};
     uint64_t seq = 1;
     for (size_t o = 0; o < sizeof ops / sizeof *ops; o++) {
         for (size_t k = 0; k < sizeof texts / sizeof *texts + 1; k++) {
             const char *key = k < 8 ? texts[k] : all;
             size_t klen = k < 8 ? strlen(texts[k]) : 256;
             for (int withexp = 0; withexp < 2; withexp++) {
-                wal_entry e = {.seq = seq++, .op = ops[o], .grp = (uint32_t)(k % 3 + 1), .key = key, .klen = klen,
+                wal_entry e = {.seq = seq++, .op = ops[o], .grp = (uint32_t)(k % 3 + 1),
+                               .db = dbs[(k + (size_t)withexp) % 5], .key = key, .klen = klen,
                                .val = texts[(k + 3) % 8], .vlen = strlen(texts[(k + 3) % 8]),
                                .exp = (withexp || ops[o] == WAL_OP_EXPIRE) ? 1234567890123LL : TABLE_NO_EXPIRE};
-                if (ops[o] == WAL_OP_FLUSH)
+                if (ops[o] == WAL_OP_FLUSH || ops[o] == WAL_OP_SWAPDB)
                     e.klen = 0;
+                if (ops[o] == WAL_OP_MOVE || ops[o] == WAL_OP_SWAPDB)
+                    e.to = dbs[(k + 2) % 5];
                 if (ops[o] != WAL_OP_SET && ops[o] != WAL_OP_RENAME && ops[o] != WAL_OP_APPEND &&
                     ops[o] != WAL_OP_SETRANGE)
                     e.vlen = 0;
@@ -310,7 +328,7 @@ START_TEST(test_fast_path_agrees_with_cjson)
                 char why[160];
                 ck_assert_int_eq(wal_decode_line(&fast, b.data, b.len - 1, &x, why, sizeof why), 0);
                 ck_assert_int_eq(wal_decode_line(&slow, b.data, b.len - 1, &y, why, sizeof why), 0);
-                if (ops[o] == WAL_OP_FLUSH)
+                if (ops[o] == WAL_OP_FLUSH || ops[o] == WAL_OP_SWAPDB)
                     e.key = x.key;
                 assert_same_entry(&x, &y);
                 assert_same_entry(&x, &e);

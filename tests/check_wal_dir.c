@@ -33,7 +33,8 @@ static void teardown(void)
 
 static wal_t *open_dir(table_t *t, wal_open_result *res, char *err, size_t errlen)
 {
-    wal_t *w = wal_open_dir(dir, &pool, apply_replay, t, apply_presize, res, err, errlen);
+    keyspace ks = {.db = &t, .n = 1};
+    wal_t *w = wal_open_dir(dir, &pool, apply_replay, &ks, apply_presize, res, err, errlen);
     table_expand_done(t);
     return w;
 }
@@ -172,7 +173,7 @@ START_TEST(test_rotate_and_install_base)
     uint64_t num = wal_next_file_number(w), entries = 0, bytes = 0;
     char tmp[4300];
     wal_base_path(w, num, 1, tmp, sizeof tmp);
-    ck_assert_int_eq(wal_write_base(snap, tmp, &pool, NULL, NULL, &entries, &bytes), 0);
+    ck_assert_int_eq(wal_write_base(&snap, 1, tmp, &pool, NULL, NULL, &entries, &bytes), 0);
     ck_assert_uint_eq(entries, 2);
     ck_assert_int_eq(wal_install_base(w, num, upto, w->man.incr[1], bytes, err, sizeof err), 0);
     char p[4300];
@@ -368,7 +369,7 @@ START_TEST(test_base_then_gap)
     char bp[4300], p[4300], err[1024];
     path_of(bp, sizeof bp, 1, 5);
     uint64_t entries, bytes;
-    ck_assert_int_eq(wal_write_base(t, bp, &pool, NULL, NULL, &entries, &bytes), 0);
+    ck_assert_int_eq(wal_write_base(&t, 1, bp, &pool, NULL, NULL, &entries, &bytes), 0);
     manifest m;
     manifest_init(&m);
     m.base = 5;
@@ -413,7 +414,7 @@ START_TEST(test_base_cut_at_a_line)
     char bp[4300], p[4300], err[1024];
     path_of(bp, sizeof bp, 1, 2);
     uint64_t entries, bytes;
-    ck_assert_int_eq(wal_write_base(t, bp, &pool, NULL, NULL, &entries, &bytes), 0);
+    ck_assert_int_eq(wal_write_base(&t, 1, bp, &pool, NULL, NULL, &entries, &bytes), 0);
     manifest m;
     manifest_init(&m);
     m.base = 2;

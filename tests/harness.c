@@ -38,7 +38,8 @@ static void die(const char *what)
 static void open_db(void)
 {
     char err[2048];
-    srv.db = table_new();
+    keyspace_init(&srv.ks, (uint32_t)srv.cfg.databases);
+    db_select(0);
     db_set_now(kvd_now_ms());
     server_apply_eviction_config();
     compact_stop_stale(data_dir);
@@ -67,7 +68,7 @@ static void close_db(int clean)
     wal_close(srv.wal);
     srv.wal = NULL;
     db_close();
-    table_free(srv.db);
+    keyspace_free(&srv.ks);
     srv.db = NULL;
 }
 
@@ -234,13 +235,14 @@ void h_evict(int policy)
 
 uint64_t h_keys(void)
 {
-    return table_count(srv.db);
+    return keyspace_count(&srv.ks);
 }
 
 /* ---- the check ---- */
 
 typedef struct cmp_ctx {
     table_t *other;
+    uint32_t db;
     char *why;
     size_t whylen;
     int bad;
@@ -268,7 +270,7 @@ static void compare_entry(void *ctx, const tentry_t *e)
     quote(k, sizeof k, tentry_key(e), tentry_klen(e));
     tentry_t *x = table_peek(c->other, tentry_key(e), tentry_klen(e));
     if (!x) {
-        snprintf(c->why, c->whylen, "key \"%s\" is live but not in the replay", k);
+        snprintf(c->why, c->whylen, "key \"%s\" of database %u is live but not in the replay", k, c->db);
         c->bad = 1;
     } else if (tentry_vlen(x) != tentry_vlen(e) || memcmp(tentry_val(x), tentry_val((tentry_t *)e), tentry_vlen(e))) {
         snprintf(c->why, c->whylen, "key \"%s\": live and replayed values differ (%zu vs %zu bytes)", k,
@@ -290,29 +292,35 @@ int h_check(char *why, size_t whylen)
         snprintf(why, whylen, "manifest: %s", err);
         return -1;
     }
-    table_t *t = table_new();
+    keyspace ks;
+    keyspace_init(&ks, srv.ks.n);
     wal_walk_result w;
-    int rc = wal_walk_dir(data_dir, &m, &srv.pool, apply_replay, t, apply_presize, NULL, NULL, 0, &w, err, sizeof err);
+    int rc = wal_walk_dir(data_dir, &m, &srv.pool, apply_replay, &ks, apply_presize, NULL, NULL, 0, &w, err, sizeof err);
     manifest_free(&m);
-    table_expand_done(t);
-    if (rc < 0 || w.status != WAL_SCAN_OK) {
-        snprintf(why, whylen, "the WAL does not replay: %s%s", rc < 0 ? err : w.bad_path, rc < 0 ? "" : w.bad_reason);
-        table_free(t);
+    if (rc < 0 || w.status != WAL_SCAN_OK || ks.bad_seq) {
+        snprintf(why, whylen, "the WAL does not replay: %s%s%s", rc < 0 ? err : w.bad_path, rc < 0 ? "" : w.bad_reason,
+                 ks.bad_seq ? " (an entry names a database past the last)" : "");
+        keyspace_free(&ks);
         return -1;
     }
-    cmp_ctx c = {t, why, whylen, 0};
-    table_foreach(srv.db, compare_entry, &c);
-    if (!c.bad && table_count(t) != table_count(srv.db)) {
-        snprintf(why, whylen, "the replay has %" PRIu64 " keys, the live table %" PRIu64, table_count(t),
-                 table_count(srv.db));
-        c.bad = 1;
+    cmp_ctx c = {.why = why, .whylen = whylen};
+    for (uint32_t d = 0; d < ks.n && !c.bad; d++) {
+        table_expand_done(ks.db[d]);
+        c.other = ks.db[d];
+        c.db = d;
+        table_foreach(srv.ks.db[d], compare_entry, &c);
+        if (!c.bad && table_count(ks.db[d]) != table_count(srv.ks.db[d])) {
+            snprintf(why, whylen, "database %u: the replay has %" PRIu64 " keys, the live table %" PRIu64, d,
+                     table_count(ks.db[d]), table_count(srv.ks.db[d]));
+            c.bad = 1;
+        }
     }
     if (!c.bad && w.last_seq != srv.wal->written_seq) {
         snprintf(why, whylen, "the replay ends at seq %" PRIu64 ", the WAL wrote up to %" PRIu64, w.last_seq,
                  srv.wal->written_seq);
         c.bad = 1;
     }
-    table_free(t);
+    keyspace_free(&ks);
     return c.bad ? -1 : 0;
 }
 
@@ -324,14 +332,17 @@ static void copy_entry(void *ctx, const tentry_t *e)
 void *h_snapshot(void)
 {
     commit_flush();
-    table_t *t = table_new();
-    table_foreach(srv.db, copy_entry, t);
-    return t;
+    keyspace *ks = xmalloc(sizeof *ks);
+    keyspace_init(ks, srv.ks.n);
+    for (uint32_t d = 0; d < ks->n; d++)
+        table_foreach(srv.ks.db[d], copy_entry, ks->db[d]);
+    return ks;
 }
 
 void h_snapshot_free(void *snap)
 {
-    table_free(snap);
+    keyspace_free(snap);
+    free(snap);
 }
 
 typedef struct live_ctx {
@@ -350,16 +361,19 @@ int h_same_as(void *snap, char *why, size_t whylen)
 {
     /* Every live entry is in the snapshot, unexpired; and the snapshot has
      * no other unexpired entry. */
-    cmp_ctx c = {snap, why, whylen, 0};
-    table_foreach(srv.db, compare_entry, &c);
-    if (c.bad)
-        return -1;
-    live_ctx l = {0, kvd_now_ms()};
-    table_foreach(snap, count_live, &l);
-    if (l.n != table_count(srv.db)) {
-        snprintf(why, whylen, "%" PRIu64 " keys were live before the restart, %" PRIu64 " are after", l.n,
-                 table_count(srv.db));
-        return -1;
+    keyspace *ks = snap;
+    for (uint32_t d = 0; d < ks->n; d++) {
+        cmp_ctx c = {.other = ks->db[d], .db = d, .why = why, .whylen = whylen};
+        table_foreach(srv.ks.db[d], compare_entry, &c);
+        if (c.bad)
+            return -1;
+        live_ctx l = {0, kvd_now_ms()};
+        table_foreach(ks->db[d], count_live, &l);
+        if (l.n != table_count(srv.ks.db[d])) {
+            snprintf(why, whylen, "database %u: %" PRIu64 " keys were live before the restart, %" PRIu64 " are after",
+                     d, l.n, table_count(srv.ks.db[d]));
+            return -1;
+        }
     }
     return 0;
 }
@@ -490,7 +504,7 @@ static void add_set_options(gen *g, int getex)
 int h_gen(int (*next)(void *), void *ctx, char **argv, size_t *argvlen, char *store)
 {
     gen g = {next, ctx, argv, argvlen, store, 0, 0};
-    switch (pick(&g, 52)) {
+    switch (pick(&g, 56)) {
     case 0: case 1: case 2:
         add_str(&g, "SET"); add_key(&g); add_value(&g); add_set_options(&g, 0); break;
     case 3: add_str(&g, "SETNX"); add_key(&g); add_value(&g); break;
@@ -532,9 +546,16 @@ int h_gen(int (*next)(void *), void *ctx, char **argv, size_t *argvlen, char *st
     case 27: case 28: add_str(&g, pick(&g, 2) ? "RENAME" : "RENAMENX"); add_key(&g); add_key(&g); break;
     case 29:
         add_str(&g, "COPY"); add_key(&g); add_key(&g);
+        if (pick(&g, 2)) {
+            add_str(&g, "DB"); add_num(&g, pick(&g, 4));
+        }
         if (pick(&g, 2))
             add_str(&g, "REPLACE");
         break;
+    /* Databases: a few of them in use (and one past the last now and then). */
+    case 52: case 53: add_str(&g, "SELECT"); add_num(&g, pick(&g, 30) == 0 ? 16 : pick(&g, 4)); break;
+    case 54: add_str(&g, "MOVE"); add_key(&g); add_num(&g, pick(&g, 4)); break;
+    case 55: add_str(&g, "SWAPDB"); add_num(&g, pick(&g, 4)); add_num(&g, pick(&g, 4)); break;
     case 30:
         if (pick(&g, 8) == 0) {
             add_str(&g, pick(&g, 2) ? "FLUSHALL" : "FLUSHDB");

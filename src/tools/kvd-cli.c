@@ -45,7 +45,7 @@ static void usage(FILE *f)
             "  -s <socket>    unix socket (instead of host and port)\n"
             "  -a <password>  AUTH with this password\n"
             "  --user <name>  AUTH as this user (with -a)\n"
-            "  -n <db>        database number (kvd has only 0)\n"
+            "  -n <db>        database number (default 0)\n"
             "  -3             speak RESP3 (HELLO 3): maps, sets, doubles, ... as such\n"
             "  -x             read the last argument from standard input\n"
             "  --raw          print replies raw, even on a terminal\n"

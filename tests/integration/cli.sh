@@ -35,7 +35,8 @@ expect_eq "--no-raw off a terminal" '"v"' "$(kc --no-raw get k)"
 expect_eq "commands from a pipe" "$(printf 'OK\na b\n2')" "$(printf 'set x "a b"\nget x\nexists x k\n' | timeout 10 "$CLI" -p "$PORT")"
 expect_eq "unix socket" PONG "$(timeout 10 "$CLI" -s "$T/k.sock" ping)"
 expect_eq "-n 0" PONG "$(kc -n 0 ping)"
-expect_eq "-n 1 warns" "SELECT 1 failed: ERR DB index is out of range" "$(kc -n 1 ping 2>&1 >/dev/null)"
+expect_eq "-n 3 selects database 3" "$(printf 'OK\n1\n0')" "$(kc -n 3 set dbkey v; kc -n 3 exists dbkey; kc exists dbkey)"
+expect_eq "-n 16 warns" "SELECT 16 failed: ERR DB index is out of range" "$(kc -n 16 ping 2>&1 >/dev/null)"
 
 # Interactive: a pty, line editing and history through libedit.
 out=$(printf 'set "hello world" 42\nget "hello world"\nquit\n' |

@@ -13,46 +13,8 @@ start_kvd a --hz 100 || fail "start a"
 start_redis r --hz 100 || fail "start redis"
 
 cat >"$T/scenarios.py" <<'EOF'
-import socket, sys, time
-
-class Conn:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=20)
-        self.buf = b""
-    def send(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.s.sendall(out)
-        return self.read()
-    def line(self):
-        while b"\r\n" not in self.buf:
-            d = self.s.recv(65536)
-            if not d:
-                raise EOFError
-            self.buf += d
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l
-    def read(self):
-        l = self.line()
-        t = l[:1]
-        if t in (b"+", b"-", b":"):
-            return l.decode()
-        if t == b"$":
-            n = int(l[1:])
-            if n < 0:
-                return "(nil)"
-            while len(self.buf) < n + 2:
-                self.buf += self.s.recv(65536)
-            v, self.buf = self.buf[:n], self.buf[n + 2:]
-            return "$" + v.decode(errors="replace")
-        if t == b"*":
-            n = int(l[1:])
-            if n < 0:
-                return "(nil array)"
-            return [self.read() for _ in range(n)]
-        raise ValueError(l)
+import sys, time
+from respconn import Conn
 
 port = int(sys.argv[1])
 a, b = Conn(port), Conn(port)
@@ -106,8 +68,8 @@ run("client in multi", [("a", "MULTI"), ("a", "CLIENT", "SETNAME", "tx"), ("a", 
 for l in out:
     print(l)
 EOF
-"$PY" "$T/scenarios.py" "$PORT" >"$T/kvd.out" 2>&1 || fail "scenarios on kvd: $(tail -3 "$T/kvd.out")"
-"$PY" "$T/scenarios.py" "$RPORT" >"$T/redis.out" 2>&1 || fail "scenarios on redis: $(tail -3 "$T/redis.out")"
+PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$PORT" >"$T/kvd.out" 2>&1 || fail "scenarios on kvd: $(tail -3 "$T/kvd.out")"
+PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$RPORT" >"$T/redis.out" 2>&1 || fail "scenarios on redis: $(tail -3 "$T/redis.out")"
 expect_eq "$(wc -l <"$T/redis.out") transaction replies: kvd's lines that differ from Redis's" "" \
     "$(diff "$T/redis.out" "$T/kvd.out" | head -20)"
 

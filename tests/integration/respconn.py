@@ -1,0 +1,55 @@
+"""A minimal RESP2 connection for the black-box tests that compare kvd's
+replies with redis-server's byte for byte: send a command as an array of
+bulk strings, read one reply back as a plain Python value that prints the
+same for both servers ("+OK", "-ERR ...", ":1", "$value", "(nil)",
+nested lists)."""
+import socket
+
+
+class Conn:
+    def __init__(self, port, timeout=20):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.buf = b""
+
+    def send(self, *args):
+        out = b"*%d\r\n" % len(args)
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out += b"$%d\r\n%s\r\n" % (len(a), a)
+        self.s.sendall(out)
+        return self.read()
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError
+            self.buf += d
+        l, self.buf = self.buf.split(b"\r\n", 1)
+        return l
+
+    def read(self):
+        l = self.line()
+        t = l[:1]
+        if t in (b"+", b"-", b":"):
+            return l.decode()
+        if t == b"$":
+            n = int(l[1:])
+            if n < 0:
+                return "(nil)"
+            while len(self.buf) < n + 2:
+                d = self.s.recv(65536)
+                if not d:
+                    raise EOFError
+                self.buf += d
+            v, self.buf = self.buf[:n], self.buf[n + 2:]
+            return "$" + v.decode(errors="replace")
+        if t == b"*":
+            n = int(l[1:])
+            if n < 0:
+                return "(nil array)"
+            return [self.read() for _ in range(n)]
+        raise ValueError(l)
+
+    def close(self):
+        self.s.close()
