@@ -25,6 +25,7 @@ typedef struct undo_hdr {
     uint32_t klen, vlen;   /* bytes of key and value that follow */
     uint32_t keep;         /* UNDO_LENGTH: the value's length before the append */
     uint32_t lru;
+    uint32_t enc;          /* UNDO_ENTRY: the entry's TENTRY_ENC_* */
     int64_t exp;
     table_t *taken; /* UNDO_TABLE: the table the flush emptied */
 } undo_hdr;
@@ -84,7 +85,7 @@ static void save(apply_undo *u, keyspace *ks, uint32_t db, const void *key, size
         return;
     }
     undo_hdr h = {.kind = UNDO_ENTRY, .db = db, .klen = (uint32_t)tentry_klen(x), .vlen = (uint32_t)tentry_vlen(x),
-                  .lru = x->lru, .exp = tentry_expire(x)};
+                  .lru = x->lru, .enc = x->enc, .exp = tentry_expire(x)};
     push(u, &h, tentry_key(x), tentry_val(x));
 }
 
@@ -134,6 +135,7 @@ static tentry_t *move(keyspace *ks, const wal_entry *e, apply_undo *u)
     }
     tentry_t *n = table_set(dst, tentry_key(x), tentry_klen(x), tentry_val(x), tentry_vlen(x), tentry_expire(x), NULL);
     n->lru = x->lru;
+    n->enc = x->enc;
     table_del_entry(src, x);
     return n;
 }
@@ -192,6 +194,7 @@ tentry_t *apply_entry(keyspace *ks, const wal_entry *e, apply_undo *u)
         }
         /* Setting the destination never moves the source entry. */
         tentry_t *n = table_set(t, e->val, e->vlen, tentry_val(x), tentry_vlen(x), tentry_expire(x), NULL);
+        n->enc = x->enc;
         table_del_entry(t, x);
         return n;
     }
@@ -204,7 +207,9 @@ tentry_t *apply_entry(keyspace *ks, const wal_entry *e, apply_undo *u)
         }
         if (u)
             save_length(u, e->db, x);
-        return table_append(t, x, e->val, e->vlen);
+        x = table_append(t, x, e->val, e->vlen);
+        x->enc = TENTRY_ENC_RAW; /* as Redis: a string appended to is raw */
+        return x;
     }
     case WAL_OP_SETRANGE: {
         tentry_t *x = table_peek(t, e->key, e->klen);
@@ -215,7 +220,9 @@ tentry_t *apply_entry(keyspace *ks, const wal_entry *e, apply_undo *u)
         } else if (u) {
             save_range(u, e->db, x, e->off, e->vlen);
         }
-        return table_write_at(t, x, e->off, e->val, e->vlen);
+        x = table_write_at(t, x, e->off, e->val, e->vlen);
+        x->enc = TENTRY_ENC_RAW;
+        return x;
     }
     case WAL_OP_MOVE:
         return move(ks, e, u);
@@ -295,6 +302,7 @@ void apply_undo_rollback(apply_undo *u, keyspace *ks)
         } else if (h.kind == UNDO_ENTRY) {
             tentry_t *x = table_set(t, key, h.klen, val, h.vlen, h.exp, NULL);
             x->lru = h.lru;
+            x->enc = (uint8_t)h.enc;
         } else if (h.kind == UNDO_TABLE) {
             table_give_back(t, h.taken);
         } else {

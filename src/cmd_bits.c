@@ -273,7 +273,7 @@ void cmd_bitop(client *c, int argc, char **argv, size_t *argvlen)
     }
     /* The sources may include the destination: they are read before it is written. */
     if (maxlen)
-        db_set(argv[2], argvlen[2], (const char *)out, maxlen, TABLE_NO_EXPIRE);
+        db_set(argv[2], argvlen[2], (const char *)out, maxlen, TABLE_NO_EXPIRE)->enc = TENTRY_ENC_RAW;
     else if (db_peek(argv[2], argvlen[2]))
         db_delete(argv[2], argvlen[2]);
     free(out);

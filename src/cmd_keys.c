@@ -406,7 +406,7 @@ void cmd_copy(client *c, int argc, char **argv, size_t *argvlen)
      * look src up again rather than reason about it. Setting dst does not
      * move src: entries stay put while the table rehashes. */
     src = table_find(srv.ks.db[self], argv[1], argvlen[1]);
-    db_set(argv[2], argvlen[2], tentry_val(src), tentry_vlen(src), tentry_expire(src));
+    db_set(argv[2], argvlen[2], tentry_val(src), tentry_vlen(src), tentry_expire(src))->enc = src->enc;
     db_select(self);
     reply_int(c, 1);
 }
@@ -442,12 +442,14 @@ void cmd_move(client *c, int argc, char **argv, size_t *argvlen)
 
 /* Redis stores a string as an integer when it reads back as one (at most
  * 20 characters, no leading zeros or sign tricks), inline with its header
- * up to 44 bytes, else on its own. kvd keeps every value as bytes; OBJECT
- * ENCODING reports what Redis would for the same value, except that Redis
- * says "raw" for any value grown by APPEND or SETRANGE. */
+ * up to 44 bytes, else on its own, unless the command that made it chose
+ * (table.h's TENTRY_ENC_*). kvd keeps every value as bytes; OBJECT
+ * ENCODING reports what Redis would. */
 static int value_is_int(const tentry_t *e, long long *v)
 {
     size_t n = tentry_vlen(e);
+    if (e->enc)
+        return 0;
     return n <= 20 && kvd_str_to_ll(tentry_val((tentry_t *)e), n, v) == 0;
 }
 
@@ -483,7 +485,9 @@ void cmd_object(client *c, int argc, char **argv, size_t *argvlen)
     long long v;
     switch (which) {
     case 0:
-        reply_bulk_str(c, value_is_int(e, &v) ? "int" : tentry_vlen(e) <= 44 ? "embstr" : "raw");
+        reply_bulk_str(c, value_is_int(e, &v)                                     ? "int"
+                          : e->enc != TENTRY_ENC_RAW && tentry_vlen(e) <= 44 ? "embstr"
+                                                                                 : "raw");
         break;
     case 1:
         if (srv.db->lfu)

@@ -385,10 +385,8 @@ void cmd_incrbyfloat(client *c, int argc, char **argv, size_t *argvlen)
         reply_error(c, ERR_NOT_FLOAT);
         return;
     }
-    if (e)
-        db_set_value(e, num, n);
-    else
-        db_set(argv[1], argvlen[1], num, n, TABLE_NO_EXPIRE);
+    e = e ? db_set_value(e, num, n) : db_set(argv[1], argvlen[1], num, n, TABLE_NO_EXPIRE);
+    e->enc = TENTRY_ENC_EMBSTR; /* Redis makes a plain string of it, even of "10" */
     reply_bulk(c, num, n);
 }
 

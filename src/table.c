@@ -68,6 +68,7 @@ static tentry_t *entry_new(table_t *t, const void *key, size_t klen, const void 
     size_t blk = expire != TABLE_NO_EXPIRE ? TENTRY_EXPIRE_BLOCK : 0;
     tentry_t *e = xmalloc(TENTRY_HDR + blk + klen + vlen);
     e->next = NULL;
+    e->enc = 0;
     e->lru = access_stamp(t, e, 1);
     e->klen = (uint32_t)klen | (blk ? TENTRY_HAS_EXPIRE : 0);
     e->vlen = (uint32_t)vlen;
@@ -406,6 +407,7 @@ static int reuse_entry(table_t *t, tentry_t *e, const void *val, size_t vlen, in
     memmove(tentry_val(e), val, vlen);
     t->kv_bytes = t->kv_bytes - tentry_vlen(e) + vlen;
     e->vlen = (uint32_t)vlen;
+    e->enc = 0;
     e->lru = access_stamp(t, e, 0);
     return 1;
 }
@@ -507,6 +509,7 @@ tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire)
     tentry_t **link = find_link(t, tentry_key(e), klen, h);
     tentry_t *n = entry_new(t, tentry_key(e), klen, tentry_val(e), tentry_vlen(e), expire);
     n->lru = e->lru;
+    n->enc = e->enc;
     n->next = e->next;
     *link = n;
     if (had)

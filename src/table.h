@@ -20,11 +20,23 @@
 #define TENTRY_KLEN_MASK 0x7fffffffu
 #define TABLE_NO_EXPIRE (-1)
 
+/* Redis keeps a string as an int, inline with its header (embstr) or on
+ * its own (raw), and OBJECT ENCODING shows which. kvd keeps bytes; an
+ * entry's encoding is what Redis would pick for its bytes (int if they
+ * read back as a 64-bit integer, embstr up to 44 bytes, else raw) unless
+ * a command set one of these, as Redis's own paths do: APPEND, SETRANGE,
+ * SETBIT, BITFIELD and BITOP leave a raw string, INCRBYFLOAT an embstr.
+ * A new value resets it; it lives in memory only, as Redis re-encodes
+ * strings when it loads them. */
+#define TENTRY_ENC_RAW 1
+#define TENTRY_ENC_EMBSTR 2
+
 typedef struct tentry {
     struct tentry *next; /* bucket chain */
     uint32_t klen;       /* key length; top bit: has an expiry block */
     uint32_t vlen;       /* value length */
     uint32_t lru;        /* table's lru_clock when last created or found */
+    uint8_t enc;         /* TENTRY_ENC_*: what OBJECT ENCODING says beyond what the bytes say */
     unsigned char data[]; /* [int64 expire_ms, uint32 vol_index] key value */
 } tentry_t;
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Byte-for-byte replies for ~200 commands covering every string and key
+# Byte-for-byte replies for ~480 commands covering every string and key
 # command's options and error texts (compat.cases), against the golden
 # compat.expected. When redis-server is installed, the same cases run
 # against a real Redis, which must answer exactly the same bytes.
@@ -23,6 +23,11 @@ run_cases() { # port out
 
 start_kvd c || fail "start kvd"
 run_cases "$PORT" "$T/kvd.out"
+# The last case is a protocol error that closes the connection: a reply to
+# it proves every case before it ran (a case that closes the connection
+# early would silently cut the comparison short).
+expect_eq "every case ran (the last reply is the last case's)" "-ERR Protocol error: unbalanced quotes in request" \
+    "$(tail -n 1 "$T/kvd.out" | tr -d '\r')"
 if [ ${#VG[@]} -gt 0 ]; then
     start_redis redis --appendonly no || fail "start redis-server"
     run_cases "$RPORT" "$T/redis.out"
