@@ -504,7 +504,7 @@ static void add_set_options(gen *g, int getex)
 int h_gen(int (*next)(void *), void *ctx, char **argv, size_t *argvlen, char *store)
 {
     gen g = {next, ctx, argv, argvlen, store, 0, 0};
-    switch (pick(&g, 56)) {
+    switch (pick(&g, 57)) {
     case 0: case 1: case 2:
         add_str(&g, "SET"); add_key(&g); add_value(&g); add_set_options(&g, 0); break;
     case 3: add_str(&g, "SETNX"); add_key(&g); add_value(&g); break;
@@ -556,6 +556,8 @@ int h_gen(int (*next)(void *), void *ctx, char **argv, size_t *argvlen, char *st
     case 52: case 53: add_str(&g, "SELECT"); add_num(&g, pick(&g, 30) == 0 ? 16 : pick(&g, 4)); break;
     case 54: add_str(&g, "MOVE"); add_key(&g); add_num(&g, pick(&g, 4)); break;
     case 55: add_str(&g, "SWAPDB"); add_num(&g, pick(&g, 4)); add_num(&g, pick(&g, 4)); break;
+    /* The protocol the replies are in must not change what is stored. */
+    case 56: add_str(&g, "HELLO"); add_num(&g, 2 + pick(&g, 2)); break;
     case 30:
         if (pick(&g, 8) == 0) {
             add_str(&g, pick(&g, 2) ? "FLUSHALL" : "FLUSHDB");
