@@ -756,10 +756,40 @@ static int key_allowed(const acl_user *u, const char *key, size_t len, int needs
     return 0;
 }
 
+int acl_channel_allowed(const acl_user *u, const char *ch, size_t len, int is_pattern)
+{
+    if (u->flags & ACL_USER_ALLCHANNELS)
+        return 1;
+    for (int i = 0; i < u->nchannels; i++) {
+        size_t n = strlen(u->channels[i]);
+        if (is_pattern ? n == len && memcmp(u->channels[i], ch, len) == 0
+                       : glob_match(u->channels[i], n, ch, len, 0))
+            return 1;
+    }
+    return 0;
+}
+
+/* The channels among cmd's arguments. */
+static int channels_allowed(const acl_user *u, const kvd_cmd *cmd, int argc, char **argv, size_t *argvlen,
+                            int *pos)
+{
+    int last = cmd->flags & CMD_CHANNEL ? 1 : argc - 1;
+    for (int i = 1; i <= last && i < argc; i++) {
+        if (!acl_channel_allowed(u, argv[i], argvlen[i], (cmd->flags & CMD_PATTERNS) != 0)) {
+            *pos = i;
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int acl_check(const acl_user *u, const kvd_cmd *cmd, int argc, char **argv, size_t *argvlen, int *keypos)
 {
     if (!(cmd->flags & CMD_NOAUTH) && !bit_get(u, cmd->id))
         return ACL_DENIED_CMD;
+    if ((cmd->flags & (CMD_CHANNEL | CMD_CHANNELS | CMD_PATTERNS)) &&
+        !channels_allowed(u, cmd, argc, argv, argvlen, keypos))
+        return ACL_DENIED_CHANNEL;
     if ((u->flags & ACL_USER_ALLKEYS) || cmd->firstkey <= 0)
         return ACL_OK;
     int last = cmd->lastkey < 0 ? argc + cmd->lastkey : cmd->lastkey;

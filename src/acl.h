@@ -44,12 +44,12 @@ typedef struct acl_user {
     char *cmdrules;            /* the +/- rules after the +@all/-@all base, as applied */
     acl_pattern *keys;
     int nkeys;
-    char **channels;           /* &patterns (kvd has no pub/sub; kept for Redis's files) */
+    char **channels;           /* &patterns: the channels it may publish and subscribe to */
     int nchannels;
 } acl_user;
 
 /* What acl_check found. */
-enum { ACL_OK = 0, ACL_DENIED_CMD = 1, ACL_DENIED_KEY = 2 };
+enum { ACL_OK = 0, ACL_DENIED_CMD = 1, ACL_DENIED_KEY = 2, ACL_DENIED_CHANNEL = 4 };
 
 /* Category names, in the order ACL CAT lists them. */
 extern const char *const acl_category_names[];
@@ -103,9 +103,14 @@ void acl_describe_channels(const acl_user *u, buf_t *out);
 void acl_describe_commands(const acl_user *u, buf_t *out);
 
 /* May u run cmd (a subcommand if it has one) with these arguments?
- * Returns ACL_OK, ACL_DENIED_CMD, or ACL_DENIED_KEY with *keypos set to
- * the index of the first key refused. */
+ * Returns ACL_OK, ACL_DENIED_CMD, or ACL_DENIED_KEY / ACL_DENIED_CHANNEL
+ * with *keypos set to the index of the first key or channel refused. */
 int acl_check(const acl_user *u, const kvd_cmd *cmd, int argc, char **argv, size_t *argvlen, int *keypos);
+
+/* May u use the channel (is_pattern 0: PUBLISH, SUBSCRIBE; one of its
+ * &patterns must match it) or subscribe to the pattern (is_pattern 1:
+ * PSUBSCRIBE; it must be one of its &patterns, as written)? As Redis 7. */
+int acl_channel_allowed(const acl_user *u, const char *ch, size_t len, int is_pattern);
 
 /* ---- users from text: `user` lines and the aclfile ---- */
 

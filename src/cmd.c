@@ -5,6 +5,7 @@
 #include "args.h"
 #include "conn.h"
 #include "multi.h"
+#include "pubsub.h"
 #include "slowlog.h"
 #include "commit.h"
 #include "db.h"
@@ -116,12 +117,29 @@ static kvd_cmd acl_subs[] = {
     {0},
 };
 
+static kvd_cmd pubsub_subs[] = {
+    {"pubsub|channels", cmd_pubsub, -2, 0, 0, 0, 0, "pubsub", "2.8.0", "O(N)", "Returns the active channels.", "@pubsub @slow", 0, 0, NULL, RT},
+    {"pubsub|numpat", cmd_pubsub, 2, 0, 0, 0, 0, "pubsub", "2.8.0", "O(1)", "Returns a count of unique pattern subscriptions.", "@pubsub @slow", 0, 0, NULL, RT},
+    {"pubsub|numsub", cmd_pubsub, -2, 0, 0, 0, 0, "pubsub", "2.8.0", "O(N)", "Returns a count of subscribers to channels.", "@pubsub @slow", 0, 0, NULL, RT},
+    {"pubsub|shardchannels", cmd_pubsub, -2, 0, 0, 0, 0, "pubsub", "7.0.0", "O(N)", "Returns the active shard channels.", "@pubsub @slow", 0, 0, NULL, RT},
+    {"pubsub|shardnumsub", cmd_pubsub, -2, 0, 0, 0, 0, "pubsub", "7.0.0", "O(N)", "Returns the count of subscribers of shard channels.", "@pubsub @slow", 0, 0, NULL, RT},
+    {"pubsub|help", cmd_pubsub, 2, 0, 0, 0, 0, "pubsub", "6.2.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
+    {0},
+};
+
 static kvd_cmd table[] = {
+    /* pub/sub */
+    {"subscribe", cmd_subscribe, -2, CMD_CHANNELS | CMD_PUBSUB, 0, 0, 0, "pubsub", "2.0.0", "O(N)", "Listens for messages published to channels.", "@pubsub @slow", 0, 0, NULL, RT},
+    {"psubscribe", cmd_psubscribe, -2, CMD_PATTERNS | CMD_PUBSUB, 0, 0, 0, "pubsub", "2.0.0", "O(N)", "Listens for messages published to channels that match one or more patterns.", "@pubsub @slow", 0, 0, NULL, RT},
+    {"unsubscribe", cmd_unsubscribe, -1, CMD_PUBSUB, 0, 0, 0, "pubsub", "2.0.0", "O(N)", "Stops listening to messages posted to channels.", "@pubsub @slow", 0, 0, NULL, RT},
+    {"punsubscribe", cmd_punsubscribe, -1, CMD_PUBSUB, 0, 0, 0, "pubsub", "2.0.0", "O(N+M)", "Stops listening to messages published to channels that match one or more patterns.", "@pubsub @slow", 0, 0, NULL, RT},
+    {"publish", cmd_publish, 3, F | CMD_CHANNEL, 0, 0, 0, "pubsub", "2.0.0", "O(N+M)", "Posts a message to a channel.", "@pubsub @fast", 0, 0, NULL, RT},
+    {"pubsub", cmd_pubsub, -2, 0, 0, 0, 0, "pubsub", "2.8.0", "O(1)", "A container for Pub/Sub commands.", "@slow", 0, 0, pubsub_subs, RT},
     /* connection and server */
-    {"ping", cmd_ping, -1, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the server's liveliness response.", "@fast @connection", 0, 0, NULL, RT},
+    {"ping", cmd_ping, -1, F | CMD_PUBSUB, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the server's liveliness response.", "@fast @connection", 0, 0, NULL, RT},
     {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the given string.", "@fast @connection", 0, 0, NULL, RT},
-    {"reset", cmd_reset, 1, F | NA | NQ, 0, 0, 0, "connection", "6.2.0", "O(1)", "Resets the connection.", "@fast @connection", 0, 0, NULL, RT},
-    {"quit", cmd_quit, -1, F | NA | NQ, 0, 0, 0, "connection", "1.0.0", "O(1)", "Closes the connection.", "@fast @connection", 0, 0, NULL, RT},
+    {"reset", cmd_reset, 1, F | NA | NQ | CMD_PUBSUB, 0, 0, 0, "connection", "6.2.0", "O(1)", "Resets the connection.", "@fast @connection", 0, 0, NULL, RT},
+    {"quit", cmd_quit, -1, F | NA | NQ | CMD_PUBSUB, 0, 0, 0, "connection", "1.0.0", "O(1)", "Closes the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"select", cmd_select, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Changes the selected database.", "@fast @connection", 0, 0, NULL, RT},
     {"auth", cmd_auth, -2, F | NA, 0, 0, 0, "connection", "1.0.0", "O(N)", "Authenticates the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"hello", cmd_hello, -1, F | NA, 0, 0, 0, "connection", "6.0.0", "O(1)", "Handshakes with the server (RESP2 only).", "@fast @connection", 0, 0, NULL, RT},
@@ -638,6 +656,9 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
         if (denied == ACL_DENIED_CMD) {
             cmd_acl_log(c, denied, cmd->name, strlen(cmd->name));
             refuse(c, cmd, "NOPERM this user has no permissions to run the '%s' command", cmd->name);
+        } else if (denied == ACL_DENIED_CHANNEL) {
+            cmd_acl_log(c, denied, argv[keypos], argvlen[keypos]);
+            refuse(c, cmd, "NOPERM this user has no permissions to access one of the channels used as arguments");
         } else {
             cmd_acl_log(c, denied, argv[keypos], argvlen[keypos]);
             refuse(c, cmd, "NOPERM this user has no permissions to access one of the keys used as arguments");
@@ -657,6 +678,15 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
     if (srv.cfg.maxmemory && db_make_room(1000) < 0 && oom_sensitive) {
         srv.stats.oom_rejects++;
         refuse(c, cmd, "OOM command not allowed when used memory > 'maxmemory'.");
+        return;
+    }
+    /* A RESP2 connection with subscriptions carries messages: only
+     * (un)subscribing, PING, QUIT and RESET, as Redis. */
+    if (c->resp != 3 && pubsub_count(c) && !(cmd->flags & CMD_PUBSUB)) {
+        refuse(c, cmd,
+               "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed "
+               "in this context",
+               cmd->name);
         return;
     }
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOQUEUE)) {

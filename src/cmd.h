@@ -17,6 +17,10 @@
 #define CMD_ADMIN 0x20
 #define CMD_NOQUEUE 0x40  /* runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT) */
 #define CMD_NOMULTI 0x80  /* refused inside MULTI (SHUTDOWN) */
+#define CMD_CHANNEL 0x100 /* argument 1 is a pub/sub channel (PUBLISH): ACL channel rules apply */
+#define CMD_CHANNELS 0x200 /* every argument is a channel (SUBSCRIBE) */
+#define CMD_PATTERNS 0x400 /* every argument is a channel pattern (PSUBSCRIBE) */
+#define CMD_PUBSUB 0x800  /* allowed to a RESP2 client with subscriptions */
 
 typedef void (*cmd_fn)(client *c, int argc, char **argv, size_t *argvlen);
 
@@ -141,6 +145,9 @@ CMD_DECL(cmd_config); CMD_DECL(cmd_info); CMD_DECL(cmd_dbsize); CMD_DECL(cmd_flu
 CMD_DECL(cmd_flushall); CMD_DECL(cmd_time); CMD_DECL(cmd_shutdown); CMD_DECL(cmd_lastsave);
 CMD_DECL(cmd_bgrewriteaof); CMD_DECL(cmd_acl); CMD_DECL(cmd_slowlog); CMD_DECL(cmd_latency); CMD_DECL(cmd_monitor);
 /* transactions */
+/* pub/sub */
+CMD_DECL(cmd_subscribe); CMD_DECL(cmd_unsubscribe); CMD_DECL(cmd_psubscribe); CMD_DECL(cmd_punsubscribe);
+CMD_DECL(cmd_publish); CMD_DECL(cmd_pubsub);
 CMD_DECL(cmd_multi); CMD_DECL(cmd_exec); CMD_DECL(cmd_discard); CMD_DECL(cmd_watch); CMD_DECL(cmd_unwatch);
 /* strings */
 CMD_DECL(cmd_get); CMD_DECL(cmd_set); CMD_DECL(cmd_setnx); CMD_DECL(cmd_setex);

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "acl.h"
 #include "cmd.h"
+#include "pubsub.h"
 #include "conn.h"
 #include "log.h"
 #include "util.h"
@@ -20,7 +21,7 @@
 typedef struct log_entry {
     uint64_t id;
     long long count;
-    int reason;            /* ACL_DENIED_CMD, _KEY, _AUTH */
+    int reason;            /* ACL_DENIED_CMD, _KEY, _AUTH, _CHANNEL */
     char *object;
     size_t objlen;
     char *username;
@@ -97,6 +98,8 @@ void cmd_acl_log(client *c, int reason, const char *object, size_t len)
 {
     if (reason == ACL_DENIED_CMD)
         srv.stats.acl_denied_cmd++;
+    else if (reason == ACL_DENIED_CHANNEL)
+        srv.stats.acl_denied_channel++;
     else
         srv.stats.acl_denied_key++;
     log_add(c, reason, object, len, c->user->name, strlen(c->user->name));
@@ -112,7 +115,7 @@ static void reply_log(client *c, long long count)
 {
     if (count > nentries)
         count = nentries;
-    static const char *const reasons[] = {"", "command", "key", "auth"};
+    static const char *const reasons[] = {"", "command", "key", "auth", "channel"};
     int64_t now = kvd_now_ms();
     reply_array(c, count);
     for (long long i = 0; i < count; i++) {
@@ -262,6 +265,9 @@ static void acl_dryrun(client *c, int argc, char **argv, size_t *argvlen)
     } else {
         if (rc == ACL_DENIED_CMD)
             buf_appendf(&b, "This user has no permissions to run the '%s' command", cmd->name);
+        else if (rc == ACL_DENIED_CHANNEL)
+            buf_appendf(&b, "This user has no permissions to access the '%.*s' channel",
+                        (int)(clen[keypos] > 128 ? 128 : clen[keypos]), cargv[keypos]);
         else
             buf_appendf(&b, "This user has no permissions to access the '%.*s' key",
                         (int)(clen[keypos] > 128 ? 128 : clen[keypos]), cargv[keypos]);
@@ -330,6 +336,7 @@ static void acl_load(client *c)
         }
     }
     acl_free_users(old, nold);
+    pubsub_check_acl(c);
     log_notice("ACL LOAD: users reloaded from %s", srv.cfg.aclfile);
     reply_ok(c);
 }
@@ -344,6 +351,7 @@ void cmd_acl(client *c, int argc, char **argv, size_t *argvlen)
             reply_errorf(c, "ERR %s", err);
             return;
         }
+        pubsub_check_acl(c);
         reply_ok(c);
     } else if (arg_is(sub, sl, "getuser")) {
         const acl_user *u = acl_find(argv[2], argvlen[2]);

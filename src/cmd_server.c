@@ -5,6 +5,7 @@
 #include "cmd.h"
 #include "acl.h"
 #include "multi.h"
+#include "pubsub.h"
 #include "conn.h"
 #include "db.h"
 #include "evict.h"
@@ -30,10 +31,17 @@ void cmd_ping(client *c, int argc, char **argv, size_t *argvlen)
         reply_error(c, "ERR wrong number of arguments for 'ping' command");
         return;
     }
-    if (argc == 1)
+    if (c->resp != 3 && pubsub_count(c)) {
+        /* A RESP2 subscriber cannot tell a reply from a message by its
+         * type: PING answers as a message, as Redis. */
+        reply_array(c, 2);
+        reply_bulk_str(c, "pong");
+        reply_bulk(c, argc == 2 ? argv[1] : "", argc == 2 ? argvlen[1] : 0);
+    } else if (argc == 1) {
         reply_simple(c, "PONG");
-    else
+    } else {
         reply_bulk(c, argv[1], argvlen[1]);
+    }
 }
 
 void cmd_echo(client *c, int argc, char **argv, size_t *argvlen)
@@ -185,18 +193,20 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
 {
     /* CLIENT LIST [TYPE normal] [ID id ...] */
     uint64_t *ids = NULL;
-    int nids = 0;
+    int nids = 0, type = -1; /* as in client_kill */
     for (int i = 2; i < argc; i++) {
         if (arg_is(argv[i], argvlen[i], "type") && i + 1 < argc) {
-            if (!arg_is(argv[i + 1], argvlen[i + 1], "normal") && !arg_is(argv[i + 1], argvlen[i + 1], "master") &&
-                !arg_is(argv[i + 1], argvlen[i + 1], "replica") && !arg_is(argv[i + 1], argvlen[i + 1], "pubsub")) {
-                reply_errorf(c, "ERR Unknown client type '%.*s'", (int)(argvlen[i + 1] > 32 ? 32 : argvlen[i + 1]), argv[i + 1]);
+            const char *v = argv[i + 1];
+            size_t vl = argvlen[i + 1];
+            if (arg_is(v, vl, "normal"))
+                type = 0;
+            else if (arg_is(v, vl, "pubsub"))
+                type = 1;
+            else if (arg_is(v, vl, "master") || arg_is(v, vl, "replica") || arg_is(v, vl, "slave"))
+                type = 2;
+            else {
+                reply_errorf(c, "ERR Unknown client type '%.*s'", (int)(vl > 32 ? 32 : vl), v);
                 free(ids);
-                return;
-            }
-            if (!arg_is(argv[i + 1], argvlen[i + 1], "normal")) {
-                free(ids);
-                reply_bulk(c, "", 0);
                 return;
             }
             i++;
@@ -220,6 +230,8 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
     buf_t out = BUF_INIT(&srv.pool);
     client *x;
     LIST_EACH(&srv.clients, client, all, x) {
+        if (type >= 0 && type != (pubsub_count(x) ? 1 : 0))
+            continue;
         if (nids) {
             int want = 0;
             for (int k = 0; k < nids; k++)
@@ -243,7 +255,7 @@ static void client_kill(client *c, int argc, char **argv, size_t *argvlen)
     const char *addr = NULL, *laddr = NULL, *user = NULL;
     size_t addrlen = 0, laddrlen = 0, userlen = 0;
     long long id = 0, maxage = 0;
-    int skipme = 1, old_form = argc == 3, type_ok = 1;
+    int skipme = 1, old_form = argc == 3, type = -1; /* -1: any, else 0 normal, 1 pubsub, 2 none */
     if (old_form) {
         addr = argv[2];
         addrlen = argvlen[2];
@@ -263,10 +275,11 @@ static void client_kill(client *c, int argc, char **argv, size_t *argvlen)
             }
         } else if (arg_is(argv[i], argvlen[i], "type")) {
             if (arg_is(v, vl, "normal"))
-                type_ok = 1;
-            else if (arg_is(v, vl, "master") || arg_is(v, vl, "replica") || arg_is(v, vl, "slave") ||
-                     arg_is(v, vl, "pubsub"))
-                type_ok = 0; /* kvd has only normal clients */
+                type = 0;
+            else if (arg_is(v, vl, "pubsub"))
+                type = 1;
+            else if (arg_is(v, vl, "master") || arg_is(v, vl, "replica") || arg_is(v, vl, "slave"))
+                type = 2; /* no replication yet */
             else {
                 reply_errorf(c, "ERR Unknown client type '%.*s'", (int)(vl > 32 ? 32 : vl), v);
                 return;
@@ -307,7 +320,7 @@ static void client_kill(client *c, int argc, char **argv, size_t *argvlen)
     int64_t now = kvd_now_ms();
     client *x;
     LIST_EACH(&srv.clients, client, all, x) {
-        if (!type_ok || (id && x->id != (uint64_t)id) ||
+        if ((type >= 0 && type != (pubsub_count(x) ? 1 : 0)) || (id && x->id != (uint64_t)id) ||
             (addr && (strlen(x->addr) != addrlen || memcmp(x->addr, addr, addrlen) != 0)) ||
             (laddr && (strlen(x->laddr) != laddrlen || memcmp(x->laddr, laddr, laddrlen) != 0)) ||
             (user && (strlen(x->user->name) != userlen || memcmp(x->user->name, user, userlen) != 0)) ||
@@ -335,6 +348,7 @@ void cmd_reset(client *c, int argc, char **argv, size_t *argvlen)
     /* As a new connection: no transaction or watches, RESP2, replies on,
      * the default user (authenticated only if it needs no password). */
     multi_free(c);
+    pubsub_free(c);
     c->resp = 2;
     c->db = 0;
     db_select(0);
@@ -800,16 +814,17 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
                     "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
                     "instantaneous_ops_per_sec:%.0f\r\ntotal_net_input_bytes:%llu\r\ntotal_net_output_bytes:%llu\r\n"
                     "rejected_connections:%llu\r\nexpired_keys:%llu\r\nevicted_keys:%llu\r\n"
-                    "keyspace_hits:%llu\r\nkeyspace_misses:%llu\r\npubsub_channels:0\r\npubsub_patterns:0\r\n"
-                    "total_error_replies:%llu\r\nacl_access_denied_auth:%llu\r\n"
-                    "acl_access_denied_cmd:%llu\r\nacl_access_denied_key:%llu\r\n",
+                    "keyspace_hits:%llu\r\nkeyspace_misses:%llu\r\npubsub_channels:%zu\r\npubsub_patterns:%zu\r\n"
+                    "pubsubshard_channels:0\r\ntotal_error_replies:%llu\r\nacl_access_denied_auth:%llu\r\n"
+                    "acl_access_denied_cmd:%llu\r\nacl_access_denied_key:%llu\r\nacl_access_denied_channel:%llu\r\n",
                     (unsigned long long)srv.stats.connections, (unsigned long long)srv.stats.commands,
                     srv.stats.ops_per_sec, (unsigned long long)srv.stats.net_in,
                     (unsigned long long)srv.stats.net_out, (unsigned long long)srv.stats.rejected,
                     (unsigned long long)srv.stats.expired_keys, (unsigned long long)srv.stats.evicted_keys,
                     (unsigned long long)srv.stats.hits, (unsigned long long)srv.stats.misses,
-                    (unsigned long long)srv.stats.errors, (unsigned long long)srv.stats.acl_denied_auth,
-                    (unsigned long long)srv.stats.acl_denied_cmd, (unsigned long long)srv.stats.acl_denied_key);
+                    pubsub_nchannels(), pubsub_npatterns(), (unsigned long long)srv.stats.errors, (unsigned long long)srv.stats.acl_denied_auth,
+                    (unsigned long long)srv.stats.acl_denied_cmd, (unsigned long long)srv.stats.acl_denied_key,
+                    (unsigned long long)srv.stats.acl_denied_channel);
     }
     SECTION("replication", 1)
     {

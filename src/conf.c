@@ -39,6 +39,9 @@ static const char *const fsync_names[] = {"no", "everysec", "always", NULL};
 /* In the order of enum kvd_tls_auth. */
 static const char *const tls_auth_names[] = {"no", "yes", "optional", NULL};
 
+/* As CONFIG GET shows them (Redis 7.0 still says "slave"). */
+static const char *const obuf_class_names[KVD_OBUF_CLASSES] = {"normal", "slave", "pubsub"};
+
 #define OFF(f) offsetof(kvd_config, f)
 #define LL_MAX 0x7fffffffffffffffLL
 
@@ -78,7 +81,8 @@ static const conf_def directives[] = {
     {"proto-inline-max-size", CT_MEM, OFF(proto_inline_max_size), CF_MUTABLE, 1024, 1LL << 30, NULL, "64kb"},
     {"proto-max-multibulk-len", CT_INT, OFF(proto_max_multibulk_len), CF_MUTABLE, 1, 0x7fffffff, NULL, "1048576"},
     {"client-query-buffer-limit", CT_MEM, OFF(client_query_buffer_limit), CF_MUTABLE, 1024 * 1024, LL_MAX, NULL, "1gb"},
-    {"client-output-buffer-limit", CT_OBUF, 0, CF_MUTABLE, 0, 0, NULL, "normal 1gb 64mb 0"},
+    {"client-output-buffer-limit", CT_OBUF, 0, CF_MUTABLE, 0, 0, NULL,
+     "normal 1gb 64mb 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60"},
     {"dir", CT_STR, OFF(dir), 0, 0, 0, NULL, "./data"},
     {"auto-aof-rewrite-percentage", CT_INT, OFF(auto_aof_rewrite_percentage), CF_MUTABLE, 0, 1000000, NULL, "100"},
     {"auto-aof-rewrite-min-size", CT_MEM, OFF(auto_aof_rewrite_min_size), CF_MUTABLE, 0, LL_MAX, NULL, "64mb"},
@@ -242,10 +246,17 @@ static int set_multi(kvd_config *cfg, const conf_def *d, int argc, char **argv, 
             snprintf(err, errlen, "wrong number of arguments");
             rc = -1;
         }
+        /* All classes are checked before any changes (all or nothing). */
+        kvd_obuf_limit next[KVD_OBUF_CLASSES];
+        memcpy(next, cfg->obuf, sizeof next);
         for (int i = 0; rc == 0 && i < n; i += 4) {
             long long hard, soft, secs;
-            if (strcasecmp(words[i], "normal") != 0) {
-                snprintf(err, errlen, "kvd has only the 'normal' client class, not '%s'", words[i]);
+            int cls = strcasecmp(words[i], "normal") == 0                                             ? KVD_OBUF_NORMAL
+                      : strcasecmp(words[i], "replica") == 0 || strcasecmp(words[i], "slave") == 0 ? KVD_OBUF_REPLICA
+                      : strcasecmp(words[i], "pubsub") == 0                                         ? KVD_OBUF_PUBSUB
+                                                                                                      : -1;
+            if (cls < 0) {
+                snprintf(err, errlen, "unknown client class '%s' (normal, replica or pubsub)", words[i]);
                 rc = -1;
             } else if (conf_parse_memory(words[i + 1], &hard) < 0 || conf_parse_memory(words[i + 2], &soft) < 0 ||
                        kvd_str_to_ll(words[i + 3], strlen(words[i + 3]), &secs) < 0 || hard < 0 ||
@@ -253,11 +264,11 @@ static int set_multi(kvd_config *cfg, const conf_def *d, int argc, char **argv, 
                 snprintf(err, errlen, "invalid limits: expected <class> <hard> <soft> <soft-seconds>");
                 rc = -1;
             } else {
-                cfg->obuf_hard = hard;
-                cfg->obuf_soft = soft;
-                cfg->obuf_soft_seconds = (int)secs;
+                next[cls] = (kvd_obuf_limit){hard, soft, (int)secs};
             }
         }
+        if (rc == 0)
+            memcpy(cfg->obuf, next, sizeof next);
     }
     free(joined);
     return rc;
@@ -492,7 +503,9 @@ static void render(const conf_def *d, const kvd_config *cfg, buf_t *out)
         break;
     }
     case CT_OBUF:
-        buf_appendf(out, "normal %lld %lld %d", cfg->obuf_hard, cfg->obuf_soft, cfg->obuf_soft_seconds);
+        for (int i = 0; i < KVD_OBUF_CLASSES; i++)
+            buf_appendf(out, "%s%s %lld %lld %d", i ? " " : "", obuf_class_names[i], cfg->obuf[i].hard,
+                        cfg->obuf[i].soft, cfg->obuf[i].soft_seconds);
         break;
     }
 }
@@ -567,11 +580,13 @@ static void render_for_file(const conf_def *d, const kvd_config *cfg, buf_t *out
     if (d->type == CT_MEM) {
         put_mem(out, *(const long long *)((const char *)cfg + d->off));
     } else if (d->type == CT_OBUF) {
-        buf_puts(out, "normal ");
-        put_mem(out, cfg->obuf_hard);
-        buf_putc(out, ' ');
-        put_mem(out, cfg->obuf_soft);
-        buf_appendf(out, " %d", cfg->obuf_soft_seconds);
+        for (int i = 0; i < KVD_OBUF_CLASSES; i++) {
+            buf_appendf(out, "%s%s ", i ? " " : "", obuf_class_names[i]);
+            put_mem(out, cfg->obuf[i].hard);
+            buf_putc(out, ' ');
+            put_mem(out, cfg->obuf[i].soft);
+            buf_appendf(out, " %d", cfg->obuf[i].soft_seconds);
+        }
     } else {
         render(d, cfg, out);
     }

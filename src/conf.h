@@ -9,6 +9,15 @@
 
 struct buf;
 
+/* Client classes of client-output-buffer-limit, as Redis names them. */
+enum { KVD_OBUF_NORMAL, KVD_OBUF_REPLICA, KVD_OBUF_PUBSUB, KVD_OBUF_CLASSES };
+
+typedef struct kvd_obuf_limit {
+    long long hard;              /* close over this many bytes (0 = no limit) */
+    long long soft;              /* reading pauses above it (0 = no limit) */
+    int soft_seconds;            /* close if over soft this long (0 = never) */
+} kvd_obuf_limit;
+
 typedef struct kvd_config {
     char *bind;                  /* space-separated addresses */
     int port;                    /* 0: no TCP listener */
@@ -45,9 +54,7 @@ typedef struct kvd_config {
     long long proto_inline_max_size;
     int proto_max_multibulk_len;
     long long client_query_buffer_limit;
-    long long obuf_hard;         /* client-output-buffer-limit normal: hard */
-    long long obuf_soft;         /* ... soft: reading pauses above it */
-    int obuf_soft_seconds;       /* ... close if over soft this long (0 = never) */
+    kvd_obuf_limit obuf[KVD_OBUF_CLASSES]; /* client-output-buffer-limit, by client class */
     char *dir;                   /* data directory */
     int auto_aof_rewrite_percentage; /* compact when the WAL grew this much (0 = never) */
     long long auto_aof_rewrite_min_size; /* ... and is at least this big */

@@ -6,6 +6,7 @@
 #include "conn.h"
 #include "acl.h"
 #include "multi.h"
+#include "pubsub.h"
 #include "cmd.h"
 #include "commit.h"
 #include "log.h"
@@ -79,6 +80,7 @@ static void client_free_cb(uv_handle_t *h)
     if (c->tls)
         tls_conn_free(c);
     multi_free(c);
+    pubsub_free(c);
     if (c->flags & CLIENT_MONITOR)
         cmd_monitor_forget(c);
     buf_release(&c->qbuf);
@@ -95,6 +97,7 @@ static void client_close(client *c)
 {
     if (c->flags & CLIENT_CLOSING)
         return;
+    pubsub_free(c); /* at once: PUBSUB NUMSUB and PUBLISH's count must not see it */
     if (c->flags & CLIENT_LINGER) {
         c->flags |= CLIENT_CLOSING;
         list_remove(&c->all); /* from srv.lingering */
@@ -156,9 +159,17 @@ static void close_lingering(int64_t now)
             client_close(c);
 }
 
+/* The output limits of c's class: pubsub while it is subscribed to
+ * anything, as in Redis. */
+static const kvd_obuf_limit *obuf_limit(const client *c)
+{
+    return &srv.cfg.obuf[pubsub_count(c) ? KVD_OBUF_PUBSUB : KVD_OBUF_NORMAL];
+}
+
 static int over_soft_limit(const client *c)
 {
-    return srv.cfg.obuf_soft > 0 && (long long)(c->out.len + c->inflight) > srv.cfg.obuf_soft;
+    const kvd_obuf_limit *l = obuf_limit(c);
+    return l->soft > 0 && (long long)(c->out.len + c->inflight) > l->soft;
 }
 
 /* Output the peer is not taking: whatever made it (replies, or what TLS
@@ -174,7 +185,7 @@ static int output_limits(client *c)
         client_close(c);
         return -1;
     }
-    if (srv.cfg.obuf_hard > 0 && (long long)pending > srv.cfg.obuf_hard) {
+    if (obuf_limit(c)->hard > 0 && (long long)pending > obuf_limit(c)->hard) {
         log_warning("closing client id=%llu addr=%s: output buffer of %zu bytes is over the hard "
                     "limit (client-output-buffer-limit)",
                     (unsigned long long)c->id, c->addr, pending);
@@ -192,7 +203,8 @@ static void maybe_resume(client *c)
 {
     if (!(c->flags & CLIENT_READ_PAUSED) || (c->flags & CLIENT_CLOSING))
         return;
-    if (srv.cfg.obuf_soft > 0 && (long long)(c->out.len + c->inflight) > srv.cfg.obuf_soft / 2)
+    const kvd_obuf_limit *l = obuf_limit(c);
+    if (l->soft > 0 && (long long)(c->out.len + c->inflight) > l->soft / 2)
         return;
     c->flags &= ~CLIENT_READ_PAUSED;
     int rc = c->tls ? tls_read_start(c) : uv_read_start(&c->h.stream, alloc_cb, read_cb);
@@ -679,18 +691,17 @@ static void close_idle_clients(int64_t now)
  * the soft limit that long is disconnected. */
 static void enforce_soft_limit(int64_t now)
 {
-    if (srv.cfg.obuf_soft_seconds <= 0 || srv.cfg.obuf_soft <= 0)
-        return;
     client *c;
     LIST_EACH(&srv.clients, client, all, c) {
-        if (!over_soft_limit(c)) {
+        const kvd_obuf_limit *l = obuf_limit(c);
+        if (l->soft_seconds <= 0 || !over_soft_limit(c)) {
             c->obuf_soft_since = 0;
         } else if (!c->obuf_soft_since) {
             c->obuf_soft_since = now;
-        } else if (now - c->obuf_soft_since > (int64_t)srv.cfg.obuf_soft_seconds * 1000) {
+        } else if (now - c->obuf_soft_since > (int64_t)l->soft_seconds * 1000) {
             log_warning("closing client id=%llu addr=%s: output buffer over the soft limit for more "
                         "than %d s (client-output-buffer-limit)",
-                        (unsigned long long)c->id, c->addr, srv.cfg.obuf_soft_seconds);
+                        (unsigned long long)c->id, c->addr, l->soft_seconds);
             client_close(c);
         }
     }
@@ -745,17 +756,19 @@ void conn_describe(client *c, buf_t *out)
         flags[nf++] = 'T';
     if (c->flags & CLIENT_MONITOR)
         flags[nf++] = 'O';
+    if (pubsub_count(c))
+        flags[nf++] = 'P';
     if (!nf)
         flags[nf++] = 'N';
     flags[nf] = '\0';
     buf_appendf(out,
-                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%u sub=0 "
-                "psub=0 ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu "
+                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=%u sub=%d "
+                "psub=%d ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu "
                 "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=r cmd=%s user=%s "
                 "redir=-1 resp=%d lib-name=%s lib-ver=%s",
                 (unsigned long long)c->id, c->addr, c->laddr, -1, c->name ? c->name : "",
                 (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000),
-                flags, c->db, multi_count(c), c->qbuf.len, c->qbuf.cap - c->qbuf.len, multi_memory(c), c->qbuf.cap,
+                flags, c->db, pubsub_channels_of(c), pubsub_patterns_of(c), multi_count(c), c->qbuf.len, c->qbuf.cap - c->qbuf.len, multi_memory(c), c->qbuf.cap,
                 c->qbuf.len, c->out.len, c->inflight ? 1 : 0, c->out.cap + c->inflight,
                 sizeof(*c) + c->qbuf.cap + c->out.cap + c->inflight + multi_memory(c),
                 c->lastcmd ? c->lastcmd : "NULL", c->user ? c->user->name : "default", c->resp == 3 ? 3 : 2,

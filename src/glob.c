@@ -56,6 +56,12 @@ static int match_class(const char *p, size_t plen, unsigned char c, int nocase, 
 
 int glob_match(const char *p, size_t plen, const char *s, size_t slen, int nocase)
 {
+    /* Redis's matcher never enters its loop for an empty string, so only
+     * the empty pattern matches one ("*" does not: PSUBSCRIBE * gets no
+     * message on channel "", KEYS ** lists no key ""). Callers special-case
+     * a lone "*" where Redis does (KEYS, SCAN, ACL's allkeys). */
+    if (slen == 0)
+        return plen == 0;
     size_t pi = 0, si = 0;
     size_t star_p = (size_t)-1, star_s = 0;
     while (si < slen) {

@@ -15,6 +15,7 @@
 #include "db.h"
 #include "log.h"
 #include "pool.h"
+#include "pubsub.h"
 #include "server.h"
 #include "table.h"
 #include "tls.h"
@@ -344,6 +345,7 @@ out:
     if (pidfile_written)
         unlink(srv.cfg.pidfile);
     cmd_acl_free();
+    pubsub_shutdown();
     slowlog_free();
     acl_free_all();
     conf_free(&srv.cfg);

@@ -430,8 +430,9 @@ void cmd_exec(client *c, int argc, char **argv, size_t *argvlen)
             /* The user's rules changed since the command was queued. */
             reply_errorf(c, "NOPERM ACLs rules changed between the moment the transaction was accumulated and "
                             "the EXEC call. This command is no longer allowed for the following reason: %s",
-                         denied == ACL_DENIED_CMD ? "no permission to execute the command or subcommand"
-                                                  : "no permission to touch the specified keys");
+                         denied == ACL_DENIED_CMD       ? "no permission to execute the command or subcommand"
+                         : denied == ACL_DENIED_CHANNEL ? "no permission to access one of the channels used as arguments"
+                                                        : "no permission to touch the specified keys");
             q->cmd->rejected++;
             cmd_exec_inner_errors += srv.stats.errors - errors0;
             continue;

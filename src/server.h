@@ -76,6 +76,7 @@ typedef struct client {
     const char *lastcmd;
     struct acl_user *user;  /* whose permissions apply (the default user until AUTH) */
     struct multi_state *mstate; /* MULTI's queue and WATCH's keys, or NULL */
+    struct pubsub_state *pubsub; /* its channels and patterns, or NULL */
     int resp;               /* protocol of the replies: 2, or 3 after HELLO 3 (0 counts as 2) */
     uint32_t db;            /* the database SELECT chose */
     uint64_t ncmds;         /* commands dispatched */
@@ -94,7 +95,7 @@ typedef struct server_stats {
     uint64_t hits, misses;      /* keyspace_hits / keyspace_misses */
     uint64_t errors;            /* total_error_replies */
     uint64_t oom_rejects;
-    uint64_t acl_denied_auth, acl_denied_cmd, acl_denied_key; /* acl_access_denied_* */
+    uint64_t acl_denied_auth, acl_denied_cmd, acl_denied_key, acl_denied_channel; /* acl_access_denied_* */
     uint64_t ops_sample_cmds;   /* for instantaneous_ops_per_sec */
     int64_t ops_sample_ms;
     double ops_per_sec;

@@ -11,7 +11,14 @@ static int m(const char *p, const char *s)
 
 START_TEST(test_basic)
 {
-    ck_assert(m("*", ""));
+    /* An empty string matches only the empty pattern, as in Redis (which
+     * special-cases a lone "*" in KEYS and SCAN, as kvd's callers do). */
+    ck_assert(!m("*", ""));
+    ck_assert(!m("**", ""));
+    ck_assert(m("", ""));
+    ck_assert(!m("", "a"));
+    ck_assert(m("a*", "a"));
+    ck_assert(m("a**", "a"));
     ck_assert(m("*", "anything"));
     ck_assert(m("h?llo", "hello"));
     ck_assert(!m("h?llo", "hllo"));

@@ -2,7 +2,7 @@
 replies with redis-server's byte for byte: send a command as an array of
 bulk strings, read one reply back as a plain Python value that prints the
 same for both servers ("+OK", "-ERR ...", ":1", "$value", "(nil)",
-nested lists)."""
+nested lists; RESP3 pushes, maps and sets as tagged tuples)."""
 import socket
 
 
@@ -49,7 +49,40 @@ class Conn:
             if n < 0:
                 return "(nil array)"
             return [self.read() for _ in range(n)]
+        # RESP3 (after HELLO 3): pushes are tagged, maps become lists of pairs.
+        if t == b">":
+            return ("push", [self.read() for _ in range(int(l[1:]))])
+        if t in (b"%", b"~"):
+            n = int(l[1:])
+            if t == b"%":
+                return ("map", [(self.read(), self.read()) for _ in range(n)])
+            return ("set", [self.read() for _ in range(n)])
+        if t == b"_":
+            return "(null)"
+        if t in (b",", b"#", b"("):
+            return l.decode()
+        if t in (b"=", b"!"):
+            n = int(l[1:])
+            while len(self.buf) < n + 2:
+                self.buf += self.s.recv(65536)
+            v, self.buf = self.buf[:n], self.buf[n + 2:]
+            return t.decode() + v.decode(errors="replace")
         raise ValueError(l)
+
+    def pending(self, wait=0.2):
+        """Whether more bytes arrive within wait seconds (a message that
+        should not come)."""
+        if self.buf:
+            return True
+        self.s.settimeout(wait)
+        try:
+            d = self.s.recv(65536)
+        except socket.timeout:
+            return False
+        finally:
+            self.s.settimeout(20)
+        self.buf += d
+        return bool(d)
 
     def close(self):
         self.s.close()
