@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+static int frozen; /* db_freeze: only commands change the keyspace */
+
 static inline int expired(const tentry_t *e)
 {
     int64_t exp = tentry_expire(e);
@@ -29,11 +31,17 @@ static tentry_t *change(wal_op op, const char *key, size_t klen, const char *val
     return commit_entry(&e);
 }
 
-/* Remove an expired entry, logging it; while the WAL cannot be written the
- * key stays in memory (but is treated as missing) so memory and log agree. */
+void db_freeze(int on)
+{
+    frozen = on;
+}
+
+/* Remove an expired entry, logging it; while the WAL cannot be written, or
+ * the keyspace is frozen, the key stays in memory (but is treated as
+ * missing) so memory and log agree. */
 static void expire_entry(tentry_t *e)
 {
-    if (!db_writable())
+    if (frozen || !db_writable())
         return;
     change(WAL_OP_DEL, tentry_key(e), tentry_klen(e), NULL, 0, TABLE_NO_EXPIRE);
     srv.stats.expired_keys++;
@@ -92,13 +100,26 @@ tentry_t *db_set_value(tentry_t *e, const char *val, size_t vlen)
     return change(WAL_OP_SET, tentry_key(e), tentry_klen(e), val, vlen, tentry_expire(e));
 }
 
+/* Before a change that builds on key's value: an expired entry a frozen
+ * lookup left in place goes first (see db_freeze). */
+static void drop_stale(const char *key, size_t klen)
+{
+    tentry_t *e = frozen ? table_peek(srv.db, key, klen) : NULL;
+    if (e && expired(e)) {
+        change(WAL_OP_DEL, key, klen, NULL, 0, TABLE_NO_EXPIRE);
+        srv.stats.expired_keys++;
+    }
+}
+
 tentry_t *db_append(const char *key, size_t klen, const char *p, size_t n)
 {
+    drop_stale(key, klen);
     return change(WAL_OP_APPEND, key, klen, p, n, TABLE_NO_EXPIRE);
 }
 
 tentry_t *db_setrange(const char *key, size_t klen, uint64_t off, const char *p, size_t n)
 {
+    drop_stale(key, klen);
     wal_entry e = {.op = WAL_OP_SETRANGE, .key = key, .klen = klen, .val = p, .vlen = n, .off = off,
                    .exp = TABLE_NO_EXPIRE};
     return commit_entry(&e);
@@ -150,7 +171,7 @@ void db_group(uint32_t n)
 
 uint64_t db_active_expire(int64_t budget_us)
 {
-    if (!db_writable())
+    if (frozen || !db_writable())
         return 0;
     uint64_t t0 = kvd_mono_ns(), deleted = 0;
     int64_t now = kvd_now_ms();
@@ -242,7 +263,7 @@ size_t db_evict_used(void)
 int db_make_room(int64_t budget_us)
 {
     size_t limit = (size_t)srv.cfg.maxmemory;
-    if (!limit || db_evict_used() <= limit)
+    if (!limit || frozen || db_evict_used() <= limit)
         return 0;
     if (!db_writable())
         return -1;
