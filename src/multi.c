@@ -217,6 +217,11 @@ int multi_count(const client *c)
     return c->mstate ? c->mstate->nq : 0;
 }
 
+int multi_queued_writes(const client *c)
+{
+    return c->mstate ? c->mstate->writes : 0;
+}
+
 static void dirty_watchers(wkey *k, int deleted)
 {
     for (int i = 0; i < k->n; i++) {
