@@ -6,6 +6,7 @@
 #include "conn.h"
 #include "multi.h"
 #include "pubsub.h"
+#include "pause.h"
 #include "slowlog.h"
 #include "commit.h"
 #include "db.h"
@@ -48,6 +49,8 @@ static kvd_cmd client_subs[] = {
     {"client|no-touch", cmd_client, 3, 0, 0, 0, 0, "connection", "7.2.0", "O(1)", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "@slow @connection", 0, 0, NULL, RT},
     {"client|getredir", cmd_client, 2, 0, 0, 0, 0, "connection", "6.0.0", "O(1)", "Returns the client ID to which the connection's tracking notifications are redirected.", "@slow @connection", 0, 0, NULL, RT},
     {"client|trackinginfo", cmd_client, 2, 0, 0, 0, 0, "connection", "6.2.0", "O(1)", "Returns information about server-assisted client-side caching for the connection.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|pause", cmd_client, -3, ADM, 0, 0, 0, "connection", "2.9.50", "O(1)", "Stop processing commands from clients for some time", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
+    {"client|unpause", cmd_client, 2, ADM, 0, 0, 0, "connection", "6.2.0", "O(N) Where N is the number of paused clients", "Resume processing of clients that were paused", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
     {"client|unblock", cmd_client, -3, ADM, 0, 0, 0, "connection", "5.0.0", "O(log N)", "Unblocks a client blocked by a blocking command from a different connection.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
     {"client|help", cmd_client, 2, 0, 0, 0, 0, "connection", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow @connection", 0, 0, NULL, RT},
     {0},
@@ -133,7 +136,7 @@ static kvd_cmd table[] = {
     {"psubscribe", cmd_psubscribe, -2, CMD_PATTERNS | CMD_PUBSUB, 0, 0, 0, "pubsub", "2.0.0", "O(N)", "Listens for messages published to channels that match one or more patterns.", "@pubsub @slow", 0, 0, NULL, RT},
     {"unsubscribe", cmd_unsubscribe, -1, CMD_PUBSUB, 0, 0, 0, "pubsub", "2.0.0", "O(N)", "Stops listening to messages posted to channels.", "@pubsub @slow", 0, 0, NULL, RT},
     {"punsubscribe", cmd_punsubscribe, -1, CMD_PUBSUB, 0, 0, 0, "pubsub", "2.0.0", "O(N+M)", "Stops listening to messages published to channels that match one or more patterns.", "@pubsub @slow", 0, 0, NULL, RT},
-    {"publish", cmd_publish, 3, F | CMD_CHANNEL, 0, 0, 0, "pubsub", "2.0.0", "O(N+M)", "Posts a message to a channel.", "@pubsub @fast", 0, 0, NULL, RT},
+    {"publish", cmd_publish, 3, F | CMD_CHANNEL | CMD_MAY_REPLICATE, 0, 0, 0, "pubsub", "2.0.0", "O(N+M)", "Posts a message to a channel.", "@pubsub @fast", 0, 0, NULL, RT},
     {"pubsub", cmd_pubsub, -2, 0, 0, 0, 0, "pubsub", "2.8.0", "O(1)", "A container for Pub/Sub commands.", "@slow", 0, 0, pubsub_subs, RT},
     /* connection and server */
     {"ping", cmd_ping, -1, F | CMD_PUBSUB, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the server's liveliness response.", "@fast @connection", 0, 0, NULL, RT},
@@ -689,6 +692,10 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
                cmd->name);
         return;
     }
+    /* CLIENT PAUSE: held here, after every check (as Redis), before it is
+     * queued or run; it comes back through cmd_dispatch when the pause ends. */
+    if (pause_hold(c, cmd, argc, argv, argvlen))
+        return;
     if ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOQUEUE)) {
         multi_queue(c, cmd, argc, argv, argvlen);
         return;
@@ -727,6 +734,12 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
     int was_off = c->flags & CLIENT_REPLY_OFF, was_skip = c->flags & CLIENT_REPLY_SKIP;
     c->flags &= ~CLIENT_REPLY_SKIP;
     dispatch(c, argc, argv, argvlen, start);
+    if (c->flags & CLIENT_POSTPONED) {
+        /* Held by CLIENT PAUSE: dispatched again later, as if it came then. */
+        c->flags |= was_skip;
+        c->ncmds--;
+        return;
+    }
     /* CLIENT REPLY OFF / SKIP: whatever this command replied is dropped,
      * errors and +QUEUED included (CLIENT REPLY ON's own +OK goes out; a
      * SKIP applies to the command after it). */

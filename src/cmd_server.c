@@ -11,10 +11,12 @@
 #include "evict.h"
 #include "glob.h"
 #include "log.h"
+#include "pause.h"
 #include "tls.h"
 #include "util.h"
 #include "version.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -359,6 +361,42 @@ void cmd_reset(client *c, int argc, char **argv, size_t *argvlen)
     reply_simple(c, "RESET");
 }
 
+/* CLIENT PAUSE timeout [WRITE|ALL]: Redis's checks, in Redis's order
+ * (the mode, then the timeout in ms: an integer, not negative). */
+static void client_pause(client *c, int argc, char **argv, size_t *argvlen)
+{
+    pause_mode m = PAUSE_ALL;
+    if (argc == 4) {
+        if (arg_is(argv[3], argvlen[3], "write")) {
+            m = PAUSE_WRITE;
+        } else if (!arg_is(argv[3], argvlen[3], "all")) {
+            reply_error(c, "ERR CLIENT PAUSE mode must be WRITE or ALL");
+            return;
+        }
+    }
+    long long ms;
+    if (kvd_str_to_ll(argv[2], argvlen[2], &ms) < 0) {
+        reply_error(c, "ERR timeout is not an integer or out of range");
+        return;
+    }
+    if (ms < 0) {
+        reply_error(c, "ERR timeout is negative");
+        return;
+    }
+    /* An end past what a unix-ms clock holds: Redis 7.2's error. (7.0
+     * says +OK and, its end wrapping into the past, pauses nothing.) */
+    if (ms > LLONG_MAX - kvd_now_ms()) {
+        reply_error(c, "ERR timeout is out of range");
+        return;
+    }
+    int rc = pause_start(m, (uint64_t)ms);
+    if (rc < 0) {
+        reply_errorf(c, "ERR cannot pause clients: %s", uv_strerror(rc));
+        return;
+    }
+    reply_ok(c);
+}
+
 void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
 {
     const char *sub = argv[1];
@@ -441,6 +479,15 @@ void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
         reply_int(c, -1);
         reply_bulk_str(c, "prefixes");
         reply_array(c, 0);
+    } else if (arg_is(sub, sl, "pause") && (argc == 3 || argc == 4)) {
+        client_pause(c, argc, argv, argvlen);
+    } else if (arg_is(sub, sl, "unpause") && argc == 2) {
+        pause_stop();
+        reply_ok(c);
+    } else if (arg_is(sub, sl, "pause")) {
+        /* Too many arguments, in Redis's words for it. */
+        reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try CLIENT HELP.",
+                     (int)(sl > 128 ? 128 : sl), sub);
     } else if (arg_is(sub, sl, "unblock") && (argc == 3 || argc == 4)) {
         long long id;
         if (kvd_str_to_ll(argv[2], argvlen[2], &id) < 0) {
@@ -465,6 +512,8 @@ void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
             "GETREDIR", "    Return the client ID tracking notifications go to (-1: none; kvd does not track).",
             "TRACKINGINFO", "    Return information about client-side caching for this connection (off).",
             "UNBLOCK <clientid> [TIMEOUT|ERROR]", "    Unblock a client (kvd has no blocking commands: 0).",
+            "PAUSE <timeout> [WRITE|ALL]", "    Suspend all, or just write, clients for <timeout> milliseconds.",
+            "UNPAUSE", "    Stop the current client pause, resuming traffic.",
             "GETNAME", "    Return the name of the current connection.",
             "ID", "    Return the ID of the current connection.",
             "INFO", "    Return information about the current client connection.",
@@ -476,7 +525,7 @@ void cmd_client(client *c, int argc, char **argv, size_t *argvlen)
     } else {
         static const char *const known[] = {"setname", "getname", "id", "info", "setinfo", "kill", "reply",
                                             "no-evict", "no-touch", "getredir", "trackinginfo", "unblock",
-                                            "help", NULL};
+                                            "unpause", "help", NULL};
         reply_subcommand_error(c, "client", sub, sl, known);
     }
 }
@@ -752,8 +801,9 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
         buf_appendf(&b,
                     "# Clients\r\nconnected_clients:%llu\r\ncluster_connections:0\r\nmaxclients:%d\r\n"
                     "client_recent_max_input_buffer:%zu\r\nclient_recent_max_output_buffer:%zu\r\n"
-                    "blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-                    (unsigned long long)srv.nclients, srv.cfg.maxclients, srv.stats.max_qbuf, srv.stats.max_out);
+                    "blocked_clients:%zu\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                    (unsigned long long)srv.nclients, srv.cfg.maxclients, srv.stats.max_qbuf, srv.stats.max_out,
+                    pause_held_clients());
     }
     SECTION("memory", 1)
     {

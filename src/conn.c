@@ -10,6 +10,7 @@
 #include "cmd.h"
 #include "commit.h"
 #include "log.h"
+#include "pause.h"
 #include "tls.h"
 #include "util.h"
 
@@ -107,6 +108,7 @@ static void client_close(client *c)
     c->flags |= CLIENT_CLOSING;
     list_remove(&c->all);
     commit_forget(c);
+    pause_forget(c);
     list_remove(&c->pw);
     srv.nclients--;
     uv_close(&c->h.handle, client_free_cb);
@@ -137,6 +139,7 @@ static void client_linger(client *c)
         return;
     list_remove(&c->all);
     commit_forget(c);
+    pause_forget(c);
     list_remove(&c->pw);
     srv.nclients--;
     c->flags |= CLIENT_LINGER;
@@ -377,7 +380,11 @@ static int is_http(char **argv, size_t *argvlen)
 
 static void process_input(client *c)
 {
-    while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_CLOSING | CLIENT_READ_PAUSED))) {
+    /* A command CLIENT PAUSE holds stops the loop as output over the soft
+     * limit does, but reading goes on (bounded by the query buffer limit):
+     * a client that hangs up while held is seen, and dropped. */
+    while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_CLOSING | CLIENT_READ_PAUSED |
+                         CLIENT_POSTPONED))) {
         int argc;
         int rc = resp_parse(&c->parser, c->qbuf.data, c->qbuf.len, &argc);
         if (rc == RESP_MORE)
@@ -422,13 +429,22 @@ static void process_input(client *c)
     pw_add(c);
 }
 
+void conn_resume_input(client *c)
+{
+    if (!(c->flags & CLIENT_CLOSING))
+        process_input(c);
+}
+
 /* The peer is done sending (UV_EOF), or reading failed. */
 static void input_end(client *c, ssize_t nread)
 {
     if (nread != UV_EOF)
         log_verbose("read from client id=%llu addr=%s failed: %s", (unsigned long long)c->id, c->addr,
                     uv_strerror((int)nread));
-    /* Answer what it sent, then close. */
+    /* Answer what it sent, then close; but a command CLIENT PAUSE holds
+     * (and what came after it) is dropped, as Redis drops it: the client
+     * that sent it is gone, or at least no longer waiting. */
+    pause_forget(c);
     uv_read_stop(&c->h.stream);
     if (nread == UV_EOF && (c->out.len || c->nbars || c->inflight))
         conn_close_after_reply(c);
@@ -680,7 +696,7 @@ static void close_idle_clients(int64_t now)
     LIST_EACH(&srv.clients, client, all, c) {
         if (now - c->last_ms <= limit)
             break; /* the rest were active more recently */
-        if (c->nbars == 0 && c->inflight == 0) {
+        if (c->nbars == 0 && c->inflight == 0 && !(c->flags & CLIENT_POSTPONED)) {
             log_verbose("closing idle client id=%llu addr=%s", (unsigned long long)c->id, c->addr);
             client_close(c);
         }
@@ -750,6 +766,8 @@ void conn_describe(client *c, buf_t *out)
     int nf = 0;
     if (c->flags & CLIENT_MULTI)
         flags[nf++] = 'x';
+    if (c->flags & CLIENT_POSTPONED)
+        flags[nf++] = 'b'; /* as Redis shows a client its pause holds: blocked */
     if (c->flags & CLIENT_NO_EVICT)
         flags[nf++] = 'e';
     if (c->flags & CLIENT_NO_TOUCH)

@@ -50,6 +50,10 @@ void conn_set_limits(void);
 /* Shutdown: send every client what it may be sent, then close them all. */
 void conn_close_all(void);
 
+/* c's command held by CLIENT PAUSE has run (pause.c): run the complete
+ * commands it sent after it, unless c is held again or closing. */
+void conn_resume_input(client *c);
+
 /* One line of CLIENT LIST / CLIENT INFO for c, appended to out. */
 void conn_describe(client *c, buf_t *out);
 

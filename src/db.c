@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+static int frozen; /* db_freeze: only commands change the keyspace */
+
 static inline int expired(const tentry_t *e)
 {
     int64_t exp = tentry_expire(e);
@@ -36,11 +38,17 @@ void db_select(uint32_t id)
     srv.db = srv.ks.db[id];
 }
 
-/* Remove an expired entry, logging it; while the WAL cannot be written the
- * key stays in memory (but is treated as missing) so memory and log agree. */
+void db_freeze(int on)
+{
+    frozen = on;
+}
+
+/* Remove an expired entry, logging it; while the WAL cannot be written, or
+ * the keyspace is frozen, the key stays in memory (but is treated as
+ * missing) so memory and log agree. */
 static void expire_entry(tentry_t *e)
 {
-    if (!db_writable())
+    if (frozen || !db_writable())
         return;
     change(WAL_OP_DEL, tentry_key(e), tentry_klen(e), NULL, 0, TABLE_NO_EXPIRE);
     srv.stats.expired_keys++;
@@ -100,13 +108,26 @@ tentry_t *db_set_value(tentry_t *e, const char *val, size_t vlen)
     return change(WAL_OP_SET, tentry_key(e), tentry_klen(e), val, vlen, tentry_expire(e));
 }
 
+/* Before a change that builds on key's value: an expired entry a frozen
+ * lookup left in place goes first (see db_freeze). */
+static void drop_stale(const char *key, size_t klen)
+{
+    tentry_t *e = frozen ? table_peek(srv.db, key, klen) : NULL;
+    if (e && expired(e)) {
+        change(WAL_OP_DEL, key, klen, NULL, 0, TABLE_NO_EXPIRE);
+        srv.stats.expired_keys++;
+    }
+}
+
 tentry_t *db_append(const char *key, size_t klen, const char *p, size_t n)
 {
+    drop_stale(key, klen);
     return change(WAL_OP_APPEND, key, klen, p, n, TABLE_NO_EXPIRE);
 }
 
 tentry_t *db_setrange(const char *key, size_t klen, uint64_t off, const char *p, size_t n)
 {
+    drop_stale(key, klen);
     wal_entry e = {.op = WAL_OP_SETRANGE, .db = srv.dbid, .key = key, .klen = klen, .val = p, .vlen = n, .off = off,
                    .exp = TABLE_NO_EXPIRE};
     return commit_entry(&e);
@@ -239,7 +260,7 @@ static uint64_t expire_cycle(uint64_t t0, int64_t budget_us, int64_t now)
 uint64_t db_active_expire(int64_t budget_us)
 {
     static uint32_t next; /* where the last cycle stopped, as Redis goes on from there */
-    if (!db_writable())
+    if (frozen || !db_writable())
         return 0;
     uint64_t t0 = kvd_mono_ns(), deleted = 0;
     int64_t now = kvd_now_ms();
@@ -325,7 +346,7 @@ size_t db_evict_used(void)
 int db_make_room(int64_t budget_us)
 {
     size_t limit = (size_t)srv.cfg.maxmemory;
-    if (!limit || db_evict_used() <= limit)
+    if (!limit || frozen || db_evict_used() <= limit)
         return 0;
     if (!db_writable())
         return -1;

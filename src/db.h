@@ -114,4 +114,13 @@ int db_make_room(int64_t budget_us);
 /* 1 when writes are possible (the WAL has no error). */
 int db_writable(void);
 
+/* Freeze the keyspace (CLIENT PAUSE) or thaw it. While frozen only
+ * commands change it: a key past its expiry reads as missing but stays
+ * (nothing is logged for it), the active expiry cycle deletes nothing and
+ * eviction evicts nothing (db_make_room returns 0, so nothing is refused
+ * with -OOM either). A write that builds on a key's value (APPEND,
+ * SETRANGE, SETBIT, BITFIELD) deletes such a stale key first, logged, so
+ * that it starts from nothing, as it would had the key been expired. */
+void db_freeze(int on);
+
 #endif

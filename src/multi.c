@@ -42,6 +42,7 @@ typedef struct multi_state {
     int nq, capq;
     size_t bytes;
     int writes, denyoom;     /* queued commands that write / may grow memory */
+    int replicates;          /* queued commands that write or may replicate (PUBLISH) */
     watch_ref *w;
     int nw, capw;
 } multi_state;
@@ -154,7 +155,7 @@ static void discard(client *c)
         m->nq = 0;
         srv.clients_mem = srv.clients_mem > m->bytes ? srv.clients_mem - m->bytes : 0;
         m->bytes = 0;
-        m->writes = m->denyoom = 0;
+        m->writes = m->denyoom = m->replicates = 0;
     }
     c->flags &= ~(CLIENT_MULTI | CLIENT_DIRTY_EXEC);
 }
@@ -208,6 +209,7 @@ void multi_queue(client *c, kvd_cmd *cmd, int argc, char **argv, size_t *argvlen
     /* Counted against maxmemory at once, not at the next cron. */
     srv.clients_mem += bytes;
     m->writes += (cmd->flags & CMD_WRITE) != 0;
+    m->replicates += (cmd->flags & (CMD_WRITE | CMD_MAY_REPLICATE)) != 0;
     m->denyoom += (cmd->flags & CMD_DENYOOM) != 0;
     reply_simple(c, "QUEUED");
 }
@@ -222,6 +224,11 @@ int multi_count(const client *c)
     if (!(c->flags & CLIENT_MULTI))
         return -1;
     return c->mstate ? c->mstate->nq : 0;
+}
+
+int multi_queued_writes(const client *c)
+{
+    return c->mstate ? c->mstate->replicates : 0;
 }
 
 static void dirty_watchers(wkey *k, int deleted)

@@ -52,4 +52,8 @@ size_t multi_memory(const client *c);
 /* Commands c has queued, or -1 outside MULTI (CLIENT LIST's multi=). */
 int multi_count(const client *c);
 
+/* Queued commands of c's transaction that write or may replicate
+ * (PUBLISH): CLIENT PAUSE WRITE holds its EXEC when there is one. */
+int multi_queued_writes(const client *c);
+
 #endif

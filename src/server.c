@@ -13,6 +13,7 @@
 #include "db.h"
 #include "evict.h"
 #include "log.h"
+#include "pause.h"
 #include "tls.h"
 #include "util.h"
 #include "version.h"
@@ -150,7 +151,9 @@ int server_shutdown(const char *why, int force)
         close_handle((uv_handle_t *)&srv.unix_listener);
         unlink(srv.cfg.unixsocket);
     }
-    /* Everything written is durable now: send what we can, then close. */
+    /* Everything written is durable now: send what we can, then close.
+     * Commands a CLIENT PAUSE holds never run. */
+    pause_shutdown();
     conn_close_all();
     close_handle((uv_handle_t *)&srv.prepare);
     close_handle((uv_handle_t *)&srv.cron);

@@ -38,6 +38,7 @@
 #define CLIENT_NO_EVICT 0x8000        /* CLIENT NO-EVICT on */
 #define CLIENT_NO_TOUCH 0x10000       /* CLIENT NO-TOUCH on: reads leave keys' LRU/LFU alone */
 #define CLIENT_MONITOR 0x20000        /* MONITOR: gets a line for every command run */
+#define CLIENT_POSTPONED 0x40000      /* CLIENT PAUSE holds its command: its input waits (pause.c) */
 
 /* A span of a client's replies not yet sent (commit.c): from out[off] to
  * the next span (or the end), sent only once seq is acknowledged (written,
@@ -77,6 +78,7 @@ typedef struct client {
     struct acl_user *user;  /* whose permissions apply (the default user until AUTH) */
     struct multi_state *mstate; /* MULTI's queue and WATCH's keys, or NULL */
     struct pubsub_state *pubsub; /* its channels and patterns, or NULL */
+    struct postponed *postponed; /* the command CLIENT PAUSE holds (pause.c), or NULL */
     int resp;               /* protocol of the replies: 2, or 3 after HELLO 3 (0 counts as 2) */
     uint32_t db;            /* the database SELECT chose */
     uint64_t ncmds;         /* commands dispatched */

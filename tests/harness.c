@@ -109,6 +109,11 @@ void h_use(int i)
     fake = fakes[i];
 }
 
+client *h_client(void)
+{
+    return fake;
+}
+
 size_t h_sendable(void)
 {
     return fake->nbars ? fake->bars[0].off : fake->out.len;
@@ -135,6 +140,7 @@ void h_stop(void)
     close_db(1);
     for (int i = 0; i < CLIENTS; i++) {
         multi_free(fakes[i]);
+        resp_parser_free(&fakes[i]->parser);
         buf_release(&fakes[i]->out);
         buf_release(&fakes[i]->qbuf);
         free(fakes[i]->bars);

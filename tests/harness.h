@@ -25,11 +25,13 @@ void h_stop(void);
 void h_cmd(int argc, char **argv, size_t *argvlen);
 const buf_t *h_reply(void);
 
-/* Two fake clients: h_use picks the one commands run for. h_reply holds
+/* Two fake clients: h_use picks the one commands run for (h_client is
+ * it, for tests that act on it as conn.c would). h_reply holds
  * its replies not yet sent; the first h_sendable() bytes of them may go
  * out now, the rest wait (h_holds() holds) for the WAL. h_send drops what
  * may go out, as the loop would send it. */
 void h_use(int i);
+struct client *h_client(void);
 size_t h_sendable(void);
 int h_holds(void);
 void h_send(void);
