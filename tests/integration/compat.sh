@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Byte-for-byte replies for ~200 commands covering every string and key
+# Byte-for-byte replies for ~430 commands covering every string and key
 # command's options and error texts (compat.cases), against the golden
 # compat.expected. When redis-server is installed, the same cases run
 # against a real Redis, which must answer exactly the same bytes.
