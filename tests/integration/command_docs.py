@@ -10,10 +10,14 @@ container (CLIENT, CONFIG, ...) Redis lists subcommands kvd lacks, in its
 own hash order: those are dropped from Redis's reply and both lists put in
 name order before the bytes are compared. Then a list of calls, covering
 every kvd command with key arguments and the error cases, goes through
-COMMAND GETKEYS and GETKEYSANDFLAGS. Last, python3-redis (when installed)
+COMMAND GETKEYS and GETKEYSANDFLAGS, and 1000 random ones (seed
+COMMAND_DOCS_SEED, default 7) made of the words that move keys or change
+their flags. Last, python3-redis (when installed)
 must parse what kvd sends. Prints one line per check; exits 1 on any
 failure. Python 3 standard library only (python3-redis optional).
 """
+import os
+import random
 import socket
 import sys
 
@@ -314,6 +318,22 @@ def main():
             n += 1
             if a != b:
                 fail("RESP%d COMMAND %s:\n  kvd:   %s\n  redis: %s" % (proto, " ".join(args), show(a), show(b)))
+    # Random calls (seeded): words that change keys or flags, in any order
+    # and number, to every command in CALLS but MOVE and SWAPDB.
+    rnd = random.Random(int(os.environ.get("COMMAND_DOCS_SEED", "7")))
+    heads = sorted({" ".join(line.split()[:2 if line.split()[0].lower() in ("object", "memory", "client",
+                                                                            "config") else 1]).lower()
+                    for line in CALLS if line.split()[0].lower() not in ("move", "swapdb")})
+    words = ["k", "get", "GET", "set", "overflow", "u8", "i5", "0", "1", "-1", "2", "x", "incrby", "nx", "db",
+             "ex", "samples", "encoding", "", "a b"]
+    k, r = Conn(kport, 2), Conn(rport, 2)
+    for _ in range(1000):
+        args = rnd.choice(heads).split() + [rnd.choice(words) for _ in range(rnd.randint(0, 7))]
+        sub = rnd.choice(["GETKEYS", "GETKEYSANDFLAGS"])
+        a, b = k.call("COMMAND", sub, *args), r.call("COMMAND", sub, *args)
+        n += 1
+        if a != b:
+            fail("COMMAND %s %r:\n  kvd:   %s\n  redis: %s" % (sub, args, show(a), show(b)))
     # Every kvd command with key specs must have been asked about.
     k3 = Conn(kport, 3)
     for name in names:
