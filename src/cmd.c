@@ -1,4 +1,4 @@
-/* cmd: command table, lookup and dispatch, and the COMMAND command. */
+/* cmd: command table, lookup and dispatch (COMMAND itself is in cmd_command.c). */
 #include "config.h"
 #include "cmd.h"
 #include "acl.h"
@@ -61,6 +61,7 @@ static kvd_cmd command_subs[] = {
     {"command|docs", cmd_command, -2, 0, 0, 0, 0, "server", "7.0.0", "O(1)", "Returns documentary information about one, multiple or all commands.", "@slow @connection", 0, 0, NULL, RT},
     {"command|list", cmd_command, -2, 0, 0, 0, 0, "server", "7.0.0", "O(N)", "Returns a list of command names.", "@slow @connection", 0, 0, NULL, RT},
     {"command|getkeys", cmd_command, -4, 0, 0, 0, 0, "server", "2.8.13", "O(N)", "Extracts the key names from an arbitrary command.", "@slow @connection", 0, 0, NULL, RT},
+    {"command|getkeysandflags", cmd_command, -4, 0, 0, 0, 0, "server", "7.0.0", "O(N)", "Extracts the key names and access flags for an arbitrary command.", "@slow @connection", 0, 0, NULL, RT},
     {"command|help", cmd_command, 2, 0, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow @connection", 0, 0, NULL, RT},
     {0},
 };
@@ -148,7 +149,7 @@ static kvd_cmd table[] = {
     {"hello", cmd_hello, -1, F | NA, 0, 0, 0, "connection", "6.0.0", "O(1)", "Handshakes with the server (RESP2 only).", "@fast @connection", 0, 0, NULL, RT},
     {"client", cmd_client, -2, 0, 0, 0, 0, "connection", "2.4.0", "O(N)", "Connection management: SETNAME, GETNAME, ID, LIST, INFO, SETINFO.", "@slow", 0, 0, client_subs, RT},
     {"command", cmd_command, -1, 0, 0, 0, 0, "server", "2.8.13", "O(N)", "Returns details about commands: COUNT, INFO, DOCS.", "@slow @connection", 0, 0, command_subs, RT},
-    {"config", cmd_config, -2, ADM, 0, 0, 0, "server", "2.0.0", "O(N)", "Reads and changes configuration: GET, SET, RESETSTAT.", "@slow", 0, 0, config_subs, RT},
+    {"config", cmd_config, -2, 0, 0, 0, 0, "server", "2.0.0", "O(N)", "Reads and changes configuration: GET, SET, RESETSTAT.", "@slow", 0, 0, config_subs, RT},
     {"info", cmd_info, -1, 0, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns information and statistics about the server.", "@slow @dangerous", 0, 0, NULL, RT},
     {"dbsize", cmd_dbsize, 1, R | F, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the number of keys.", "@keyspace @read @fast", 0, 0, NULL, RT},
     {"flushdb", cmd_flushdb, -1, W, 0, 0, 0, "server", "1.0.0", "O(N)", "Remove all keys from the current database.", "@keyspace @write @slow @dangerous", 0, 0, NULL, RT},
@@ -204,8 +205,8 @@ static kvd_cmd table[] = {
     {"unlink", cmd_del, -2, W | F, 1, -1, 1, "generic", "4.0.0", "O(N)", "Deletes keys.", "@keyspace @write @fast", KW, KW, NULL, RT},
     {"exists", cmd_exists, -2, R | F, 1, -1, 1, "generic", "1.0.0", "O(N)", "Counts how many of the given keys exist.", "@keyspace @read @fast", 0, 0, NULL, RT},
     {"type", cmd_type, 2, R | F, 1, 1, 1, "generic", "1.0.0", "O(1)", "Returns the type of a key.", "@keyspace @read @fast", 0, 0, NULL, RT},
-    {"object", cmd_object, -2, R, 2, 2, 1, "generic", "2.2.3", "O(1)", "Inspects a key: ENCODING, IDLETIME, REFCOUNT, FREQ.", "@slow", 0, 0, object_subs, RT},
-    {"memory", cmd_memory, -2, R, 2, 2, 1, "server", "4.0.0", "O(1)", "Memory use: USAGE of a key, PURGE.", "@slow", 0, 0, memory_subs, RT},
+    {"object", cmd_object, -2, 0, 0, 0, 0, "generic", "2.2.3", "O(1)", "Inspects a key: ENCODING, IDLETIME, REFCOUNT, FREQ.", "@slow", 0, 0, object_subs, RT},
+    {"memory", cmd_memory, -2, 0, 0, 0, 0, "server", "4.0.0", "O(1)", "Memory use: USAGE of a key, PURGE.", "@slow", 0, 0, memory_subs, RT},
     {"touch", cmd_touch, -2, R | F, 1, -1, 1, "generic", "3.2.1", "O(N)", "Counts how many of the given keys exist.", "@keyspace @read @fast", 0, 0, NULL, RT},
     {"expire", cmd_expire, -3, W | F, 1, 1, 1, "generic", "1.0.0", "O(1)", "Sets a key's time to live in seconds.", "@keyspace @write @fast", KW, KW, NULL, RT},
     {"pexpire", cmd_pexpire, -3, W | F, 1, 1, 1, "generic", "2.6.0", "O(1)", "Sets a key's time to live in milliseconds.", "@keyspace @write @fast", KW, KW, NULL, RT},
@@ -749,76 +750,7 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
         c->flags = (c->flags & ~CLIENT_REPLY_SKIP_NEXT) | CLIENT_REPLY_SKIP;
 }
 
-/* ---- COMMAND ---- */
-
-static void add_flag_list(client *c, const kvd_cmd *cmd)
-{
-    const char *names[8];
-    int n = 0;
-    if (cmd->flags & CMD_WRITE)
-        names[n++] = "write";
-    if (cmd->flags & CMD_READONLY)
-        names[n++] = "readonly";
-    if (cmd->flags & CMD_DENYOOM)
-        names[n++] = "denyoom";
-    if (cmd->flags & CMD_ADMIN)
-        names[n++] = "admin";
-    if (cmd->flags & CMD_FAST)
-        names[n++] = "fast";
-    if (cmd->flags & CMD_NOAUTH)
-        names[n++] = "no_auth";
-    reply_set(c, n);
-    for (int i = 0; i < n; i++)
-        reply_simple(c, names[i]);
-}
-
-static void command_info(client *c, const kvd_cmd *cmd)
-{
-    if (!cmd) {
-        reply_nil_array(c);
-        return;
-    }
-    reply_array(c, 10);
-    reply_bulk_str(c, cmd->name);
-    reply_int(c, cmd->arity);
-    add_flag_list(c, cmd);
-    reply_int(c, cmd->firstkey);
-    reply_int(c, cmd->lastkey);
-    reply_int(c, cmd->keystep);
-    int ncat = 0;
-    for (int i = 0; acl_category_names[i]; i++)
-        ncat += (cmd->catmask >> i) & 1;
-    reply_set(c, ncat);
-    for (int i = 0; acl_category_names[i]; i++) {
-        if ((cmd->catmask >> i) & 1) {
-            char cat[32];
-            snprintf(cat, sizeof cat, "@%s", acl_category_names[i]);
-            reply_simple(c, cat);
-        }
-    }
-    reply_set(c, 0); /* tips */
-    reply_array(c, 0); /* key specs */
-    int nsubs = 0;
-    for (const kvd_cmd *s = cmd->subs; s && s->name; s++)
-        nsubs++;
-    reply_array(c, nsubs);
-    for (const kvd_cmd *s = cmd->subs; s && s->name; s++)
-        command_info(c, s);
-}
-
-static void command_docs(client *c, const kvd_cmd *cmd)
-{
-    reply_bulk_str(c, cmd->name);
-    reply_map(c, 4);
-    reply_bulk_str(c, "summary");
-    reply_bulk_str(c, cmd->summary);
-    reply_bulk_str(c, "since");
-    reply_bulk_str(c, cmd->since);
-    reply_bulk_str(c, "group");
-    reply_bulk_str(c, cmd->group);
-    reply_bulk_str(c, "complexity");
-    reply_bulk_str(c, cmd->complexity);
-}
+/* ---- command names (COMMAND LIST, ACL CAT) ---- */
 
 typedef struct list_ctx {
     client *c;
@@ -849,113 +781,4 @@ void cmd_reply_names(client *c, int cat, const char *pat, size_t plen, int leave
     reply_array(c, l.n);
     l.emit = 1;
     cmd_each(list_one, &l);
-}
-
-/* COMMAND LIST [FILTERBY MODULE name | ACLCAT category | PATTERN pattern] */
-static void command_list(client *c, int argc, char **argv, size_t *argvlen)
-{
-    if (argc != 2 && !(argc == 5 && arg_is(argv[2], argvlen[2], "filterby"))) {
-        reply_error(c, ERR_SYNTAX);
-        return;
-    }
-    if (argc == 2) {
-        cmd_reply_names(c, -1, NULL, 0, 0);
-    } else if (arg_is(argv[3], argvlen[3], "module")) {
-        reply_array(c, 0); /* no modules */
-    } else if (arg_is(argv[3], argvlen[3], "aclcat")) {
-        int cat = acl_category_index(argv[4], argvlen[4]);
-        if (cat < 0)
-            reply_array(c, 0);
-        else
-            cmd_reply_names(c, cat, NULL, 0, 0);
-    } else if (arg_is(argv[3], argvlen[3], "pattern")) {
-        cmd_reply_names(c, -1, argv[4], argvlen[4], 0);
-    } else {
-        reply_error(c, ERR_SYNTAX);
-    }
-}
-
-/* COMMAND GETKEYS command arg...: the key arguments, by the table. */
-static void command_getkeys(client *c, int argc, char **argv, size_t *argvlen)
-{
-    kvd_cmd *cmd = cmd_lookup(argv[0], argvlen[0]);
-    if (cmd && cmd->subs && argc >= 2)
-        cmd = cmd_lookup_sub(cmd, argv[1], argvlen[1]);
-    if (!cmd) {
-        reply_error(c, "ERR Invalid command specified");
-        return;
-    }
-    if ((cmd->arity > 0 && argc != cmd->arity) || (cmd->arity < 0 && argc < -cmd->arity)) {
-        reply_error(c, "ERR Invalid number of arguments specified for command");
-        return;
-    }
-    int last = cmd->lastkey < 0 ? argc + cmd->lastkey : cmd->lastkey;
-    if (cmd->firstkey <= 0 || last < cmd->firstkey) {
-        reply_error(c, "ERR The command has no key arguments");
-        return;
-    }
-    if (last >= argc)
-        last = argc - 1;
-    reply_array(c, (last - cmd->firstkey) / cmd->keystep + 1);
-    for (int i = cmd->firstkey; i <= last; i += cmd->keystep)
-        reply_bulk(c, argv[i], argvlen[i]);
-}
-
-void cmd_command(client *c, int argc, char **argv, size_t *argvlen)
-{
-    size_t n = KVD_ARRAY_SIZE(table);
-    if (argc == 1) {
-        reply_array(c, (long long)n);
-        for (size_t i = 0; i < n; i++)
-            command_info(c, &table[i]);
-        return;
-    }
-    if (arg_is(argv[1], argvlen[1], "count") && argc == 2) {
-        reply_int(c, (long long)n);
-    } else if (arg_is(argv[1], argvlen[1], "info")) {
-        if (argc == 2) {
-            reply_array(c, (long long)n);
-            for (size_t i = 0; i < n; i++)
-                command_info(c, &table[i]);
-        } else {
-            reply_array(c, argc - 2);
-            for (int i = 2; i < argc; i++)
-                command_info(c, cmd_lookup(argv[i], argvlen[i]));
-        }
-    } else if (arg_is(argv[1], argvlen[1], "docs")) {
-        if (argc == 2) {
-            reply_map(c, (long long)n);
-            for (size_t i = 0; i < n; i++)
-                command_docs(c, &table[i]);
-        } else {
-            int found = 0;
-            for (int i = 2; i < argc; i++)
-                found += cmd_lookup(argv[i], argvlen[i]) != NULL;
-            reply_map(c, found);
-            for (int i = 2; i < argc; i++) {
-                kvd_cmd *cmd = cmd_lookup(argv[i], argvlen[i]);
-                if (cmd)
-                    command_docs(c, cmd);
-            }
-        }
-    } else if (arg_is(argv[1], argvlen[1], "list")) {
-        command_list(c, argc, argv, argvlen);
-    } else if (arg_is(argv[1], argvlen[1], "getkeys")) {
-        command_getkeys(c, argc - 2, argv + 2, argvlen + 2);
-    } else if (arg_is(argv[1], argvlen[1], "help")) {
-        static const char *const help[] = {
-            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-            "LIST [FILTERBY (MODULE <module-name>|ACLCAT <category>|PATTERN <pattern>)]",
-            "    Return a list of all commands in this kvd server.",
-            "GETKEYS <full-command>", "    Return the keys from a full kvd command.",
-            "(no subcommand)", "    Return details about all commands.",
-            "COUNT", "    Return the total number of commands.",
-            "INFO [<command-name> ...]", "    Return details about the given commands, or all of them.",
-            "DOCS [<command-name> ...]", "    Return documentation about the given commands, or all of them.",
-            "HELP", "    Print this help."};
-        reply_lines(c, help, KVD_ARRAY_SIZE(help));
-    } else {
-        static const char *const known[] = {"count", "info", "docs", "list", "getkeys", "help", NULL};
-        reply_subcommand_error(c, "command", argv[1], argvlen[1], known);
-    }
 }

@@ -148,12 +148,22 @@ static void print_tty(FILE *o, const kvd_reply *r, const char *prefix)
             else if (key->type == KVD_REPLY_INTEGER)
                 fprintf(o, "%lld", key->integer);
             fputs(" => ", o);
-            const kvd_reply *v = r->element[2 * i + 1];
-            /* A nested aggregate starts on its own line, under the key. */
-            if ((v->type == KVD_REPLY_ARRAY || v->type == KVD_REPLY_MAP || v->type == KVD_REPLY_SET ||
-                 v->type == KVD_REPLY_PUSH) && v->elements)
+            /* As redis-cli: a value that takes more than one line
+             * starts on its own line, under the key. */
+            char *text = NULL;
+            size_t len = 0;
+            FILE *m = open_memstream(&text, &len);
+            if (!m) {
+                free(sub);
+                return;
+            }
+            print_tty(m, r->element[2 * i + 1], sub);
+            fclose(m);
+            const char *nl = memchr(text, '\n', len);
+            if (nl && nl + 1 < text + len)
                 fprintf(o, "\n%s", sub);
-            print_tty(o, v, sub);
+            fwrite(text, 1, len, o);
+            free(text);
         }
         free(sub);
         break;

@@ -36,7 +36,7 @@ cli -a not-in-the-log --no-auth-warning config set requirepass '' >/dev/null
 expect_match "CONFIG SET logs a change" "CONFIG SET hz 20" "$(cat "$T/k.log")"
 expect_eq "... but never a password" 0 "$(grep -c not-in-the-log "$T/k.log")"
 expect_eq "CONFIG SET memory units" "$(printf 'client-query-buffer-limit\n2097152')" "$(cli config set client-query-buffer-limit 2mb >/dev/null; cli config get client-query-buffer-limit)"
-expect_eq "CONFIG SET output limits" "$(printf 'client-output-buffer-limit\nnormal 1073741824 10000000 0')" "$(cli config set client-output-buffer-limit 'normal 1gb 10m 0' >/dev/null; cli config get client-output-buffer-limit)"
+expect_eq "CONFIG SET output limits" "$(printf 'client-output-buffer-limit\nnormal 1073741824 10000000 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60')" "$(cli config set client-output-buffer-limit 'normal 1gb 10m 0' >/dev/null; cli config get client-output-buffer-limit)"
 expect_eq "CONFIG RESETSTAT" OK "$(cli config resetstat)"
 expect_eq "stats zeroed" "total_commands_processed:1" "$(cli info stats | tr -d '\r' | grep total_commands_processed)"
 cli set statkey 1 >/dev/null

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Byte-for-byte replies for ~480 commands covering every string and key
+# Byte-for-byte replies for ~500 commands covering every string and key
 # command's options and error texts (compat.cases), against the golden
 # compat.expected. When redis-server is installed, the same cases run
-# against a real Redis, which must answer exactly the same bytes.
+# against a real Redis, which must answer exactly the same bytes, and so
+# must COMMAND INFO/DOCS/GETKEYS for every command (command_docs.py).
 . "$(dirname "$0")/lib.sh"
 
 CASES=$S/tests/integration/compat.cases
@@ -19,6 +20,16 @@ fi
 run_cases() { # port out
     while IFS= read -r line; do printf '%s\r\n' "$line"; done <"$CASES" |
         timeout 60 nc -N 127.0.0.1 "$1" >"$2"
+}
+# COMMAND INFO, DOCS, GETKEYS and GETKEYSANDFLAGS of every command kvd and
+# Redis both have, in RESP2 and RESP3, and python3-redis's parsing of them
+# (command_docs.py says how): kvd on $PORT against Redis on $RPORT.
+command_docs() {
+    local out rc=0
+    [ -x /usr/bin/python3 ] || { echo "skip [$NAME]: no python3 for command_docs.py"; return; }
+    out=$(timeout 120 /usr/bin/python3 "$S/tests/integration/command_docs.py" "$PORT" "$RPORT" 2>&1) || rc=$?
+    printf '%s\n' "$out" | sed "s/^\(ok  \|skip\|FAIL\) /\1 [$NAME]: /"
+    [ $rc -eq 0 ] || fail "command_docs.py: kvd's COMMAND replies differ from redis-server's (above)"
 }
 
 start_kvd c || fail "start kvd"
@@ -37,6 +48,7 @@ if [ ${#VG[@]} -gt 0 ]; then
         fail "kvd under valgrind answers differently from redis-server:"
         diff <(cat -A "$T/redis.out") <(cat -A "$T/kvd.out") | head -40
     fi
+    command_docs
     finish
 fi
 if cmp -s "$EXPECTED" "$T/kvd.out"; then
@@ -55,6 +67,7 @@ if command -v redis-server >/dev/null; then
         fail "a real Redis answers differently:"
         diff <(cat -A "$EXPECTED") <(cat -A "$T/redis.out") | head -40
     fi
+    command_docs
 else
     echo "skip [$NAME]: redis-server not installed, no comparison with Redis"
 fi
