@@ -144,6 +144,7 @@ static kvd_cmd table[] = {
     {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the given string.", "@fast @connection", 0, 0, NULL, RT},
     {"reset", cmd_reset, 1, F | NA | NQ | CMD_PUBSUB, 0, 0, 0, "connection", "6.2.0", "O(1)", "Resets the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"quit", cmd_quit, -1, F | NA | NQ | CMD_PUBSUB, 0, 0, 0, "connection", "1.0.0", "O(1)", "Closes the connection.", "@fast @connection", 0, 0, NULL, RT},
+    {"role", cmd_role, 1, F, 0, 0, 0, "server", "2.8.12", "O(1)", "Returns the replication role.", "@admin @fast @dangerous", 0, 0, NULL, RT},
     {"select", cmd_select, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Changes the selected database.", "@fast @connection", 0, 0, NULL, RT},
     {"auth", cmd_auth, -2, F | NA, 0, 0, 0, "connection", "1.0.0", "O(N)", "Authenticates the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"hello", cmd_hello, -1, F | NA, 0, 0, 0, "connection", "6.0.0", "O(1)", "Handshakes with the server (RESP2 only).", "@fast @connection", 0, 0, NULL, RT},
@@ -535,14 +536,20 @@ void cmd_monitor(client *c, int argc, char **argv, size_t *argvlen)
     KVD_UNUSED(argc);
     KVD_UNUSED(argv);
     KVD_UNUSED(argvlen);
-    if (!(c->flags & CLIENT_MONITOR)) {
-        if (nmonitors == capmonitors) {
-            capmonitors = capmonitors ? capmonitors * 2 : 4;
-            monitors = xrealloc(monitors, sizeof(*monitors) * (size_t)capmonitors);
-        }
-        monitors[nmonitors++] = c;
-        c->flags |= CLIENT_MONITOR;
+    /* Inside EXEC a reply per command is due: no stream (as Redis). */
+    if (c->flags & CLIENT_MULTI) {
+        reply_error(c, "ERR MONITOR isn't allowed for DENY BLOCKING client");
+        return;
     }
+    /* A second MONITOR gets no reply at all, as in Redis. */
+    if (c->flags & CLIENT_MONITOR)
+        return;
+    if (nmonitors == capmonitors) {
+        capmonitors = capmonitors ? capmonitors * 2 : 4;
+        monitors = xrealloc(monitors, sizeof(*monitors) * (size_t)capmonitors);
+    }
+    monitors[nmonitors++] = c;
+    c->flags |= CLIENT_MONITOR;
     reply_ok(c);
 }
 

@@ -108,7 +108,9 @@ void cmd_acl_log(client *c, int reason, const char *object, size_t len)
 void cmd_acl_log_auth(client *c, const char *username, size_t ulen)
 {
     srv.stats.acl_denied_auth++;
-    log_add(c, ACL_DENIED_AUTH, "AUTH", 4, username, ulen);
+    /* The object is the command that tried (auth or hello), as Redis. */
+    const char *cmd = c->lastcmd ? c->lastcmd : "auth";
+    log_add(c, ACL_DENIED_AUTH, cmd, strlen(cmd), username, ulen);
 }
 
 static void reply_log(client *c, long long count)

@@ -9,6 +9,7 @@
 #include "glob.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -256,8 +257,10 @@ void cmd_keys(client *c, int argc, char **argv, size_t *argvlen)
 
 void cmd_scan(client *c, int argc, char **argv, size_t *argvlen)
 {
-    char tmp[32];
-    if (argvlen[1] == 0 || argvlen[1] >= sizeof tmp) {
+    /* Read as Redis reads it, with strtoul: a sign is taken ("-1" is the
+     * largest cursor), an empty cursor is 0, leading space is not. */
+    char tmp[256];
+    if (argvlen[1] >= sizeof tmp) {
         reply_error(c, "ERR invalid cursor");
         return;
     }
@@ -266,7 +269,7 @@ void cmd_scan(client *c, int argc, char **argv, size_t *argvlen)
     char *end;
     errno = 0;
     unsigned long long cursor = strtoull(tmp, &end, 10);
-    if (*end || errno == ERANGE || tmp[0] == '-' || tmp[0] == ' ' || tmp[0] == '+') {
+    if (*end || errno == ERANGE || isspace((unsigned char)tmp[0])) {
         reply_error(c, "ERR invalid cursor");
         return;
     }

@@ -46,6 +46,18 @@ void cmd_ping(client *c, int argc, char **argv, size_t *argvlen)
     }
 }
 
+/* ROLE: a primary with no replicas yet, at the offset INFO reports. */
+void cmd_role(client *c, int argc, char **argv, size_t *argvlen)
+{
+    KVD_UNUSED(argc);
+    KVD_UNUSED(argv);
+    KVD_UNUSED(argvlen);
+    reply_array(c, 3);
+    reply_bulk_str(c, "master");
+    reply_int(c, (long long)srv.wal->stats.bytes_written);
+    reply_array(c, 0);
+}
+
 void cmd_echo(client *c, int argc, char **argv, size_t *argvlen)
 {
     KVD_UNUSED(argc);
@@ -543,56 +555,100 @@ static void collect(void *ctx, const char *name, const kvd_config *cfg)
     get_ctx *g = ctx;
     /* Several patterns may match one name: list it once. */
     for (size_t off = 0; off < g->names->len; off += strlen(g->names->data + off) + 1)
-        if (strcmp(g->names->data + off, name) == 0)
+        if (strcasecmp(g->names->data + off, name) == 0)
             return;
     buf_append(g->names, name, strlen(name) + 1);
     g->n++;
 }
 
 /* Settings that Redis tools ask for and that have one fixed answer in kvd:
- * it always logs every write (appendonly yes) and never takes snapshots. */
-static const char *const compat_names[] = {"appendonly", "save"};
-static const char *const compat_values[] = {"yes", ""};
+ * it always logs every write (appendonly yes), never takes snapshots and
+ * sends no keyspace notifications. CONFIG SET accepts that answer. */
+#define NCOMPAT 3
+static const char *const compat_names[NCOMPAT] = {"appendonly", "save", "notify-keyspace-events"};
+static const char *const compat_values[NCOMPAT] = {"yes", "", ""};
+static const char *const compat_why[NCOMPAT] = {"kvd always logs every write to its WAL",
+                                                "kvd takes no snapshots: every write is in its WAL",
+                                                "kvd sends no keyspace notifications"};
 
+static int compat_index(const char *name)
+{
+    for (int k = 0; k < NCOMPAT; k++)
+        if (strcasecmp(name, compat_names[k]) == 0)
+            return k;
+    return -1;
+}
+
+static int has_glob(const char *p)
+{
+    return strpbrk(p, "*?[") != NULL;
+}
 void cmd_config(client *c, int argc, char **argv, size_t *argvlen)
 {
     if (arg_is(argv[1], argvlen[1], "get") && argc >= 3) {
+        /* A name without glob characters is answered as it was typed
+         * (CONFIG GET MAXMEMORY gives "MAXMEMORY"), a pattern with the
+         * names it matches, as Redis 7 does. */
         buf_t names = BUF_INIT(&srv.pool);
         get_ctx g = {&names, 0};
-        int compat_hit[2] = {0, 0};
         for (int i = 2; i < argc; i++) {
             char pat[256];
             snprintf(pat, sizeof pat, "%.*s", (int)(argvlen[i] > 255 ? 255 : argvlen[i]), argv[i]);
+            if (!has_glob(pat)) {
+                if (conf_exists(pat) || compat_index(pat) >= 0)
+                    collect(&g, pat, &srv.cfg);
+                continue;
+            }
             conf_each(&srv.cfg, pat, collect, &g);
-            for (int k = 0; k < 2; k++)
-                if (!compat_hit[k] && glob_match(pat, strlen(pat), compat_names[k], strlen(compat_names[k]), 1))
-                    compat_hit[k] = 1;
+            for (int k = 0; k < NCOMPAT; k++)
+                if (glob_match(pat, strlen(pat), compat_names[k], strlen(compat_names[k]), 1))
+                    collect(&g, compat_names[k], &srv.cfg);
         }
-        reply_map(c, (long long)(g.n + compat_hit[0] + compat_hit[1]));
+        reply_map(c, (long long)g.n);
         buf_t val = BUF_INIT(&srv.pool);
         for (size_t off = 0; off < names.len; off += strlen(names.data + off) + 1) {
+            const char *name = names.data + off;
+            int k = compat_index(name);
             buf_reset(&val);
-            conf_get_value(&srv.cfg, names.data + off, &val);
-            reply_bulk_str(c, names.data + off);
+            if (k >= 0)
+                buf_puts(&val, compat_values[k]);
+            else
+                conf_get_value(&srv.cfg, name, &val);
+            reply_bulk_str(c, name);
             reply_bulk(c, val.data, val.len);
-        }
-        for (int k = 0; k < 2; k++) {
-            if (compat_hit[k]) {
-                reply_bulk_str(c, compat_names[k]);
-                reply_bulk_str(c, compat_values[k]);
-            }
         }
         buf_release(&val);
         buf_release(&names);
     } else if (arg_is(argv[1], argvlen[1], "set") && argc >= 4 && argc % 2 == 0) {
         /* All or nothing: apply every pair to a copy of the current
          * configuration, and put the copy in place only if all applied. */
+        for (int i = 2; i < argc; i += 2) {
+            for (int j = 2; j < i; j += 2) {
+                if (argvlen[j] == argvlen[i] && strncasecmp(argv[j], argv[i], argvlen[i]) == 0) {
+                    reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%.*s') - duplicate parameter",
+                                 (int)(argvlen[i] > 127 ? 127 : argvlen[i]), argv[i]);
+                    return;
+                }
+            }
+        }
         kvd_config trial;
         conf_copy(&trial, &srv.cfg);
         buf_t v = BUF_INIT(&srv.pool);
         for (int i = 2; i < argc; i += 2) {
             char name[128], err[256];
             snprintf(name, sizeof name, "%.*s", (int)(argvlen[i] > 127 ? 127 : argvlen[i]), argv[i]);
+            int k = compat_index(name);
+            if (k >= 0) {
+                /* Accepted when it asks for what kvd does anyway. */
+                if (strlen(compat_values[k]) == argvlen[i + 1] &&
+                    strncasecmp(compat_values[k], argv[i + 1], argvlen[i + 1]) == 0)
+                    continue;
+                reply_errorf(c, "ERR CONFIG SET failed (possibly related to argument '%s') - %s", name,
+                             compat_why[k]);
+                conf_free(&trial);
+                buf_release(&v);
+                return;
+            }
             buf_reset(&v);
             buf_append(&v, argv[i + 1], argvlen[i + 1]);
             buf_putc(&v, '\0');
@@ -623,6 +679,8 @@ void cmd_config(client *c, int argc, char **argv, size_t *argvlen)
         for (int i = 2; i < argc; i += 2) {
             char name[128];
             snprintf(name, sizeof name, "%.*s", (int)(argvlen[i] > 127 ? 127 : argvlen[i]), argv[i]);
+            if (compat_index(name) >= 0)
+                continue;
             server_config_changed(name);
             if (conf_is_sensitive(name))
                 log_notice("CONFIG SET %s (value not logged)", name);
@@ -894,6 +952,10 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
         buf_appendf(&b, "# CPU\r\nused_cpu_sys:%ld.%06ld\r\nused_cpu_user:%ld.%06ld\r\n", (long)ru.ru_stime.tv_sec,
                     (long)ru.ru_stime.tv_usec, (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec);
     }
+    SECTION("modules", 1)
+    {
+        buf_puts(&b, "# Modules\r\n"); /* kvd loads no modules */
+    }
     SECTION("pool", 1)
     {
         buf_puts(&b, "# Pool\r\n");
@@ -904,7 +966,7 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
         buf_puts(&b, "# Commandstats\r\n");
         cmd_each(commandstat, &b);
     }
-    SECTION("errorstats", 0)
+    SECTION("errorstats", 1)
     {
         buf_puts(&b, "# Errorstats\r\n");
         cmd_errorstats(&b);

@@ -759,6 +759,15 @@ void conn_close_all(void)
     close_lingering(-1);
 }
 
+/* The client's socket descriptor (CLIENT LIST's fd=), -1 if it has none. */
+static int conn_fd(client *c)
+{
+    uv_os_fd_t fd;
+    if (c->flags & CLIENT_CLOSING || uv_fileno(&c->h.handle, &fd) != 0)
+        return -1;
+    return (int)fd;
+}
+
 void conn_describe(client *c, buf_t *out)
 {
     int64_t now = kvd_now_ms();
@@ -784,7 +793,7 @@ void conn_describe(client *c, buf_t *out)
                 "psub=%d ssub=0 multi=%d qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=%zu rbs=%zu "
                 "rbp=%zu obl=%zu oll=%d omem=%zu tot-mem=%zu events=r cmd=%s user=%s "
                 "redir=-1 resp=%d lib-name=%s lib-ver=%s",
-                (unsigned long long)c->id, c->addr, c->laddr, -1, c->name ? c->name : "",
+                (unsigned long long)c->id, c->addr, c->laddr, conn_fd(c), c->name ? c->name : "",
                 (long long)((now - c->ctime_ms) / 1000), (long long)((now - c->last_ms) / 1000),
                 flags, c->db, pubsub_channels_of(c), pubsub_patterns_of(c), multi_count(c), c->qbuf.len, c->qbuf.cap - c->qbuf.len, multi_memory(c), c->qbuf.cap,
                 c->qbuf.len, c->out.len, c->inflight ? 1 : 0, c->out.cap + c->inflight,

@@ -113,7 +113,7 @@ expect_match "CLIENT LIST names the user" "user=admin" "$(cli --user admin --pas
 expect_eq "wrong password" "WRONGPASS invalid username-password pair or user is disabled." \
     "$(cli --user app --pass nope --no-auth-warning ping 2>&1 | head -1 | sed 's/^AUTH failed: //')"
 log=$(cli --user admin --pass 'admin pw' --no-auth-warning acl log 10 | tr '\n' ' ')
-expect_match "ACL LOG: the failed AUTH" "reason auth context toplevel object AUTH username app" "$log"
+expect_match "ACL LOG: the failed AUTH" "reason auth context toplevel object auth username app" "$log"
 expect_match "ACL LOG: the key" "reason key context toplevel object other username app" "$log"
 expect_match "ACL LOG: the command" "reason command context toplevel object config\\|get username app" "$log"
 info=$(cli --user admin --pass 'admin pw' --no-auth-warning info stats | tr -d '\r')
