@@ -10,7 +10,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -38,6 +40,27 @@ static uint64_t cmd_seq0;      /* the WAL's next seq when it began */
 
 static int64_t retry_at;       /* after a failed write: writes are refused until then */
 static int write_failure_logged;
+
+/* Group commit under appendfsync always. The fdatasync runs on a worker,
+ * which binds its target late: just before the call it takes the newest
+ * seq the loop has written to the file being synced, so writes that
+ * arrived while it was queued ride along. And it waits a little for them:
+ * the clients whose replies the previous fdatasync released usually send
+ * their next write within a round trip, and an fdatasync started before
+ * they do would cover only the early ones, leaving the rest for the next
+ * (batches alternating small and large halve the writes per fdatasync).
+ * So the worker waits until as many write commands are in the file as
+ * were in flight when the previous fdatasync ended, or a quarter of the
+ * last fdatasync's time (at most a millisecond) has passed, whichever
+ * comes first. */
+static uint64_t batch_cmds;               /* write commands in the batch not yet written */
+static uint64_t unsynced_cmds;            /* ... written, not yet covered by an fdatasync */
+static _Atomic uint64_t pub_target;       /* newest seq written to the file being synced */
+static _Atomic uint64_t pub_cmds;         /* write commands written since the last fdatasync's target */
+static uint64_t expect_cmds;              /* what the last fdatasync covered: the next one waits for as many */
+static uint64_t wait_budget_us;           /* how long it may wait for them */
+static uint64_t covered_cmds;             /* set by the worker: write commands its target covered */
+static uint64_t fsync_us;                 /* set by the worker: how long its fdatasync took */
 
 #define RETRY_MS 1000
 
@@ -196,6 +219,17 @@ static void add_span(client *c, size_t off, uint64_t seq)
     held_add(c);
 }
 
+/* The loop wrote the batch: publish it to a running fdatasync's worker. */
+static void publish_written(void)
+{
+    unsynced_cmds += batch_cmds;
+    batch_cmds = 0;
+    if (srv.sync_inflight && wal_fd(srv.wal) == srv.sync_fd) {
+        atomic_store_explicit(&pub_target, srv.wal->written_seq, memory_order_relaxed);
+        atomic_store_explicit(&pub_cmds, unsynced_cmds, memory_order_release);
+    }
+}
+
 void commit_begin(void)
 {
     cmd_seen = 0;
@@ -205,8 +239,11 @@ void commit_begin(void)
 void commit_end(client *c, size_t reply_start)
 {
     uint64_t need = cmd_seen;
-    if (srv.wal->next_seq != cmd_seq0 && srv.wal->next_seq - 1 > need)
-        need = srv.wal->next_seq - 1;
+    if (srv.wal->next_seq != cmd_seq0) {
+        batch_cmds++;
+        if (srv.wal->next_seq - 1 > need)
+            need = srv.wal->next_seq - 1;
+    }
     if (need <= commit_ack_seq()) {
         if (c->nbars > 0)
             add_span(c, reply_start, 0); /* nothing to wait for, but in line */
@@ -304,6 +341,7 @@ int commit_flush(void)
         return 0;
     int rc = wal_flush(w);
     if (rc == 0) {
+        publish_written();
         apply_undo_commit(&undo);
         if (write_failure_logged) {
             log_warning("WAL write succeeded again: writes are accepted");
@@ -326,6 +364,7 @@ int commit_flush(void)
     /* Nothing of the batch reached the file: take it back out of memory,
      * so that what clients see is what the WAL holds. */
     uint64_t n = undo.records;
+    batch_cmds = 0;
     apply_undo_rollback(&undo, &srv.ks);
     srv.db = srv.ks.db[srv.dbid]; /* a SWAPDB taken back moved the tables */
     wal_discard(w);
@@ -358,7 +397,21 @@ int commit_writable(void)
 static void sync_work(uv_work_t *req)
 {
     KVD_UNUSED(req);
+    if (expect_cmds > 1) {
+        uint64_t t0 = kvd_mono_ns(), budget_ns = wait_budget_us * 1000;
+        while (atomic_load_explicit(&pub_cmds, memory_order_acquire) < expect_cmds &&
+               kvd_mono_ns() - t0 < budget_ns) {
+            struct timespec ts = {0, 20000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    /* Everything written before this load is in the page cache of
+     * sync_fd: the fdatasync below covers it. */
+    covered_cmds = atomic_load_explicit(&pub_cmds, memory_order_acquire);
+    srv.sync_target = atomic_load_explicit(&pub_target, memory_order_relaxed);
+    uint64_t t1 = kvd_mono_ns();
     srv.sync_rc = wal_sync_fd(srv.sync_fd);
+    fsync_us = (kvd_mono_ns() - t1) / 1000;
 }
 
 static void maybe_start_sync(void);
@@ -375,7 +428,17 @@ static void sync_after(uv_work_t *req, int status)
     int rc = status < 0 ? status : srv.sync_rc;
     if (srv.shutting_down)
         return;
-    wal_sync_done(srv.wal, srv.sync_target, rc, took);
+    wal_sync_done(srv.wal, srv.sync_target, rc, fsync_us);
+    /* The next fdatasync waits for as many writes as there were writers
+     * in flight: those this one covered (their clients get their replies
+     * now and will likely write again) and those written too late for it
+     * (already waiting for the next), for at most a quarter of the time
+     * this one took. */
+    expect_cmds = unsynced_cmds > covered_cmds ? unsynced_cmds : covered_cmds;
+    unsynced_cmds = unsynced_cmds > covered_cmds ? unsynced_cmds - covered_cmds : 0;
+    wait_budget_us = fsync_us / 4;
+    if (wait_budget_us > 1000)
+        wait_budget_us = 1000;
     if (rc < 0) {
         log_warning("WAL fdatasync failed: %s. Writes are refused until kvd is restarted "
                     "(a failed fsync is never retried: the kernel may have dropped the data)",
@@ -398,12 +461,18 @@ static void start_sync(void)
     srv.sync_inflight = 1;
     srv.sync_fd = wal_fd(srv.wal);
     srv.sync_target = srv.wal->written_seq;
+    atomic_store_explicit(&pub_target, srv.wal->written_seq, memory_order_relaxed);
+    atomic_store_explicit(&pub_cmds, unsynced_cmds, memory_order_release);
+    covered_cmds = unsynced_cmds;
+    if (srv.cfg.appendfsync != WAL_SYNC_ALWAYS)
+        expect_cmds = 0; /* everysec: nobody waits for it */
     srv.sync_t0 = kvd_mono_ns();
     srv.sync_started_ms = kvd_now_ms();
     int rc = srv.loop ? uv_queue_work(srv.loop, &srv.sync_req, sync_work, sync_after) : -1;
     if (rc < 0) {
         /* No worker: sync here rather than never. */
         srv.sync_inflight = 0;
+        unsynced_cmds = 0;
         int r = wal_sync_fd(wal_fd(srv.wal));
         wal_sync_done(srv.wal, srv.sync_target, r, (kvd_mono_ns() - srv.sync_t0) / 1000);
         if (r < 0)
