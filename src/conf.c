@@ -38,6 +38,8 @@ typedef struct conf_def {
 static const char *const fsync_names[] = {"no", "everysec", "always", NULL};
 /* In the order of enum kvd_tls_auth. */
 static const char *const tls_auth_names[] = {"no", "yes", "optional", NULL};
+/* In the order of enum kvd_supervised. */
+static const char *const supervised_names[] = {"no", "systemd", "auto", NULL};
 
 #define OFF(f) offsetof(kvd_config, f)
 #define LL_MAX 0x7fffffffffffffffLL
@@ -70,6 +72,7 @@ static const conf_def directives[] = {
     {"latency-monitor-threshold", CT_INT, OFF(latency_monitor_threshold), CF_MUTABLE, 0, 0x7fffffff, NULL, "0"},
     {"protected-mode", CT_BOOL, OFF(protected_mode), CF_MUTABLE, 0, 0, NULL, "yes"},
     {"daemonize", CT_BOOL, OFF(daemonize), 0, 0, 0, NULL, "no"},
+    {"supervised", CT_ENUM, OFF(supervised), 0, 0, 0, supervised_names, "no"},
     {"pidfile", CT_STR, OFF(pidfile), 0, 0, 0, NULL, ""},
     {"hz", CT_INT, OFF(hz), CF_MUTABLE, 1, 500, NULL, "10"},
     /* Keys and values are stored with 31- and 32-bit lengths. */
