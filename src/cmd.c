@@ -27,6 +27,10 @@
 #define ADM CMD_ADMIN
 #define NQ CMD_NOQUEUE
 #define NM CMD_NOMULTI
+#define LD CMD_LOADING
+/* LD: allowed while the WAL is replayed at startup, as Redis 7's "loading"
+ * flag allows it, except WATCH: it looks at the key in the half-loaded
+ * table, so it gets -LOADING. */
 /* The fields cmd_init fills, zero in the tables. */
 #define RT 0, 0, NULL, 0, 0, 0, 0
 #define KR CMD_KEY_READ
@@ -35,52 +39,52 @@
 /* Subcommands: each has its own arity, flags, keys and ACL categories, as
  * in Redis 7; the container's function runs them. */
 static kvd_cmd client_subs[] = {
-    {"client|list", cmd_client, -2, ADM, 0, 0, 0, "connection", "2.0.0", "O(1)", "Lists open connections.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
-    {"client|setname", cmd_client, 3, 0, 0, 0, 0, "connection", "2.0.0", "O(1)", "Sets the connection name.", "@slow @connection", 0, 0, NULL, RT},
-    {"client|getname", cmd_client, 2, 0, 0, 0, 0, "connection", "2.0.0", "O(1)", "Returns the connection name.", "@slow @connection", 0, 0, NULL, RT},
-    {"client|id", cmd_client, 2, 0, 0, 0, 0, "connection", "5.0.0", "O(1)", "Returns the unique client ID of the connection.", "@slow @connection", 0, 0, NULL, RT},
-    {"client|info", cmd_client, 2, 0, 0, 0, 0, "connection", "6.2.0", "O(1)", "Returns information about the connection.", "@slow @connection", 0, 0, NULL, RT},
-    {"client|setinfo", cmd_client, 4, 0, 0, 0, 0, "connection", "7.2.0", "O(1)", "Sets information about the client library.", "@slow @connection", 0, 0, NULL, RT},
-    {"client|kill", cmd_client, -3, ADM, 0, 0, 0, "connection", "2.4.0", "O(N)", "Terminates open connections.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
-    {"client|reply", cmd_client, 3, 0, 0, 0, 0, "connection", "3.2.0", "O(1)", "Instructs the server whether to reply to commands.", "@slow @connection", 0, 0, NULL, RT},
-    {"client|no-evict", cmd_client, 3, ADM, 0, 0, 0, "connection", "7.0.0", "O(1)", "Sets the client eviction mode of the connection.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
-    {"client|no-touch", cmd_client, 3, 0, 0, 0, 0, "connection", "7.2.0", "O(1)", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "@slow @connection", 0, 0, NULL, RT},
-    {"client|getredir", cmd_client, 2, 0, 0, 0, 0, "connection", "6.0.0", "O(1)", "Returns the client ID to which the connection's tracking notifications are redirected.", "@slow @connection", 0, 0, NULL, RT},
-    {"client|trackinginfo", cmd_client, 2, 0, 0, 0, 0, "connection", "6.2.0", "O(1)", "Returns information about server-assisted client-side caching for the connection.", "@slow @connection", 0, 0, NULL, RT},
-    {"client|unblock", cmd_client, -3, ADM, 0, 0, 0, "connection", "5.0.0", "O(log N)", "Unblocks a client blocked by a blocking command from a different connection.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
-    {"client|help", cmd_client, 2, 0, 0, 0, 0, "connection", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|list", cmd_client, -2, ADM | LD, 0, 0, 0, "connection", "2.0.0", "O(1)", "Lists open connections.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
+    {"client|setname", cmd_client, 3, LD, 0, 0, 0, "connection", "2.0.0", "O(1)", "Sets the connection name.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|getname", cmd_client, 2, LD, 0, 0, 0, "connection", "2.0.0", "O(1)", "Returns the connection name.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|id", cmd_client, 2, LD, 0, 0, 0, "connection", "5.0.0", "O(1)", "Returns the unique client ID of the connection.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|info", cmd_client, 2, LD, 0, 0, 0, "connection", "6.2.0", "O(1)", "Returns information about the connection.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|setinfo", cmd_client, 4, LD, 0, 0, 0, "connection", "7.2.0", "O(1)", "Sets information about the client library.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|kill", cmd_client, -3, ADM | LD, 0, 0, 0, "connection", "2.4.0", "O(N)", "Terminates open connections.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
+    {"client|reply", cmd_client, 3, LD, 0, 0, 0, "connection", "3.2.0", "O(1)", "Instructs the server whether to reply to commands.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|no-evict", cmd_client, 3, ADM | LD, 0, 0, 0, "connection", "7.0.0", "O(1)", "Sets the client eviction mode of the connection.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
+    {"client|no-touch", cmd_client, 3, LD, 0, 0, 0, "connection", "7.2.0", "O(1)", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|getredir", cmd_client, 2, LD, 0, 0, 0, "connection", "6.0.0", "O(1)", "Returns the client ID to which the connection's tracking notifications are redirected.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|trackinginfo", cmd_client, 2, LD, 0, 0, 0, "connection", "6.2.0", "O(1)", "Returns information about server-assisted client-side caching for the connection.", "@slow @connection", 0, 0, NULL, RT},
+    {"client|unblock", cmd_client, -3, ADM | LD, 0, 0, 0, "connection", "5.0.0", "O(log N)", "Unblocks a client blocked by a blocking command from a different connection.", "@admin @slow @dangerous @connection", 0, 0, NULL, RT},
+    {"client|help", cmd_client, 2, LD, 0, 0, 0, "connection", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow @connection", 0, 0, NULL, RT},
     {0},
 };
 static kvd_cmd command_subs[] = {
-    {"command|count", cmd_command, 2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns a count of commands.", "@slow @connection", 0, 0, NULL, RT},
-    {"command|info", cmd_command, -2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns information about one, multiple or all commands.", "@slow @connection", 0, 0, NULL, RT},
-    {"command|docs", cmd_command, -2, 0, 0, 0, 0, "server", "7.0.0", "O(1)", "Returns documentary information about one, multiple or all commands.", "@slow @connection", 0, 0, NULL, RT},
-    {"command|list", cmd_command, -2, 0, 0, 0, 0, "server", "7.0.0", "O(N)", "Returns a list of command names.", "@slow @connection", 0, 0, NULL, RT},
-    {"command|getkeys", cmd_command, -4, 0, 0, 0, 0, "server", "2.8.13", "O(N)", "Extracts the key names from an arbitrary command.", "@slow @connection", 0, 0, NULL, RT},
-    {"command|help", cmd_command, 2, 0, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow @connection", 0, 0, NULL, RT},
+    {"command|count", cmd_command, 2, LD, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns a count of commands.", "@slow @connection", 0, 0, NULL, RT},
+    {"command|info", cmd_command, -2, LD, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns information about one, multiple or all commands.", "@slow @connection", 0, 0, NULL, RT},
+    {"command|docs", cmd_command, -2, LD, 0, 0, 0, "server", "7.0.0", "O(1)", "Returns documentary information about one, multiple or all commands.", "@slow @connection", 0, 0, NULL, RT},
+    {"command|list", cmd_command, -2, LD, 0, 0, 0, "server", "7.0.0", "O(N)", "Returns a list of command names.", "@slow @connection", 0, 0, NULL, RT},
+    {"command|getkeys", cmd_command, -4, LD, 0, 0, 0, "server", "2.8.13", "O(N)", "Extracts the key names from an arbitrary command.", "@slow @connection", 0, 0, NULL, RT},
+    {"command|help", cmd_command, 2, LD, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow @connection", 0, 0, NULL, RT},
     {0},
 };
 static kvd_cmd slowlog_subs[] = {
-    {"slowlog|get", cmd_slowlog, -2, ADM, 0, 0, 0, "server", "2.2.12", "O(N)", "Returns the slow log's entries.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"slowlog|len", cmd_slowlog, 2, ADM, 0, 0, 0, "server", "2.2.12", "O(1)", "Returns the number of entries in the slow log.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"slowlog|reset", cmd_slowlog, 2, ADM, 0, 0, 0, "server", "2.2.12", "O(N)", "Clears all entries from the slow log.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"slowlog|help", cmd_slowlog, 2, 0, 0, 0, 0, "server", "6.2.0", "O(1)", "Show helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
+    {"slowlog|get", cmd_slowlog, -2, ADM | LD, 0, 0, 0, "server", "2.2.12", "O(N)", "Returns the slow log's entries.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"slowlog|len", cmd_slowlog, 2, ADM | LD, 0, 0, 0, "server", "2.2.12", "O(1)", "Returns the number of entries in the slow log.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"slowlog|reset", cmd_slowlog, 2, ADM | LD, 0, 0, 0, "server", "2.2.12", "O(N)", "Clears all entries from the slow log.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"slowlog|help", cmd_slowlog, 2, LD, 0, 0, 0, "server", "6.2.0", "O(1)", "Show helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
     {0},
 };
 static kvd_cmd latency_subs[] = {
-    {"latency|latest", cmd_latency, 2, ADM, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns the latest latency samples for all events.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"latency|history", cmd_latency, 3, ADM, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns timestamp-latency samples for an event.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"latency|reset", cmd_latency, -2, ADM, 0, 0, 0, "server", "2.8.13", "O(1)", "Resets the latency data for one or more events.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"latency|doctor", cmd_latency, 2, ADM, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns a human-readable latency analysis report.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"latency|help", cmd_latency, 2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
+    {"latency|latest", cmd_latency, 2, ADM | LD, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns the latest latency samples for all events.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"latency|history", cmd_latency, 3, ADM | LD, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns timestamp-latency samples for an event.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"latency|reset", cmd_latency, -2, ADM | LD, 0, 0, 0, "server", "2.8.13", "O(1)", "Resets the latency data for one or more events.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"latency|doctor", cmd_latency, 2, ADM | LD, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns a human-readable latency analysis report.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"latency|help", cmd_latency, 2, LD, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
     {0},
 };
 static kvd_cmd config_subs[] = {
-    {"config|get", cmd_config, -3, ADM, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns the effective values of configuration parameters.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"config|set", cmd_config, -4, ADM, 0, 0, 0, "server", "2.0.0", "O(1)", "Sets configuration parameters in-flight.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"config|resetstat", cmd_config, 2, ADM, 0, 0, 0, "server", "2.0.0", "O(1)", "Resets the server's statistics.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"config|rewrite", cmd_config, 2, ADM, 0, 0, 0, "server", "2.8.0", "O(1)", "Persists the effective configuration to file.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"config|help", cmd_config, 2, 0, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
+    {"config|get", cmd_config, -3, ADM | LD, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns the effective values of configuration parameters.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"config|set", cmd_config, -4, ADM | LD, 0, 0, 0, "server", "2.0.0", "O(1)", "Sets configuration parameters in-flight.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"config|resetstat", cmd_config, 2, ADM | LD, 0, 0, 0, "server", "2.0.0", "O(1)", "Resets the server's statistics.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"config|rewrite", cmd_config, 2, ADM | LD, 0, 0, 0, "server", "2.8.0", "O(1)", "Persists the effective configuration to file.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"config|help", cmd_config, 2, LD, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
     {0},
 };
 static kvd_cmd object_subs[] = {
@@ -88,7 +92,7 @@ static kvd_cmd object_subs[] = {
     {"object|freq", cmd_object, 3, R, 2, 2, 1, "generic", "4.0.0", "O(1)", "Returns the logarithmic access frequency counter of an object.", "@keyspace @read @slow", 0, 0, NULL, RT},
     {"object|idletime", cmd_object, 3, R, 2, 2, 1, "generic", "2.0.0", "O(1)", "Returns the time since the last access to an object.", "@keyspace @read @slow", 0, 0, NULL, RT},
     {"object|refcount", cmd_object, 3, R, 2, 2, 1, "generic", "2.0.0", "O(1)", "Returns the reference count of a value of a key.", "@keyspace @read @slow", 0, 0, NULL, RT},
-    {"object|help", cmd_object, 2, 0, 0, 0, 0, "generic", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@keyspace @slow", 0, 0, NULL, RT},
+    {"object|help", cmd_object, 2, LD, 0, 0, 0, "generic", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@keyspace @slow", 0, 0, NULL, RT},
     {0},
 };
 static kvd_cmd memory_subs[] = {
@@ -96,57 +100,57 @@ static kvd_cmd memory_subs[] = {
     {"memory|purge", cmd_memory, 2, 0, 0, 0, 0, "server", "4.0.0", "O(1)", "Asks the allocator to release memory.", "@slow", 0, 0, NULL, RT},
     {"memory|stats", cmd_memory, 2, 0, 0, 0, 0, "server", "4.0.0", "O(1)", "Returns details about memory usage.", "@slow", 0, 0, NULL, RT},
     {"memory|doctor", cmd_memory, 2, 0, 0, 0, 0, "server", "4.0.0", "O(1)", "Outputs a memory problems report.", "@slow", 0, 0, NULL, RT},
-    {"memory|help", cmd_memory, 2, 0, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
+    {"memory|help", cmd_memory, 2, LD, 0, 0, 0, "server", "2.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
     {0},
 };
 static kvd_cmd acl_subs[] = {
-    {"acl|cat", cmd_acl, -2, 0, 0, 0, 0, "server", "6.0.0", "O(1)", "Lists the ACL categories, or the commands inside a category.", "@slow", 0, 0, NULL, RT},
-    {"acl|deluser", cmd_acl, -3, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Deletes ACL users and disconnects their clients.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"acl|dryrun", cmd_acl, -4, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Simulates running a command as a user, without running it.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"acl|genpass", cmd_acl, -2, 0, 0, 0, 0, "server", "6.0.0", "O(1)", "Generates a pseudorandom password for ACL users.", "@slow", 0, 0, NULL, RT},
-    {"acl|getuser", cmd_acl, 3, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Lists the ACL rules of a user.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"acl|list", cmd_acl, 2, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Dumps the effective rules in ACL file format.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"acl|load", cmd_acl, 2, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Reloads the rules from the ACL file.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"acl|log", cmd_acl, -2, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Lists recent security events generated by denied commands and failed AUTH.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"acl|save", cmd_acl, 2, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Saves the effective ACL rules in the ACL file.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"acl|setuser", cmd_acl, -3, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Creates and modifies an ACL user and its rules.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"acl|users", cmd_acl, 2, ADM, 0, 0, 0, "server", "6.0.0", "O(1)", "Lists all ACL users.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"acl|whoami", cmd_acl, 2, 0, 0, 0, 0, "server", "6.0.0", "O(1)", "Returns the authenticated username of the current connection.", "@slow", 0, 0, NULL, RT},
-    {"acl|help", cmd_acl, 2, 0, 0, 0, 0, "server", "6.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
+    {"acl|cat", cmd_acl, -2, LD, 0, 0, 0, "server", "6.0.0", "O(1)", "Lists the ACL categories, or the commands inside a category.", "@slow", 0, 0, NULL, RT},
+    {"acl|deluser", cmd_acl, -3, ADM | LD, 0, 0, 0, "server", "6.0.0", "O(1)", "Deletes ACL users and disconnects their clients.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|dryrun", cmd_acl, -4, ADM | LD, 0, 0, 0, "server", "6.0.0", "O(1)", "Simulates running a command as a user, without running it.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|genpass", cmd_acl, -2, LD, 0, 0, 0, "server", "6.0.0", "O(1)", "Generates a pseudorandom password for ACL users.", "@slow", 0, 0, NULL, RT},
+    {"acl|getuser", cmd_acl, 3, ADM | LD, 0, 0, 0, "server", "6.0.0", "O(1)", "Lists the ACL rules of a user.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|list", cmd_acl, 2, ADM | LD, 0, 0, 0, "server", "6.0.0", "O(1)", "Dumps the effective rules in ACL file format.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|load", cmd_acl, 2, ADM | LD, 0, 0, 0, "server", "6.0.0", "O(1)", "Reloads the rules from the ACL file.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|log", cmd_acl, -2, ADM | LD, 0, 0, 0, "server", "6.0.0", "O(1)", "Lists recent security events generated by denied commands and failed AUTH.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|save", cmd_acl, 2, ADM | LD, 0, 0, 0, "server", "6.0.0", "O(1)", "Saves the effective ACL rules in the ACL file.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|setuser", cmd_acl, -3, ADM | LD, 0, 0, 0, "server", "6.0.0", "O(1)", "Creates and modifies an ACL user and its rules.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|users", cmd_acl, 2, ADM | LD, 0, 0, 0, "server", "6.0.0", "O(1)", "Lists all ACL users.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"acl|whoami", cmd_acl, 2, LD, 0, 0, 0, "server", "6.0.0", "O(1)", "Returns the authenticated username of the current connection.", "@slow", 0, 0, NULL, RT},
+    {"acl|help", cmd_acl, 2, LD, 0, 0, 0, "server", "6.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
     {0},
 };
 
 static kvd_cmd table[] = {
     /* connection and server */
     {"ping", cmd_ping, -1, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the server's liveliness response.", "@fast @connection", 0, 0, NULL, RT},
-    {"echo", cmd_echo, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the given string.", "@fast @connection", 0, 0, NULL, RT},
-    {"reset", cmd_reset, 1, F | NA | NQ, 0, 0, 0, "connection", "6.2.0", "O(1)", "Resets the connection.", "@fast @connection", 0, 0, NULL, RT},
-    {"quit", cmd_quit, -1, F | NA | NQ, 0, 0, 0, "connection", "1.0.0", "O(1)", "Closes the connection.", "@fast @connection", 0, 0, NULL, RT},
-    {"select", cmd_select, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Changes the selected database (kvd has only database 0).", "@fast @connection", 0, 0, NULL, RT},
-    {"auth", cmd_auth, -2, F | NA, 0, 0, 0, "connection", "1.0.0", "O(N)", "Authenticates the connection.", "@fast @connection", 0, 0, NULL, RT},
-    {"hello", cmd_hello, -1, F | NA, 0, 0, 0, "connection", "6.0.0", "O(1)", "Handshakes with the server (RESP2 only).", "@fast @connection", 0, 0, NULL, RT},
+    {"echo", cmd_echo, 2, F | LD, 0, 0, 0, "connection", "1.0.0", "O(1)", "Returns the given string.", "@fast @connection", 0, 0, NULL, RT},
+    {"reset", cmd_reset, 1, F | NA | NQ | LD, 0, 0, 0, "connection", "6.2.0", "O(1)", "Resets the connection.", "@fast @connection", 0, 0, NULL, RT},
+    {"quit", cmd_quit, -1, F | NA | NQ | LD, 0, 0, 0, "connection", "1.0.0", "O(1)", "Closes the connection.", "@fast @connection", 0, 0, NULL, RT},
+    {"select", cmd_select, 2, F | LD, 0, 0, 0, "connection", "1.0.0", "O(1)", "Changes the selected database (kvd has only database 0).", "@fast @connection", 0, 0, NULL, RT},
+    {"auth", cmd_auth, -2, F | NA | LD, 0, 0, 0, "connection", "1.0.0", "O(N)", "Authenticates the connection.", "@fast @connection", 0, 0, NULL, RT},
+    {"hello", cmd_hello, -1, F | NA | LD, 0, 0, 0, "connection", "6.0.0", "O(1)", "Handshakes with the server (RESP2 only).", "@fast @connection", 0, 0, NULL, RT},
     {"client", cmd_client, -2, 0, 0, 0, 0, "connection", "2.4.0", "O(N)", "Connection management: SETNAME, GETNAME, ID, LIST, INFO, SETINFO.", "@slow", 0, 0, client_subs, RT},
-    {"command", cmd_command, -1, 0, 0, 0, 0, "server", "2.8.13", "O(N)", "Returns details about commands: COUNT, INFO, DOCS.", "@slow @connection", 0, 0, command_subs, RT},
+    {"command", cmd_command, -1, LD, 0, 0, 0, "server", "2.8.13", "O(N)", "Returns details about commands: COUNT, INFO, DOCS.", "@slow @connection", 0, 0, command_subs, RT},
     {"config", cmd_config, -2, ADM, 0, 0, 0, "server", "2.0.0", "O(N)", "Reads and changes configuration: GET, SET, RESETSTAT.", "@slow", 0, 0, config_subs, RT},
-    {"info", cmd_info, -1, 0, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns information and statistics about the server.", "@slow @dangerous", 0, 0, NULL, RT},
+    {"info", cmd_info, -1, LD, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns information and statistics about the server.", "@slow @dangerous", 0, 0, NULL, RT},
     {"dbsize", cmd_dbsize, 1, R | F, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the number of keys.", "@keyspace @read @fast", 0, 0, NULL, RT},
     {"flushdb", cmd_flushdb, -1, W, 0, 0, 0, "server", "1.0.0", "O(N)", "Removes all keys.", "@keyspace @write @slow @dangerous", 0, 0, NULL, RT},
     {"flushall", cmd_flushall, -1, W, 0, 0, 0, "server", "1.0.0", "O(N)", "Removes all keys.", "@keyspace @write @slow @dangerous", 0, 0, NULL, RT},
-    {"time", cmd_time, 1, F, 0, 0, 0, "server", "2.6.0", "O(1)", "Returns the server time.", "@fast", 0, 0, NULL, RT},
-    {"shutdown", cmd_shutdown, -1, ADM | NM, 0, 0, 0, "server", "1.0.0", "O(N)", "Flushes and fsyncs the WAL, then shuts the server down.", "@admin @slow @dangerous", 0, 0, NULL, RT},
-    {"lastsave", cmd_lastsave, 1, F, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the unix time of the last successful WAL fsync.", "@admin @fast @dangerous", 0, 0, NULL, RT},
+    {"time", cmd_time, 1, F | LD, 0, 0, 0, "server", "2.6.0", "O(1)", "Returns the server time.", "@fast", 0, 0, NULL, RT},
+    {"shutdown", cmd_shutdown, -1, ADM | NM | LD, 0, 0, 0, "server", "1.0.0", "O(N)", "Flushes and fsyncs the WAL, then shuts the server down.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"lastsave", cmd_lastsave, 1, F | LD, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the unix time of the last successful WAL fsync.", "@admin @fast @dangerous", 0, 0, NULL, RT},
     {"bgrewriteaof", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "1.0.0", "O(1)", "Compacts the WAL in the background.", "@admin @slow @dangerous", 0, 0, NULL, RT},
     {"acl", cmd_acl, -2, 0, 0, 0, 0, "server", "6.0.0", "O(N)", "Users and their permissions: SETUSER, GETUSER, DELUSER, LIST, USERS, WHOAMI, CAT, GENPASS, LOG, SAVE, LOAD, DRYRUN.", "@slow", 0, 0, acl_subs, RT},
     {"slowlog", cmd_slowlog, -2, 0, 0, 0, 0, "server", "2.2.12", "O(N)", "The slow log: GET, LEN, RESET.", "@slow", 0, 0, slowlog_subs, RT},
     {"latency", cmd_latency, -2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "The latency monitor: LATEST, HISTORY, RESET, DOCTOR.", "@slow", 0, 0, latency_subs, RT},
-    {"monitor", cmd_monitor, 1, ADM, 0, 0, 0, "server", "1.0.0", "O(1)", "Listens for all requests received by the server in real-time.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"monitor", cmd_monitor, 1, ADM | LD, 0, 0, 0, "server", "1.0.0", "O(1)", "Listens for all requests received by the server in real-time.", "@admin @slow @dangerous", 0, 0, NULL, RT},
     {"compact", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "0.1.0", "O(1)", "Compacts the WAL in the background (kvd's name for BGREWRITEAOF).", "@admin @slow @dangerous", 0, 0, NULL, RT},
     /* transactions */
-    {"multi", cmd_multi, 1, F | NQ, 0, 0, 0, "transactions", "1.2.0", "O(1)", "Starts a transaction.", "@fast @transaction", 0, 0, NULL, RT},
-    {"exec", cmd_exec, 1, NQ, 0, 0, 0, "transactions", "1.2.0", "O(N)", "Executes all commands in a transaction.", "@slow @transaction", 0, 0, NULL, RT},
-    {"discard", cmd_discard, 1, F | NQ, 0, 0, 0, "transactions", "2.0.0", "O(N)", "Discards a transaction.", "@fast @transaction", 0, 0, NULL, RT},
+    {"multi", cmd_multi, 1, F | NQ | LD, 0, 0, 0, "transactions", "1.2.0", "O(1)", "Starts a transaction.", "@fast @transaction", 0, 0, NULL, RT},
+    {"exec", cmd_exec, 1, NQ | LD, 0, 0, 0, "transactions", "1.2.0", "O(N)", "Executes all commands in a transaction.", "@slow @transaction", 0, 0, NULL, RT},
+    {"discard", cmd_discard, 1, F | NQ | LD, 0, 0, 0, "transactions", "2.0.0", "O(N)", "Discards a transaction.", "@fast @transaction", 0, 0, NULL, RT},
     {"watch", cmd_watch, -2, F | NQ, 1, -1, 1, "transactions", "2.2.0", "O(1) for every key.", "Monitors changes to keys to determine the execution of a transaction.", "@fast @transaction", 0, 0, NULL, RT},
-    {"unwatch", cmd_unwatch, 1, F, 0, 0, 0, "transactions", "2.2.0", "O(N)", "Forgets about watched keys of a transaction.", "@fast @transaction", 0, 0, NULL, RT},
+    {"unwatch", cmd_unwatch, 1, F | LD, 0, 0, 0, "transactions", "2.2.0", "O(N)", "Forgets about watched keys of a transaction.", "@fast @transaction", 0, 0, NULL, RT},
     /* strings */
     {"get", cmd_get, 2, R | F, 1, 1, 1, "string", "1.0.0", "O(1)", "Returns the string value of a key.", "@read @string @fast", KR, KR, NULL, RT},
     {"set", cmd_set, -3, W | OOM, 1, 1, 1, "string", "1.0.0", "O(1)", "Sets the string value of a key, with optional expiry and conditions.", "@write @string @slow", KW, KW, NULL, RT},
@@ -623,6 +627,14 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
         }
         return;
     }
+    /* While the WAL replays (loading.h) only what may run without the
+     * keyspace and the WAL runs, and none of it writes: no eviction, no
+     * commit holds. Checked after the ACL, as Redis does. */
+    int loading = srv.loading.active;
+    if (loading && !(cmd->flags & CMD_LOADING)) {
+        refuse(c, cmd, "LOADING Redis is loading the dataset in memory");
+        return;
+    }
     if ((cmd->flags & CMD_WRITE) && !db_writable()) {
         refuse(c, cmd, "MISCONF Errors writing to the WAL file: %s", strerror(-wal_error(srv.wal)));
         return;
@@ -633,7 +645,7 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
     int oom_sensitive = (cmd->flags & CMD_DENYOOM) || ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOQUEUE));
     /* Eviction runs before every command when there is a limit, as in
      * Redis; only what may grow memory is refused when it cannot free enough. */
-    if (srv.cfg.maxmemory && db_make_room(1000) < 0 && oom_sensitive) {
+    if (srv.cfg.maxmemory && !loading && db_make_room(1000) < 0 && oom_sensitive) {
         srv.stats.oom_rejects++;
         refuse(c, cmd, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
@@ -644,13 +656,15 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
     }
     uint64_t errors0 = srv.stats.errors;
     uint64_t t0 = kvd_mono_ns();
-    commit_begin();
+    if (!loading)
+        commit_begin();
     srv.no_touch = (c->flags & CLIENT_NO_TOUCH) && cmd->fn != cmd_touch;
     cmd_exec_inner_errors = 0;
     cmd->fn(c, argc, argv, argvlen);
     srv.no_touch = 0;
     /* The reply waits for what the command changed and what it saw. */
-    commit_end(c, start);
+    if (!loading)
+        commit_end(c, start);
     uint64_t usec = (kvd_mono_ns() - t0) / 1000;
     cmd->usec += usec;
     cmd->calls++;
@@ -698,6 +712,8 @@ static void add_flag_list(client *c, const kvd_cmd *cmd)
         names[n++] = "denyoom";
     if (cmd->flags & CMD_ADMIN)
         names[n++] = "admin";
+    if (cmd->flags & CMD_LOADING)
+        names[n++] = "loading";
     if (cmd->flags & CMD_FAST)
         names[n++] = "fast";
     if (cmd->flags & CMD_NOAUTH)

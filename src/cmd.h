@@ -17,6 +17,7 @@
 #define CMD_ADMIN 0x20
 #define CMD_NOQUEUE 0x40  /* runs at once inside MULTI (MULTI, EXEC, DISCARD, WATCH, QUIT) */
 #define CMD_NOMULTI 0x80  /* refused inside MULTI (SHUTDOWN) */
+#define CMD_LOADING 0x100 /* runs while the WAL is replayed at startup (the rest get -LOADING) */
 
 typedef void (*cmd_fn)(client *c, int argc, char **argv, size_t *argvlen);
 
