@@ -304,7 +304,9 @@ int main(int argc, char **argv)
     db_set_now(kvd_now_ms());
     server_apply_eviction_config();
     compact_stop_stale(srv.cfg.dir);
-    notify_init(srv.cfg.supervised);
+    if (notify_init(srv.cfg.supervised) && srv.cfg.daemonize)
+        log_warning("supervised systemd with daemonize yes: systemd takes notifications from the process it "
+                    "started, which has exited; run kvd with daemonize no (conf/kvd.service does)");
     /* Listen first: while the WAL replays, clients connect and get
      * -LOADING (loading.h). */
     loading_begin();
