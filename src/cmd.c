@@ -759,6 +759,7 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
     size_t start = c->out.len;
     int was_off = c->flags & CLIENT_REPLY_OFF, was_skip = c->flags & CLIENT_REPLY_SKIP;
     c->flags &= ~CLIENT_REPLY_SKIP;
+    pubsub_take_pushed();
     dispatch(c, argc, argv, argvlen, start);
     if (c->flags & CLIENT_POSTPONED) {
         /* Held by CLIENT PAUSE: dispatched again later, as if it came then. */
@@ -768,8 +769,10 @@ void cmd_dispatch(client *c, int argc, char **argv, size_t *argvlen)
     }
     /* CLIENT REPLY OFF / SKIP: whatever this command replied is dropped,
      * errors and +QUEUED included (CLIENT REPLY ON's own +OK goes out; a
-     * SKIP applies to the command after it). */
-    if ((was_skip || (was_off && (c->flags & CLIENT_REPLY_OFF))) && c->out.len > start)
+     * SKIP applies to the command after it), except the confirmations of
+     * (un)subscribing, which Redis sends as pushes regardless. */
+    int pushed = pubsub_take_pushed();
+    if ((was_skip || (was_off && (c->flags & CLIENT_REPLY_OFF))) && c->out.len > start && !pushed)
         c->out.len = start;
     if (c->flags & CLIENT_REPLY_SKIP_NEXT)
         c->flags = (c->flags & ~CLIENT_REPLY_SKIP_NEXT) | CLIENT_REPLY_SKIP;

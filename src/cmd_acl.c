@@ -134,7 +134,7 @@ static void reply_log(client *c, long long count)
         reply_bulk_str(c, "username");
         reply_bulk(c, e->username, e->ulen);
         reply_bulk_str(c, "age-seconds");
-        reply_double(c, (double)(now - e->created_ms) / 1000.0);
+        reply_double(c, (double)(now - e->updated_ms) / 1000.0);
         reply_bulk_str(c, "client-info");
         reply_bulk_str(c, e->client_info);
         reply_bulk_str(c, "entry-id");

@@ -435,6 +435,7 @@ static void bitfield(client *c, int argc, char **argv, size_t *argvlen, int read
     if (e && lo < len)
         memcpy(w, tentry_val(e) + lo, (size_t)(len - lo < span ? len - lo : span));
     reply_array(c, nops);
+    int changed = 0; /* some SET or INCRBY stored other bits than were there */
     for (int k = 0; k < nops; k++) {
         bf_op *o = &ops[k];
         uint64_t rel = o->offset - lo * 8;
@@ -466,12 +467,15 @@ static void bitfield(client *c, int argc, char **argv, size_t *argvlen, int read
             reply_nil(c);
             continue;
         }
+        uint64_t mask = o->bits == 64 ? UINT64_MAX : (((uint64_t)1 << o->bits) - 1);
+        changed |= (store & mask) != raw;
         bf_set(w, rel, o->bits, store);
         reply_int(c, ret);
     }
     /* As Redis: any write makes the string long enough, even if each
-     * one failed on overflow. */
-    if (writes)
+     * one failed on overflow; but a string already long enough whose bits
+     * stay as they were is not changed (nothing logged, WATCH untouched). */
+    if (writes && (changed || !e || whi >= len))
         db_setrange(argv[1], argvlen[1], wlo, (const char *)w + (wlo - lo), (size_t)(whi - wlo + 1));
     free(w);
 out:

@@ -655,6 +655,10 @@ void cmd_memory(client *c, int argc, char **argv, size_t *argvlen)
             }
             if (arg_ll(c, argv[i + 1], argvlen[i + 1], &samples) < 0)
                 return;
+            if (samples < 0) {
+                reply_error(c, ERR_SYNTAX);
+                return;
+            }
         }
         tentry_t *e = db_peek(argv[2], argvlen[2]);
         if (!e) {

@@ -204,6 +204,12 @@ void cmd_hello(client *c, int argc, char **argv, size_t *argvlen)
     reply_array(c, 0);
 }
 
+static int by_id(const void *a, const void *b)
+{
+    uint64_t x = (*(client *const *)a)->id, y = (*(client *const *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
 static void client_list(client *c, int argc, char **argv, size_t *argvlen)
 {
     /* CLIENT LIST [TYPE normal] [ID id ...] */
@@ -242,7 +248,10 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
             return;
         }
     }
-    buf_t out = BUF_INIT(&srv.pool);
+    /* In connection order, as Redis lists them (srv.clients is kept in
+     * order of activity). */
+    client **v = xmalloc(sizeof(client *) * (srv.nclients ? srv.nclients : 1));
+    size_t nv = 0;
     client *x;
     LIST_EACH(&srv.clients, client, all, x) {
         if (type >= 0 && type != (pubsub_count(x) ? 1 : 0))
@@ -254,9 +263,16 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
             if (!want)
                 continue;
         }
-        conn_describe(x, &out);
+        if (nv < srv.nclients)
+            v[nv++] = x;
+    }
+    qsort(v, nv, sizeof *v, by_id);
+    buf_t out = BUF_INIT(&srv.pool);
+    for (size_t i = 0; i < nv; i++) {
+        conn_describe(v[i], &out);
         buf_putc(&out, '\n');
     }
+    free(v);
     reply_verbatim(c, out.data ? out.data : "", out.len);
     buf_release(&out);
     free(ids);
@@ -931,7 +947,7 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
         buf_appendf(&b,
                     "# Stats\r\ntotal_connections_received:%llu\r\ntotal_commands_processed:%llu\r\n"
                     "instantaneous_ops_per_sec:%.0f\r\ntotal_net_input_bytes:%llu\r\ntotal_net_output_bytes:%llu\r\n"
-                    "rejected_connections:%llu\r\nexpired_keys:%llu\r\nevicted_keys:%llu\r\n"
+                    "rejected_connections:%llu\r\nexpired_keys:%llu\r\nevicted_keys:%llu\r\nevicted_clients:0\r\n"
                     "keyspace_hits:%llu\r\nkeyspace_misses:%llu\r\npubsub_channels:%zu\r\npubsub_patterns:%zu\r\n"
                     "pubsubshard_channels:0\r\ntotal_error_replies:%llu\r\nacl_access_denied_auth:%llu\r\n"
                     "acl_access_denied_cmd:%llu\r\nacl_access_denied_key:%llu\r\nacl_access_denied_channel:%llu\r\n",

@@ -24,6 +24,7 @@ typedef enum { CT_BOOL, CT_INT, CT_MEM, CT_STR, CT_ENUM, CT_OCTAL, CT_LIST, CT_O
 
 #define CF_MUTABLE 1   /* CONFIG SET may change it */
 #define CF_SENSITIVE 2 /* never logged */
+#define CF_CLAMP 4     /* a number past min..max is taken as the nearest bound (any non-negative int is accepted), as Redis does for hz */
 
 typedef struct conf_def {
     const char *name;
@@ -77,7 +78,7 @@ static const conf_def directives[] = {
     {"daemonize", CT_BOOL, OFF(daemonize), 0, 0, 0, NULL, "no"},
     {"supervised", CT_ENUM, OFF(supervised), 0, 0, 0, supervised_names, "no"},
     {"pidfile", CT_STR, OFF(pidfile), 0, 0, 0, NULL, ""},
-    {"hz", CT_INT, OFF(hz), CF_MUTABLE, 1, 500, NULL, "10"},
+    {"hz", CT_INT, OFF(hz), CF_MUTABLE | CF_CLAMP, 1, 500, NULL, "10"},
     {"databases", CT_INT, OFF(databases), 0, 1, 65536, NULL, "16"},
     /* Keys and values are stored with 31- and 32-bit lengths. */
     {"proto-max-bulk-len", CT_MEM, OFF(proto_max_bulk_len), CF_MUTABLE, 1024 * 1024, 0x7fffffffLL, NULL, "512mb"},
@@ -364,8 +365,13 @@ int conf_set(kvd_config *cfg, const char *name, int argc, char **argv, int runti
             snprintf(err, errlen, "argument couldn't be parsed into an integer");
             return -1;
         }
+        if ((d->flags & CF_CLAMP) && x >= 0 && x <= 0x7fffffff)
+            x = x < d->min ? d->min : x > d->max ? d->max : x;
         if (x < d->min || x > d->max) {
-            snprintf(err, errlen, "argument must be between %lld and %lld inclusive", d->min, d->max);
+            if (d->flags & CF_CLAMP)
+                snprintf(err, errlen, "argument must be between 0 and 2147483647 inclusive");
+            else
+                snprintf(err, errlen, "argument must be between %lld and %lld inclusive", d->min, d->max);
             return -1;
         }
         set_int_field(d, cfg, x);

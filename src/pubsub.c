@@ -277,8 +277,18 @@ static void push_header(client *c, int n)
     resp_add_header(&c->out, c->resp == 3 ? '>' : '*', n);
 }
 
+static int pushed; /* the running command replied with confirmations only */
+
+int pubsub_take_pushed(void)
+{
+    int p = pushed;
+    pushed = 0;
+    return p;
+}
+
 static void confirm(client *c, const char *kind, const char *name, size_t len)
 {
+    pushed = 1;
     push_header(c, 3);
     reply_bulk_str(c, kind);
     if (name)

@@ -35,6 +35,11 @@ void pubsub_free(client *c);
  * Redis does (self once its reply is out). */
 void pubsub_check_acl(client *self);
 
+/* 1 if the command just run replied only with (un)subscribe
+ * confirmations, which CLIENT REPLY OFF/SKIP do not drop (Redis sends
+ * them as pushes); clears it. */
+int pubsub_take_pushed(void);
+
 /* Free everything (at exit). */
 void pubsub_shutdown(void);
 

@@ -249,6 +249,160 @@ static int field_bytes(wal_decoder *d, const cJSON *t, const cJSON *b, const cha
     return 0;
 }
 
+/* ---- text fields holding \u0000, for the cJSON path ----
+ * cJSON hands strings back NUL-terminated, so a text field with a \u0000
+ * escape (which wal_encode never writes: such values go out as base64,
+ * but a line written by another tool may hold one) would come back cut at
+ * it. For those lines the field is read from the line itself. */
+
+static size_t skip_ws(const char *p, size_t i, size_t len)
+{
+    while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    return i;
+}
+
+/* i at an opening quote: the index just past the closing one. */
+static size_t skip_string(const char *p, size_t i, size_t len)
+{
+    for (i++; i < len && p[i] != '"'; i++)
+        if (p[i] == '\\')
+            i++;
+    return i + 1;
+}
+
+/* The raw bytes between the quotes of the first top-level member named
+ * name whose value is a string (the line is valid JSON: cJSON parsed it).
+ * Returns 0, or -1 if there is none. */
+static int raw_member(const char *p, size_t len, const char *name, const char **s, size_t *n)
+{
+    size_t nl = strlen(name), i = skip_ws(p, 0, len) + 1; /* past '{' */
+    for (;;) {
+        i = skip_ws(p, i, len);
+        if (i >= len || p[i] != '"')
+            return -1;
+        size_t k0 = i + 1, k1 = skip_string(p, i, len) - 1;
+        i = skip_ws(p, k1 + 1, len) + 1; /* past ':' */
+        i = skip_ws(p, i, len);
+        if (i >= len)
+            return -1;
+        if (p[i] == '"') {
+            size_t end = skip_string(p, i, len);
+            if (k1 - k0 == nl && memcmp(p + k0, name, nl) == 0) {
+                *s = p + i + 1;
+                *n = end - 1 - (i + 1);
+                return 0;
+            }
+            i = end;
+        } else {
+            /* A number, a literal, or a nested array or object. */
+            int depth = 0;
+            while (i < len && (depth > 0 || (p[i] != ',' && p[i] != '}'))) {
+                if (p[i] == '"') {
+                    i = skip_string(p, i, len);
+                    continue;
+                }
+                if (p[i] == '{' || p[i] == '[')
+                    depth++;
+                else if (p[i] == '}' || p[i] == ']')
+                    depth--;
+                i++;
+            }
+        }
+        i = skip_ws(p, i, len);
+        if (i >= len || p[i] != ',')
+            return -1;
+        i++;
+    }
+}
+
+static inline int hexnib(char ch);
+
+static int hex4(const char *p, unsigned *v)
+{
+    *v = 0;
+    for (int k = 0; k < 4; k++) {
+        int h = hexnib(p[k]);
+        if (h < 0)
+            return -1;
+        *v = *v << 4 | (unsigned)h;
+    }
+    return 0;
+}
+
+/* Unescape JSON string text s[0..n) (valid JSON) into out, which has room
+ * for n bytes (no escape grows). Returns the bytes written, or -1. */
+static long json_unescape(const char *s, size_t n, char *out)
+{
+    char *o = out;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '\\') {
+            *o++ = s[i];
+            continue;
+        }
+        if (++i >= n)
+            return -1;
+        switch (s[i]) {
+        case 'n': *o++ = '\n'; break;
+        case 'r': *o++ = '\r'; break;
+        case 't': *o++ = '\t'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case 'u': {
+            unsigned cp, lo;
+            if (i + 4 >= n || hex4(s + i + 1, &cp) < 0)
+                return -1;
+            i += 4;
+            if (cp >= 0xd800 && cp < 0xdc00) {
+                if (i + 6 >= n || s[i + 1] != '\\' || s[i + 2] != 'u' || hex4(s + i + 3, &lo) < 0 ||
+                    lo < 0xdc00 || lo >= 0xe000)
+                    return -1;
+                i += 6;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            }
+            if (cp < 0x80) {
+                *o++ = (char)cp;
+            } else if (cp < 0x800) {
+                *o++ = (char)(0xc0 | cp >> 6);
+                *o++ = (char)(0x80 | (cp & 0x3f));
+            } else if (cp < 0x10000) {
+                *o++ = (char)(0xe0 | cp >> 12);
+                *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+                *o++ = (char)(0x80 | (cp & 0x3f));
+            } else {
+                *o++ = (char)(0xf0 | cp >> 18);
+                *o++ = (char)(0x80 | ((cp >> 12) & 0x3f));
+                *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+                *o++ = (char)(0x80 | (cp & 0x3f));
+            }
+            break;
+        }
+        default: *o++ = s[i]; break; /* " \ / */
+        }
+    }
+    return o - out;
+}
+
+/* A text field of a line decoded by cJSON: its bytes, read from the line
+ * when it holds a \u0000 (see above), else cJSON's string. */
+static int text_field(wal_decoder *d, const char *line, size_t len, const char *name, const cJSON *t,
+                      const cJSON *b, const char **p, size_t *n, size_t *off, int *in_scratch)
+{
+    const char *raw;
+    size_t rn;
+    if (!t || !cJSON_IsString(t) || b || !memmem(line, len, "\\u0000", 6) || raw_member(line, len, name, &raw, &rn) < 0)
+        return field_bytes(d, t, b, p, n, off, in_scratch);
+    buf_reserve(&d->scratch, rn + 1);
+    long got = json_unescape(raw, rn, d->scratch.data + d->scratch.len);
+    if (got < 0)
+        return -1;
+    *off = d->scratch.len;
+    *n = (size_t)got;
+    d->scratch.len += (size_t)got;
+    *in_scratch = 1;
+    return 0;
+}
+
 /* ---- fast path: lines exactly as wal_encode writes them ----
  * Replay speed is dominated by JSON parsing, and cJSON (a node and a
  * string allocation per member, strtod per number) tops out near 1M
@@ -570,10 +724,10 @@ int wal_decode_line(wal_decoder *d, const char *line, size_t len, wal_entry *e, 
     size_t koff = 0, voff = 0;
     int kscr = 0, vscr = 0;
     if (e->op != WAL_OP_FLUSH && e->op != WAL_OP_SWAPDB &&
-        field_bytes(d, f[F_KEY], f[F_KEY64], &e->key, &e->klen, &koff, &kscr) < 0)
+        text_field(d, line, len, "key", f[F_KEY], f[F_KEY64], &e->key, &e->klen, &koff, &kscr) < 0)
         FAIL("missing or invalid \"key\"/\"key64\"");
     if ((e->op == WAL_OP_SET || e->op == WAL_OP_APPEND || e->op == WAL_OP_SETRANGE) &&
-        field_bytes(d, f[F_VAL], f[F_VAL64], &e->val, &e->vlen, &voff, &vscr) < 0)
+        text_field(d, line, len, "val", f[F_VAL], f[F_VAL64], &e->val, &e->vlen, &voff, &vscr) < 0)
         FAIL("missing or invalid \"val\"/\"val64\"");
     if (e->op == WAL_OP_SETRANGE) {
         if (!f[F_OFF] || as_uint(f[F_OFF], (double)WAL_OFF_MAX + 1, &u) < 0)
@@ -583,7 +737,7 @@ int wal_decode_line(wal_decoder *d, const char *line, size_t len, wal_entry *e, 
     if (!within_limits(e))
         FAIL("the value (with \"off\") is longer than a value can be (4 GiB - 1 bytes)");
     if (e->op == WAL_OP_RENAME &&
-        field_bytes(d, f[F_DST], f[F_DST64], &e->val, &e->vlen, &voff, &vscr) < 0)
+        text_field(d, line, len, "dst", f[F_DST], f[F_DST64], &e->val, &e->vlen, &voff, &vscr) < 0)
         FAIL("missing or invalid \"dst\"/\"dst64\"");
     if (kscr)
         e->key = d->scratch.data + koff;

@@ -267,6 +267,52 @@ START_TEST(test_decode_rules)
 }
 END_TEST
 
+/* A line with a correct checksum around body ("{...", without the crc). */
+static void with_crc(buf_t *b, const char *body)
+{
+    buf_reset(b);
+    buf_puts(b, body);
+    char hex[9];
+    codec_hex32(hex, crc32c(0, b->data, b->len));
+    hex[8] = 0;
+    buf_appendf(b, ",\"crc\":\"%s\"}", hex);
+}
+
+/* \u0000 in a text field (another tool may write it; kvd writes such
+ * values as base64): every byte comes back, whichever decoder reads the
+ * line (cJSON's strings end at a NUL). */
+START_TEST(test_nul_escapes)
+{
+    wal_decoder d;
+    wal_decoder_init(&d, &pool);
+    buf_t b = BUF_INIT(&pool);
+    struct {
+        const char *body;
+        const char *key, *val;
+        size_t klen, vlen;
+    } cases[] = {
+        {"{\"seq\":1,\"op\":\"set\",\"key\":\"a\",\"val\":\"\\u0000\\u00e9\"", "a", "\0\xc3\xa9", 1, 3},
+        {"{\"seq\":1,\"op\":\"set\",\"key\":\"a\",\"val\":\"\\u0000\\ud800\\udc00\"", "a", "\0\xf0\x90\x80\x80", 1, 5},
+        {"{\"seq\":1,\"op\":\"set\",\"key\":\"a\",\"val\":\"x\\u0000\"", "a", "x\0", 1, 2},
+        {"{\"seq\":1, \"op\":\"set\", \"val\":\"v\\u0000w\", \"key\":\"k\\u0000\\n\\\"\", \"x\":[\"\\u0000\",{\"key\":\"no\"}]",
+         "k\0\n\"", "v\0w", 4, 3},
+        {"{\"seq\":1,\"op\":\"rename\",\"key\":\"s\\u0000\",\"dst\":\"d\\u0000\\u20ac\"", "s\0", "d\0\xe2\x82\xac", 2, 5},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        with_crc(&b, cases[i].body);
+        wal_entry e;
+        char why[160];
+        ck_assert_msg(wal_decode_line(&d, b.data, b.len, &e, why, sizeof why) == 0, "case %zu: %s", i, why);
+        ck_assert_uint_eq(e.klen, cases[i].klen);
+        ck_assert_int_eq(memcmp(e.key, cases[i].key, e.klen), 0);
+        ck_assert_uint_eq(e.vlen, cases[i].vlen);
+        ck_assert_msg(memcmp(e.val, cases[i].val, e.vlen) == 0, "case %zu: value bytes", i);
+    }
+    buf_release(&b);
+    wal_decoder_free(&d);
+}
+END_TEST
+
 static void assert_same_entry(const wal_entry *a, const wal_entry *b)
 {
     ck_assert_uint_eq(a->seq, b->seq);
@@ -830,6 +876,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_flipped_byte_detected);
     tcase_add_test(tc, test_decode_rules);
     tcase_add_test(tc, test_fast_path_agrees_with_cjson);
+    tcase_add_test(tc, test_nul_escapes);
     tcase_add_test(tc, test_docs_worked_example);
     tcase_add_test(tc, test_every_truncation_of_last_line);
     tcase_add_test(tc, test_what_a_torn_tail_is);

@@ -18,6 +18,13 @@ expect_match "CLIENT GETNAME in the same connection" $'\\$2\nme' "$out"
 expect_match "CLIENT ID is an integer" $'\n:[0-9]+\n' "$out"
 expect_match "CLIENT INFO describes the connection" "id=[0-9]+ addr=127.0.0.1:[0-9]+ laddr=127.0.0.1:$PORT .*name=me .*cmd=client" "$out"
 expect_match "CLIENT LIST lists connections" "id=[0-9]+ addr=127\.0\.0\.1:[0-9]+ .*cmd=client" "$(cli client list)"
+# In connection order (ids ascending), whichever was active last, as Redis.
+exec {c1}<>"/dev/tcp/127.0.0.1/$PORT" {c2}<>"/dev/tcp/127.0.0.1/$PORT" {c3}<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'PING\r\n' >&"$c2"
+printf 'PING\r\n' >&"$c1"
+ids=$(cli client list | sed 's/^id=\([0-9]*\) .*/\1/')
+expect_eq "CLIENT LIST in connection order" "$(sort -n <<<"$ids")" "$ids"
+exec {c1}>&- {c2}>&- {c3}>&-
 expect_eq "CLIENT LIST TYPE pubsub is empty" "" "$(cli client list type pubsub)"
 expect_eq "CLIENT SETINFO" OK "$(cli client setinfo lib-name mylib)"
 

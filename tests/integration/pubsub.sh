@@ -79,6 +79,13 @@ run("reset and multi", [
     ("s", "MULTI"), ("s", "SUBSCRIBE", "m"), ("s", "PUBLISH", "m", "inside"), ("s", "EXEC"), ("s", "READ"),
     ("s", "UNSUBSCRIBE"),
 ])
+# Confirmations are pushes: CLIENT REPLY OFF / SKIP do not drop them.
+run("reply off", [
+    ("s", "SEND", "CLIENT", "REPLY", "OFF"), ("s", "SEND", "SUBSCRIBE", "c"), ("s", "READ"),
+    ("p", "PUBLISH", "c", "x"), ("s", "READ"), ("s", "SEND", "UNSUBSCRIBE"), ("s", "READ"),
+    ("s", "SEND", "CLIENT", "REPLY", "ON"), ("s", "READ"), ("s", "SEND", "CLIENT", "REPLY", "SKIP"), ("s", "SEND", "SUBSCRIBE", "d"), ("s", "READ"),
+    ("s", "PING"),
+])
 run("resp3", [
     ("s", "HELLO", "3"), ("s", "SUBSCRIBE", "a"), ("s", "GET", "x"), ("s", "PING"), ("p", "PUBLISH", "a", "m"),
     ("s", "READ"), ("s", "PUBLISH", "a", "self"), ("s", "READ"), ("s", "PSUBSCRIBE", "*"),
