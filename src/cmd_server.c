@@ -12,6 +12,7 @@
 #include "glob.h"
 #include "log.h"
 #include "pause.h"
+#include "repl.h"
 #include "tls.h"
 #include "util.h"
 #include "version.h"
@@ -44,18 +45,6 @@ void cmd_ping(client *c, int argc, char **argv, size_t *argvlen)
     } else {
         reply_bulk(c, argv[1], argvlen[1]);
     }
-}
-
-/* ROLE: a primary with no replicas yet, at the offset INFO reports. */
-void cmd_role(client *c, int argc, char **argv, size_t *argvlen)
-{
-    KVD_UNUSED(argc);
-    KVD_UNUSED(argv);
-    KVD_UNUSED(argvlen);
-    reply_array(c, 3);
-    reply_bulk_str(c, "master");
-    reply_int(c, (long long)srv.wal->stats.bytes_written);
-    reply_array(c, 0);
 }
 
 void cmd_echo(client *c, int argc, char **argv, size_t *argvlen)
@@ -216,8 +205,10 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
                 type = 0;
             else if (arg_is(v, vl, "pubsub"))
                 type = 1;
-            else if (arg_is(v, vl, "master") || arg_is(v, vl, "replica") || arg_is(v, vl, "slave"))
+            else if (arg_is(v, vl, "replica") || arg_is(v, vl, "slave"))
                 type = 2;
+            else if (arg_is(v, vl, "master"))
+                type = 3; /* the link to the primary is not listed */
             else {
                 reply_errorf(c, "ERR Unknown client type '%.*s'", (int)(vl > 32 ? 32 : vl), v);
                 free(ids);
@@ -244,7 +235,7 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
     buf_t out = BUF_INIT(&srv.pool);
     client *x;
     LIST_EACH(&srv.clients, client, all, x) {
-        if (type >= 0 && type != (pubsub_count(x) ? 1 : 0))
+        if (type >= 0 && type != (x->repl ? 2 : pubsub_count(x) ? 1 : 0))
             continue;
         if (nids) {
             int want = 0;
@@ -292,8 +283,10 @@ static void client_kill(client *c, int argc, char **argv, size_t *argvlen)
                 type = 0;
             else if (arg_is(v, vl, "pubsub"))
                 type = 1;
-            else if (arg_is(v, vl, "master") || arg_is(v, vl, "replica") || arg_is(v, vl, "slave"))
-                type = 2; /* no replication yet */
+            else if (arg_is(v, vl, "replica") || arg_is(v, vl, "slave"))
+                type = 2;
+            else if (arg_is(v, vl, "master"))
+                type = 3; /* the link to the primary (replica.c) */
             else {
                 reply_errorf(c, "ERR Unknown client type '%.*s'", (int)(vl > 32 ? 32 : vl), v);
                 return;
@@ -330,11 +323,11 @@ static void client_kill(client *c, int argc, char **argv, size_t *argvlen)
             return;
         }
     }
-    long long killed = 0;
+    long long killed = type == 3 ? replica_kill_link() : 0;
     int64_t now = kvd_now_ms();
     client *x;
     LIST_EACH(&srv.clients, client, all, x) {
-        if ((type >= 0 && type != (pubsub_count(x) ? 1 : 0)) || (id && x->id != (uint64_t)id) ||
+        if ((type >= 0 && type != (x->repl ? 2 : pubsub_count(x) ? 1 : 0)) || (id && x->id != (uint64_t)id) ||
             (addr && (strlen(x->addr) != addrlen || memcmp(x->addr, addr, addrlen) != 0)) ||
             (laddr && (strlen(x->laddr) != laddrlen || memcmp(x->laddr, laddr, laddrlen) != 0)) ||
             (user && (strlen(x->user->name) != userlen || memcmp(x->user->name, user, userlen) != 0)) ||
@@ -936,14 +929,8 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
     }
     SECTION("replication", 1)
     {
-        /* No replicas yet; the replication ID is the run's, the offset the
-         * WAL's bytes, as a replica would count them. */
-        buf_appendf(&b,
-                    "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n"
-                    "master_replid:%s\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n"
-                    "master_repl_offset:%llu\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n"
-                    "repl_backlog_size:0\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-                    srv.run_id, (unsigned long long)srv.wal->stats.bytes_written);
+        buf_puts(&b, "# Replication\r\n");
+        repl_info(&b);
     }
     SECTION("cpu", 1)
     {

@@ -14,6 +14,7 @@
 #include "evict.h"
 #include "log.h"
 #include "pause.h"
+#include "repl.h"
 #include "tls.h"
 #include "util.h"
 #include "version.h"
@@ -145,6 +146,7 @@ int server_shutdown(const char *why, int force)
     }
     srv.shutting_down = 1;
     compact_abort();
+    repl_shutdown();
     for (int i = 0; i < srv.nlisteners; i++)
         close_handle((uv_handle_t *)&srv.listeners[i]);
     if (srv.has_unix) {
@@ -299,6 +301,12 @@ int server_run(void)
         rc = uv_signal_start(&srv.sig_hup, on_signal, SIGHUP);
     if (rc < 0) {
         log_warning("cannot set up the event loop: %s", uv_strerror(rc));
+        return 1;
+    }
+    if (rc == 0)
+        rc = repl_start();
+    if (rc < 0) {
+        log_warning("cannot set up replication: %s", uv_strerror(rc));
         return 1;
     }
     srv.stats.ops_sample_ms = kvd_now_ms();
