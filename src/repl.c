@@ -67,6 +67,8 @@ struct repl_link {
 static struct {
     char id[41], id2[41];
     uint64_t second;        /* id2 is valid for seqs before this (0: no id2) */
+    int saved;              /* kvd.replid exists (it is written once replication is used) */
+    uint64_t clean;         /* kvd.replid says a clean shutdown left the WAL ending at seq clean - 1 */
     list links;             /* repl_link, all replicas */
     list waiters;           /* clients blocked in WAIT */
     uv_timer_t tick, wake;
@@ -103,6 +105,8 @@ static int save_ids(void)
     snprintf(path, sizeof path, "%s/%s", srv.cfg.dir, REPLID_FILE);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int n = snprintf(text, sizeof text, "replid %s\nreplid2 %s\nsecond %" PRIu64 "\n", R.id, R.id2, R.second);
+    if (R.clean)
+        n += snprintf(text + n, sizeof text - (size_t)n, "clean %" PRIu64 "\n", R.clean);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         goto fail;
@@ -113,6 +117,7 @@ static int save_ids(void)
     close(fd);
     if (rename(tmp, path) < 0)
         goto fail;
+    R.saved = 1;
     int dfd = open(srv.cfg.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
         fsync(dfd);
@@ -136,9 +141,13 @@ static void load_ids(void)
     if (f) {
         char a[64] = "", b[64] = "";
         unsigned long long second = 0;
+        unsigned long long clean = 0;
         ok = fscanf(f, "replid %63s\nreplid2 %63s\nsecond %llu", a, b, &second) == 3 && valid_id(a) &&
              valid_id(b);
+        if (ok && fscanf(f, " clean %llu", &clean) == 1)
+            R.clean = clean;
         fclose(f);
+        R.saved = 1;
         if (ok) {
             memcpy(R.id, a, 41);
             memcpy(R.id2, b, 41);
@@ -148,10 +157,12 @@ static void load_ids(void)
         }
     }
     if (!ok) {
+        /* Kept in memory only until replication is used. */
         random_id(R.id);
         memcpy(R.id2, ZERO_ID, 41);
         R.second = 0;
-        save_ids();
+        if (R.saved)
+            save_ids();
     }
 }
 
@@ -300,6 +311,8 @@ static void hold_segments(struct repl_link *l)
         }
         l->held[l->nheld++] = (held_seg){m->incr[i], fd};
         after = m->incr[i];
+        log_notice("replica %s still has to read segment %" PRIu64 ": kept open for it past the compaction",
+                   l->c->addr, m->incr[i]);
     }
 }
 
@@ -515,6 +528,8 @@ void cmd_syncwal(client *c, int argc, char **argv, size_t *argvlen)
     int same = strcmp(id, R.id) == 0 || (R.second && strcmp(id, R.id2) == 0 && seq <= R.second);
     uint64_t seg = 0, off = 0;
     int can = same && seq > srv.wal->man.base_upto && seq <= written + 1 && find_start(seq, &seg, &off) == 0;
+    if (!R.saved)
+        save_ids(); /* from now on the id must outlive this process */
     struct repl_link *l = link_new(c);
     if (can) {
         l->fd = open_segment(seg);
@@ -780,6 +795,23 @@ static void on_tick(uv_timer_t *t)
 void repl_init(void)
 {
     load_ids();
+    /* A primary that did not shut down cleanly may have sent its replicas
+     * lines that never reached its disk (written, not fsynced, then a
+     * power loss): its history from the replay's end on is not the one
+     * they hold. A new id, the old one valid up to where the replay
+     * ended: a replica not past that continues, one past it syncs fully,
+     * however far this server writes before it comes back. */
+    if (R.saved && !repl_is_replica() && R.clean != srv.wal->next_seq && srv.wal->next_seq > 1) {
+        memcpy(R.id2, R.id, 41);
+        R.second = srv.wal->next_seq;
+        random_id(R.id);
+        log_notice("not a clean shutdown before this start: new replication id %s, the old one valid up to seq "
+                   "%" PRIu64,
+                   R.id, R.second - 1);
+    }
+    R.clean = 0;
+    if (R.saved)
+        save_ids();
     remove_stale_sync_files();
     srv.wal->on_written = on_written;
     srv.wal->on_written_ctx = NULL;
@@ -810,11 +842,16 @@ int repl_start(void)
     return 0;
 }
 
-void repl_shutdown(void)
+void repl_shutdown(int clean)
 {
     if (!R.started)
         return;
     R.started = 0;
+    if (clean && R.saved && !repl_is_replica()) {
+        R.clean = srv.wal->durable_seq + 1; /* everything it wrote is on disk */
+        if (R.clean == srv.wal->next_seq)
+            save_ids();
+    }
     replica_shutdown();
     while (R.links.first) {
         struct repl_link *l = LIST_ITEM(R.links.first, struct repl_link, all);
@@ -953,6 +990,8 @@ void cmd_replicaof(client *c, int argc, char **argv, size_t *argvlen)
     commit_flush();
     if (repl_is_replica())
         replica_stop();
+    if (!R.saved)
+        save_ids();
     free(srv.cfg.replicaof);
     srv.cfg.replicaof = xstrdup(want);
     db_freeze_replica(1);

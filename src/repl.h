@@ -30,8 +30,9 @@ void repl_init(void);
 /* Once the loop exists: timers, and the connection to the primary. */
 int repl_start(void);
 
-/* Shutdown: stop children, close handles. */
-void repl_shutdown(void);
+/* Shutdown: stop children, close handles. clean: the WAL is flushed
+ * and fsynced (the replication id then stays valid across the restart). */
+void repl_shutdown(int clean);
 
 /* 1 when this server is a replica (replicaof is set). */
 int repl_is_replica(void);

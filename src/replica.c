@@ -198,23 +198,25 @@ static int install_base(char *err, size_t errlen)
     }
     if (srv.compact.child)
         compact_abort(); /* its base would describe the data being replaced */
-    uint64_t num = wal_next_file_number(w), upto_old;
-    wal_base_path(w, num, 1, tmp, sizeof tmp);
-    if (rename(recv, tmp) < 0) {
-        snprintf(err, errlen, "cannot rename the received base: %s", strerror(errno));
-        unlink(recv);
-        return -1;
-    }
-    /* New lines go to an empty segment, listed after the new base. */
+    /* New lines go to an empty segment, listed after the new base (which
+     * is numbered after it: numbers only grow). */
+    uint64_t upto_old;
     int old_fd;
     if (wal_rotate(w, &upto_old, &old_fd, err, errlen) < 0) {
-        unlink(tmp);
+        unlink(recv);
         return -1;
     }
     if (old_fd >= 0 && srv.sync_inflight && srv.sync_fd == old_fd)
         srv.retired_fd = old_fd;
     else if (old_fd >= 0)
         close(old_fd);
+    uint64_t num = wal_next_file_number(w);
+    wal_base_path(w, num, 1, tmp, sizeof tmp);
+    if (rename(recv, tmp) < 0) {
+        snprintf(err, errlen, "cannot rename the received base: %s", strerror(errno));
+        unlink(recv);
+        return -1;
+    }
     uint64_t first_kept = w->man.incr[w->man.nincr - 1];
     if (wal_install_base(w, num, M.upto, first_kept, M.base_total, err, errlen) < 0)
         return -1;

@@ -146,7 +146,7 @@ int server_shutdown(const char *why, int force)
     }
     srv.shutting_down = 1;
     compact_abort();
-    repl_shutdown();
+    repl_shutdown(rc == 0);
     for (int i = 0; i < srv.nlisteners; i++)
         close_handle((uv_handle_t *)&srv.listeners[i]);
     if (srv.has_unix) {
