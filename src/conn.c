@@ -701,7 +701,7 @@ static void close_idle_clients(int64_t now)
     LIST_EACH(&srv.clients, client, all, c) {
         if (now - c->last_ms <= limit)
             break; /* the rest were active more recently */
-        if (c->nbars == 0 && c->inflight == 0 && !(c->flags & CLIENT_POSTPONED)) {
+        if (c->nbars == 0 && c->inflight == 0 && !(c->flags & (CLIENT_POSTPONED | CLIENT_WAITING))) {
             log_verbose("closing idle client id=%llu addr=%s", (unsigned long long)c->id, c->addr);
             client_close(c);
         }
