@@ -1,6 +1,7 @@
 /* cmd: command table, lookup and dispatch (COMMAND itself is in cmd_command.c). */
 #include "config.h"
 #include "cmd.h"
+#include "cmd_docs.h"
 #include "acl.h"
 #include "args.h"
 #include "conn.h"
@@ -12,6 +13,7 @@
 #include "commit.h"
 #include "db.h"
 #include "glob.h"
+#include "loading.h"
 #include "log.h"
 #include "util.h"
 
@@ -253,6 +255,12 @@ static void init_one(kvd_cmd *cmd, kvd_cmd *parent)
 {
     cmd->id = next_id++;
     cmd->parent = parent;
+    /* Allowed while the WAL replays at startup: what Redis 7 flags
+     * "loading", except WATCH, which would look at a key of the half-loaded
+     * table (it gets -LOADING). */
+    const cmd_doc *doc = cmd_docs_find(cmd->name);
+    if (doc && (doc->flags & CD_LOADING) && cmd->fn != cmd_watch)
+        cmd->flags |= CMD_LOADING;
     cmd->catmask = 0;
     const char *p = cmd->categories;
     while (p && *p) {
@@ -682,6 +690,14 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
         }
         return;
     }
+    /* While the WAL replays (loading.h) only what may run without the
+     * keyspace and the WAL runs, and none of it writes: no eviction, no
+     * commit holds. Checked after the ACL, as Redis does. */
+    int loading = srv.loading.active;
+    if (loading && !(cmd->flags & CMD_LOADING)) {
+        refuse(c, cmd, "LOADING Redis is loading the dataset in memory");
+        return;
+    }
     const char *no = repl_refuse(c, (cmd->flags & CMD_WRITE) != 0, (cmd->flags & (CMD_WRITE | CMD_READONLY)) != 0);
     if (no) {
         refuse(c, cmd, "%s", no);
@@ -697,7 +713,7 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
     int oom_sensitive = (cmd->flags & CMD_DENYOOM) || ((c->flags & CLIENT_MULTI) && !(cmd->flags & CMD_NOQUEUE));
     /* Eviction runs before every command when there is a limit, as in
      * Redis; only what may grow memory is refused when it cannot free enough. */
-    if (srv.cfg.maxmemory && db_make_room(1000) < 0 && oom_sensitive) {
+    if (srv.cfg.maxmemory && !loading && db_make_room(1000) < 0 && oom_sensitive) {
         srv.stats.oom_rejects++;
         refuse(c, cmd, "OOM command not allowed when used memory > 'maxmemory'.");
         return;
@@ -721,13 +737,15 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
     }
     uint64_t errors0 = srv.stats.errors;
     uint64_t t0 = kvd_mono_ns();
-    commit_begin();
+    if (!loading)
+        commit_begin();
     srv.no_touch = (c->flags & CLIENT_NO_TOUCH) && cmd->fn != cmd_touch;
     cmd_exec_inner_errors = 0;
     cmd->fn(c, argc, argv, argvlen);
     srv.no_touch = 0;
     /* The reply waits for what the command changed and what it saw. */
-    commit_end(c, start);
+    if (!loading)
+        commit_end(c, start);
     uint64_t usec = (kvd_mono_ns() - t0) / 1000;
     cmd->usec += usec;
     cmd->calls++;

@@ -22,6 +22,7 @@
 #define CMD_PATTERNS 0x400 /* every argument is a channel pattern (PSUBSCRIBE) */
 #define CMD_PUBSUB 0x800  /* allowed to a RESP2 client with subscriptions */
 #define CMD_MAY_REPLICATE 0x1000 /* not a write, yet Redis propagates it (PUBLISH): CLIENT PAUSE WRITE holds it */
+#define CMD_LOADING 0x2000 /* runs while the WAL is replayed at startup (the rest get -LOADING) */
 
 typedef void (*cmd_fn)(client *c, int argc, char **argv, size_t *argvlen);
 

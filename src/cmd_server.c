@@ -10,6 +10,7 @@
 #include "db.h"
 #include "evict.h"
 #include "glob.h"
+#include "loading.h"
 #include "log.h"
 #include "pause.h"
 #include "repl.h"
@@ -820,6 +821,37 @@ static void info_pool(const pool_t *p, buf_t *out)
     }
 }
 
+/* INFO persistence once the data is loaded: Redis's fields and the WAL's. */
+static void info_persistence(buf_t *b)
+{
+    wal_t *w = srv.wal;
+    int err = wal_error(w);
+    buf_appendf(b,
+                "# Persistence\r\nloading:0\r\nasync_loading:0\r\n"
+                "rdb_changes_since_last_save:%llu\r\nrdb_bgsave_in_progress:0\r\n"
+                "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\n"
+                "aof_last_write_status:%s\r\n"
+                "wal_current_segment_size:%llu\r\naof_pending_bio_fsync:%d\r\naof_delayed_fsync:0\r\n"
+                "appendfsync:%s\r\nwal_file:%s\r\nwal_size:%llu\r\nwal_pending_bytes:%zu\r\n"
+                "wal_last_seq:%llu\r\nwal_written_seq:%llu\r\nwal_durable_seq:%llu\r\n"
+                "wal_fsyncs:%llu\r\nwal_fsync_in_progress:%d\r\nwal_last_fsync_time:%lld\r\n"
+                "wal_last_fsync_usec:%llu\r\nwal_fsync_failures:%llu\r\nwal_write_failures:%llu\r\n"
+                "wal_last_error:%s\r\nwal_loaded_entries:%llu\r\nwal_load_time_usec:%llu\r\n"
+                "wal_truncated_bytes_at_load:%llu\r\n",
+                (unsigned long long)(w->next_seq - 1 - w->durable_seq), (long long)(srv.last_save_ms / 1000),
+                err ? "err" : "ok", (unsigned long long)w->size, srv.sync_inflight,
+                srv.cfg.appendfsync == WAL_SYNC_ALWAYS ? "always"
+                : srv.cfg.appendfsync == WAL_SYNC_EVERYSEC ? "everysec" : "no",
+                w->path, (unsigned long long)wal_total_bytes(w), wal_pending(w),
+                (unsigned long long)(w->next_seq - 1), (unsigned long long)w->written_seq,
+                (unsigned long long)w->durable_seq, (unsigned long long)w->stats.fsyncs, srv.sync_inflight,
+                (long long)(w->stats.last_fsync_ms / 1000), (unsigned long long)w->stats.last_fsync_us,
+                (unsigned long long)w->stats.fsync_failures, (unsigned long long)w->stats.write_failures,
+                err ? strerror(-err) : "none", (unsigned long long)srv.load.walk.applied,
+                (unsigned long long)srv.load.walk.elapsed_us, (unsigned long long)srv.load.truncated_bytes);
+    compact_info(b);
+}
+
 void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
 {
     buf_t b = BUF_INIT(&srv.pool);
@@ -882,32 +914,10 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
     }
     SECTION("persistence", 1)
     {
-        wal_t *w = srv.wal;
-        int err = wal_error(w);
-        buf_appendf(&b,
-                    "# Persistence\r\nloading:0\r\nasync_loading:0\r\n"
-                    "rdb_changes_since_last_save:%llu\r\nrdb_bgsave_in_progress:0\r\n"
-                    "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\n"
-                    "aof_last_write_status:%s\r\n"
-                    "wal_current_segment_size:%llu\r\naof_pending_bio_fsync:%d\r\naof_delayed_fsync:0\r\n"
-                    "appendfsync:%s\r\nwal_file:%s\r\nwal_size:%llu\r\nwal_pending_bytes:%zu\r\n"
-                    "wal_last_seq:%llu\r\nwal_written_seq:%llu\r\nwal_durable_seq:%llu\r\n"
-                    "wal_fsyncs:%llu\r\nwal_fsync_in_progress:%d\r\nwal_last_fsync_time:%lld\r\n"
-                    "wal_last_fsync_usec:%llu\r\nwal_fsync_failures:%llu\r\nwal_write_failures:%llu\r\n"
-                    "wal_last_error:%s\r\nwal_loaded_entries:%llu\r\nwal_load_time_usec:%llu\r\n"
-                    "wal_truncated_bytes_at_load:%llu\r\n",
-                    (unsigned long long)(w->next_seq - 1 - w->durable_seq), (long long)(srv.last_save_ms / 1000),
-                    err ? "err" : "ok", (unsigned long long)w->size, srv.sync_inflight,
-                    srv.cfg.appendfsync == WAL_SYNC_ALWAYS ? "always"
-                    : srv.cfg.appendfsync == WAL_SYNC_EVERYSEC ? "everysec" : "no",
-                    w->path, (unsigned long long)wal_total_bytes(w), wal_pending(w),
-                    (unsigned long long)(w->next_seq - 1), (unsigned long long)w->written_seq,
-                    (unsigned long long)w->durable_seq, (unsigned long long)w->stats.fsyncs, srv.sync_inflight,
-                    (long long)(w->stats.last_fsync_ms / 1000), (unsigned long long)w->stats.last_fsync_us,
-                    (unsigned long long)w->stats.fsync_failures, (unsigned long long)w->stats.write_failures,
-                    err ? strerror(-err) : "none", (unsigned long long)srv.load.walk.applied,
-                    (unsigned long long)srv.load.walk.elapsed_us, (unsigned long long)srv.load.truncated_bytes);
-        compact_info(&b);
+        if (srv.loading.active)
+            loading_info(&b);
+        else
+            info_persistence(&b);
     }
     SECTION("stats", 1)
     {
@@ -972,7 +982,7 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
         buf_puts(&b, "# Keyspace\r\n");
         /* INFO must answer even after a failed fsync (that is when an
          * operator needs it): the counts then do not wait. */
-        if (!srv.wal->sync_error)
+        if (srv.wal && !srv.wal->sync_error)
             db_saw_all();
         for (uint32_t i = 0; i < srv.ks.n; i++) {
             table_t *t = srv.ks.db[i];

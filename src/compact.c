@@ -30,6 +30,15 @@ static uint64_t chunk_t0;
 static int cow_wfd = -1;
 static unsigned chunks;
 
+/* What the child reports to the parent through the pipe, after each
+ * megabyte of base: its copy-on-write cost (measured every 16) and how
+ * far it got. */
+typedef struct child_report {
+    uint64_t cow;     /* private dirty bytes */
+    uint64_t entries; /* entries written */
+} child_report;
+static child_report report;
+
 /* The child's private dirty memory: pages the parent changed since the
  * fork (copied for the parent, so the originals are the child's alone)
  * plus the child's own buffers. What a compaction costs in memory. */
@@ -47,19 +56,18 @@ static uint64_t private_dirty(void)
     return kb * 1024;
 }
 
-static void report_cow(void)
+static void send_report(void)
 {
     if (cow_wfd < 0)
         return;
-    uint64_t v = private_dirty();
-    if (write(cow_wfd, &v, sizeof v) < 0)
+    /* Smaller than PIPE_BUF: written whole or not at all. */
+    if (write(cow_wfd, &report, sizeof report) < 0)
         (void)0; /* the pipe is full or gone: the parent has enough */
 }
 
 static void child_progress(void *ctx, uint64_t entries)
 {
     (void)ctx;
-    (void)entries;
     uint64_t now = kvd_mono_ns();
     if (child_duty < 100 && chunk_t0) {
         uint64_t worked = now - chunk_t0;
@@ -68,7 +76,9 @@ static void child_progress(void *ctx, uint64_t entries)
     }
     chunk_t0 = kvd_mono_ns();
     if (++chunks % 16 == 0) /* every 16 MiB of base */
-        report_cow();
+        report.cow = private_dirty();
+    report.entries = entries;
+    send_report();
     const char *at = getenv("KVD_TEST_CRASH_AT");
     if (at && strcmp(at, "mid-base") == 0) {
         /* A power cut while the base is half written: both processes stop. */
@@ -128,7 +138,9 @@ static void child_main(const char *tmp, pid_t parent, const char *name, int duty
         fprintf(stderr, "kvd compaction child: writing %s failed: %s\n", tmp, strerror(-rc));
         _exit(-rc > 0 && -rc < 126 ? -rc : 125); /* the parent logs strerror(status) */
     }
-    report_cow();
+    report.cow = private_dirty();
+    report.entries = entries;
+    send_report();
     _exit(0);
 }
 
@@ -314,7 +326,9 @@ int compact_start(const char *why, char *err, size_t errlen)
     cs->child = pid;
     cs->cow_fd = cow_rfd;
     cs->cow_current = cs->cow_peak = 0;
-    cs->started_ms = kvd_now_ms();
+    cs->entries_total = table_count(srv.db);
+    cs->entries_done = 0;
+    cs->started_ms = cs->progress_log_ms = kvd_now_ms();
     pidfile_write(pid);
     log_notice("compaction started (%s): child %d writes base %llu covering seq %llu; new writes go to "
                "segment %llu",
@@ -329,13 +343,14 @@ static void read_cow(int done)
     compact_state *cs = &srv.compact;
     if (cs->cow_fd < 0)
         return;
-    uint64_t v[64];
+    child_report v[64];
     ssize_t n;
     while ((n = read(cs->cow_fd, v, sizeof v)) > 0)
         for (ssize_t i = 0; i < n / (ssize_t)sizeof v[0]; i++) {
-            cs->cow_current = v[i];
-            if (v[i] > cs->cow_peak)
-                cs->cow_peak = v[i];
+            cs->cow_current = v[i].cow;
+            if (v[i].cow > cs->cow_peak)
+                cs->cow_peak = v[i].cow;
+            cs->entries_done = v[i].entries;
         }
     if (done) {
         close(cs->cow_fd);
@@ -391,6 +406,31 @@ static void finish(int status)
                (double)cs->cow_last / (1024.0 * 1024.0));
 }
 
+/* A line in the log every 5 s of a compaction that runs longer than 2 s:
+ * how far the child got, from its reports. */
+#define PROGRESS_FIRST_MS 2000
+#define PROGRESS_EVERY_MS 5000
+static void log_progress(void)
+{
+    compact_state *cs = &srv.compact;
+    int64_t now = kvd_now_ms(), ran = now - cs->started_ms;
+    int first = cs->progress_log_ms == cs->started_ms;
+    if (ran < PROGRESS_FIRST_MS || (!first && now - cs->progress_log_ms < PROGRESS_EVERY_MS))
+        return;
+    cs->progress_log_ms = now;
+    uint64_t done = cs->entries_done, total = cs->entries_total > done ? cs->entries_total : done;
+    char tmp[4300];
+    struct stat st;
+    wal_base_path(srv.wal, cs->base_num, 1, tmp, sizeof tmp);
+    double mb = stat(tmp, &st) == 0 ? (double)st.st_size / (1024.0 * 1024.0) : 0.0;
+    char eta[32] = "unknown";
+    if (done)
+        snprintf(eta, sizeof eta, "%.0f s", (double)ran / 1000.0 * (double)(total - done) / (double)done);
+    log_notice("compaction: %llu of %llu entries (%.0f%%), base %.1f MB so far, %.1f s, ETA %s",
+               (unsigned long long)done, (unsigned long long)total, total ? (double)done * 100.0 / (double)total : 0.0,
+               mb, (double)ran / 1000.0, eta);
+}
+
 void compact_cron(void)
 {
     compact_state *cs = &srv.compact;
@@ -400,6 +440,8 @@ void compact_cron(void)
         pid_t r = waitpid(cs->child, &status, WNOHANG);
         if (r == cs->child)
             finish(status);
+        else
+            log_progress();
         return;
     }
     char err[512];

@@ -30,6 +30,9 @@ typedef struct compact_state {
     uint64_t cow_current;     /* the child's private dirty bytes, latest report */
     uint64_t cow_peak;        /* the most it reported in this run */
     uint64_t cow_last;        /* the peak of the last finished run */
+    uint64_t entries_total;   /* keys the child's snapshot holds */
+    uint64_t entries_done;    /* ... written to the base so far, latest report */
+    int64_t progress_log_ms;  /* when the last progress line was logged */
 } compact_state;
 
 enum { COMPACT_STARTED = 0, COMPACT_RUNNING = 2, COMPACT_FAILED = -1 };

@@ -38,6 +38,8 @@ typedef struct conf_def {
 static const char *const fsync_names[] = {"no", "everysec", "always", NULL};
 /* In the order of enum kvd_tls_auth. */
 static const char *const tls_auth_names[] = {"no", "yes", "optional", NULL};
+/* In the order of enum kvd_supervised. */
+static const char *const supervised_names[] = {"no", "systemd", "auto", NULL};
 
 /* As CONFIG GET shows them (Redis 7.0 still says "slave"). */
 static const char *const obuf_class_names[KVD_OBUF_CLASSES] = {"normal", "slave", "pubsub"};
@@ -73,6 +75,7 @@ static const conf_def directives[] = {
     {"latency-monitor-threshold", CT_INT, OFF(latency_monitor_threshold), CF_MUTABLE, 0, 0x7fffffff, NULL, "0"},
     {"protected-mode", CT_BOOL, OFF(protected_mode), CF_MUTABLE, 0, 0, NULL, "yes"},
     {"daemonize", CT_BOOL, OFF(daemonize), 0, 0, 0, NULL, "no"},
+    {"supervised", CT_ENUM, OFF(supervised), 0, 0, 0, supervised_names, "no"},
     {"pidfile", CT_STR, OFF(pidfile), 0, 0, 0, NULL, ""},
     {"hz", CT_INT, OFF(hz), CF_MUTABLE, 1, 500, NULL, "10"},
     {"databases", CT_INT, OFF(databases), 0, 1, 65536, NULL, "16"},

@@ -47,6 +47,7 @@ typedef struct kvd_config {
     char *users;                 /* the `user` lines given, one per line, as written */
     int protected_mode;
     int daemonize;
+    int supervised;              /* enum kvd_supervised: whom to tell when kvd is ready (notify.c) */
     char *pidfile;               /* "" = none */
     int hz;                      /* background cycles per second */
     int databases;               /* SELECT 0 .. databases-1 */
@@ -83,6 +84,10 @@ typedef struct kvd_config {
 
 /* tls-auth-clients: whether a TLS client must show a certificate. */
 enum kvd_tls_auth { KVD_TLS_AUTH_NO = 0, KVD_TLS_AUTH_YES, KVD_TLS_AUTH_OPTIONAL };
+
+/* supervised: no; systemd (the notify protocol); auto (systemd when
+ * NOTIFY_SOCKET is set). */
+enum kvd_supervised { KVD_SUPERVISED_NO = 0, KVD_SUPERVISED_SYSTEMD, KVD_SUPERVISED_AUTO };
 
 /* Fill cfg with every directive's default. */
 void conf_init(kvd_config *cfg);

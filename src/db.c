@@ -6,11 +6,13 @@
 #include "apply.h"
 #include "commit.h"
 #include "evict.h"
+#include "loading.h"
 #include "log.h"
 #include "server.h"
 #include "util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int paused;         /* db_freeze: CLIENT PAUSE */
@@ -317,7 +319,12 @@ uint64_t db_drop_expired(void)
 
 int db_open(const char *dir, char *err, size_t errlen)
 {
-    srv.wal = wal_open_dir(dir, &srv.pool, apply_replay, &srv.ks, apply_presize, &srv.load, err, errlen);
+    /* The replay polls the loop, where a CONFIG SET replaces the strings
+     * of srv.cfg (dir may be one): it reads a copy. */
+    char *d = xstrdup(dir);
+    srv.wal = wal_open_dir_watched(d, &srv.pool, apply_replay, &srv.ks, apply_presize, &loading_watch, &srv.load,
+                                   err, errlen);
+    free(d);
     /* Fit the tables to what was loaded, now: while the two halves of a
      * resize coexist the keyspace looks bigger than it is, and maxmemory
      * would evict keys that fitted before the restart. */

@@ -12,8 +12,10 @@
 #include "table.h"
 
 /* Open the WAL in dir and replay it into srv.db (which must exist and be
- * empty). Returns 0, or -1 with err set. Expired keys are still there:
- * db_drop_expired removes them, logged, once the caller wants. */
+ * empty), polling the loop as it goes (loading.h). Returns 0, or -1 with
+ * err set (also when a shutdown stopped the replay: srv.shutting_down).
+ * Expired keys are still there: db_drop_expired removes them, logged,
+ * once the caller wants. */
 int db_open(const char *dir, char *err, size_t errlen);
 void db_close(void);
 

@@ -1,8 +1,10 @@
 /* kvd: main(). Reads the configuration (file, then --directive value
  * overrides), daemonizes if asked, replays the WAL into memory and runs the
- * server until SIGTERM, SIGINT or SHUTDOWN.
+ * server until SIGTERM, SIGINT or SHUTDOWN. The listeners open before the
+ * replay, so clients can connect (and get -LOADING) while it runs.
  *
- * Exit codes: 0 after a clean shutdown (WAL flushed and fsynced);
+ * Exit codes: 0 after a clean shutdown (WAL flushed and fsynced, or a
+ *               shutdown while loading, which writes nothing);
  *             1 when startup fails (bad configuration, data directory or
  *               WAL problems, cannot listen) or the final WAL flush/fsync
  *               failed on shutdown. */
@@ -14,7 +16,9 @@
 #include "compact.h"
 #include "db.h"
 #include "repl.h"
+#include "loading.h"
 #include "log.h"
+#include "notify.h"
 #include "pool.h"
 #include "pubsub.h"
 #include "server.h"
@@ -303,9 +307,23 @@ int main(int argc, char **argv)
     db_set_now(kvd_now_ms());
     server_apply_eviction_config();
     compact_stop_stale(srv.cfg.dir);
+    if (notify_init(srv.cfg.supervised) && srv.cfg.daemonize)
+        log_warning("supervised systemd with daemonize yes: systemd takes notifications from the process it "
+                    "started, which has exited; run kvd with daemonize no (conf/kvd.service does)");
+    /* Listen first: while the WAL replays, clients connect and get
+     * -LOADING (loading.h). */
+    loading_begin();
+    if (server_listen() < 0)
+        goto out;
     char err[1024] = "";
     if (db_open(srv.cfg.dir, err, sizeof err) < 0) {
-        log_warning("%s", err);
+        if (srv.shutting_down) {
+            log_notice("%s", err);
+            status = srv.exit_code;
+            log_notice("kvd exiting: bye");
+        } else {
+            log_warning("%s", err);
+        }
         goto out;
     }
     const wal_open_result *ld = &srv.load;
@@ -337,6 +355,7 @@ int main(int argc, char **argv)
     if (status == 0)
         log_notice("kvd exiting: bye");
 out:
+    server_close();
     if (srv.wal && wal_close(srv.wal) < 0 && status == 0)
         status = 1;
     if (srv.wal)
@@ -357,5 +376,6 @@ out:
     if (srv.loop)
         uv_loop_close(srv.loop);
     tls_cleanup();
+    notify_close();
     return status;
 }

@@ -428,7 +428,9 @@ void cmd_exec(client *c, int argc, char **argv, size_t *argvlen)
     unwatch_all(c);
     int n = m->nq;
     reply_array(c, n);
-    wal_txn_begin(srv.wal);
+    /* While loading there is no WAL, and nothing queued writes (cmd.c). */
+    if (!srv.loading.active)
+        wal_txn_begin(srv.wal);
     for (int i = 0; i < n; i++) {
         queued *q = &m->q[i];
         int keypos = 0, denied = acl_check(c->user, q->cmd, q->argc, q->argv, q->argvlen, &keypos);
@@ -457,6 +459,7 @@ void cmd_exec(client *c, int argc, char **argv, size_t *argvlen)
         slowlog_command(c, q->argc, q->argv, q->argvlen, usec);
         cmd_monitor_feed(c, q->cmd, q->argc, q->argv, q->argvlen);
     }
-    wal_txn_end(srv.wal);
+    if (!srv.loading.active)
+        wal_txn_end(srv.wal);
     discard(c);
 }

@@ -330,64 +330,68 @@ void cmd_psubscribe(client *c, int argc, char **argv, size_t *argvlen)
     count_after(c, had);
 }
 
-void cmd_unsubscribe(client *c, int argc, char **argv, size_t *argvlen)
+/* c's i-th channel (patterns 0) or pattern (1), and how many it has. */
+static int sub_count(const pubsub_state *s, int patterns)
 {
+    return !s ? 0 : patterns ? s->npats : s->nchans;
+}
+
+static void sub_name(const pubsub_state *s, int patterns, int i, const char **name, size_t *len)
+{
+    *name = patterns ? s->pats[i] : s->chans[i]->name;
+    *len = patterns ? s->patlens[i] : s->chans[i]->len;
+}
+
+/* UNSUBSCRIBE and PUNSUBSCRIBE: the ones named (each confirmed, even if c
+ * had no such subscription), or all of them newest first (one
+ * confirmation with a null when there were none). */
+static void unsubscribe_cmd(client *c, int argc, char **argv, size_t *argvlen, int patterns)
+{
+    const char *kind = patterns ? "punsubscribe" : "unsubscribe";
     int had;
     count_before(c, &had);
     pubsub_state *s = c->pubsub;
-    if (argc == 1) {
-        /* All of them (newest first), or one confirmation with a null. */
-        if (!s || !s->nchans)
-            confirm(c, "unsubscribe", NULL, 0);
-        while (s && s->nchans) {
-            chan *ch = s->chans[s->nchans - 1];
-            char *name = xmemdup(ch->name, ch->len ? ch->len : 1);
-            size_t len = ch->len;
-            unsubscribe_at(c, s->nchans - 1);
-            confirm(c, "unsubscribe", name, len);
-            free(name);
-        }
+    if (argc == 1 && !sub_count(s, patterns))
+        confirm(c, kind, NULL, 0);
+    while (argc == 1 && sub_count(s, patterns)) {
+        int i = sub_count(s, patterns) - 1;
+        const char *name;
+        size_t len;
+        sub_name(s, patterns, i, &name, &len);
+        char *copy = xmemdup(name, len ? len : 1); /* the removal frees it */
+        if (patterns)
+            punsubscribe_at(c, i);
+        else
+            unsubscribe_at(c, i);
+        confirm(c, kind, copy, len);
+        free(copy);
     }
-    for (int i = 1; i < argc; i++) {
-        chan *ch = find_chan(argv[i], argvlen[i]);
-        for (int j = 0; ch && s && j < s->nchans; j++) {
-            if (s->chans[j] == ch) {
-                unsubscribe_at(c, j);
+    for (int a = 1; a < argc; a++) {
+        for (int i = 0; i < sub_count(s, patterns); i++) {
+            const char *name;
+            size_t len;
+            sub_name(s, patterns, i, &name, &len);
+            if (len == argvlen[a] && memcmp(name, argv[a], len) == 0) {
+                if (patterns)
+                    punsubscribe_at(c, i);
+                else
+                    unsubscribe_at(c, i);
                 break;
             }
         }
-        confirm(c, "unsubscribe", argv[i], argvlen[i]);
+        confirm(c, kind, argv[a], argvlen[a]);
     }
     count_after(c, had);
 }
 
+void cmd_unsubscribe(client *c, int argc, char **argv, size_t *argvlen)
+{
+    unsubscribe_cmd(c, argc, argv, argvlen, 0);
+}
+
 void cmd_punsubscribe(client *c, int argc, char **argv, size_t *argvlen)
 {
-    int had;
-    count_before(c, &had);
-    pubsub_state *s = c->pubsub;
-    if (argc == 1) {
-        if (!s || !s->npats)
-            confirm(c, "punsubscribe", NULL, 0);
-        while (s && s->npats) {
-            int i = s->npats - 1;
-            char *p = xmemdup(s->pats[i], s->patlens[i] ? s->patlens[i] : 1);
-            size_t len = s->patlens[i];
-            punsubscribe_at(c, i);
-            confirm(c, "punsubscribe", p, len);
-            free(p);
-        }
-    }
-    for (int i = 1; i < argc; i++) {
-        for (int j = 0; s && j < s->npats; j++) {
-            if (s->patlens[j] == argvlen[i] && memcmp(s->pats[j], argv[i], argvlen[i]) == 0) {
-                punsubscribe_at(c, j);
-                break;
-            }
-        }
-        confirm(c, "punsubscribe", argv[i], argvlen[i]);
-    }
-    count_after(c, had);
+    unsubscribe_cmd(c, argc, argv, argvlen, 1);
 }
 
 void cmd_publish(client *c, int argc, char **argv, size_t *argvlen)

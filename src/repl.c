@@ -917,14 +917,16 @@ void repl_info(buf_t *out)
     if (!repl_is_replica() && srv.cfg.min_replicas_to_write > 0)
         buf_appendf(out, "min_slaves_good_slaves:%d\r\n", good_replicas(kvd_now_ms()));
     replica_lines(out);
-    uint64_t first = srv.wal->man.base_upto + 1, last = srv.wal->written_seq;
+    /* While loading (INFO answers then) there is no WAL yet. */
+    uint64_t first = srv.wal ? srv.wal->man.base_upto + 1 : 0, last = srv.wal ? srv.wal->written_seq : 0;
+    uint64_t backlog = srv.wal ? wal_total_bytes(srv.wal) - srv.wal->base_bytes : 0;
     buf_appendf(out,
                 "master_failover_state:no-failover\r\nmaster_replid:%s\r\nmaster_replid2:%s\r\n"
                 "master_repl_offset:%" PRIu64 "\r\nsecond_repl_offset:%lld\r\nrepl_backlog_active:1\r\n"
                 "repl_backlog_size:%" PRIu64 "\r\nrepl_backlog_first_byte_offset:%" PRIu64 "\r\n"
                 "repl_backlog_histlen:%" PRIu64 "\r\n",
                 R.id, R.id2, last, R.second ? (long long)R.second : -1LL,
-                wal_total_bytes(srv.wal) - srv.wal->base_bytes, first, last >= first ? last - first + 1 : 0);
+                backlog, first, last >= first ? last - first + 1 : 0);
 }
 
 void cmd_role(client *c, int argc, char **argv, size_t *argvlen)
@@ -938,7 +940,7 @@ void cmd_role(client *c, int argc, char **argv, size_t *argvlen)
     }
     reply_array(c, 3);
     reply_bulk_str(c, "master");
-    reply_int(c, (long long)srv.wal->written_seq);
+    reply_int(c, srv.wal ? (long long)srv.wal->written_seq : 0);
     reply_array(c, (long long)nlinks());
     struct repl_link *l;
     LIST_EACH(&R.links, struct repl_link, all, l) {

@@ -597,7 +597,7 @@ int replica_link_up(void)
 void replica_info(buf_t *out)
 {
     int64_t now = kvd_now_ms();
-    uint64_t applied = srv.wal->next_seq - 1;
+    uint64_t applied = srv.wal ? srv.wal->next_seq - 1 : 0;
     buf_appendf(out,
                 "master_host:%s\r\nmaster_port:%d\r\nmaster_link_status:%s\r\nmaster_last_io_seconds_ago:%lld\r\n"
                 "master_sync_in_progress:%d\r\nslave_read_repl_offset:%" PRIu64 "\r\nslave_repl_offset:%" PRIu64
@@ -628,5 +628,5 @@ void replica_role(client *c)
     reply_bulk_str(c, M.host);
     reply_int(c, M.port);
     reply_bulk_str(c, names[M.state]);
-    reply_int(c, (long long)(srv.wal->next_seq - 1));
+    reply_int(c, srv.wal ? (long long)(srv.wal->next_seq - 1) : 0);
 }

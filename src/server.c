@@ -12,9 +12,11 @@
 #include "conn.h"
 #include "db.h"
 #include "evict.h"
+#include "loading.h"
 #include "log.h"
 #include "pause.h"
 #include "repl.h"
+#include "notify.h"
 #include "tls.h"
 #include "util.h"
 #include "version.h"
@@ -91,14 +93,17 @@ void server_config_changed(const char *name)
         uv_timer_set_repeat(&srv.cron, (uint64_t)(1000 / srv.cfg.hz));
     else if (strncasecmp(name, "proto-", 6) == 0) {
         conn_set_limits();
-    } else if (strcasecmp(name, "maxmemory") == 0) {
-        /* A lower limit applies now, as in Redis, not at the next write. */
+    } else if (strcasecmp(name, "maxmemory") == 0 && !srv.loading.active) {
+        /* A lower limit applies now, as in Redis, not at the next write.
+         * (While loading there is no keyspace to evict from yet, nor a
+         * WAL for appendfsync below: the cron and the group commit take
+         * the new values once loaded.) */
         db_set_now(kvd_now_ms());
         if (db_make_room(0) < 0)
             log_warning("used memory is over the new maxmemory and the policy (%s) can evict nothing "
                         "more: writes get -OOM",
                         evict_policy_names[srv.cfg.maxmemory_policy]);
-    } else if (strcasecmp(name, "appendfsync") == 0) {
+    } else if (strcasecmp(name, "appendfsync") == 0 && !srv.loading.active) {
         commit_policy_changed();
     } else if (strcasecmp(name, "requirepass") == 0) {
         acl_set_requirepass(srv.cfg.requirepass, strlen(srv.cfg.requirepass));
@@ -108,7 +113,7 @@ void server_config_changed(const char *name)
 /* What used_memory counts, with the clients' buffers as of the last walk. */
 static size_t used_memory(void)
 {
-    size_t used = keyspace_bytes(&srv.ks) + srv.pool.cached_bytes + srv.wal->batch.cap + srv.clients_mem;
+    size_t used = keyspace_bytes(&srv.ks) + srv.pool.cached_bytes + (srv.wal ? srv.wal->batch.cap : 0) + srv.clients_mem;
     if (used > srv.stats.peak_memory)
         srv.stats.peak_memory = used;
     return used;
@@ -122,31 +127,16 @@ size_t server_used_memory(void)
 
 /* ---------------------------------------------------------------- shutdown */
 
+/* Close h unless it is closing or was never initialized (all zeros). */
 static void close_handle(uv_handle_t *h)
 {
-    if (!uv_is_closing(h))
+    if (h->type != UV_UNKNOWN_HANDLE && !uv_is_closing(h))
         uv_close(h, NULL);
 }
 
-int server_shutdown(const char *why, int force)
+/* Stop listening, close the clients and the loop's own handles. */
+static void close_all(void)
 {
-    if (srv.shutting_down)
-        return 0;
-    log_warning("%s: shutting down", why);
-    int rc = commit_sync_now();
-    if (rc < 0) {
-        log_warning("the WAL could not be flushed and synced: %s", strerror(-rc));
-        if (!force) {
-            log_warning("shutdown aborted: kvd keeps running so no acknowledged data is lost");
-            return rc;
-        }
-        srv.exit_code = 1;
-    } else {
-        log_notice("WAL flushed and synced (last seq %llu)", (unsigned long long)srv.wal->durable_seq);
-    }
-    srv.shutting_down = 1;
-    compact_abort();
-    repl_shutdown(rc == 0);
     for (int i = 0; i < srv.nlisteners; i++)
         close_handle((uv_handle_t *)&srv.listeners[i]);
     if (srv.has_unix) {
@@ -162,7 +152,50 @@ int server_shutdown(const char *why, int force)
     close_handle((uv_handle_t *)&srv.sig_term);
     close_handle((uv_handle_t *)&srv.sig_int);
     close_handle((uv_handle_t *)&srv.sig_hup);
+}
+
+int server_shutdown(const char *why, int force)
+{
+    if (srv.shutting_down)
+        return 0;
+    if (srv.loading.active) {
+        /* Nothing was written yet, and nothing will be: the replay stops
+         * (loading.c) and kvd exits. */
+        log_warning("%s while loading the data: shutting down without writing anything", why);
+        srv.shutting_down = 1;
+        notify_send("STOPPING=1\nSTATUS=shutting down\n");
+        close_all();
+        return 0;
+    }
+    log_warning("%s: shutting down", why);
+    int rc = commit_sync_now();
+    if (rc < 0) {
+        log_warning("the WAL could not be flushed and synced: %s", strerror(-rc));
+        if (!force) {
+            log_warning("shutdown aborted: kvd keeps running so no acknowledged data is lost");
+            return rc;
+        }
+        srv.exit_code = 1;
+    } else {
+        log_notice("WAL flushed and synced (last seq %llu)", (unsigned long long)srv.wal->durable_seq);
+    }
+    srv.shutting_down = 1;
+    notify_send("STOPPING=1\nSTATUS=shutting down\n");
+    compact_abort();
+    repl_shutdown(rc == 0);
+    close_all();
     return 0;
+}
+
+void server_close(void)
+{
+    if (!srv.loop)
+        return;
+    if (!srv.shutting_down) {
+        srv.shutting_down = 1;
+        close_all();
+    }
+    uv_run(srv.loop, UV_RUN_DEFAULT);
 }
 
 static void on_signal(uv_signal_t *h, int sig)
@@ -268,37 +301,48 @@ static int listen_all(void)
     return 0;
 }
 
-int server_run(void)
+int server_listen(void)
 {
     srv.loop = uv_default_loop();
-    if (listen_all() < 0) {
-        for (int i = 0; i < srv.nlisteners; i++)
-            close_handle((uv_handle_t *)&srv.listeners[i]);
-        uv_run(srv.loop, UV_RUN_DEFAULT);
-        return 1;
-    }
-    /* The group commit, the cron and the signals: without any of them
-     * kvd cannot keep its promises, so it does not start. */
-    uint64_t period = (uint64_t)(1000 / srv.cfg.hz);
+    /* The handles first, so that server_close can close them all. */
     int rc = uv_prepare_init(srv.loop, &srv.prepare);
-    if (rc == 0)
-        rc = uv_prepare_start(&srv.prepare, on_prepare);
     if (rc == 0)
         rc = uv_timer_init(srv.loop, &srv.cron);
     if (rc == 0)
-        rc = uv_timer_start(&srv.cron, on_cron, period, period);
-    if (rc == 0)
         rc = uv_signal_init(srv.loop, &srv.sig_term);
-    if (rc == 0)
-        rc = uv_signal_start(&srv.sig_term, on_signal, SIGTERM);
     if (rc == 0)
         rc = uv_signal_init(srv.loop, &srv.sig_int);
     if (rc == 0)
+        rc = uv_signal_init(srv.loop, &srv.sig_hup);
+    if (rc < 0) {
+        log_warning("cannot set up the event loop: %s", uv_strerror(rc));
+        return -1;
+    }
+    if (listen_all() < 0)
+        return -1;
+    /* Without the signals kvd could not be stopped cleanly: it does not
+     * start. */
+    rc = uv_signal_start(&srv.sig_term, on_signal, SIGTERM);
+    if (rc == 0)
         rc = uv_signal_start(&srv.sig_int, on_signal, SIGINT);
     if (rc == 0)
-        rc = uv_signal_init(srv.loop, &srv.sig_hup);
-    if (rc == 0)
         rc = uv_signal_start(&srv.sig_hup, on_signal, SIGHUP);
+    if (rc < 0) {
+        log_warning("cannot set up the event loop: %s", uv_strerror(rc));
+        return -1;
+    }
+    srv.last_save_ms = kvd_now_ms();
+    return 0;
+}
+
+int server_run(void)
+{
+    /* The group commit and the cron: without either kvd cannot keep its
+     * promises, so it does not start. */
+    uint64_t period = (uint64_t)(1000 / srv.cfg.hz);
+    int rc = uv_prepare_start(&srv.prepare, on_prepare);
+    if (rc == 0)
+        rc = uv_timer_start(&srv.cron, on_cron, period, period);
     if (rc < 0) {
         log_warning("cannot set up the event loop: %s", uv_strerror(rc));
         return 1;
@@ -310,12 +354,13 @@ int server_run(void)
         return 1;
     }
     srv.stats.ops_sample_ms = kvd_now_ms();
-    srv.last_save_ms = kvd_now_ms();
+    loading_end();
     char tlsport[32] = "";
     if (srv.cfg.tls_port)
         snprintf(tlsport, sizeof tlsport, ", tls-port %d", srv.cfg.tls_port);
     log_notice("ready to accept connections (port %d%s%s%s)", srv.cfg.port, tlsport,
                srv.has_unix ? ", unix socket " : "", srv.has_unix ? srv.cfg.unixsocket : "");
+    notify_send("READY=1\nSTATUS=ready to accept connections\n");
     uv_run(srv.loop, UV_RUN_DEFAULT);
     return srv.exit_code;
 }

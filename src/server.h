@@ -112,6 +112,16 @@ typedef struct server_stats {
     size_t peak_memory;         /* used_memory_peak, sampled by the cron and INFO */
 } server_stats;
 
+/* The replay at startup as clients, INFO and the log see it (loading.c). */
+typedef struct loading_state {
+    int active;                 /* replaying: commands without CMD_LOADING get -LOADING */
+    int64_t start_time;         /* unix seconds (INFO loading_start_time) */
+    uint64_t start_ns;          /* monotonic, for the rate and the ETA */
+    uint64_t total_bytes;       /* the sizes of the WAL files to read */
+    uint64_t loaded_bytes;      /* ... read so far */
+    uint64_t entries;           /* entries applied so far */
+} loading_state;
+
 typedef struct server {
     kvd_config cfg;
     char *config_file;          /* absolute path, or NULL */
@@ -159,6 +169,7 @@ typedef struct server {
     int exit_code;
     int64_t loaded_keys;
     wal_open_result load;       /* what the replay at startup found */
+    loading_state loading;      /* ... and how far it is while it runs */
     compact_state compact;      /* WAL compaction */
     int sync_fd;                /* the fd the running fdatasync works on */
     int retired_fd;             /* an old segment's fd to close once that fdatasync ends */
@@ -170,8 +181,21 @@ extern server srv;
  * configuration asks for (maxmemory-policy, lfu-log-factor, lfu-decay-time). */
 void server_apply_eviction_config(void);
 
-/* Start listening, run the loop until shutdown. Returns the exit code. */
+/* Start listening and handling signals, before the WAL is replayed:
+ * while it loads, clients can connect and are answered between chunks of
+ * the replay (loading.c). Returns 0, or -1 (logged) when a listener or the
+ * loop cannot be set up. */
+int server_listen(void);
+
+/* Once the data is loaded: start the group commit and the cron, tell the
+ * service manager kvd is ready, and run the loop until shutdown. Returns
+ * the exit code. */
 int server_run(void);
+
+/* When kvd stops before server_run (the replay failed, or a shutdown came
+ * while loading): close the listeners, the clients and the loop's
+ * handles, and let the loop finish closing them. */
+void server_close(void);
 
 /* Begin an orderly shutdown: stop accepting, flush and fsync the WAL, send
  * what replies can be sent, close clients, exit the loop. force: go on

@@ -171,14 +171,41 @@ static void note_damage(wal_walk_result *res, int index, const char *path, const
     snprintf(res->bad_reason, sizeof res->bad_reason, "%s", why);
 }
 
-int wal_walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn apply, void *actx,
-                 void (*presize)(void *, uint64_t), wal_walk_fn each, void *ectx, int keep_going,
-                 wal_walk_result *res, char *err, size_t errlen)
+/* A watched walk: the watch's figures run across the files. */
+typedef struct walk_watch {
+    const wal_replay_watch *w;
+    uint64_t done;    /* bytes of the files already read */
+    uint64_t applied; /* entries they applied */
+    uint64_t total;
+} walk_watch;
+
+static int walk_progress(void *ctx, uint64_t bytes, uint64_t applied)
+{
+    walk_watch *ww = ctx;
+    return ww->w->progress(ww->w->ctx, ww->done + bytes, ww->total, ww->applied + applied);
+}
+
+/* wal_walk_dir, telling watch (may be NULL) how it goes. */
+static int walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn apply, void *actx,
+                    void (*presize)(void *, uint64_t), wal_walk_fn each, void *ectx, int keep_going,
+                    const wal_replay_watch *watch, wal_walk_result *res, char *err, size_t errlen)
 {
     *res = (wal_walk_result){0};
     char path[4200];
     uint64_t expect = 1; /* the seq the next line must carry; 0 once damage made it unknown */
     size_t nfiles = m->nincr + (m->base ? 1 : 0);
+    walk_watch ww = {.w = watch};
+    for (size_t i = 0; watch && i < nfiles; i++) {
+        struct stat st;
+        int base = m->base && i == 0;
+        wal_file_path(path, sizeof path, dir, base, base ? m->base : m->incr[m->base ? i - 1 : i]);
+        if (stat(path, &st) == 0)
+            ww.total += (uint64_t)st.st_size;
+    }
+    if (watch && watch->progress(watch->ctx, 0, ww.total, 0)) {
+        snprintf(err, errlen, "the replay was stopped before it began");
+        return -1;
+    }
     for (size_t i = 0; i < nfiles; i++) {
         int base = m->base && i == 0;
         size_t seg = m->base ? i - 1 : i;
@@ -186,13 +213,25 @@ int wal_walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn 
         wal_file_path(path, sizeof path, dir, base, base ? m->base : m->incr[seg]);
         int damaged = res->status != WAL_SCAN_OK;
         wal_scan_opts o = {.first_seq = base ? 1 : expect, .base = base, .presize = presize};
+        if (watch && !damaged) {
+            o.progress = walk_progress;
+            o.pctx = &ww;
+        }
         wal_walk_file f = {.path = path, .base = base, .newest = newest, .expect_seq = o.first_seq,
                            .after_damage = damaged};
         int rc = wal_scan(path, pool, &o, damaged ? NULL : apply, actx, &f.scan);
+        if (rc == -ECANCELED) {
+            snprintf(err, errlen, "the replay was stopped in %s at byte %llu, %llu of %llu bytes read", path,
+                     (unsigned long long)f.scan.good_bytes, (unsigned long long)(ww.done + f.scan.good_bytes),
+                     (unsigned long long)ww.total);
+            return -1;
+        }
         if (rc < 0) {
             snprintf(err, errlen, "cannot read WAL file %s: %s", path, strerror(-rc));
             return -1;
         }
+        ww.done += f.scan.bytes;
+        ww.applied += f.scan.applied;
         if (!damaged) {
             add_scan(res, &f.scan);
             if (base) {
@@ -234,6 +273,13 @@ int wal_walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn 
             break;
     }
     return 0;
+}
+
+int wal_walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn apply, void *actx,
+                 void (*presize)(void *, uint64_t), wal_walk_fn each, void *ectx, int keep_going,
+                 wal_walk_result *res, char *err, size_t errlen)
+{
+    return walk_dir(dir, m, pool, apply, actx, presize, each, ectx, keep_going, NULL, res, err, errlen);
 }
 
 /* ---- keeping and cutting damaged bytes ---- */
@@ -396,6 +442,13 @@ static void sweep_one(void *ctx, const char *name, uint64_t bytes, int removable
 wal_t *wal_open_dir(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
                     void (*presize)(void *, uint64_t), wal_open_result *res, char *err, size_t errlen)
 {
+    return wal_open_dir_watched(dir, pool, apply, actx, presize, NULL, res, err, errlen);
+}
+
+wal_t *wal_open_dir_watched(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
+                            void (*presize)(void *, uint64_t), const wal_replay_watch *watch,
+                            wal_open_result *res, char *err, size_t errlen)
+{
     *res = (wal_open_result){0};
     int lock = wal_dir_lock(dir, NULL, err, errlen);
     if (lock < 0)
@@ -418,7 +471,7 @@ wal_t *wal_open_dir(const char *dir, pool_t *pool, wal_apply_fn apply, void *act
     }
 
     wal_walk_result *wr = &res->walk;
-    if (wal_walk_dir(dir, &m, pool, apply, actx, presize, NULL, NULL, 0, wr, err, errlen) < 0)
+    if (walk_dir(dir, &m, pool, apply, actx, presize, NULL, NULL, 0, watch, wr, err, errlen) < 0)
         goto fail;
     if (wr->status == WAL_SCAN_CORRUPT) {
         snprintf(err, errlen,

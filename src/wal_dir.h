@@ -98,6 +98,17 @@ typedef struct wal_open_result {
     char removed_files[512];    /* ... their names */
 } wal_open_result;
 
+/* Someone watching a replay as it goes (the server, to answer clients and
+ * report progress while it loads). */
+typedef struct wal_replay_watch {
+    /* Called once before the first file with bytes 0, then about every MB
+     * read: bytes read so far across the files, of total (the sizes of the
+     * files the manifest lists), and the entries applied. A nonzero return
+     * stops the replay. */
+    int (*progress)(void *ctx, uint64_t bytes, uint64_t total, uint64_t entries);
+    void *ctx;
+} wal_replay_watch;
+
 /* Open the WAL of a data directory: the manifest, its base and segments,
  * replayed in order with apply (actx), appending to the newest segment.
  * Takes the directory's lock (wal_dir_lock) for the writer's lifetime.
@@ -109,6 +120,14 @@ typedef struct wal_open_result {
  * refuses to open. Returns NULL with err set on failure. */
 wal_t *wal_open_dir(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
                     void (*presize)(void *, uint64_t), wal_open_result *res, char *err, size_t errlen);
+
+/* wal_open_dir, telling watch (may be NULL) how the replay goes. When
+ * watch stops it, returns NULL with err saying so; nothing was written
+ * then but what opening an empty or single-file directory writes before
+ * the replay begins (segment 1 and the manifest). */
+wal_t *wal_open_dir_watched(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
+                            void (*presize)(void *, uint64_t), const wal_replay_watch *watch,
+                            wal_open_result *res, char *err, size_t errlen);
 
 /* Bytes in all files of the WAL (base, older segments, current one). */
 uint64_t wal_total_bytes(const wal_t *w);

@@ -92,6 +92,10 @@ int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_appl
                 s.cap *= 2;
                 s.rb = xrealloc(s.rb, s.cap);
             }
+            if (opts->progress && opts->progress(opts->pctx, s.base + s.start, res->applied)) {
+                rc = -ECANCELED;
+                break;
+            }
             ssize_t r = read(fd, s.rb + s.end, s.cap - s.end);
             if (r < 0) {
                 if (errno == EINTR)

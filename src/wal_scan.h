@@ -30,6 +30,11 @@ typedef struct wal_scan_opts {
     int base;           /* a base file: ungrouped "set" lines only */
     /* After 1000 lines, an estimate of the file's entries (may be NULL). */
     void (*presize)(void *ctx, uint64_t entries);
+    /* Before each read of the file (about every MB; may be NULL): the
+     * bytes checked so far and the entries applied. A nonzero return
+     * stops the scan, which then returns -ECANCELED. */
+    int (*progress)(void *pctx, uint64_t bytes, uint64_t applied);
+    void *pctx;
 } wal_scan_opts;
 
 #define WAL_SCAN_OK 0
@@ -52,7 +57,9 @@ typedef struct wal_scan_result {
 
 /* Read path with opts (NULL: defaults), calling apply (may be NULL) with
  * ctx for the entries before the first damage. Returns 0 (res->status
- * says what was found) or -errno if the file could not be read. */
+ * says what was found), -errno if the file could not be read, or
+ * -ECANCELED when opts->progress stopped it (res then covers what was
+ * read). */
 int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_apply_fn apply, void *ctx,
              wal_scan_result *res);
 

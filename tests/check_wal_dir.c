@@ -1,8 +1,9 @@
 /* Unit tests for the WAL of a data directory: the manifest (round trip,
  * far over 64 KiB), migration from a single file, rotation (and none away
  * from an empty segment), installing a base, the orphan sweep, the
- * sequence checked across files, and torn tails cut only in the newest
- * segment, their bytes kept. */
+ * sequence checked across files, torn tails cut only in the newest
+ * segment, their bytes kept, and a watched replay: its progress across
+ * the files, and stopped, it writes nothing. */
 #include "config.h"
 #include "testutil.h"
 
@@ -477,6 +478,106 @@ START_TEST(test_torn_tail_only_in_newest)
 }
 END_TEST
 
+typedef struct watched {
+    int calls, stop_after;   /* stop_after: the call that returns 1 (0: never) */
+    uint64_t bytes, total, entries;
+    int backwards;           /* a figure went down */
+} watched;
+
+static int watch_progress(void *ctx, uint64_t bytes, uint64_t total, uint64_t entries)
+{
+    watched *w = ctx;
+    if (w->calls && (bytes < w->bytes || entries < w->entries || total != w->total))
+        w->backwards = 1;
+    w->calls++;
+    w->bytes = bytes;
+    w->total = total;
+    w->entries = entries;
+    return w->stop_after && w->calls >= w->stop_after;
+}
+
+START_TEST(test_watched_replay)
+{
+    /* Three segments, the newest over 3 MB: a watch hears about each
+     * MB, across the files, and can stop the replay. */
+    three_segments();
+    table_t *t = table_new();
+    keyspace ks1 = {.db = &t, .n = 1}; /* follows t */
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    char k[32], v[200];
+    memset(v, 'x', sizeof v - 1);
+    v[sizeof v - 1] = '\0';
+    for (int i = 0; i < 15000; i++) {
+        snprintf(k, sizeof k, "big%d", i);
+        put(w, k, v);
+    }
+    ck_assert_int_eq(wal_close(w), 0);
+    table_free(t);
+    char p1[4300], p2[4300], p3[4300];
+    path_of(p1, sizeof p1, 0, 1);
+    path_of(p2, sizeof p2, 0, 2);
+    path_of(p3, sizeof p3, 0, 3);
+    uint64_t total = (uint64_t)(tu_size(p1) + tu_size(p2) + tu_size(p3));
+    ck_assert_uint_gt(total, 3u << 20);
+
+    watched seen = {0};
+    wal_replay_watch watch = {watch_progress, &seen};
+    char err[2048];
+    t = table_new();
+    w = wal_open_dir_watched(dir, &pool, apply_replay, &ks1, apply_presize, &watch, &res, err, sizeof err);
+    ck_assert_msg(w != NULL, "open failed: %s", err);
+    ck_assert_int_ge(seen.calls, 4); /* the start, then about one per MB */
+    ck_assert_int_eq(seen.backwards, 0);
+    ck_assert_uint_eq(seen.total, total);
+    ck_assert_uint_eq(seen.bytes, total);
+    ck_assert_uint_eq(seen.entries, 15009);
+    wal_close(w);
+    table_free(t);
+
+    /* Stopped after the first MB of the newest segment (calls: the
+     * start, then one before each read: two for each small segment, and
+     * the second of the big one): NULL, and nothing written, not even
+     * the cut of a torn tail or the removal of a stray. */
+    FILE *f = fopen(p3, "ab");
+    fputs("{\"seq\":99999,\"op\":\"set\",\"ke", f);
+    fclose(f);
+    long torn = tu_size(p3);
+    char stray[4300];
+    snprintf(stray, sizeof stray, "%s/kvd.incr.7.jsonl.tmp", dir);
+    tu_write(stray, "x", 1);
+    seen = (watched){.stop_after = 7};
+    t = table_new();
+    w = wal_open_dir_watched(dir, &pool, apply_replay, &ks1, apply_presize, &watch, &res, err, sizeof err);
+    ck_assert_ptr_null(w);
+    ck_assert_msg(strstr(err, "the replay was stopped in") != NULL, "err: %s", err);
+    ck_assert_int_eq(seen.calls, 7);
+    ck_assert_uint_gt(seen.bytes, (uint64_t)(tu_size(p1) + tu_size(p2)));
+    ck_assert_uint_lt(seen.bytes, total);
+    ck_assert_int_eq(tu_size(p3), torn);
+    ck_assert(exists(stray));
+    char kept[4400];
+    snprintf(kept, sizeof kept, "%s.broken", p3);
+    ck_assert(!exists(kept));
+    table_free(t);
+    /* Stopped at the start: nothing replayed. */
+    seen = (watched){.stop_after = 1};
+    t = table_new();
+    w = wal_open_dir_watched(dir, &pool, apply_replay, &ks1, apply_presize, &watch, &res, err, sizeof err);
+    ck_assert_ptr_null(w);
+    ck_assert_uint_eq(table_count(t), 0);
+    table_free(t);
+    /* Not stopped, it loads as ever: the tail cut and kept, the stray gone. */
+    t = table_new();
+    w = open_ok(t, &res);
+    ck_assert_uint_eq(table_count(t), 15009);
+    ck_assert(exists(kept));
+    ck_assert(!exists(stray));
+    wal_close(w);
+    table_free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("wal_dir");
@@ -493,6 +594,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_base_then_gap);
     tcase_add_test(tc, test_base_cut_at_a_line);
     tcase_add_test(tc, test_torn_tail_only_in_newest);
+    tcase_add_test(tc, test_watched_replay);
     suite_add_tcase(s, tc);
     return s;
 }

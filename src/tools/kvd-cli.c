@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "version.h"
@@ -52,6 +53,9 @@ static void usage(FILE *f)
             "  --no-raw       format replies, even when not on a terminal\n"
             "  --pipe         send standard input (RESP or inline commands) to the server\n"
             "                 as fast as possible and count the replies (not with --tls)\n"
+            "  --wait-ready <seconds>  first wait, up to that long, until the server\n"
+            "                 accepts connections and has loaded its data (PING gets no\n"
+            "                 -LOADING); exit 1 if it does not in time\n"
             "  --tls          connect with TLS (to kvd's tls-port)\n"
             "  --cacert <file>     CA certificates to check the server's against (PEM;\n"
             "                      default: the system's)\n"
@@ -69,7 +73,7 @@ static void usage(FILE *f)
             "terminal, one per line from it. Arguments use Redis's quoting:\n"
             "  set greeting \"hello world\"\n"
             "Exit status: 0, or 1 when the server cannot be reached (or --pipe saw\n"
-            "error replies).\n");
+            "error replies, or --wait-ready ran out of time).\n");
 }
 
 /* ------------------------------------------------------------ formatting */
@@ -275,6 +279,51 @@ static int connect_cli(cli *k, int quiet)
         }
     }
     return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --wait-ready: connect and PING until the server answers with anything
+ * but -LOADING (kvd, like Redis, answers so while it loads its data), for
+ * up to secs seconds; refused connections are tried again too. Returns 0
+ * when it is ready (k->c connected), -1 (said on stderr) when time ran
+ * out. */
+static int wait_ready(cli *k, double secs)
+{
+    double deadline = now_s() + secs;
+    char why[200] = "";
+    for (;;) {
+        if (!k->c || k->c->err) {
+            if (connect_cli(k, 1) < 0)
+                snprintf(why, sizeof why, "%s", k->c->errstr);
+        }
+        if (!k->c->err) {
+            kvd_reply *r;
+            if (kvd_command(k->c, &r, "PING") == KVD_OK) {
+                int loading = r->type == KVD_REPLY_ERROR && strncmp(r->str, "LOADING", 7) == 0;
+                if (loading)
+                    snprintf(why, sizeof why, "%s", r->str);
+                kvd_reply_free(r);
+                if (!loading)
+                    return 0;
+            } else {
+                snprintf(why, sizeof why, "%s", k->c->errstr);
+            }
+        }
+        if (now_s() >= deadline)
+            break;
+        usleep(100000);
+    }
+    if (k->sock)
+        fprintf(stderr, "kvd-cli: kvd at %s is not ready after %g s: %s\n", k->sock, secs, why);
+    else
+        fprintf(stderr, "kvd-cli: kvd at %s:%d is not ready after %g s: %s\n", k->host, k->port, secs, why);
+    return -1;
 }
 
 /* Send one command and print its reply. Reconnects once if the connection
@@ -522,8 +571,9 @@ int main(int argc, char **argv)
 {
     cli k = {.host = "127.0.0.1", .port = 7379, .tty = isatty(STDOUT_FILENO)};
     int pipe_flag = 0;
+    double wait_secs = -1;
     enum { OPT_RAW = 1000, OPT_NORAW, OPT_PIPE, OPT_HELP, OPT_VERSION, OPT_USER, OPT_TLS, OPT_CACERT,
-           OPT_CACERTDIR, OPT_CERT, OPT_KEY, OPT_SNI, OPT_INSECURE };
+           OPT_CACERTDIR, OPT_CERT, OPT_KEY, OPT_SNI, OPT_INSECURE, OPT_WAIT_READY };
     static const struct option opts[] = {{"raw", no_argument, NULL, OPT_RAW},
                                          {"no-raw", no_argument, NULL, OPT_NORAW},
                                          {"pipe", no_argument, NULL, OPT_PIPE},
@@ -537,6 +587,7 @@ int main(int argc, char **argv)
                                          {"key", required_argument, NULL, OPT_KEY},
                                          {"sni", required_argument, NULL, OPT_SNI},
                                          {"insecure", no_argument, NULL, OPT_INSECURE},
+                                         {"wait-ready", required_argument, NULL, OPT_WAIT_READY},
                                          {NULL, 0, NULL, 0}};
     int ch;
     /* '+' stops at the first non-option: the command and its arguments. */
@@ -560,6 +611,15 @@ int main(int argc, char **argv)
         case OPT_RAW: k.tty = 0; break;
         case OPT_NORAW: k.tty = 1; break;
         case OPT_PIPE: pipe_flag = 1; break;
+        case OPT_WAIT_READY: {
+            char *end;
+            wait_secs = strtod(optarg, &end);
+            if (end == optarg || *end || !(wait_secs >= 0)) {
+                fprintf(stderr, "kvd-cli: --wait-ready wants a number of seconds, not '%s'\n", optarg);
+                return 1;
+            }
+            break;
+        }
         case OPT_HELP: usage(stdout); return 0;
         case OPT_VERSION: printf("kvd-cli %s\n", KVD_VERSION); return 0;
         default: usage(stderr); return 1;
@@ -569,7 +629,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "kvd-cli: --pipe does not work over --tls\n");
         return 1;
     }
-    if (connect_cli(&k, 0) < 0) {
+    if (wait_secs >= 0 ? wait_ready(&k, wait_secs) < 0 : connect_cli(&k, 0) < 0) {
         kvd_free(k.c);
         return 1;
     }

@@ -8,9 +8,7 @@
 # configured is refused, untouched; and real clients (python3-redis with
 # db=N and a redis:// URL, redis-benchmark --dbnum) use them.
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
-command -v redis-server >/dev/null || { echo "skip [$NAME]: redis-server not installed"; exit 77; }
-[ -x "$PY" ] || { echo "skip [$NAME]: $PY not installed"; exit 77; }
+need_redis_and_python
 
 start_kvd a || fail "start a"
 start_redis r || fail "start redis"
@@ -93,10 +91,6 @@ out.append("keyspace: %r" % [l for l in a.send("INFO", "keyspace")[1:].split("\r
 for l in out:
     print(l)
 EOF
-run_scenarios() {
-    PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$1" >"$T/$2.out" 2>&1 ||
-        fail "scenarios on $2: $(tail -3 "$T/$2.out")"
-}
 run_scenarios "$PORT" kvd
 run_scenarios "$RPORT" redis
 expect_eq "$(wc -l <"$T/redis.out") database replies: kvd's lines that differ from Redis's" "" \

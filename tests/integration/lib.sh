@@ -197,6 +197,25 @@ kill9_kvd() {
     return 0
 }
 
+# ---- scenarios compared with Redis ----
+# Tests that run the same scripted scenarios on kvd and on redis-server
+# write them to $T/scenarios.py (tests/integration/respconn.py is on its
+# path) and compare what each prints.
+
+# need_redis_and_python: skip the test (exit 77) without both.
+need_redis_and_python() {
+    PY=/usr/bin/python3
+    command -v redis-server >/dev/null || { echo "skip [$NAME]: redis-server not installed"; exit 77; }
+    [ -x "$PY" ] || { echo "skip [$NAME]: $PY not installed"; exit 77; }
+}
+
+# run_scenarios PORT NAME: run $T/scenarios.py against PORT, its output
+# in $T/NAME.out.
+run_scenarios() {
+    PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$1" >"$T/$2.out" 2>&1 ||
+        fail "scenarios on $2: $(tail -3 "$T/$2.out")"
+}
+
 # cli ARGS: redis-cli against the current server, bounded in time.
 cli() { timeout 10 redis-cli -p "$PORT" "$@"; }
 

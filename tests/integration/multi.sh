@@ -5,9 +5,7 @@
 # group is checked in the file, and kill -9 during a stream of
 # transactions must leave each of them all there or not there at all.
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
-command -v redis-server >/dev/null || { echo "skip [$NAME]: redis-server not installed"; exit 77; }
-[ -x "$PY" ] || { echo "skip [$NAME]: $PY not installed"; exit 77; }
+need_redis_and_python
 
 start_kvd a --hz 100 || fail "start a"
 start_redis r --hz 100 || fail "start redis"
@@ -68,8 +66,8 @@ run("client in multi", [("a", "MULTI"), ("a", "CLIENT", "SETNAME", "tx"), ("a", 
 for l in out:
     print(l)
 EOF
-PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$PORT" >"$T/kvd.out" 2>&1 || fail "scenarios on kvd: $(tail -3 "$T/kvd.out")"
-PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$RPORT" >"$T/redis.out" 2>&1 || fail "scenarios on redis: $(tail -3 "$T/redis.out")"
+run_scenarios "$PORT" kvd
+run_scenarios "$RPORT" redis
 expect_eq "$(wc -l <"$T/redis.out") transaction replies: kvd's lines that differ from Redis's" "" \
     "$(diff "$T/redis.out" "$T/kvd.out" | head -20)"
 

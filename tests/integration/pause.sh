@@ -23,7 +23,8 @@ else
 fi
 
 cat >"$T/scenarios.py" <<'EOF'
-import select, socket, sys, time
+import socket, sys, time
+from respconn import Conn as RespConn
 
 port, server = int(sys.argv[1]), sys.argv[2]  # server: "kvd" or "redis"
 lines, fails = [], []
@@ -35,63 +36,28 @@ def check(cond, what):
     if not cond:
         fails.append(what)
 
-class Conn:
+class Conn(RespConn):
+    """respconn's connection, with the names these scenarios use: send()
+    sends commands without reading, call() sends one and reads its reply."""
     def __init__(self):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.buf = b""
+        super().__init__(port, timeout=30)
         self.id = self.call("CLIENT", "ID")[1:]
     def send(self, *cmds):
-        out = b""
-        for args in cmds:
-            out += b"*%d\r\n" % len(args)
-            for a in args:
-                a = a if isinstance(a, bytes) else str(a).encode()
-                out += b"$%d\r\n%s\r\n" % (len(a), a)
-        self.s.sendall(out)
+        self.write(*cmds)
     def call(self, *args):
-        self.send(args)
-        return self.reply()
-    def fill(self):
-        d = self.s.recv(65536)
-        if not d:
-            raise EOFError("the server closed the connection")
-        self.buf += d
-    def line(self):
-        while b"\r\n" not in self.buf:
-            self.fill()
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l
+        self.write(args)
+        return self.read()
     def reply(self):
-        l = self.line()
-        t = l[:1]
-        if t in (b"+", b"-", b":"):
-            return l.decode()
-        if t == b"$":
-            n = int(l[1:])
-            if n < 0:
-                return "(nil)"
-            while len(self.buf) < n + 2:
-                self.fill()
-            v, self.buf = self.buf[:n], self.buf[n + 2:]
-            return "$" + v.decode(errors="replace")
-        if t == b"*":
-            n = int(l[1:])
-            return "(nil array)" if n < 0 else [self.reply() for _ in range(n)]
-        raise ValueError(l)
+        return self.read()
     def quiet(self, wait=0.2):
         """Nothing came back (and the connection is open) within wait s."""
-        if self.buf:
-            return False
-        r, _, _ = select.select([self.s], [], [], wait)
-        return not r
+        return not self.pending(wait)
     def closed_by_server(self, deadline=20):
         self.s.settimeout(deadline)
         try:
             return self.s.recv(1) == b""
         except (socket.timeout, ConnectionResetError):
             return False
-    def close(self):
-        self.s.close()
 
 adm = Conn()
 
@@ -367,7 +333,7 @@ for f in fails:
     print("FAIL:", f)
 EOF
 
-"$PY" "$T/scenarios.py" "$PORT" kvd >"$T/kvd.out" 2>&1 || fail "the scenarios on kvd: $(tail -3 "$T/kvd.out")"
+PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$PORT" kvd >"$T/kvd.out" 2>&1 || fail "the scenarios on kvd: $(tail -3 "$T/kvd.out")"
 grep '^FAIL:' "$T/kvd.out" | while read -r l; do echo "FAIL [$NAME]: kvd: ${l#FAIL: }"; done
 grep -q '^FAIL:' "$T/kvd.out" && FAILS=$((FAILS + 1))
 expect_eq "kvd's scenarios finished" "1" "$(grep -c '^## kvd: writes held by a pause' "$T/kvd.out")"
@@ -376,7 +342,7 @@ expect_eq "an end beyond the clock: Redis 7.2's error" "ERR timeout is out of ra
 expect_eq "... and nothing is paused" "OK" "$(cli set not:paused 1)"
 
 if [ -n "$RPORT" ]; then
-    "$PY" "$T/scenarios.py" "$RPORT" redis >"$T/redis.out" 2>&1 || fail "the scenarios on redis: $(tail -3 "$T/redis.out")"
+    PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$RPORT" redis >"$T/redis.out" 2>&1 || fail "the scenarios on redis: $(tail -3 "$T/redis.out")"
     grep '^FAIL:' "$T/redis.out" | while read -r l; do echo "note [$NAME]: redis: ${l#FAIL: }"; done
     # kvd's own part comes after the last scenario both run.
     sed '/^## kvd:/,$d; /^FAIL:/d; /CLIENT UNBLOCK/d' "$T/kvd.out" >"$T/kvd.cmp"

@@ -8,9 +8,7 @@
 # whose channel rules shrink loses its subscribed connections, and
 # redis-py's PubSub and redis-cli SUBSCRIBE work.
 . "$(dirname "$0")/lib.sh"
-PY=/usr/bin/python3
-command -v redis-server >/dev/null || { echo "skip [$NAME]: redis-server not installed"; exit 77; }
-[ -x "$PY" ] || { echo "skip [$NAME]: $PY not installed"; exit 77; }
+need_redis_and_python
 
 start_kvd a || fail "start a"
 start_redis r || fail "start redis"
@@ -101,10 +99,6 @@ run("acl channels", [
 for l in out:
     print(l)
 EOF
-run_scenarios() {
-    PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$1" >"$T/$2.out" 2>&1 ||
-        fail "scenarios on $2: $(tail -3 "$T/$2.out")"
-}
 run_scenarios "$PORT" kvd
 run_scenarios "$RPORT" redis
 # HELLO's own reply names the server: the only lines allowed to differ.

@@ -11,12 +11,20 @@ class Conn:
         self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
 
-    def send(self, *args):
-        out = b"*%d\r\n" % len(args)
-        for a in args:
-            a = a if isinstance(a, bytes) else str(a).encode()
-            out += b"$%d\r\n%s\r\n" % (len(a), a)
+    def write(self, *cmds):
+        """Send several commands (each a list of arguments) in one go,
+        reading nothing."""
+        out = b""
+        for args in cmds:
+            out += b"*%d\r\n" % len(args)
+            for a in args:
+                a = a if isinstance(a, bytes) else str(a).encode()
+                out += b"$%d\r\n%s\r\n" % (len(a), a)
         self.s.sendall(out)
+
+    def send(self, *args):
+        """Send one command and read its reply."""
+        self.write(args)
         return self.read()
 
     def line(self):
@@ -74,15 +82,16 @@ class Conn:
         should not come)."""
         if self.buf:
             return True
+        old = self.s.gettimeout()
         self.s.settimeout(wait)
         try:
             d = self.s.recv(65536)
         except socket.timeout:
             return False
         finally:
-            self.s.settimeout(20)
+            self.s.settimeout(old)
         self.buf += d
-        return bool(d)
+        return True  # bytes, or the end of the connection
 
     def close(self):
         self.s.close()
