@@ -233,6 +233,23 @@ cmp -s "$T/dump.p" "$T/dump.c" && ok "the replica's WAL replays to the primary's
 PORT=$C KPID=$CPID_
 stop_kvd
 
+# ---- kvd-cli --replica: the stream as a change feed ----
+timeout 30 "$B/src/kvd-cli" -p "$P" --replica >"$T/feed.out" 2>"$T/feed.err" &
+FEED=$!
+wait_for 10 "grep -q '^+CONTINUE' $T/feed.err" || fail "kvd-cli --replica did not start: $(cat "$T/feed.err")"
+for i in 1 2 3; do timeout 10 redis-cli -p "$P" set "feed$i" "v$i" >/dev/null; done
+if wait_for 10 "[ \$(grep -c '\"key\":\"feed' $T/feed.out) -eq 3 ]"; then
+    ok "kvd-cli --replica prints the lines as they come"
+else
+    fail "kvd-cli --replica printed: $(head -c 300 "$T/feed.out")"
+fi
+expect_match "a feed line" '^\{"seq":[0-9]+,"op":"set","key":"feed1","val":"v1","crc":"[0-9a-f]{8}"\}$' \
+    "$(grep feed1 "$T/feed.out")"
+kill "$FEED" 2>/dev/null
+wait "$FEED" 2>/dev/null
+out=$(timeout 10 "$B/src/kvd-cli" -p "$P" --replica-all 2>/dev/null | head -3 | wc -l)
+expect_eq "kvd-cli --replica-all starts with the base" 3 "$out"
+
 # ---- REPLICAOF NO ONE, and the old primary follows the new one ----
 old_id=$(info "$R" master_replid)
 expect_eq "REPLICAOF NO ONE" OK "$(timeout 10 redis-cli -p "$R" replicaof no one)"
