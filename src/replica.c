@@ -143,7 +143,8 @@ static void close_link(void)
         M.link = NULL;
     }
     drop_base();
-    buf_release(&M.in);
+    if (M.ready)
+        buf_release(&M.in);
 }
 
 /* The link broke (or could not be made): try again after the backoff. */
