@@ -248,6 +248,17 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
         conn_describe(x, &out);
         buf_putc(&out, '\n');
     }
+    /* The link to the primary, as Redis lists its master client. */
+    if (type < 0 || type == 3) {
+        uint64_t mid = replica_link_id();
+        int want = mid && !nids;
+        for (int k = 0; mid && k < nids; k++)
+            want |= ids[k] == mid;
+        if (want) {
+            replica_describe(&out);
+            buf_putc(&out, '\n');
+        }
+    }
     reply_verbatim(c, out.data ? out.data : "", out.len);
     buf_release(&out);
     free(ids);

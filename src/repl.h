@@ -74,6 +74,10 @@ int replica_link_up(void);
 void replica_info(buf_t *out);
 void replica_role(client *c);
 int replica_kill_link(void);
+/* The link to the primary in CLIENT LIST: its client id (0: no link) and
+ * its line (flags=M). */
+uint64_t replica_link_id(void);
+void replica_describe(buf_t *out);
 void replica_acked(uint64_t seq);
 void replica_shutdown(void);
 

@@ -43,6 +43,9 @@ enum rstate {
 typedef struct mlink {
     uv_tcp_t tcp;
     uv_connect_t creq;
+    uint64_t id;            /* its client id (CLIENT LIST) */
+    int64_t ctime_ms;
+    char addr[300], laddr[64];
 } mlink;
 
 typedef struct wreq {
@@ -453,6 +456,20 @@ static void on_connect(uv_connect_t *req, int status)
         return;
     }
     uv_tcp_nodelay(&l->tcp, 1);
+    struct sockaddr_storage ss;
+    int sl = sizeof ss;
+    char ip[64] = "?";
+    if (uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&ss, &sl) == 0) {
+        int port = 0;
+        if (ss.ss_family == AF_INET6) {
+            uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
+            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        } else {
+            uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
+            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        }
+        snprintf(l->laddr, sizeof l->laddr, "%s:%d", ip, port);
+    }
     if (uv_read_start((uv_stream_t *)&l->tcp, alloc_cb, on_read) < 0) {
         link_lost("cannot read from the connection");
         return;
@@ -509,6 +526,9 @@ static void try_connect(void)
     mlink *l = xcalloc(1, sizeof *l);
     uv_tcp_init(srv.loop, &l->tcp);
     l->tcp.data = l;
+    l->id = ++srv.next_client_id;
+    l->ctime_ms = kvd_now_ms();
+    snprintf(l->addr, sizeof l->addr, "%s:%d", M.host, M.port);
     M.link = l;
     M.state = R_CONNECTING;
     M.last_io_ms = kvd_now_ms();
@@ -578,6 +598,28 @@ void replica_cron(int64_t now)
         if (now - M.last_ack_ms >= 1000)
             send_ack(commit_ack_seq());
     }
+}
+
+uint64_t replica_link_id(void)
+{
+    return M.link ? M.link->id : 0;
+}
+
+void replica_describe(buf_t *out)
+{
+    mlink *l = M.link;
+    if (!l)
+        return;
+    int64_t now = kvd_now_ms();
+    uv_os_fd_t fd = -1;
+    uv_fileno((uv_handle_t *)&l->tcp, &fd);
+    buf_appendf(out,
+                "id=%llu addr=%s laddr=%s fd=%d name= age=%lld idle=%lld flags=M db=0 sub=0 psub=0 ssub=0 "
+                "multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 rbs=%zu rbp=0 obl=0 oll=0 omem=0 "
+                "tot-mem=%zu events=r cmd=NULL user=default redir=-1 resp=2 lib-name= lib-ver=",
+                (unsigned long long)l->id, l->addr, l->laddr, (int)fd, (long long)((now - l->ctime_ms) / 1000),
+                (long long)((now - M.last_io_ms) / 1000), M.in.len, M.in.cap - M.in.len, M.in.cap,
+                sizeof *l + M.in.cap);
 }
 
 void replica_shutdown(void)

@@ -71,6 +71,9 @@ expect_match "ROLE on the replica" "^slave 127.0.0.1 $P connected [0-9]+ $" "$ro
 role=$(timeout 10 redis-cli -p "$P" role | tr '\n' ' ')
 expect_match "ROLE on the primary" "^master [0-9]+ 127.0.0.1 $R [0-9]+ $" "$role"
 expect_match "CLIENT LIST flags S" "flags=S " "$(timeout 10 redis-cli -p "$P" client list type replica)"
+expect_match "CLIENT LIST flags M" "^id=[0-9]+ addr=127.0.0.1:$P laddr=127.0.0.1:[0-9]+ .*flags=M " \
+    "$(timeout 10 redis-cli -p "$R" client list type master)"
+expect_eq "CLIENT LIST lists the master link once" 1 "$(timeout 10 redis-cli -p "$R" client list | grep -c 'flags=M ')"
 
 # ---- READONLY ----
 expect_eq "SET on the replica" "READONLY You can't write against a read only replica." \
