@@ -108,7 +108,9 @@ case_eq "SETRANGE negative" '-ERR offset is out of range\r\n' "$(send 'SETRANGE 
 case_eq "GETRANGE extreme bounds" '$0\r\n\r\n' "$(send 'GETRANGE nosuch -9223372036854775808 9223372036854775807\r\n')"
 case_eq "EXPIRE overflow" "-ERR invalid expire time in 'expire' command\r\n" "$(send 'SET k v\r\nEXPIRE k 9223372036854775807\r\n' | tail -n 1)"
 case_eq "SCAN cursor past 64 bits" '-ERR invalid cursor\r\n' "$(send 'SCAN 18446744073709551616\r\n')"
-case_eq "SCAN negative cursor" '-ERR invalid cursor\r\n' "$(send 'SCAN -1\r\n')"
+# Redis reads the cursor with strtoul: "-1" is the largest cursor, not an error.
+case_eq "SCAN negative cursor (strtoul's wrap, as Redis)" '*2\r\n' "$(send 'SCAN -1\r\n' | head -n 1)"
+case_eq "SCAN cursor with a space" '-ERR invalid cursor\r\n' "$(send 'SCAN " 1"\r\n')"
 case_eq "SCAN COUNT 0" '-ERR syntax error\r\n' "$(send 'SCAN 0 COUNT 0\r\n')"
 case_eq "KEYS with an unterminated class" '*0\r\n' "$(send 'KEYS [\r\n')"
 case_eq "KEYS with a pathological pattern" '*0\r\n' "$(send 'KEYS *a*a*a*a*a*a*a*a*a*a*a*a*a*a*b\r\n')"
