@@ -989,7 +989,8 @@ void cmd_replicaof(client *c, int argc, char **argv, size_t *argvlen)
         reply_simple(c, "OK Already connected to specified master");
         return;
     }
-    commit_flush();
+    /* No flush here: inside EXEC (Sentinel sends REPLICAOF in MULTI) the
+     * batch holds an open group. The link flushes before it asks. */
     if (repl_is_replica())
         replica_stop();
     if (!R.saved)

@@ -259,13 +259,26 @@ expect_eq "REPLICAOF NO ONE" OK "$(timeout 10 redis-cli -p "$R" replicaof no one
 expect_eq "promoted role" master "$(info "$R" role)"
 expect_eq "replid2 is the old id" "$old_id" "$(info "$R" master_replid2)"
 expect_eq "the promoted server takes writes" OK "$(timeout 10 redis-cli -p "$R" set promoted yes)"
-expect_eq "REPLICAOF on the old primary" OK "$(timeout 10 redis-cli -p "$P" replicaof 127.0.0.1 "$R")"
+# As Sentinel reconfigures a server: REPLICAOF inside MULTI/EXEC.
+out=$(printf 'MULTI\nREPLICAOF 127.0.0.1 %s\nEXEC\n' "$R" | timeout 10 redis-cli -p "$P" | tr '\n' ' ')
+expect_eq "MULTI / REPLICAOF / EXEC on the old primary" "OK QUEUED OK " "$out"
 same "$R" "$P" "the old primary follows the promoted one" || true
 grep -q "continues from seq" "$T/replica.log" && ok "it continued (partial sync through replid2)" ||
     fail "the old primary needed a full sync"
 expect_eq "the old primary is read-only" "READONLY You can't write against a read only replica." \
     "$(timeout 10 redis-cli -p "$P" set x 1)"
 expect_eq "SLAVEOF NO ONE" OK "$(timeout 10 redis-cli -p "$P" slaveof no one)"
+# Both take writes now: histories diverge. Following again means a full
+# sync, and P's own write is gone.
+timeout 10 redis-cli -p "$P" set diverged p >/dev/null
+timeout 10 redis-cli -p "$R" set other r >/dev/null
+n0=$(grep -c "full sync done" "$T/primary.log")
+timeout 10 redis-cli -p "$P" replicaof 127.0.0.1 "$R" >/dev/null
+same "$R" "$P" "a diverged server following again" || true
+[ "$(grep -c "full sync done" "$T/primary.log")" -gt "$n0" ] && ok "the diverged server did a full sync" ||
+    fail "the diverged server continued from a history it does not share"
+expect_eq "its own write is gone" "" "$(timeout 10 redis-cli -p "$P" get diverged)"
+timeout 10 redis-cli -p "$P" replicaof no one >/dev/null
 
 # ---- a redis-server primary is not kvd ----
 if command -v redis-server >/dev/null; then
