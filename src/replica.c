@@ -45,7 +45,7 @@ typedef struct mlink {
     uv_connect_t creq;
     uint64_t id;            /* its client id (CLIENT LIST) */
     int64_t ctime_ms;
-    char addr[300], laddr[64];
+    char addr[300], laddr[80];
 } mlink;
 
 typedef struct wreq {
