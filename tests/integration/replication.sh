@@ -280,6 +280,20 @@ same "$R" "$P" "a diverged server following again" || true
 expect_eq "its own write is gone" "" "$(timeout 10 redis-cli -p "$P" get diverged)"
 timeout 10 redis-cli -p "$P" replicaof no one >/dev/null
 
+# ---- masterauth / masteruser ----
+start_kvd authprimary --requirepass secret --user repl on '>rpass' '~*' +@all || exit 1
+AP=$PORT
+timeout 10 redis-cli -p "$AP" -a secret --no-auth-warning set authed yes >/dev/null
+start_kvd authreplica --replicaof "127.0.0.1 $AP" --masteruser repl --masterauth rpass || exit 1
+AR=$PORT
+wait_for 30 "[ \"\$(info $AR master_link_status)\" = up ]" && ok "masteruser/masterauth: the link is up" ||
+    fail "masteruser/masterauth: the link did not come up: $(tail -2 "$T/authreplica.log")"
+expect_eq "masteruser/masterauth: the data came" yes "$(timeout 10 redis-cli -p "$AR" get authed)"
+start_kvd badauth --replicaof "127.0.0.1 $AP" --masterauth wrong || exit 1
+wait_for 30 "grep -q 'refused AUTH' $T/badauth.log" && ok "a wrong masterauth is logged" ||
+    fail "no log line for a wrong masterauth"
+expect_eq "a wrong masterauth: link down" down "$(info "$PORT" master_link_status)"
+
 # ---- a redis-server primary is not kvd ----
 if command -v redis-server >/dev/null; then
     start_redis redisprimary || exit 1
