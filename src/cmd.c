@@ -8,6 +8,7 @@
 #include "multi.h"
 #include "pubsub.h"
 #include "pause.h"
+#include "repl.h"
 #include "slowlog.h"
 #include "commit.h"
 #include "db.h"
@@ -147,6 +148,11 @@ static kvd_cmd table[] = {
     {"reset", cmd_reset, 1, F | NA | NQ | CMD_PUBSUB, 0, 0, 0, "connection", "6.2.0", "O(1)", "Resets the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"quit", cmd_quit, -1, F | NA | NQ | CMD_PUBSUB, 0, 0, 0, "connection", "1.0.0", "O(1)", "Closes the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"role", cmd_role, 1, F, 0, 0, 0, "server", "2.8.12", "O(1)", "Returns the replication role.", "@admin @fast @dangerous", 0, 0, NULL, RT},
+    {"replicaof", cmd_replicaof, 3, ADM, 0, 0, 0, "server", "5.0.0", "O(1)", "Configures a server as replica of another, or promotes it to a master.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"slaveof", cmd_replicaof, 3, ADM, 0, 0, 0, "server", "1.0.0", "O(1)", "Sets a Redis server as a replica of another, or promotes it to being a master.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"replconf", cmd_replconf, -1, ADM, 0, 0, 0, "server", "3.0.0", "O(1)", "An internal command for configuring the replication stream.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"syncwal", cmd_syncwal, 3, ADM | NM, 0, 0, 0, "server", "1.0.0", "O(1)", "kvd's own: turns the connection into a replica link that streams the WAL from a sequence number.", "@admin @slow @dangerous", 0, 0, NULL, RT},
+    {"wait", cmd_wait, 3, 0, 0, 0, 0, "generic", "3.0.0", "O(1)", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.", "@slow @connection", 0, 0, NULL, RT},
     {"select", cmd_select, 2, F, 0, 0, 0, "connection", "1.0.0", "O(1)", "Changes the selected database.", "@fast @connection", 0, 0, NULL, RT},
     {"auth", cmd_auth, -2, F | NA, 0, 0, 0, "connection", "1.0.0", "O(N)", "Authenticates the connection.", "@fast @connection", 0, 0, NULL, RT},
     {"hello", cmd_hello, -1, F | NA, 0, 0, 0, "connection", "6.0.0", "O(1)", "Handshakes with the server (RESP2 only).", "@fast @connection", 0, 0, NULL, RT},
@@ -690,6 +696,11 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
     int loading = srv.loading.active;
     if (loading && !(cmd->flags & CMD_LOADING)) {
         refuse(c, cmd, "LOADING Redis is loading the dataset in memory");
+        return;
+    }
+    const char *no = repl_refuse(c, (cmd->flags & CMD_WRITE) != 0, (cmd->flags & (CMD_WRITE | CMD_READONLY)) != 0);
+    if (no) {
+        refuse(c, cmd, "%s", no);
         return;
     }
     if ((cmd->flags & CMD_WRITE) && !db_writable()) {

@@ -887,6 +887,23 @@ static const cmd_key_spec specs_renamenx[] = {
     {.flags = KS_OW | KS_INSERT, .bs = KS_BS_INDEX, .index = 2, .fk = KS_FK_RANGE, .a = 0, .b = 1, .c = 0},
 };
 
+/* replicaof */
+static const cmd_doc_arg args_replicaof_0_0[] = {
+    {.name = "host", .type = "string"},
+    {.name = "port", .type = "integer"},
+};
+static const cmd_doc_arg args_replicaof_0_1[] = {
+    {.name = "no", .type = "pure-token", .token = "NO"},
+    {.name = "one", .type = "pure-token", .token = "ONE"},
+};
+static const cmd_doc_arg args_replicaof_0[] = {
+    {.name = "host-port", .type = "block", CD_ARGS(args_replicaof_0_0)},
+    {.name = "no-one", .type = "block", CD_ARGS(args_replicaof_0_1)},
+};
+static const cmd_doc_arg args_replicaof[] = {
+    {.name = "args", .type = "oneof", CD_ARGS(args_replicaof_0)},
+};
+
 /* scan */
 static const char *const history_scan[] = {
     "6.0.0", "Added the `TYPE` subcommand.",
@@ -987,6 +1004,23 @@ static const cmd_doc_arg args_shutdown[] = {
     {.name = "abort", .type = "pure-token", .token = "ABORT", .since = "7.0.0", .flags = CDA_OPTIONAL},
 };
 
+/* slaveof */
+static const cmd_doc_arg args_slaveof_0_0[] = {
+    {.name = "host", .type = "string"},
+    {.name = "port", .type = "integer"},
+};
+static const cmd_doc_arg args_slaveof_0_1[] = {
+    {.name = "no", .type = "pure-token", .token = "NO"},
+    {.name = "one", .type = "pure-token", .token = "ONE"},
+};
+static const cmd_doc_arg args_slaveof_0[] = {
+    {.name = "host-port", .type = "block", CD_ARGS(args_slaveof_0_0)},
+    {.name = "no-one", .type = "block", CD_ARGS(args_slaveof_0_1)},
+};
+static const cmd_doc_arg args_slaveof[] = {
+    {.name = "args", .type = "oneof", CD_ARGS(args_slaveof_0)},
+};
+
 /* slowlog|get */
 static const char *const history_slowlog_get[] = {
     "4.0.0", "Added client IP address, port and name to the reply.",
@@ -1076,6 +1110,13 @@ static const cmd_key_spec specs_unlink[] = {
 static const cmd_doc_arg args_unsubscribe[] = {
     {.name = "channel", .type = "string", .flags = CDA_OPTIONAL | CDA_MULTIPLE},
 };
+
+/* wait */
+static const cmd_doc_arg args_wait[] = {
+    {.name = "numreplicas", .type = "integer"},
+    {.name = "timeout", .type = "integer"},
+};
+static const char *const tips_wait[] = {"request_policy:all_shards", "response_policy:agg_min", NULL};
 
 /* watch */
 static const cmd_doc_arg args_watch[] = {
@@ -1963,6 +2004,20 @@ static const cmd_doc docs_table[] = {
      .history = history_renamenx,
      CD_ARGS(args_renamenx),
      .specs = specs_renamenx, .nspecs = (int)KVD_ARRAY_SIZE(specs_renamenx)},
+    {.name = "replconf",
+     .summary = "An internal command for configuring the replication stream",
+     .since = "3.0.0",
+     .group = "server",
+     .complexity = "O(1)",
+     .doc_flags = CDD_SYSCMD,
+     .flags = CD_NOSCRIPT | CD_LOADING | CD_STALE | CD_ALLOW_BUSY},
+    {.name = "replicaof",
+     .summary = "Make the server a replica of another instance, or promote it as master.",
+     .since = "5.0.0",
+     .group = "server",
+     .complexity = "O(1)",
+     CD_ARGS(args_replicaof),
+     .flags = CD_NOSCRIPT | CD_STALE | CD_NO_ASYNC_LOADING},
     {.name = "reset",
      .summary = "Reset the connection",
      .since = "6.2.0",
@@ -2034,6 +2089,16 @@ static const cmd_doc docs_table[] = {
      .history = history_shutdown,
      CD_ARGS(args_shutdown),
      .flags = CD_NOSCRIPT | CD_LOADING | CD_STALE | CD_ALLOW_BUSY},
+    {.name = "slaveof",
+     .summary = "Make the server a replica of another instance, or promote it as master.",
+     .since = "1.0.0",
+     .group = "server",
+     .complexity = "O(1)",
+     .deprecated_since = "5.0.0",
+     .replaced_by = "`REPLICAOF`",
+     .doc_flags = CDD_DEPRECATED,
+     CD_ARGS(args_slaveof),
+     .flags = CD_NOSCRIPT | CD_STALE | CD_NO_ASYNC_LOADING},
     {.name = "slowlog",
      .summary = "A container for slow log commands",
      .since = "2.2.12",
@@ -2150,6 +2215,14 @@ static const cmd_doc docs_table[] = {
      .group = "transactions",
      .complexity = "O(1)",
      .flags = CD_NOSCRIPT | CD_LOADING | CD_STALE | CD_ALLOW_BUSY},
+    {.name = "wait",
+     .summary = "Wait for the synchronous replication of all the write commands sent in the context of the current connection",
+     .since = "3.0.0",
+     .group = "generic",
+     .complexity = "O(1)",
+     CD_ARGS(args_wait),
+     .flags = CD_NOSCRIPT,
+     .tips = tips_wait},
     {.name = "watch",
      .summary = "Watch the given keys to determine execution of the MULTI/EXEC block",
      .since = "2.2.0",

@@ -13,6 +13,7 @@
 #include "loading.h"
 #include "log.h"
 #include "pause.h"
+#include "repl.h"
 #include "tls.h"
 #include "util.h"
 #include "version.h"
@@ -45,18 +46,6 @@ void cmd_ping(client *c, int argc, char **argv, size_t *argvlen)
     } else {
         reply_bulk(c, argv[1], argvlen[1]);
     }
-}
-
-/* ROLE: a primary with no replicas yet, at the offset INFO reports. */
-void cmd_role(client *c, int argc, char **argv, size_t *argvlen)
-{
-    KVD_UNUSED(argc);
-    KVD_UNUSED(argv);
-    KVD_UNUSED(argvlen);
-    reply_array(c, 3);
-    reply_bulk_str(c, "master");
-    reply_int(c, (long long)srv.wal->stats.bytes_written);
-    reply_array(c, 0);
 }
 
 void cmd_echo(client *c, int argc, char **argv, size_t *argvlen)
@@ -223,8 +212,10 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
                 type = 0;
             else if (arg_is(v, vl, "pubsub"))
                 type = 1;
-            else if (arg_is(v, vl, "master") || arg_is(v, vl, "replica") || arg_is(v, vl, "slave"))
+            else if (arg_is(v, vl, "replica") || arg_is(v, vl, "slave"))
                 type = 2;
+            else if (arg_is(v, vl, "master"))
+                type = 3; /* the link to the primary (replica.c) */
             else {
                 reply_errorf(c, "ERR Unknown client type '%.*s'", (int)(vl > 32 ? 32 : vl), v);
                 free(ids);
@@ -254,7 +245,7 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
     size_t nv = 0;
     client *x;
     LIST_EACH(&srv.clients, client, all, x) {
-        if (type >= 0 && type != (pubsub_count(x) ? 1 : 0))
+        if (type >= 0 && type != (x->repl ? 2 : pubsub_count(x) ? 1 : 0))
             continue;
         if (nids) {
             int want = 0;
@@ -273,6 +264,17 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
         buf_putc(&out, '\n');
     }
     free(v);
+    /* The link to the primary, as Redis lists its master client. */
+    if (type < 0 || type == 3) {
+        uint64_t mid = replica_link_id();
+        int want = mid && !nids;
+        for (int k = 0; mid && k < nids; k++)
+            want |= ids[k] == mid;
+        if (want) {
+            replica_describe(&out);
+            buf_putc(&out, '\n');
+        }
+    }
     reply_verbatim(c, out.data ? out.data : "", out.len);
     buf_release(&out);
     free(ids);
@@ -286,7 +288,7 @@ static void client_kill(client *c, int argc, char **argv, size_t *argvlen)
     const char *addr = NULL, *laddr = NULL, *user = NULL;
     size_t addrlen = 0, laddrlen = 0, userlen = 0;
     long long id = 0, maxage = 0;
-    int skipme = 1, old_form = argc == 3, type = -1; /* -1: any, else 0 normal, 1 pubsub, 2 none */
+    int skipme = 1, old_form = argc == 3, type = -1; /* -1: any, 0 normal, 1 pubsub, 2 replica, 3 master */
     if (old_form) {
         addr = argv[2];
         addrlen = argvlen[2];
@@ -309,8 +311,10 @@ static void client_kill(client *c, int argc, char **argv, size_t *argvlen)
                 type = 0;
             else if (arg_is(v, vl, "pubsub"))
                 type = 1;
-            else if (arg_is(v, vl, "master") || arg_is(v, vl, "replica") || arg_is(v, vl, "slave"))
-                type = 2; /* no replication yet */
+            else if (arg_is(v, vl, "replica") || arg_is(v, vl, "slave"))
+                type = 2;
+            else if (arg_is(v, vl, "master"))
+                type = 3; /* the link to the primary (replica.c) */
             else {
                 reply_errorf(c, "ERR Unknown client type '%.*s'", (int)(vl > 32 ? 32 : vl), v);
                 return;
@@ -347,11 +351,11 @@ static void client_kill(client *c, int argc, char **argv, size_t *argvlen)
             return;
         }
     }
-    long long killed = 0;
+    long long killed = type == 3 ? replica_kill_link() : 0;
     int64_t now = kvd_now_ms();
     client *x;
     LIST_EACH(&srv.clients, client, all, x) {
-        if ((type >= 0 && type != (pubsub_count(x) ? 1 : 0)) || (id && x->id != (uint64_t)id) ||
+        if ((type >= 0 && type != (x->repl ? 2 : pubsub_count(x) ? 1 : 0)) || (id && x->id != (uint64_t)id) ||
             (addr && (strlen(x->addr) != addrlen || memcmp(x->addr, addr, addrlen) != 0)) ||
             (laddr && (strlen(x->laddr) != laddrlen || memcmp(x->laddr, laddr, laddrlen) != 0)) ||
             (user && (strlen(x->user->name) != userlen || memcmp(x->user->name, user, userlen) != 0)) ||
@@ -962,14 +966,8 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
     }
     SECTION("replication", 1)
     {
-        /* No replicas yet; the replication ID is the run's, the offset the
-         * WAL's bytes, as a replica would count them. */
-        buf_appendf(&b,
-                    "# Replication\r\nrole:master\r\nconnected_slaves:0\r\nmaster_failover_state:no-failover\r\n"
-                    "master_replid:%s\r\nmaster_replid2:0000000000000000000000000000000000000000\r\n"
-                    "master_repl_offset:%llu\r\nsecond_repl_offset:-1\r\nrepl_backlog_active:0\r\n"
-                    "repl_backlog_size:0\r\nrepl_backlog_first_byte_offset:0\r\nrepl_backlog_histlen:0\r\n",
-                    srv.run_id, (unsigned long long)(srv.wal ? srv.wal->stats.bytes_written : 0));
+        buf_puts(&b, "# Replication\r\n");
+        repl_info(&b);
     }
     SECTION("cpu", 1)
     {

@@ -5,6 +5,7 @@
 #include "conn.h"
 #include "apply.h"
 #include "multi.h"
+#include "repl.h"
 #include "slowlog.h"
 #include "log.h"
 #include "util.h"
@@ -110,9 +111,9 @@ static inline int in_flight(void)
     return srv.wal->next_seq - 1 > commit_ack_seq();
 }
 
-tentry_t *commit_entry(wal_entry *e)
+/* e, logged with seq, goes into the keyspace. */
+static tentry_t *logged(wal_entry *e, uint64_t seq)
 {
-    uint64_t seq = wal_append(srv.wal, e);
     /* The in-flight table knows keys by name only: a read of the same
      * name in another database may wait for a change it did not need to. */
     if (e->op == WAL_OP_FLUSH || e->op == WAL_OP_SWAPDB) {
@@ -144,6 +145,16 @@ tentry_t *commit_entry(wal_entry *e)
     if (w2)
         multi_touch(w2);
     return t;
+}
+
+tentry_t *commit_entry(wal_entry *e)
+{
+    return logged(e, wal_append(srv.wal, e));
+}
+
+tentry_t *commit_replicated(const char *line, size_t len, wal_entry *e)
+{
+    return logged(e, wal_append_raw(srv.wal, line, len, e->seq));
 }
 
 void commit_group(uint32_t n)
@@ -240,6 +251,7 @@ void commit_end(client *c, size_t reply_start)
 {
     uint64_t need = cmd_seen;
     if (srv.wal->next_seq != cmd_seq0) {
+        c->woff = srv.wal->next_seq - 1; /* for WAIT */
         batch_cmds++;
         if (srv.wal->next_seq - 1 > need)
             need = srv.wal->next_seq - 1;
@@ -266,6 +278,7 @@ void commit_end(client *c, size_t reply_start)
 static void release_held(void)
 {
     uint64_t ack = commit_ack_seq();
+    repl_acked(ack);
     client *c;
     LIST_EACH(&srv.held, client, held, c) {
         int n = 0;

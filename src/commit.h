@@ -34,6 +34,11 @@ void commit_free(void);
  * apply_entry returns. The caller checked db_writable(). */
 tentry_t *commit_entry(wal_entry *e);
 
+/* A replica's commit_entry: line (len bytes, '\n' included) is its
+ * primary's encoding of e, checked, whose seq is the WAL's next: it goes
+ * into the batch verbatim, and e is applied as commit_entry does. */
+tentry_t *commit_replicated(const char *line, size_t len, wal_entry *e);
+
 /* The next n commit_entry calls form one WAL group (all or nothing). */
 void commit_group(uint32_t n);
 

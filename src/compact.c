@@ -4,6 +4,7 @@
 #include "slowlog.h"
 #include "commit.h"
 #include "log.h"
+#include "repl.h"
 #include "server.h"
 #include "util.h"
 
@@ -105,7 +106,7 @@ static void close_from(int from, int keep)
             close(fd);
 }
 
-static void child_main(const char *tmp, pid_t parent)
+static void child_main(const char *tmp, pid_t parent, const char *name, int duty)
 {
     /* Die with the server: a base nobody will install is wasted work, and
      * a child must not outlive the data dir's owner. (If the parent died
@@ -113,7 +114,7 @@ static void child_main(const char *tmp, pid_t parent)
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(1);
-    prctl(PR_SET_NAME, COMPACT_CHILD_NAME);
+    prctl(PR_SET_NAME, name);
     /* Default signal dispositions (libuv's handlers would wake the
      * parent's loop) and no inherited sockets or files: if the parent
      * dies, its port and clients must not stay held by the child. */
@@ -125,7 +126,7 @@ static void child_main(const char *tmp, pid_t parent)
     errno = 0;
     if (nice(10) == -1 && errno)
         (void)0; /* not fatal: the pacing below still applies */
-    child_duty = srv.cfg.compaction_cpu_percent;
+    child_duty = duty;
     chunk_t0 = kvd_mono_ns();
     kvd_test_crash("child-start");
     const char *delay = getenv("KVD_TEST_COMPACT_DELAY_MS");
@@ -240,6 +241,52 @@ static void note_failure(void)
     cs->next_auto_ms = kvd_now_ms() + delay;
 }
 
+static int writers; /* base writer children running (compaction, replication) */
+
+pid_t compact_fork_writer(const char *tmp, const char *name, int duty, int *cow_rfd, char *err, size_t errlen)
+{
+    /* No resize while a child shares the table's pages (fewer copies). */
+    for (uint32_t i = 0; i < srv.ks.n; i++)
+        table_set_shared(srv.ks.db[i], 1);
+    int cow[2] = {-1, -1};
+    if (cow_rfd && pipe2(cow, O_CLOEXEC | O_NONBLOCK) < 0)
+        cow[0] = cow[1] = -1; /* no figures, the child still runs */
+    fflush(NULL);
+    pid_t parent = getpid();
+    uint64_t fork_t0 = kvd_mono_ns();
+    pid_t pid = fork();
+    if (pid == 0) {
+        cow_wfd = cow[1]; /* child_main closes every other descriptor */
+        child_main(tmp, parent, name, duty);
+    }
+    latency_sample("fork", (kvd_mono_ns() - fork_t0) / 1000000);
+    if (cow[1] >= 0)
+        close(cow[1]);
+    if (pid < 0) {
+        int e = errno;
+        if (cow[0] >= 0)
+            close(cow[0]);
+        if (writers == 0)
+            for (uint32_t i = 0; i < srv.ks.n; i++)
+                table_set_shared(srv.ks.db[i], 0);
+        snprintf(err, errlen, "fork failed: %s", strerror(e));
+        return -1;
+    }
+    writers++;
+    if (cow_rfd)
+        *cow_rfd = cow[0];
+    return pid;
+}
+
+void compact_writer_ended(void)
+{
+    if (writers > 0)
+        writers--;
+    if (writers == 0)
+        for (uint32_t i = 0; i < srv.ks.n; i++)
+            table_set_shared(srv.ks.db[i], 0);
+}
+
 int compact_start(const char *why, char *err, size_t errlen)
 {
     compact_state *cs = &srv.compact;
@@ -270,35 +317,14 @@ int compact_start(const char *why, char *err, size_t errlen)
     cs->base_num = wal_next_file_number(srv.wal);
     char tmp[4300];
     wal_base_path(srv.wal, cs->base_num, 1, tmp, sizeof tmp);
-    /* No resize while the child shares the table's pages (fewer copies). */
-    for (uint32_t i = 0; i < srv.ks.n; i++)
-        table_set_shared(srv.ks.db[i], 1);
-    int cow[2] = {-1, -1};
-    if (pipe2(cow, O_CLOEXEC | O_NONBLOCK) < 0)
-        cow[0] = cow[1] = -1; /* no figures, the compaction still runs */
-    fflush(NULL);
-    pid_t parent = getpid();
-    uint64_t fork_t0 = kvd_mono_ns();
-    pid_t pid = fork();
-    if (pid == 0) {
-        cow_wfd = cow[1]; /* child_main closes every other descriptor */
-        child_main(tmp, parent);
-    }
-    latency_sample("fork", (kvd_mono_ns() - fork_t0) / 1000000);
-    if (cow[1] >= 0)
-        close(cow[1]);
+    int cow_rfd = -1;
+    pid_t pid = compact_fork_writer(tmp, COMPACT_CHILD_NAME, srv.cfg.compaction_cpu_percent, &cow_rfd, err, errlen);
     if (pid < 0) {
-        int e = errno;
-        if (cow[0] >= 0)
-            close(cow[0]);
-        for (uint32_t i = 0; i < srv.ks.n; i++)
-            table_set_shared(srv.ks.db[i], 0);
-        snprintf(err, errlen, "fork failed: %s", strerror(e));
         note_failure();
         return COMPACT_FAILED;
     }
     cs->child = pid;
-    cs->cow_fd = cow[0];
+    cs->cow_fd = cow_rfd;
     cs->cow_current = cs->cow_peak = 0;
     cs->entries_total = table_count(srv.db);
     cs->entries_done = 0;
@@ -338,8 +364,7 @@ static void child_ended(void)
 {
     read_cow(1);
     pidfile_remove();
-    for (uint32_t i = 0; i < srv.ks.n; i++)
-        table_set_shared(srv.ks.db[i], 0);
+    compact_writer_ended();
     srv.compact.child = 0;
 }
 
@@ -365,6 +390,7 @@ static void finish(int status)
     uint64_t base_bytes = stat(tmp, &st) == 0 ? (uint64_t)st.st_size : 0;
     kvd_test_crash("before-manifest");
     char err[512] = "";
+    repl_hold_segments(); /* replicas still reading segments it retires keep them open */
     if (wal_install_base(srv.wal, cs->base_num, cs->upto, cs->first_kept, base_bytes, err, sizeof err) < 0) {
         note_failure();
         log_warning("compaction failed: %s", err);

@@ -41,6 +41,16 @@ enum { COMPACT_STARTED = 0, COMPACT_RUNNING = 2, COMPACT_FAILED = -1 };
  * already under way) or COMPACT_FAILED (err says why). */
 int compact_start(const char *why, char *err, size_t errlen);
 
+/* Fork a child that writes the keyspace, as of now, as a base to tmp
+ * (wal_write_base) and exits 0 when it is fsynced, else non-zero: the
+ * compaction's child, shared with replication's full sync. name is its
+ * process name, duty the most of a CPU it may use (percent). With
+ * cow_rfd, *cow_rfd gets the read end of a pipe of its copy-on-write
+ * reports (uint64_t bytes each). Returns the pid, or -1 with err set.
+ * Once it is reaped, call compact_writer_ended. */
+pid_t compact_fork_writer(const char *tmp, const char *name, int duty, int *cow_rfd, char *err, size_t errlen);
+void compact_writer_ended(void);
+
 /* From the server cron: reap a finished child and install its base, or
  * start a compaction because the WAL grew enough. */
 void compact_cron(void);

@@ -88,6 +88,18 @@ static const conf_def directives[] = {
     {"client-output-buffer-limit", CT_OBUF, 0, CF_MUTABLE, 0, 0, NULL,
      "normal 1gb 64mb 0 replica 256mb 64mb 60 pubsub 32mb 8mb 60"},
     {"dir", CT_STR, OFF(dir), 0, 0, 0, NULL, "./data"},
+    /* Replication (repl.c, replica.c). replicaof is "host port", or empty
+     * on a primary; the REPLICAOF command changes it. */
+    {"replicaof", CT_LIST, OFF(replicaof), 0, 0, 0, NULL, ""},
+    {"masterauth", CT_STR, OFF(masterauth), CF_MUTABLE | CF_SENSITIVE, 0, 0, NULL, ""},
+    {"masteruser", CT_STR, OFF(masteruser), CF_MUTABLE, 0, 0, NULL, ""},
+    {"replica-read-only", CT_BOOL, OFF(replica_read_only), CF_MUTABLE, 0, 0, NULL, "yes"},
+    {"replica-serve-stale-data", CT_BOOL, OFF(replica_serve_stale_data), CF_MUTABLE, 0, 0, NULL, "yes"},
+    {"replica-priority", CT_INT, OFF(replica_priority), CF_MUTABLE, 0, 0x7fffffff, NULL, "100"},
+    {"replica-announced", CT_BOOL, OFF(replica_announced), CF_MUTABLE, 0, 0, NULL, "yes"},
+    {"repl-timeout", CT_INT, OFF(repl_timeout), CF_MUTABLE, 1, 0x7fffffff, NULL, "60"},
+    {"min-replicas-to-write", CT_INT, OFF(min_replicas_to_write), CF_MUTABLE, 0, 0x7fffffff, NULL, "0"},
+    {"min-replicas-max-lag", CT_INT, OFF(min_replicas_max_lag), CF_MUTABLE, 0, 0x7fffffff, NULL, "10"},
     {"auto-aof-rewrite-percentage", CT_INT, OFF(auto_aof_rewrite_percentage), CF_MUTABLE, 0, 1000000, NULL, "100"},
     {"auto-aof-rewrite-min-size", CT_MEM, OFF(auto_aof_rewrite_min_size), CF_MUTABLE, 0, LL_MAX, NULL, "64mb"},
     {"compaction-cpu-percent", CT_INT, OFF(compaction_cpu_percent), CF_MUTABLE, 5, 100, NULL, "20"},
@@ -229,7 +241,11 @@ static int set_multi(kvd_config *cfg, const conf_def *d, int argc, char **argv, 
         words[n++] = tok;
     int rc = 0;
     if (d->type == CT_LIST) {
-        if (n == 0) {
+        if (n == 0 && d->off == OFF(replicaof)) {
+            char **f = (char **)((char *)cfg + d->off);
+            free(*f);
+            *f = xstrdup("");
+        } else if (n == 0) {
             snprintf(err, errlen, "at least one address is needed");
             rc = -1;
         } else {
@@ -315,6 +331,14 @@ int conf_set(kvd_config *cfg, const char *name, int argc, char **argv, int runti
         }
         add_user_args(cfg, argc, argv);
         return 0;
+    }
+    if (strcasecmp(name, "slaveof") == 0)
+        name = "replicaof";
+    else if (strncasecmp(name, "slave-", 6) == 0 && strlen(name) < 64) {
+        static char alias[80]; /* slave-priority, slave-read-only, ... */
+        snprintf(alias, sizeof alias, "replica-%s", name + 6);
+        if (find_def(alias))
+            name = alias;
     }
     const conf_def *d = find_def(name);
     if (!d) {

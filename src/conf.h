@@ -57,6 +57,16 @@ typedef struct kvd_config {
     long long client_query_buffer_limit;
     kvd_obuf_limit obuf[KVD_OBUF_CLASSES]; /* client-output-buffer-limit, by client class */
     char *dir;                   /* data directory */
+    char *replicaof;             /* "host port" of the primary, "" on a primary */
+    char *masterauth;            /* password for the primary ("" = none) */
+    char *masteruser;            /* user for the primary ("" = AUTH with the password only) */
+    int replica_read_only;       /* a replica refuses clients' writes (only yes is supported) */
+    int replica_serve_stale_data; /* a replica whose link is down still serves reads */
+    int replica_priority;        /* for Sentinel: lower is preferred, 0 never promoted */
+    int replica_announced;       /* for Sentinel: listed in its replies */
+    int repl_timeout;            /* seconds without news before a link is taken for dead */
+    int min_replicas_to_write;   /* refuse writes with fewer good replicas (0 = off) */
+    int min_replicas_max_lag;    /* ... a good replica acknowledged within this many seconds */
     int auto_aof_rewrite_percentage; /* compact when the WAL grew this much (0 = never) */
     long long auto_aof_rewrite_min_size; /* ... and is at least this big */
     int compaction_cpu_percent;  /* most of a CPU the compaction child may use */

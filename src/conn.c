@@ -11,6 +11,7 @@
 #include "commit.h"
 #include "log.h"
 #include "pause.h"
+#include "repl.h"
 #include "tls.h"
 #include "util.h"
 
@@ -109,6 +110,7 @@ static void client_close(client *c)
     list_remove(&c->all);
     commit_forget(c);
     pause_forget(c);
+    repl_forget(c);
     list_remove(&c->pw);
     srv.nclients--;
     uv_close(&c->h.handle, client_free_cb);
@@ -140,6 +142,7 @@ static void client_linger(client *c)
     list_remove(&c->all);
     commit_forget(c);
     pause_forget(c);
+    repl_forget(c);
     list_remove(&c->pw);
     srv.nclients--;
     c->flags |= CLIENT_LINGER;
@@ -166,6 +169,8 @@ static void close_lingering(int64_t now)
  * anything, as in Redis. */
 static const kvd_obuf_limit *obuf_limit(const client *c)
 {
+    if (c->repl)
+        return &srv.cfg.obuf[KVD_OBUF_REPLICA];
     return &srv.cfg.obuf[pubsub_count(c) ? KVD_OBUF_PUBSUB : KVD_OBUF_NORMAL];
 }
 
@@ -384,7 +389,7 @@ static void process_input(client *c)
      * limit does, but reading goes on (bounded by the query buffer limit):
      * a client that hangs up while held is seen, and dropped. */
     while (!(c->flags & (CLIENT_CLOSE_AFTER_REPLY | CLIENT_CLOSE_ASAP | CLIENT_CLOSING | CLIENT_READ_PAUSED |
-                         CLIENT_POSTPONED))) {
+                         CLIENT_POSTPONED | CLIENT_WAITING))) {
         int argc;
         int rc = resp_parse(&c->parser, c->qbuf.data, c->qbuf.len, &argc);
         if (rc == RESP_MORE)
@@ -696,7 +701,7 @@ static void close_idle_clients(int64_t now)
     LIST_EACH(&srv.clients, client, all, c) {
         if (now - c->last_ms <= limit)
             break; /* the rest were active more recently */
-        if (c->nbars == 0 && c->inflight == 0 && !(c->flags & CLIENT_POSTPONED)) {
+        if (c->nbars == 0 && c->inflight == 0 && !(c->flags & (CLIENT_POSTPONED | CLIENT_WAITING))) {
             log_verbose("closing idle client id=%llu addr=%s", (unsigned long long)c->id, c->addr);
             client_close(c);
         }
@@ -785,6 +790,8 @@ void conn_describe(client *c, buf_t *out)
         flags[nf++] = 'O';
     if (pubsub_count(c))
         flags[nf++] = 'P';
+    if (repl_is_link(c))
+        flags[nf++] = 'S';
     if (!nf)
         flags[nf++] = 'N';
     flags[nf] = '\0';

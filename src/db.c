@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int frozen; /* db_freeze: only commands change the keyspace */
+static int paused;         /* db_freeze: CLIENT PAUSE */
+static int replica_frozen; /* db_freeze_replica: a replica's keyspace */
+/* Only commands (or a replica's stream) change the keyspace. */
+#define frozen (paused || replica_frozen)
 
 static inline int expired(const tentry_t *e)
 {
@@ -42,7 +45,12 @@ void db_select(uint32_t id)
 
 void db_freeze(int on)
 {
-    frozen = on;
+    paused = on;
+}
+
+void db_freeze_replica(int on)
+{
+    replica_frozen = on;
 }
 
 /* Remove an expired entry, logging it; while the WAL cannot be written, or

@@ -125,4 +125,9 @@ int db_writable(void);
  * that it starts from nothing, as it would had the key been expired. */
 void db_freeze(int on);
 
+/* The same for a replica, independently of CLIENT PAUSE: a replica never
+ * expires or evicts on its own; its primary's deletes arrive in the
+ * stream. */
+void db_freeze_replica(int on);
+
 #endif

@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "compact.h"
 #include "db.h"
+#include "repl.h"
 #include "loading.h"
 #include "log.h"
 #include "notify.h"
@@ -338,7 +339,9 @@ int main(int argc, char **argv)
                     ld->truncated_file, (unsigned long long)ld->truncated_bytes,
                     (unsigned long long)ld->walk.newest_good, (unsigned long long)ld->walk.bad_line,
                     ld->walk.bad_reason, ld->kept_file);
-    uint64_t expired = db_drop_expired();
+    repl_init();
+    /* A replica never deletes on its own: its primary's deletes come. */
+    uint64_t expired = repl_is_replica() ? 0 : db_drop_expired();
     log_notice("WAL in %s replayed: %d file(s), %llu entries applied, %llu bytes, %.3f s, last seq %llu; "
                "%llu keys loaded, %llu of them expired and deleted",
                srv.cfg.dir, ld->walk.files, (unsigned long long)ld->walk.applied,

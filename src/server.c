@@ -15,6 +15,7 @@
 #include "loading.h"
 #include "log.h"
 #include "pause.h"
+#include "repl.h"
 #include "notify.h"
 #include "tls.h"
 #include "util.h"
@@ -181,6 +182,7 @@ int server_shutdown(const char *why, int force)
     srv.shutting_down = 1;
     notify_send("STOPPING=1\nSTATUS=shutting down\n");
     compact_abort();
+    repl_shutdown(rc == 0);
     close_all();
     return 0;
 }
@@ -343,6 +345,12 @@ int server_run(void)
         rc = uv_timer_start(&srv.cron, on_cron, period, period);
     if (rc < 0) {
         log_warning("cannot set up the event loop: %s", uv_strerror(rc));
+        return 1;
+    }
+    if (rc == 0)
+        rc = repl_start();
+    if (rc < 0) {
+        log_warning("cannot set up replication: %s", uv_strerror(rc));
         return 1;
     }
     srv.stats.ops_sample_ms = kvd_now_ms();

@@ -39,6 +39,7 @@
 #define CLIENT_NO_TOUCH 0x10000       /* CLIENT NO-TOUCH on: reads leave keys' LRU/LFU alone */
 #define CLIENT_MONITOR 0x20000        /* MONITOR: gets a line for every command run */
 #define CLIENT_POSTPONED 0x40000      /* CLIENT PAUSE holds its command: its input waits (pause.c) */
+#define CLIENT_WAITING 0x80000        /* blocked in WAIT: its input waits (repl.c) */
 
 /* A span of a client's replies not yet sent (commit.c): from out[off] to
  * the next span (or the end), sent only once seq is acknowledged (written,
@@ -79,6 +80,12 @@ typedef struct client {
     struct multi_state *mstate; /* MULTI's queue and WATCH's keys, or NULL */
     struct pubsub_state *pubsub; /* its channels and patterns, or NULL */
     struct postponed *postponed; /* the command CLIENT PAUSE holds (pause.c), or NULL */
+    struct repl_link *repl; /* a replica's link (it sent SYNCWAL; repl.c), or NULL */
+    int repl_port;          /* REPLCONF listening-port */
+    uint64_t woff;          /* seq of its last write (WAIT) */
+    long wait_num;          /* WAIT: replicas it waits for */
+    int64_t wait_until;     /* WAIT: ms deadline, 0 for none */
+    list_link waiting;      /* on repl.c's list while blocked in WAIT */
     int resp;               /* protocol of the replies: 2, or 3 after HELLO 3 (0 counts as 2) */
     uint32_t db;            /* the database SELECT chose */
     uint64_t ncmds;         /* commands dispatched */

@@ -54,6 +54,15 @@ uint64_t wal_append(wal_t *w, wal_entry *e)
     return e->seq;
 }
 
+uint64_t wal_append_raw(wal_t *w, const char *line, size_t len, uint64_t seq)
+{
+    if (seq != w->next_seq)
+        abort(); /* the caller checked the sequence */
+    buf_append(&w->batch, line, len);
+    w->next_seq = seq + 1;
+    return seq;
+}
+
 void wal_group(wal_t *w, uint32_t n)
 {
     if (!w->in_txn)
@@ -125,6 +134,8 @@ int wal_flush(wal_t *w)
         return rc;
     }
     w->size += w->batch.len;
+    if (w->on_written)
+        w->on_written(w->on_written_ctx, w->batch.data, w->batch.len);
     w->stats.bytes_written += w->batch.len;
     w->stats.writes++;
     w->written_seq = w->next_seq - 1;

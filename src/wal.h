@@ -59,6 +59,10 @@ typedef struct wal {
     uint64_t base_bytes;    /* size of the base */
     uint64_t older_bytes;   /* size of the segments before the current one */
     int lock_fd;            /* holds the data directory's lock, -1 if none */
+    /* Called by wal_flush with the bytes it has just written (whole lines),
+     * before the batch is reused: replication feeds its replicas from it. */
+    void (*on_written)(void *ctx, const char *p, size_t n);
+    void *on_written_ctx;
 } wal_t;
 
 /* A writer appending to fd (path) whose last entry is last_seq and whose
@@ -73,6 +77,13 @@ int wal_close(wal_t *w);
  * in e->seq (and, at the start of a group, the group size in e->grp).
  * Returns the sequence number. */
 uint64_t wal_append(wal_t *w, wal_entry *e);
+
+/* Append a line already encoded elsewhere (a replica writing its
+ * primary's line verbatim), len bytes ending in '\n', whose seq is seq:
+ * it must be the next one (w->next_seq), which becomes seq + 1. Copies
+ * the bytes into the batch, nothing else: no malloc once the batch is
+ * warm. Returns seq. */
+uint64_t wal_append_raw(wal_t *w, const char *line, size_t len, uint64_t seq);
 
 /* The next n appends form a group: replay applies all of them or none.
  * Inside a transaction (below) it does nothing: the transaction's group

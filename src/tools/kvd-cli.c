@@ -53,6 +53,10 @@ static void usage(FILE *f)
             "  --no-raw       format replies, even when not on a terminal\n"
             "  --pipe         send standard input (RESP or inline commands) to the server\n"
             "                 as fast as possible and count the replies (not with --tls)\n"
+            "  --replica      follow the server's WAL stream as a replica does, from its\n"
+            "                 current end on, printing each JSON line as it arrives (a\n"
+            "                 change feed); --replica-all first prints the whole data\n"
+            "                 (a full sync's base). Not with --tls\n"
             "  --wait-ready <seconds>  first wait, up to that long, until the server\n"
             "                 accepts connections and has loaded its data (PING gets no\n"
             "                 -LOADING); exit 1 if it does not in time\n"
@@ -565,15 +569,127 @@ static int pipe_mode(cli *k)
     return errors ? 1 : 0;
 }
 
+/* ---------------------------------------------------------------- replica */
+
+/* The value of field in an INFO reply, into out ("" if missing). */
+static void info_field(const char *info, const char *field, char *out, size_t n)
+{
+    out[0] = '\0';
+    size_t fl = strlen(field);
+    for (const char *p = info; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        if (strncmp(p, field, fl) == 0 && p[fl] == ':') {
+            const char *v = p + fl + 1;
+            size_t len = strcspn(v, "\r\n");
+            snprintf(out, n, "%.*s", (int)(len < n ? len : n - 1), v);
+            return;
+        }
+}
+
+/* --replica: SYNCWAL from the end (all: from nothing, a full sync), then
+ * print the stream's lines. Runs until the server closes the link. */
+static int replica_mode(cli *k, int all)
+{
+    char id[64] = "", off[32] = "0";
+    kvd_reply *r = NULL;
+    if (kvd_command(k->c, &r, "INFO replication") != KVD_OK || r->type == KVD_REPLY_ERROR) {
+        fprintf(stderr, "kvd-cli: INFO replication failed: %s\n", r ? r->str : k->c->errstr);
+        kvd_reply_free(r);
+        return 1;
+    }
+    info_field(r->str, "master_replid", id, sizeof id);
+    info_field(r->str, "master_repl_offset", off, sizeof off);
+    kvd_reply_free(r);
+    char cmd[160];
+    int n = all ? snprintf(cmd, sizeof cmd, "SYNCWAL none 1\r\n")
+                : snprintf(cmd, sizeof cmd, "SYNCWAL %s %llu\r\n", id, strtoull(off, NULL, 10) + 1);
+    int fd = kvd_fd(k->c);
+    if (write(fd, cmd, (size_t)n) != n) {
+        fprintf(stderr, "kvd-cli: write: %s\n", strerror(errno));
+        return 1;
+    }
+    size_t cap = 1 << 20, len = 0;
+    char *in = malloc(cap);
+    int header = 1;               /* the status line is still to come */
+    unsigned long long bulk = 0;  /* bytes of the base still to come */
+    int want_bulk = 0;
+    if (!in)
+        return 1;
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+            break;
+        if (len == cap) {
+            char *m = realloc(in, cap * 2);
+            if (!m)
+                break;
+            in = m;
+            cap *= 2;
+        }
+        ssize_t got = read(fd, in + len, cap - len);
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR)) {
+            fprintf(stderr, "kvd-cli: the server closed the connection\n");
+            break;
+        }
+        if (got > 0)
+            len += (size_t)got;
+        size_t pos = 0;
+        for (;;) {
+            if (bulk) {
+                size_t take = len - pos < bulk ? len - pos : (size_t)bulk;
+                fwrite(in + pos, 1, take, stdout);
+                pos += take;
+                bulk -= take;
+                if (bulk)
+                    break;
+                continue;
+            }
+            char *nl = memchr(in + pos, '\n', len - pos);
+            if (!nl)
+                break;
+            size_t ll = (size_t)(nl - (in + pos));
+            const char *line = in + pos;
+            pos += ll + 1;
+            if (ll && line[ll - 1] == '\r')
+                ll--;
+            if (ll == 0)
+                continue; /* a keepalive */
+            if (header) {
+                header = 0;
+                if (line[0] == '-') {
+                    fprintf(stderr, "kvd-cli: %.*s\n", (int)ll, line);
+                    free(in);
+                    return 1;
+                }
+                fprintf(stderr, "%.*s\n", (int)ll, line);
+                want_bulk = strncmp(line, "+FULLSYNC", 9) == 0;
+                continue;
+            }
+            if (want_bulk && line[0] == '$') {
+                want_bulk = 0;
+                bulk = strtoull(line + 1, NULL, 10);
+                continue;
+            }
+            fwrite(line, 1, ll, stdout);
+            fputc('\n', stdout);
+        }
+        fflush(stdout);
+        memmove(in, in + pos, len - pos);
+        len -= pos;
+    }
+    free(in);
+    return 1;
+}
+
 /* ------------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
 {
     cli k = {.host = "127.0.0.1", .port = 7379, .tty = isatty(STDOUT_FILENO)};
-    int pipe_flag = 0;
+    int pipe_flag = 0, replica_flag = 0;
     double wait_secs = -1;
     enum { OPT_RAW = 1000, OPT_NORAW, OPT_PIPE, OPT_HELP, OPT_VERSION, OPT_USER, OPT_TLS, OPT_CACERT,
-           OPT_CACERTDIR, OPT_CERT, OPT_KEY, OPT_SNI, OPT_INSECURE, OPT_WAIT_READY };
+           OPT_CACERTDIR, OPT_CERT, OPT_KEY, OPT_SNI, OPT_INSECURE, OPT_WAIT_READY, OPT_REPLICA,
+           OPT_REPLICA_ALL };
     static const struct option opts[] = {{"raw", no_argument, NULL, OPT_RAW},
                                          {"no-raw", no_argument, NULL, OPT_NORAW},
                                          {"pipe", no_argument, NULL, OPT_PIPE},
@@ -588,6 +704,8 @@ int main(int argc, char **argv)
                                          {"sni", required_argument, NULL, OPT_SNI},
                                          {"insecure", no_argument, NULL, OPT_INSECURE},
                                          {"wait-ready", required_argument, NULL, OPT_WAIT_READY},
+                                         {"replica", no_argument, NULL, OPT_REPLICA},
+                                         {"replica-all", no_argument, NULL, OPT_REPLICA_ALL},
                                          {NULL, 0, NULL, 0}};
     int ch;
     /* '+' stops at the first non-option: the command and its arguments. */
@@ -611,6 +729,8 @@ int main(int argc, char **argv)
         case OPT_RAW: k.tty = 0; break;
         case OPT_NORAW: k.tty = 1; break;
         case OPT_PIPE: pipe_flag = 1; break;
+        case OPT_REPLICA: replica_flag = 1; break;
+        case OPT_REPLICA_ALL: replica_flag = 2; break;
         case OPT_WAIT_READY: {
             char *end;
             wait_secs = strtod(optarg, &end);
@@ -625,8 +745,8 @@ int main(int argc, char **argv)
         default: usage(stderr); return 1;
         }
     }
-    if (pipe_flag && k.tls) {
-        fprintf(stderr, "kvd-cli: --pipe does not work over --tls\n");
+    if ((pipe_flag || replica_flag) && k.tls) {
+        fprintf(stderr, "kvd-cli: --pipe and --replica do not work over --tls\n");
         return 1;
     }
     if (wait_secs >= 0 ? wait_ready(&k, wait_secs) < 0 : connect_cli(&k, 0) < 0) {
@@ -634,7 +754,9 @@ int main(int argc, char **argv)
         return 1;
     }
     int rc = 0;
-    if (pipe_flag) {
+    if (replica_flag) {
+        rc = replica_mode(&k, replica_flag == 2);
+    } else if (pipe_flag) {
         rc = pipe_mode(&k);
     } else if (optind < argc) {
         int n = argc - optind;
