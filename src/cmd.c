@@ -690,6 +690,16 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
         }
         return;
     }
+    /* A RESP2 connection with subscriptions carries messages: only
+     * (un)subscribing, PING, QUIT and RESET, as Redis (before
+     * the loading check, as Redis). */
+    if (c->resp != 3 && pubsub_count(c) && !(cmd->flags & CMD_PUBSUB)) {
+        refuse(c, cmd,
+               "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed "
+               "in this context",
+               cmd->name);
+        return;
+    }
     /* While the WAL replays (loading.h) only what may run without the
      * keyspace and the WAL runs, and none of it writes: no eviction, no
      * commit holds. Checked after the ACL, as Redis does. */
@@ -716,15 +726,6 @@ static void dispatch(client *c, int argc, char **argv, size_t *argvlen, size_t s
     if (srv.cfg.maxmemory && !loading && db_make_room(1000) < 0 && oom_sensitive) {
         srv.stats.oom_rejects++;
         refuse(c, cmd, "OOM command not allowed when used memory > 'maxmemory'.");
-        return;
-    }
-    /* A RESP2 connection with subscriptions carries messages: only
-     * (un)subscribing, PING, QUIT and RESET, as Redis. */
-    if (c->resp != 3 && pubsub_count(c) && !(cmd->flags & CMD_PUBSUB)) {
-        refuse(c, cmd,
-               "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed "
-               "in this context",
-               cmd->name);
         return;
     }
     /* CLIENT PAUSE: held here, after every check (as Redis), before it is

@@ -849,12 +849,16 @@ static void info_pool(const pool_t *p, buf_t *out)
 }
 
 /* INFO persistence once the data is loaded: Redis's fields and the WAL's. */
+/* INFO persistence, the same fields while loading (when there is no WAL
+ * writer yet: zeros), then the loading_* ones, as Redis. */
 static void info_persistence(buf_t *b)
 {
-    wal_t *w = srv.wal;
+    static wal_t none = {.fd = -1, .lock_fd = -1, .next_seq = 1};
+    const wal_t *w = srv.wal ? srv.wal : &none;
+    int loading = srv.loading.active;
     int err = wal_error(w);
     buf_appendf(b,
-                "# Persistence\r\nloading:0\r\nasync_loading:0\r\n"
+                "# Persistence\r\nloading:%d\r\nasync_loading:0\r\n"
                 "rdb_changes_since_last_save:%llu\r\nrdb_bgsave_in_progress:0\r\n"
                 "rdb_last_save_time:%lld\r\nrdb_last_bgsave_status:ok\r\naof_enabled:1\r\n"
                 "aof_last_write_status:%s\r\n"
@@ -865,18 +869,21 @@ static void info_persistence(buf_t *b)
                 "wal_last_fsync_usec:%llu\r\nwal_fsync_failures:%llu\r\nwal_write_failures:%llu\r\n"
                 "wal_last_error:%s\r\nwal_loaded_entries:%llu\r\nwal_load_time_usec:%llu\r\n"
                 "wal_truncated_bytes_at_load:%llu\r\n",
-                (unsigned long long)(w->next_seq - 1 - w->durable_seq), (long long)(srv.last_save_ms / 1000),
+                loading, (unsigned long long)(w->next_seq - 1 - w->durable_seq), (long long)(srv.last_save_ms / 1000),
                 err ? "err" : "ok", (unsigned long long)w->size, srv.sync_inflight,
                 srv.cfg.appendfsync == WAL_SYNC_ALWAYS ? "always"
                 : srv.cfg.appendfsync == WAL_SYNC_EVERYSEC ? "everysec" : "no",
-                w->path, (unsigned long long)wal_total_bytes(w), wal_pending(w),
+                w->path ? w->path : "", (unsigned long long)wal_total_bytes(w), wal_pending(w),
                 (unsigned long long)(w->next_seq - 1), (unsigned long long)w->written_seq,
                 (unsigned long long)w->durable_seq, (unsigned long long)w->stats.fsyncs, srv.sync_inflight,
                 (long long)(w->stats.last_fsync_ms / 1000), (unsigned long long)w->stats.last_fsync_us,
                 (unsigned long long)w->stats.fsync_failures, (unsigned long long)w->stats.write_failures,
-                err ? strerror(-err) : "none", (unsigned long long)srv.load.walk.applied,
+                err ? strerror(-err) : "none",
+                (unsigned long long)(loading ? srv.loading.entries : srv.load.walk.applied),
                 (unsigned long long)srv.load.walk.elapsed_us, (unsigned long long)srv.load.truncated_bytes);
-    compact_info(b);
+    compact_info(b, w);
+    if (loading)
+        loading_info(b);
 }
 
 void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
@@ -941,10 +948,7 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
     }
     SECTION("persistence", 1)
     {
-        if (srv.loading.active)
-            loading_info(&b);
-        else
-            info_persistence(&b);
+        info_persistence(&b);
     }
     SECTION("stats", 1)
     {

@@ -476,7 +476,7 @@ void compact_abort(void)
     log_notice("compaction stopped by the shutdown; the WAL is unchanged");
 }
 
-void compact_info(buf_t *out)
+void compact_info(buf_t *out, const wal_t *w)
 {
     compact_state *cs = &srv.compact;
     int64_t now = kvd_now_ms();
@@ -490,8 +490,8 @@ void compact_info(buf_t *out)
                 cs->last_status < 0 ? -1LL : (long long)(cs->last_duration_ms / 1000),
                 cs->child ? (long long)((now - cs->started_ms) / 1000) : -1LL,
                 cs->last_status == 0 ? "err" : "ok", (unsigned long long)cs->runs,
-                (unsigned long long)wal_total_bytes(srv.wal), (unsigned long long)srv.wal->base_bytes,
-                srv.wal->man.nincr, (unsigned long long)srv.wal->man.base, (unsigned long long)cs->runs,
+                (unsigned long long)wal_total_bytes(w), (unsigned long long)w->base_bytes,
+                w->man.nincr, (unsigned long long)w->man.base, (unsigned long long)cs->runs,
                 (unsigned long long)cs->failures, (unsigned long long)(cs->child ? cs->cow_current : 0),
                 (unsigned long long)(cs->child ? cs->cow_peak : 0), (unsigned long long)cs->cow_last);
 }

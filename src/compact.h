@@ -13,6 +13,8 @@
 
 #include "buf.h"
 
+struct wal;
+
 typedef struct compact_state {
     pid_t child;              /* the base writer, 0 when none runs */
     int64_t started_ms;
@@ -65,7 +67,8 @@ void compact_stop_stale(const char *dir);
 /* At shutdown: stop a running child and remove its temp file. */
 void compact_abort(void);
 
-/* INFO persistence fields about compaction. */
-void compact_info(buf_t *out);
+/* INFO persistence fields about compaction, with the WAL's files as w
+ * has them. */
+void compact_info(buf_t *out, const struct wal *w);
 
 #endif

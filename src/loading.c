@@ -18,6 +18,7 @@
 #define LOG_EVERY (5000 * MS)      /* ... and then this often */
 
 static uint64_t last_poll, last_status, last_log;
+static uint64_t poll_gap = POLL_EVERY; /* until the next poll: grows with the time clients took */
 static uint64_t delay_ms;          /* KVD_TEST_LOAD_DELAY_MS */
 static int announced;
 
@@ -26,6 +27,7 @@ void loading_begin(void)
     uint64_t now = kvd_mono_ns();
     srv.loading = (loading_state){.active = 1, .start_time = (int64_t)time(NULL), .start_ns = now};
     last_poll = last_status = now;
+    poll_gap = POLL_EVERY;
     last_log = 0;
     announced = 0;
     const char *d = getenv("KVD_TEST_LOAD_DELAY_MS");
@@ -42,9 +44,15 @@ static void poll_loop(void)
 {
     if (!srv.loop)
         return;
+    uint64_t t0 = kvd_mono_ns();
     uv_run(srv.loop, UV_RUN_NOWAIT);
     conn_send_all();
     last_poll = kvd_mono_ns();
+    /* Clients flooding kvd with commands during the load must not hold it
+     * back: the replay gets at least nine tenths of the time (the next
+     * poll waits nine times as long as this one took, 10 ms at least). */
+    uint64_t took = last_poll - t0;
+    poll_gap = took * 9 > POLL_EVERY ? took * 9 : POLL_EVERY;
 }
 
 static double percent(void)
@@ -94,7 +102,7 @@ static int progress(void *ctx, uint64_t bytes, uint64_t total, uint64_t entries)
         notify_sendf("STATUS=loading: %.0f%%, ETA %llu s\n", percent(), (unsigned long long)eta_seconds(now));
         last_status = now;
     }
-    if (now - last_poll >= POLL_EVERY)
+    if (now - last_poll >= poll_gap)
         poll_loop();
     /* The tests' slow disk: wait, answering clients meanwhile. */
     for (uint64_t until = kvd_mono_ns() + delay_ms * MS; delay_ms && !srv.shutting_down && kvd_mono_ns() < until;) {
@@ -114,13 +122,9 @@ void loading_info(buf_t *out)
     uint64_t left = !l->total_bytes ? 1 : l->total_bytes > l->loaded_bytes ? l->total_bytes - l->loaded_bytes : 0;
     int64_t eta = elapsed <= 0 ? 1 : (int64_t)((uint64_t)elapsed * left / (l->loaded_bytes + 1));
     buf_appendf(out,
-                "# Persistence\r\nloading:1\r\nasync_loading:0\r\nrdb_changes_since_last_save:0\r\n"
-                "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:%lld\r\nrdb_last_bgsave_status:ok\r\n"
-                "aof_enabled:1\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n"
-                "wal_loaded_entries:%llu\r\nloading_start_time:%lld\r\nloading_total_bytes:%llu\r\n"
+                "loading_start_time:%lld\r\nloading_total_bytes:%llu\r\n"
                 "loading_rdb_used_mem:0\r\nloading_loaded_bytes:%llu\r\nloading_loaded_perc:%.2f\r\n"
                 "loading_eta_seconds:%lld\r\n",
-                (long long)(srv.last_save_ms / 1000), (unsigned long long)l->entries, (long long)l->start_time,
-                (unsigned long long)l->total_bytes, (unsigned long long)l->loaded_bytes, percent(),
-                (long long)eta);
+                (long long)l->start_time, (unsigned long long)l->total_bytes, (unsigned long long)l->loaded_bytes,
+                percent(), (long long)eta);
 }

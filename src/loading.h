@@ -32,8 +32,8 @@ void loading_end(void);
  * replay once a shutdown has begun; otherwise it does nothing. */
 extern const wal_replay_watch loading_watch;
 
-/* INFO's persistence section while loading, in Redis's shape (loading:1
- * and the loading_* fields), header included. */
+/* INFO persistence's loading_* fields, which Redis adds at the end of the
+ * section while it loads. */
 void loading_info(buf_t *out);
 
 #endif

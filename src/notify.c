@@ -70,7 +70,7 @@ int notify_send(const char *text)
         return 0;
     int e = errno;
     if (!notify_failed++)
-        log_verbose("cannot notify the service manager: %s (further failures are not logged)", strerror(e));
+        log_warning("cannot notify the service manager: %s (further failures are not logged)", strerror(e));
     return -e;
 }
 

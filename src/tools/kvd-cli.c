@@ -34,6 +34,7 @@ typedef struct cli {
     int tls;          /* --tls */
     kvd_tls_options tls_opt; /* --cacert, --cacertdir, --cert, --key, --sni, --insecure */
     int resp;         /* -3: RESP3 */
+    int timeout_ms;   /* connect and command timeout (0: the defaults: 5 s to connect, none for commands) */
     kvd_context *c;
 } cli;
 
@@ -253,7 +254,11 @@ static void print_reply(const cli *k, const kvd_reply *r)
 
 static int connect_cli(cli *k, int quiet)
 {
-    kvd_options o = {.connect_timeout_ms = 5000, .username = k->user, .password = k->password, .resp = k->resp};
+    kvd_options o = {.connect_timeout_ms = k->timeout_ms ? k->timeout_ms : 5000,
+                     .command_timeout_ms = k->timeout_ms,
+                     .username = k->user,
+                     .password = k->password,
+                     .resp = k->resp};
     kvd_free(k->c);
     if (k->sock)
         k->c = kvd_connect_unix(k->sock, &o);
@@ -292,29 +297,39 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* --wait-ready: connect and PING until the server answers with anything
- * but -LOADING (kvd, like Redis, answers so while it loads its data), for
- * up to secs seconds; refused connections are tried again too. Returns 0
- * when it is ready (k->c connected), -1 (said on stderr) when time ran
- * out. */
+/* --wait-ready: connect and PING until the server answers PONG, for up
+ * to secs seconds; refused connections, -LOADING (kvd, like Redis, answers
+ * so while it loads its data) and a server that does not answer are tried
+ * again until then, each attempt bounded by the time left. A -NOAUTH or
+ * -NOPERM does not say whether the data is loaded (those checks come
+ * first): give -a/--user. Returns 0 when it is ready (k->c connected), -1
+ * (said on stderr) when time ran out. */
 static int wait_ready(cli *k, double secs)
 {
     double deadline = now_s() + secs;
-    char why[200] = "";
+    char why[200] = "no answer";
     for (;;) {
+        double left = deadline - now_s();
+        k->timeout_ms = left > 0.001 ? (int)(left * 1000) + 1 : 1;
         if (!k->c || k->c->err) {
+            kvd_free(k->c);
+            k->c = NULL;
             if (connect_cli(k, 1) < 0)
                 snprintf(why, sizeof why, "%s", k->c->errstr);
         }
         if (!k->c->err) {
             kvd_reply *r;
             if (kvd_command(k->c, &r, "PING") == KVD_OK) {
-                int loading = r->type == KVD_REPLY_ERROR && strncmp(r->str, "LOADING", 7) == 0;
-                if (loading)
+                int ready = r->type != KVD_REPLY_ERROR;
+                if (!ready)
                     snprintf(why, sizeof why, "%s", r->str);
                 kvd_reply_free(r);
-                if (!loading)
-                    return 0;
+                if (ready) {
+                    k->timeout_ms = 0;
+                    kvd_free(k->c); /* again, without the attempt's timeouts */
+                    k->c = NULL;
+                    return connect_cli(k, 0);
+                }
             } else {
                 snprintf(why, sizeof why, "%s", k->c->errstr);
             }
@@ -734,7 +749,7 @@ int main(int argc, char **argv)
         case OPT_WAIT_READY: {
             char *end;
             wait_secs = strtod(optarg, &end);
-            if (end == optarg || *end || !(wait_secs >= 0)) {
+            if (end == optarg || *end || !(wait_secs >= 0) || wait_secs > 1e9) {
                 fprintf(stderr, "kvd-cli: --wait-ready wants a number of seconds, not '%s'\n", optarg);
                 return 1;
             }

@@ -97,6 +97,7 @@ done
 expect_eq "loading_total_bytes is the WAL's size" "$WALSIZE" "$(field loading_total_bytes "$info")"
 expect_between "loading_start_time is when it started" "$t_start" "$(date +%s)" "$(field loading_start_time "$info")"
 percs=("$(field loading_loaded_perc "$info")")
+names_loading=$(sed -n 's/^\([a-z_0-9]*\):.*/\1/p' <<<"$info")
 
 # A connection made while loading, used again once loaded.
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
@@ -148,6 +149,9 @@ expect_match "STATUS= lines while loading, with the percentage and ETA" \
 expect_eq "STATUS lines come before READY=1" "READY=1" \
     "$(grep -v '^STATUS=loading' "$T/notify.out" | head -1 | cut -d' ' -f1)"
 expect_eq "serving as soon as READY=1 arrived" "$(val 7)" "$(cli get key:7)"
+names_loaded=$(info_p | sed -n 's/^\([a-z_0-9]*\):.*/\1/p')
+expect_eq "INFO persistence while loading: every field it has once loaded, in order, then loading_*, as Redis" \
+    "$names_loaded" "$(grep -v '^loading_' <<<"$names_loading")"
 log=$(cat "$T/run1.log")
 expect_match "the log says the load began" "loading the WAL in $T/d: [0-9.]+ MB; commands get -LOADING" "$log"
 expect_match "the log shows progress" "loading: [0-9.]+ of [0-9.]+ MB \([0-9]+%\), [0-9]+ entries, [0-9.]+ s so far, ETA [0-9]+ s" "$log"
@@ -190,6 +194,10 @@ expect_eq "... on a terminal, as redis-cli" "(error) $LOADING" "$("$CLI" -p "$PO
 out=$("$CLI" -p "$PORT" --wait-ready 0.3 get key:1 2>&1); rc=$?
 expect_eq "kvd-cli --wait-ready gives up after its deadline: exit 1" 1 "$rc"
 expect_match "... and says why" "kvd at 127.0.0.1:$PORT is not ready after 0.3 s: $LOADING" "$out"
+expect_match "ROLE answers while loading" "^master" "$(cli role | head -1)"
+expect_eq "a subscribed RESP2 client gets the pub/sub refusal first, as Redis" \
+    "-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context" \
+    "$(printf 'SUBSCRIBE c\r\nGET k\r\n' | timeout 10 nc -N 127.0.0.1 "$PORT" | tr -d '\r' | tail -1)"
 out=$("$PY" - "$PORT" <<'PY' 2>&1
 import sys, redis
 from redis.backoff import ConstantBackoff
@@ -212,6 +220,26 @@ expect_eq "kvd-cli --wait-ready waits the load out" "$(val 3)" "$("$CLI" -p "$PO
 stop_kvd
 expect_eq "SIGTERM once loaded exits 0" 0 "$RC"
 expect_eq "supervised no: nothing sent to NOTIFY_SOCKET" "" "$(cat "$T/notify2.out")"
+
+# --wait-ready keeps its deadline with a server that never answers, and a
+# -NOAUTH (which says nothing about loading) is not taken for ready.
+"$PY" -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True); time.sleep(60)' >"$T/silent.port" &
+SILENT=$!
+wait_for 10 '[ -s "$T/silent.port" ]' || fail "no silent listener"
+t0=$(now_ms)
+out=$("$CLI" -p "$(cat "$T/silent.port")" --wait-ready 1 ping 2>&1); rc=$?
+took=$(( $(now_ms) - t0 ))
+kill "$SILENT" 2>/dev/null
+expect_eq "--wait-ready 1 against a silent server: exit 1" 1 "$rc"
+expect_eq "... within its deadline (${took} ms, 30 s allowed for a busy machine)" 1 "$(( took < 30000 ))"
+start_loading "$T/run_pw.log" -- --requirepass secret || { fail "start pw"; finish; }
+out=$("$CLI" -p "$PORT" --wait-ready 0.5 ping 2>&1); rc=$?
+expect_eq "--wait-ready without the password while loading: not ready (exit 1)" 1 "$rc"
+expect_match "... saying why" "NOAUTH" "$out"
+expect_eq "... with it, waits the load out" PONG "$("$CLI" -p "$PORT" -a secret --wait-ready 120 ping 2>/dev/null)"
+stop_kvd
 
 # ---- SHUTDOWN and SIGTERM while loading: exit 0, nothing written ----
 # The data dir's files, sizes, times and contents; not kvd.lock, which
