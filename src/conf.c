@@ -686,7 +686,11 @@ int conf_rewrite(const kvd_config *cfg, const char *path, const char *users, poo
             users_written = 1;
         } else if (d) {
             size_t i = (size_t)(d - directives);
-            if (!written[i]) {
+            if (!written[i] && d->off == OFF(replicaof) && !(cfg->replicaof && cfg->replicaof[0])) {
+                /* A primary: no replicaof line at all, as Redis writes it
+                 * (an empty one would read back the same, but surprises). */
+                written[i] = 1;
+            } else if (!written[i]) {
                 buf_reset(&cur);
                 render(d, cfg, &cur);
                 if (line_says(d, p, n, &cur, pool)) {

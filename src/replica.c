@@ -554,7 +554,7 @@ void replica_connect_to(const char *host, int port)
     M.state = R_WAIT;
     M.backoff_ms = BACKOFF_MIN_MS;
     M.logged_down = 0;
-    M.down_since_ms = kvd_now_ms();
+    M.down_since_ms = 0; /* -1 in INFO until the link was up once, as Redis says */
     M.acked_sent = 0;
     log_notice("connecting to primary %s:%d", host, port);
     try_connect();
@@ -658,7 +658,8 @@ void replica_info(buf_t *out)
                     M.base_total ? 100.0 * (double)M.base_got / (double)M.base_total : 0.0,
                     (long long)((now - M.last_io_ms) / 1000));
     if (M.state != R_STREAM)
-        buf_appendf(out, "master_link_down_since_seconds:%lld\r\n", (long long)((now - M.down_since_ms) / 1000));
+        buf_appendf(out, "master_link_down_since_seconds:%lld\r\n",
+                    M.down_since_ms ? (long long)((now - M.down_since_ms) / 1000) : -1LL);
     buf_appendf(out, "slave_priority:%d\r\nslave_read_only:1\r\nreplica_announced:%d\r\n",
                 srv.cfg.replica_priority, srv.cfg.replica_announced);
 }
