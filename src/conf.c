@@ -97,6 +97,8 @@ static const conf_def directives[] = {
     {"replica-serve-stale-data", CT_BOOL, OFF(replica_serve_stale_data), CF_MUTABLE, 0, 0, NULL, "yes"},
     {"replica-priority", CT_INT, OFF(replica_priority), CF_MUTABLE, 0, 0x7fffffff, NULL, "100"},
     {"replica-announced", CT_BOOL, OFF(replica_announced), CF_MUTABLE, 0, 0, NULL, "yes"},
+    {"replica-announce-ip", CT_STR, OFF(replica_announce_ip), CF_MUTABLE, 0, 0, NULL, ""},
+    {"replica-announce-port", CT_INT, OFF(replica_announce_port), CF_MUTABLE, 0, 65535, NULL, "0"},
     {"repl-timeout", CT_INT, OFF(repl_timeout), CF_MUTABLE, 1, 0x7fffffff, NULL, "60"},
     {"min-replicas-to-write", CT_INT, OFF(min_replicas_to_write), CF_MUTABLE, 0, 0x7fffffff, NULL, "0"},
     {"min-replicas-max-lag", CT_INT, OFF(min_replicas_max_lag), CF_MUTABLE, 0, 0x7fffffff, NULL, "10"},

@@ -492,12 +492,19 @@ static void on_connect(uv_connect_t *req, int status)
         M.auth_reply = 1;
     }
     char port[16], seq[24];
-    snprintf(port, sizeof port, "%d", srv.cfg.port);
+    snprintf(port, sizeof port, "%d", srv.cfg.replica_announce_port ? srv.cfg.replica_announce_port : srv.cfg.port);
     snprintf(seq, sizeof seq, "%" PRIu64, srv.wal->next_seq);
     buf_puts(&b, "*3\r\n");
     add_arg(&b, "REPLCONF");
     add_arg(&b, "listening-port");
     add_arg(&b, port);
+    if (srv.cfg.replica_announce_ip && srv.cfg.replica_announce_ip[0]) {
+        buf_puts(&b, "*3\r\n");
+        add_arg(&b, "REPLCONF");
+        add_arg(&b, "ip-address");
+        add_arg(&b, srv.cfg.replica_announce_ip);
+        M.replies_due++;
+    }
     buf_puts(&b, "*3\r\n");
     add_arg(&b, "SYNCWAL");
     add_arg(&b, repl_id());
