@@ -8,7 +8,8 @@
 # keeps writing; the old primary, restarted from its conf file as a
 # primary, is turned into a replica of the new one by Sentinel. At the
 # end every write WAIT confirmed is on the new primary and the three
-# kvds hold the same data; the conf files say who follows whom.
+# kvds hold the same data; the conf files say who follows whom. Then
+# SENTINEL FAILOVER moves the primary once more, all nodes up.
 : "${TEST_TIMEOUT:=240}"
 . "$(dirname "$0")/lib.sh"
 
@@ -112,15 +113,17 @@ kill -9 "$PPID_"
 wait "$PPID_" 2>/dev/null
 at_kill=$(confirmed) t_kill=$SECONDS
 
+# new_primary OLD: all sentinels name the same primary, not OLD, and it
+# says it is one; sets NEW.
 new_primary() {
     local s m
     m=$(smaster "${SP[0]}")
-    [ -n "$m" ] && [ "$m" != "$P" ] || return 1
+    [ -n "$m" ] && [ "$m" != "$1" ] || return 1
     for s in "${SP[@]}"; do [ "$(smaster "$s")" = "$m" ] || return 1; done
     [ "$(info "$m" role)" = master ] || return 1
     NEW=$m
 }
-if wait_for 60 new_primary; then
+if wait_for 60 "new_primary $P"; then
     ok "Sentinel promoted the replica on port $NEW (all three sentinels agree), $((SECONDS - t_kill)) s after the kill"
 else
     fail "no failover within 60 s: sentinels name $(for s in "${SP[@]}"; do printf '%s ' "$(smaster "$s")"; done)"
@@ -180,4 +183,34 @@ else
 fi
 echo "     ($(confirmed) writes confirmed by WAIT, $(wc -l <"$T/w.written" 2>/dev/null || echo 0) not," \
     "$(wc -l <"$T/w.errors" 2>/dev/null || echo 0) retried errors)"
+
+# ---- a manual failover (SENTINEL FAILOVER), every node up ----
+# Sentinel may refuse while it still settles (-INPROG, -NOGOODSLAVE).
+# all_synced: the two nodes other than NEW hold all it wrote.
+all_synced() {
+    local n
+    for n in "$P" "$R1" "$R2"; do [ "$n" = "$NEW" ] || synced "$NEW" "$n" || return 1; done
+}
+OLD=$NEW
+wait_for 60 '[ "$(timeout 10 redis-cli -p "${SP[1]}" sentinel failover kvd)" = OK ]' ||
+    fail "SENTINEL FAILOVER: $(timeout 10 redis-cli -p "${SP[1]}" sentinel failover kvd)"
+if wait_for 60 "new_primary $OLD"; then
+    ok "SENTINEL FAILOVER moved the primary from $OLD to $NEW"
+    for n in "$P" "$R1" "$R2"; do
+        [ "$n" = "$NEW" ] && continue
+        wait_for 60 "follows $n $NEW" || fail "$n does not follow $NEW after SENTINEL FAILOVER: role $(info "$n" role)"
+    done
+    timeout 10 redis-cli -p "$NEW" set after-manual-failover 1 >/dev/null
+    if wait_for 60 all_synced; then
+        dump "$NEW" >"$T/d.2"
+        same=1
+        for n in "$P" "$R1" "$R2"; do [ "$n" = "$NEW" ] || { dump "$n" | cmp -s - "$T/d.2" || same=0; }; done
+        [ $same = 1 ] && ok "all three agree after the manual failover ($(wc -l <"$T/d.2") keys)" ||
+            fail "the kvds differ after the manual failover"
+    else
+        fail "the replicas did not catch up after the manual failover"
+    fi
+else
+    fail "SENTINEL FAILOVER did not move the primary: sentinels name $(smaster "${SP[0]}")"
+fi
 finish
