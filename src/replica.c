@@ -673,7 +673,7 @@ void replica_info(buf_t *out)
 
 void replica_role(client *c)
 {
-    static const char *const names[] = {"none", "connect", "connecting", "connecting", "sync", "connected"};
+    static const char *const names[] = {"none", "connect", "connecting", "handshake", "sync", "connected"};
     reply_array(c, 5);
     reply_bulk_str(c, "slave");
     reply_bulk_str(c, M.host);
