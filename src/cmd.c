@@ -75,6 +75,13 @@ static kvd_cmd slowlog_subs[] = {
     {"slowlog|help", cmd_slowlog, 2, 0, 0, 0, 0, "server", "6.2.0", "O(1)", "Show helpful text about the different subcommands.", "@slow", 0, 0, NULL, RT},
     {0},
 };
+/* SCRIPT: kvd has no scripting; KILL says so as Redis does when no script
+ * runs (Sentinel sends it to a primary that answers -BUSY). */
+static kvd_cmd script_subs[] = {
+    {"script|kill", cmd_script, 2, 0, 0, 0, 0, "scripting", "2.6.0", "O(1)", "Terminates a server-side Lua script during execution.", "@slow @scripting", 0, 0, NULL, RT},
+    {"script|help", cmd_script, 2, 0, 0, 0, 0, "scripting", "5.0.0", "O(1)", "Returns helpful text about the different subcommands.", "@slow @scripting", 0, 0, NULL, RT},
+    {0},
+};
 static kvd_cmd latency_subs[] = {
     {"latency|latest", cmd_latency, 2, ADM, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns the latest latency samples for all events.", "@admin @slow @dangerous", 0, 0, NULL, RT},
     {"latency|history", cmd_latency, 3, ADM, 0, 0, 0, "server", "2.8.13", "O(1)", "Returns timestamp-latency samples for an event.", "@admin @slow @dangerous", 0, 0, NULL, RT},
@@ -168,6 +175,7 @@ static kvd_cmd table[] = {
     {"lastsave", cmd_lastsave, 1, F, 0, 0, 0, "server", "1.0.0", "O(1)", "Returns the unix time of the last successful WAL fsync.", "@admin @fast @dangerous", 0, 0, NULL, RT},
     {"bgrewriteaof", cmd_bgrewriteaof, 1, ADM, 0, 0, 0, "server", "1.0.0", "O(1)", "Compacts the WAL in the background.", "@admin @slow @dangerous", 0, 0, NULL, RT},
     {"acl", cmd_acl, -2, 0, 0, 0, 0, "server", "6.0.0", "O(N)", "Users and their permissions: SETUSER, GETUSER, DELUSER, LIST, USERS, WHOAMI, CAT, GENPASS, LOG, SAVE, LOAD, DRYRUN.", "@slow", 0, 0, acl_subs, RT},
+    {"script", cmd_script, -2, 0, 0, 0, 0, "scripting", "2.6.0", "O(1)", "Script management: KILL only (kvd has no scripting).", "@slow", 0, 0, script_subs, RT},
     {"slowlog", cmd_slowlog, -2, 0, 0, 0, 0, "server", "2.2.12", "O(N)", "The slow log: GET, LEN, RESET.", "@slow", 0, 0, slowlog_subs, RT},
     {"latency", cmd_latency, -2, 0, 0, 0, 0, "server", "2.8.13", "O(1)", "The latency monitor: LATEST, HISTORY, RESET, DOCTOR.", "@slow", 0, 0, latency_subs, RT},
     {"monitor", cmd_monitor, 1, ADM, 0, 0, 0, "server", "1.0.0", "O(1)", "Listens for all requests received by the server in real-time.", "@admin @slow @dangerous", 0, 0, NULL, RT},

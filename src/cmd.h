@@ -145,7 +145,7 @@ CMD_DECL(cmd_ping); CMD_DECL(cmd_echo); CMD_DECL(cmd_quit); CMD_DECL(cmd_reset);
 CMD_DECL(cmd_auth); CMD_DECL(cmd_hello); CMD_DECL(cmd_client); CMD_DECL(cmd_command);
 CMD_DECL(cmd_config); CMD_DECL(cmd_info); CMD_DECL(cmd_dbsize); CMD_DECL(cmd_flushdb);
 CMD_DECL(cmd_flushall); CMD_DECL(cmd_time); CMD_DECL(cmd_shutdown); CMD_DECL(cmd_lastsave);
-CMD_DECL(cmd_bgrewriteaof); CMD_DECL(cmd_role); CMD_DECL(cmd_acl); CMD_DECL(cmd_slowlog); CMD_DECL(cmd_latency); CMD_DECL(cmd_monitor);
+CMD_DECL(cmd_bgrewriteaof); CMD_DECL(cmd_role); CMD_DECL(cmd_acl); CMD_DECL(cmd_slowlog); CMD_DECL(cmd_script); CMD_DECL(cmd_latency); CMD_DECL(cmd_monitor);
 /* transactions */
 /* pub/sub */
 CMD_DECL(cmd_subscribe); CMD_DECL(cmd_unsubscribe); CMD_DECL(cmd_psubscribe); CMD_DECL(cmd_punsubscribe);

@@ -916,6 +916,9 @@ static const cmd_doc_arg args_scan[] = {
 };
 static const char *const tips_scan[] = {"nondeterministic_output", "request_policy:special", NULL};
 
+/* script|kill */
+static const char *const tips_script_kill[] = {"request_policy:all_shards", "response_policy:one_succeeded", NULL};
+
 /* select */
 static const cmd_doc_arg args_select[] = {
     {.name = "index", .type = "integer"},
@@ -2038,6 +2041,24 @@ static const cmd_doc docs_table[] = {
      .history = history_scan,
      CD_ARGS(args_scan),
      .tips = tips_scan},
+    {.name = "script",
+     .summary = "A container for Lua scripts management commands",
+     .since = "2.6.0",
+     .group = "scripting",
+     .complexity = "Depends on subcommand."},
+    {.name = "script|help",
+     .summary = "Show helpful text about the different subcommands",
+     .since = "5.0.0",
+     .group = "scripting",
+     .complexity = "O(1)",
+     .flags = CD_LOADING | CD_STALE},
+    {.name = "script|kill",
+     .summary = "Kill the script currently in execution.",
+     .since = "2.6.0",
+     .group = "scripting",
+     .complexity = "O(1)",
+     .flags = CD_NOSCRIPT | CD_ALLOW_BUSY,
+     .tips = tips_script_kill},
     {.name = "select",
      .summary = "Change the selected database for the current connection",
      .since = "1.0.0",

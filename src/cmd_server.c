@@ -1,6 +1,6 @@
 /* cmd_server: connection and server commands: PING, ECHO, QUIT, SELECT,
  * AUTH, HELLO, CLIENT, CONFIG, INFO, DBSIZE, FLUSHDB, FLUSHALL, TIME,
- * SHUTDOWN, LASTSAVE, BGREWRITEAOF. */
+ * SHUTDOWN, LASTSAVE, BGREWRITEAOF, SCRIPT KILL (kvd has no scripts). */
 #include "config.h"
 #include "cmd.h"
 #include "acl.h"
@@ -1133,5 +1133,23 @@ void cmd_bgrewriteaof(client *c, int argc, char **argv, size_t *argvlen)
         break;
     default:
         reply_errorf(c, "ERR Background append only file rewriting could not start: %s", err);
+    }
+}
+
+/* SCRIPT KILL | HELP. kvd runs no scripts, so there is never one to kill:
+ * KILL answers as Redis does when none runs. */
+void cmd_script(client *c, int argc, char **argv, size_t *argvlen)
+{
+    if (arg_is(argv[1], argvlen[1], "kill") && argc == 2) {
+        reply_error(c, "NOTBUSY No scripts in execution right now.");
+    } else if (arg_is(argv[1], argvlen[1], "help") && argc == 2) {
+        static const char *const help[] = {
+            "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "KILL", "    Kill the currently executing Lua script (kvd has no scripting: there is none).",
+            "HELP", "    Print this help."};
+        reply_lines(c, help, KVD_ARRAY_SIZE(help));
+    } else {
+        static const char *const known[] = {"kill", "help", NULL};
+        reply_subcommand_error(c, "script", argv[1], argvlen[1], known);
     }
 }

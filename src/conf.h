@@ -64,6 +64,8 @@ typedef struct kvd_config {
     int replica_serve_stale_data; /* a replica whose link is down still serves reads */
     int replica_priority;        /* for Sentinel: lower is preferred, 0 never promoted */
     int replica_announced;       /* for Sentinel: listed in its replies */
+    char *replica_announce_ip;   /* the address the primary lists for us ("" = the one it sees) */
+    int replica_announce_port;   /* the port the primary lists for us (0 = port) */
     int repl_timeout;            /* seconds without news before a link is taken for dead */
     int min_replicas_to_write;   /* refuse writes with fewer good replicas (0 = off) */
     int min_replicas_max_lag;    /* ... a good replica acknowledged within this many seconds */

@@ -90,6 +90,7 @@ static void client_free_cb(uv_handle_t *h)
     resp_parser_free(&c->parser);
     free(c->bars);
     free(c->name);
+    free(c->repl_ip);
     free(c->lib_name);
     free(c->lib_ver);
     free(c);

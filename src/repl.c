@@ -638,9 +638,19 @@ void cmd_replconf(client *c, int argc, char **argv, size_t *argvlen)
                 return;
             }
             c->repl_port = (int)v;
+        } else if (arg_is(argv[i], argvlen[i], "ip-address")) {
+            if (argvlen[i + 1] > 255) {
+                reply_errorf(c, "ERR REPLCONF ip-address provided by replica instance is too long: %zu bytes",
+                             argvlen[i + 1]);
+                return;
+            }
+            free(c->repl_ip);
+            c->repl_ip = xmalloc(argvlen[i + 1] + 1);
+            memcpy(c->repl_ip, argv[i + 1], argvlen[i + 1]);
+            c->repl_ip[argvlen[i + 1]] = '\0';
         } else if (arg_is(argv[i], argvlen[i], "getack")) {
             return; /* a replica answers that; a primary ignores it */
-        } else if (!arg_is(argv[i], argvlen[i], "ip-address") && !arg_is(argv[i], argvlen[i], "capa") &&
+        } else if (!arg_is(argv[i], argvlen[i], "capa") &&
                    !arg_is(argv[i], argvlen[i], "rdb-only") && !arg_is(argv[i], argvlen[i], "rdb-filter-only")) {
             reply_errorf(c, "ERR Unrecognized REPLCONF option: %.*s", (int)(argvlen[i] > 64 ? 64 : argvlen[i]),
                          argv[i]);
@@ -884,17 +894,28 @@ static const char *state_name(enum link_state s)
     return "?";
 }
 
+/* The address a replica is listed with: its replica-announce-ip, else
+ * the one its connection comes from. */
+static void link_ip(const client *c, char *ip, size_t cap)
+{
+    if (c->repl_ip) {
+        snprintf(ip, cap, "%s", c->repl_ip);
+        return;
+    }
+    snprintf(ip, cap, "%s", c->addr);
+    char *colon = strrchr(ip, ':');
+    if (colon)
+        *colon = '\0';
+}
+
 static void replica_lines(buf_t *out)
 {
     int64_t now = kvd_now_ms();
     int n = 0;
     struct repl_link *l;
     LIST_EACH(&R.links, struct repl_link, all, l) {
-        char ip[64];
-        snprintf(ip, sizeof ip, "%s", l->c->addr);
-        char *colon = strrchr(ip, ':');
-        if (colon)
-            *colon = '\0';
+        char ip[256];
+        link_ip(l->c, ip, sizeof ip);
         buf_appendf(out, "slave%d:ip=%s,port=%d,state=%s,offset=%" PRIu64 ",lag=%lld\r\n", n++, ip,
                     l->c->repl_port, state_name(l->state), l->ack, (long long)((now - l->ack_ms) / 1000));
     }
@@ -944,11 +965,8 @@ void cmd_role(client *c, int argc, char **argv, size_t *argvlen)
     reply_array(c, (long long)nlinks());
     struct repl_link *l;
     LIST_EACH(&R.links, struct repl_link, all, l) {
-        char ip[64], port[16], off[24];
-        snprintf(ip, sizeof ip, "%s", l->c->addr);
-        char *colon = strrchr(ip, ':');
-        if (colon)
-            *colon = '\0';
+        char ip[256], port[16], off[24];
+        link_ip(l->c, ip, sizeof ip);
         snprintf(port, sizeof port, "%d", l->c->repl_port);
         snprintf(off, sizeof off, "%" PRIu64, l->ack);
         reply_array(c, 3);

@@ -492,12 +492,19 @@ static void on_connect(uv_connect_t *req, int status)
         M.auth_reply = 1;
     }
     char port[16], seq[24];
-    snprintf(port, sizeof port, "%d", srv.cfg.port);
+    snprintf(port, sizeof port, "%d", srv.cfg.replica_announce_port ? srv.cfg.replica_announce_port : srv.cfg.port);
     snprintf(seq, sizeof seq, "%" PRIu64, srv.wal->next_seq);
     buf_puts(&b, "*3\r\n");
     add_arg(&b, "REPLCONF");
     add_arg(&b, "listening-port");
     add_arg(&b, port);
+    if (srv.cfg.replica_announce_ip && srv.cfg.replica_announce_ip[0]) {
+        buf_puts(&b, "*3\r\n");
+        add_arg(&b, "REPLCONF");
+        add_arg(&b, "ip-address");
+        add_arg(&b, srv.cfg.replica_announce_ip);
+        M.replies_due++;
+    }
     buf_puts(&b, "*3\r\n");
     add_arg(&b, "SYNCWAL");
     add_arg(&b, repl_id());
@@ -554,7 +561,7 @@ void replica_connect_to(const char *host, int port)
     M.state = R_WAIT;
     M.backoff_ms = BACKOFF_MIN_MS;
     M.logged_down = 0;
-    M.down_since_ms = kvd_now_ms();
+    M.down_since_ms = 0; /* -1 in INFO until the link was up once, as Redis says */
     M.acked_sent = 0;
     log_notice("connecting to primary %s:%d", host, port);
     try_connect();
@@ -658,14 +665,15 @@ void replica_info(buf_t *out)
                     M.base_total ? 100.0 * (double)M.base_got / (double)M.base_total : 0.0,
                     (long long)((now - M.last_io_ms) / 1000));
     if (M.state != R_STREAM)
-        buf_appendf(out, "master_link_down_since_seconds:%lld\r\n", (long long)((now - M.down_since_ms) / 1000));
+        buf_appendf(out, "master_link_down_since_seconds:%lld\r\n",
+                    M.down_since_ms ? (long long)((now - M.down_since_ms) / 1000) : -1LL);
     buf_appendf(out, "slave_priority:%d\r\nslave_read_only:1\r\nreplica_announced:%d\r\n",
                 srv.cfg.replica_priority, srv.cfg.replica_announced);
 }
 
 void replica_role(client *c)
 {
-    static const char *const names[] = {"none", "connect", "connecting", "connecting", "sync", "connected"};
+    static const char *const names[] = {"none", "connect", "connecting", "handshake", "sync", "connected"};
     reply_array(c, 5);
     reply_bulk_str(c, "slave");
     reply_bulk_str(c, M.host);

@@ -82,6 +82,7 @@ typedef struct client {
     struct postponed *postponed; /* the command CLIENT PAUSE holds (pause.c), or NULL */
     struct repl_link *repl; /* a replica's link (it sent SYNCWAL; repl.c), or NULL */
     int repl_port;          /* REPLCONF listening-port */
+    char *repl_ip;          /* REPLCONF ip-address (its replica-announce-ip), or NULL */
     uint64_t woff;          /* seq of its last write (WAIT) */
     long wait_num;          /* WAIT: replicas it waits for */
     int64_t wait_until;     /* WAIT: ms deadline, 0 for none */

@@ -216,11 +216,13 @@ if command -v redis-benchmark >/dev/null; then
 fi
 
 # ---- a chained replica ----
-start_kvd chained --replicaof "127.0.0.1 $R" || exit 1
+# (behind a NAT, as it were: it gives the address its primary lists)
+start_kvd chained --replicaof "127.0.0.1 $R" --replica-announce-ip 10.9.8.7 --replica-announce-port 7777 || exit 1
 C=$PORT CPID_=$KPID
 timeout 120 "$PY" "$H" writes "$P" 2000 10 || fail "writes with a chained replica"
 same "$P" "$R" "primary and replica, chained below" || true
 same "$R" "$C" "the chained replica" || true
+expect_match "replica-announce-ip/port in INFO" "^ip=10\.9\.8\.7,port=7777,state=online," "$(info "$R" slave0)"
 
 # ---- the replica's files replay to the same data ----
 PORT=$C KPID=$CPID_
