@@ -193,6 +193,22 @@ void cmd_hello(client *c, int argc, char **argv, size_t *argvlen)
     reply_array(c, 0);
 }
 
+/* CLIENT LIST/KILL TYPE t: 0 normal, 1 pubsub, 2 replica (or slave), 3
+ * master (the link to the primary, replica.c); -1 after replying an error. */
+static int client_type_arg(client *c, const char *v, size_t vl)
+{
+    if (arg_is(v, vl, "normal"))
+        return 0;
+    if (arg_is(v, vl, "pubsub"))
+        return 1;
+    if (arg_is(v, vl, "replica") || arg_is(v, vl, "slave"))
+        return 2;
+    if (arg_is(v, vl, "master"))
+        return 3;
+    reply_errorf(c, "ERR Unknown client type '%.*s'", (int)(vl > 32 ? 32 : vl), v);
+    return -1;
+}
+
 static int by_id(const void *a, const void *b)
 {
     uint64_t x = (*(client *const *)a)->id, y = (*(client *const *)b)->id;
@@ -206,18 +222,7 @@ static void client_list(client *c, int argc, char **argv, size_t *argvlen)
     int nids = 0, type = -1; /* as in client_kill */
     for (int i = 2; i < argc; i++) {
         if (arg_is(argv[i], argvlen[i], "type") && i + 1 < argc) {
-            const char *v = argv[i + 1];
-            size_t vl = argvlen[i + 1];
-            if (arg_is(v, vl, "normal"))
-                type = 0;
-            else if (arg_is(v, vl, "pubsub"))
-                type = 1;
-            else if (arg_is(v, vl, "replica") || arg_is(v, vl, "slave"))
-                type = 2;
-            else if (arg_is(v, vl, "master"))
-                type = 3; /* the link to the primary (replica.c) */
-            else {
-                reply_errorf(c, "ERR Unknown client type '%.*s'", (int)(vl > 32 ? 32 : vl), v);
+            if ((type = client_type_arg(c, argv[i + 1], argvlen[i + 1])) < 0) {
                 free(ids);
                 return;
             }
@@ -307,18 +312,8 @@ static void client_kill(client *c, int argc, char **argv, size_t *argvlen)
                 return;
             }
         } else if (arg_is(argv[i], argvlen[i], "type")) {
-            if (arg_is(v, vl, "normal"))
-                type = 0;
-            else if (arg_is(v, vl, "pubsub"))
-                type = 1;
-            else if (arg_is(v, vl, "replica") || arg_is(v, vl, "slave"))
-                type = 2;
-            else if (arg_is(v, vl, "master"))
-                type = 3; /* the link to the primary (replica.c) */
-            else {
-                reply_errorf(c, "ERR Unknown client type '%.*s'", (int)(vl > 32 ? 32 : vl), v);
+            if ((type = client_type_arg(c, v, vl)) < 0)
                 return;
-            }
         } else if (arg_is(argv[i], argvlen[i], "user")) {
             if (!acl_find(v, vl)) {
                 reply_errorf(c, "ERR No such user '%.*s'", (int)(vl > 64 ? 64 : vl), v);

@@ -318,6 +318,23 @@ static int raw_member(const char *p, size_t len, const char *name, const char **
 
 static inline int hexnib(char ch);
 
+/* The byte a one-letter JSON escape (after the backslash) stands for, or
+ * -1 for none. */
+static int unescape_char(char e)
+{
+    switch (e) {
+    case '"': return '"';
+    case '\\': return '\\';
+    case '/': return '/';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    default: return -1;
+    }
+}
+
 static int hex4(const char *p, unsigned *v)
 {
     *v = 0;
@@ -342,42 +359,38 @@ static long json_unescape(const char *s, size_t n, char *out)
         }
         if (++i >= n)
             return -1;
-        switch (s[i]) {
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'u': {
-            unsigned cp, lo;
-            if (i + 4 >= n || hex4(s + i + 1, &cp) < 0)
+        if (s[i] != 'u') {
+            int ch = unescape_char(s[i]);
+            if (ch < 0)
                 return -1;
-            i += 4;
-            if (cp >= 0xd800 && cp < 0xdc00) {
-                if (i + 6 >= n || s[i + 1] != '\\' || s[i + 2] != 'u' || hex4(s + i + 3, &lo) < 0 ||
-                    lo < 0xdc00 || lo >= 0xe000)
-                    return -1;
-                i += 6;
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            }
-            if (cp < 0x80) {
-                *o++ = (char)cp;
-            } else if (cp < 0x800) {
-                *o++ = (char)(0xc0 | cp >> 6);
-                *o++ = (char)(0x80 | (cp & 0x3f));
-            } else if (cp < 0x10000) {
-                *o++ = (char)(0xe0 | cp >> 12);
-                *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-                *o++ = (char)(0x80 | (cp & 0x3f));
-            } else {
-                *o++ = (char)(0xf0 | cp >> 18);
-                *o++ = (char)(0x80 | ((cp >> 12) & 0x3f));
-                *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-                *o++ = (char)(0x80 | (cp & 0x3f));
-            }
-            break;
+            *o++ = (char)ch;
+            continue;
         }
-        default: *o++ = s[i]; break; /* " \ / */
+        unsigned cp, lo;
+        if (i + 4 >= n || hex4(s + i + 1, &cp) < 0)
+            return -1;
+        i += 4;
+        if (cp >= 0xd800 && cp < 0xdc00) {
+            if (i + 6 >= n || s[i + 1] != '\\' || s[i + 2] != 'u' || hex4(s + i + 3, &lo) < 0 || lo < 0xdc00 ||
+                lo >= 0xe000)
+                return -1;
+            i += 6;
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        }
+        if (cp < 0x80) {
+            *o++ = (char)cp;
+        } else if (cp < 0x800) {
+            *o++ = (char)(0xc0 | cp >> 6);
+            *o++ = (char)(0x80 | (cp & 0x3f));
+        } else if (cp < 0x10000) {
+            *o++ = (char)(0xe0 | cp >> 12);
+            *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+            *o++ = (char)(0x80 | (cp & 0x3f));
+        } else {
+            *o++ = (char)(0xf0 | cp >> 18);
+            *o++ = (char)(0x80 | ((cp >> 12) & 0x3f));
+            *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+            *o++ = (char)(0x80 | (cp & 0x3f));
         }
     }
     return o - out;
@@ -506,16 +519,10 @@ static int canon_string(wal_decoder *d, cursor *c, const char **out, size_t *n)
         }
         if (c->end - p < 2)
             return 0;
-        switch (p[1]) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '/': *o++ = '/'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'u': {
+        int esc = unescape_char(p[1]);
+        if (esc >= 0) {
+            *o++ = (char)esc;
+        } else if (p[1] == 'u') {
             /* Only \u00XX below 0x80 (what wal_encode writes); the rest
              * needs UTF-8 encoding and goes to cJSON. */
             if (c->end - p < 6 || p[2] != '0' || p[3] != '0')
@@ -525,9 +532,7 @@ static int canon_string(wal_decoder *d, cursor *c, const char **out, size_t *n)
                 return 0;
             *o++ = (char)(hi << 4 | lo);
             p += 4;
-            break;
-        }
-        default:
+        } else {
             return 0;
         }
         p += 2;
