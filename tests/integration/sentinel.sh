@@ -57,7 +57,7 @@ start_sentinel() {
 dir $T
 logfile $T/$1.log
 sentinel monitor kvd 127.0.0.1 $P 2
-sentinel down-after-milliseconds kvd 1000
+sentinel down-after-milliseconds kvd 3000
 sentinel failover-timeout kvd 6000" redis-sentinel
 }
 
@@ -154,10 +154,25 @@ PORT=$P t_restart=$SECONDS
 PPID_=$!
 PIDS+=("$PPID_")
 wait_ready "$P" "$PPID_" || { fail "the old primary did not restart"; tail -5 "$T/n1.log"; finish; }
-if wait_for 90 "follows $P $NEW"; then
-    ok "Sentinel turned the restarted old primary into a replica of the new one ($((SECONDS - t_restart)) s)"
+# On a loaded machine a sentinel may time a slow node out and fail over
+# once more: from here on the primary is whichever all sentinels name.
+# agreed: they all name one primary, which says it is one; sets CUR.
+agreed() {
+    local s m
+    m=$(smaster "${SP[0]}")
+    [ -n "$m" ] || return 1
+    for s in "${SP[@]}"; do [ "$(smaster "$s")" = "$m" ] || return 1; done
+    [ "$(info "$m" role)" = master ] || return 1
+    CUR=$m
+}
+if wait_for 90 'agreed && [ "$CUR" != "$P" ] && follows $P $CUR'; then
+    ok "Sentinel turned the restarted old primary into a replica of the primary ($((SECONDS - t_restart)) s)"
+    [ "$CUR" != "$NEW" ] && echo "     (a second failover on this busy machine: the primary is now $CUR, was $NEW)"
+    NEW=$CUR
+    OTHER=$R1
+    [ "$NEW" = "$R1" ] && OTHER=$R2
 else
-    fail "the old primary is not a replica of the new one: role $(info "$P" role), port $(info "$P" master_port)"
+    fail "the old primary is not a replica of the primary: role $(info "$P" role), port $(info "$P" master_port)"
     grep -h "convert-to-slave\|$P" "$T"/s?.log | tail -5
 fi
 expect_eq "its conf file now says so" "replicaof 127.0.0.1 $NEW" "$(grep '^replicaof' "$T/n1.conf")"
