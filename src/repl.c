@@ -517,6 +517,13 @@ void cmd_syncwal(client *c, int argc, char **argv, size_t *argvlen)
         reply_error(c, "ERR next-seq must be a positive integer");
         return;
     }
+    /* As Redis: a replica streams only what it holds from a live link
+     * (this also stops REPLICAOF loops: to itself, or two replicas of
+     * each other). */
+    if (repl_is_replica() && !replica_link_up()) {
+        reply_error(c, "NOMASTERLINK Can't SYNC while not connected with my master");
+        return;
+    }
     commit_flush();
     if (wal_error(srv.wal)) {
         reply_errorf(c, "ERR the WAL has an error (%s): cannot replicate", strerror(-wal_error(srv.wal)));
@@ -626,6 +633,11 @@ void cmd_replconf(client *c, int argc, char **argv, size_t *argvlen)
             if (kvd_str_to_ll(argv[i + 1], argvlen[i + 1], &v) < 0 || v < 0)
                 return;
             if (c->repl) {
+                /* Nothing past what this server wrote can be held
+                 * anywhere: an ACK beyond it is not believed (WAIT and
+                 * min-replicas count acks). */
+                if ((uint64_t)v > srv.wal->written_seq)
+                    v = (long long)srv.wal->written_seq;
                 if ((uint64_t)v > c->repl->ack)
                     c->repl->ack = (uint64_t)v;
                 c->repl->ack_ms = kvd_now_ms();
@@ -733,7 +745,9 @@ void cmd_wait(client *c, int argc, char **argv, size_t *argvlen)
         return;
     }
     c->wait_num = (long)num;
-    c->wait_until = timeout ? kvd_now_ms() + timeout : 0;
+    int64_t now = kvd_now_ms();
+    /* A timeout past the end of the clock waits for ever, as 0 does. */
+    c->wait_until = timeout && timeout <= INT64_MAX - now ? now + timeout : 0;
     c->flags |= CLIENT_WAITING;
     list_push_back(&R.waiters, &c->waiting);
 }

@@ -184,6 +184,19 @@ static void link_up(const char *how)
 /* ------------------------------------------------------------ full sync */
 
 /* The whole base is here: make it this server's data. */
+/* The highest database a received base's lines use (wal_scan's apply). */
+typedef struct db_range {
+    uint32_t max;
+} db_range;
+
+static int note_db(void *ctx, const wal_entry *e)
+{
+    db_range *r = ctx;
+    if (e->db > r->max)
+        r->max = e->db;
+    return 0;
+}
+
 static int install_base(char *err, size_t errlen)
 {
     wal_t *w = srv.wal;
@@ -195,6 +208,18 @@ static int install_base(char *err, size_t errlen)
     M.base_fd = -1;
     char recv[4300], tmp[4300];
     recv_path(recv, sizeof recv);
+    /* Refused before anything changes if it needs more databases than
+     * this server has: installed, the keys past them would be missing
+     * while the link claims to be in sync. */
+    db_range r = {0};
+    wal_scan_opts so = {.first_seq = 1, .base = 1};
+    wal_scan_result sr;
+    if (wal_scan(recv, &srv.pool, &so, note_db, &r, &sr) == 0 && sr.status == WAL_SCAN_OK && r.max >= srv.ks.n) {
+        snprintf(err, errlen, "the primary uses database %u but this server has only %u (raise 'databases')", r.max,
+                 srv.ks.n);
+        unlink(recv);
+        return -1;
+    }
     if (commit_flush() < 0 || wal_error(w)) {
         snprintf(err, errlen, "the WAL has an error");
         unlink(recv);
@@ -335,7 +360,9 @@ static int on_reply(const char *p, size_t n)
 /* Apply one checked group (or line). */
 static int on_group(const repl_stream_out *o)
 {
-    if (wal_error(srv.wal)) {
+    /* db_writable: a write that failed (a full disk) is tried again after a
+     * while, as on a primary; a failed fsync stays fatal. */
+    if (!db_writable()) {
         link_lost("this server's WAL has an error");
         return -1;
     }

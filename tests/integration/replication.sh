@@ -296,6 +296,49 @@ wait_for 30 "grep -q 'refused AUTH' $T/badauth.log" && ok "a wrong masterauth is
     fail "no log line for a wrong masterauth"
 expect_eq "a wrong masterauth: link down" down "$(info "$PORT" master_link_status)"
 
+# ---- hostile cases (review of this issue) ----
+# A replica with fewer databases than the primary's data refuses the full
+# sync (link down, a reason in the log) rather than load part of it and
+# claim to be in sync.
+timeout 10 redis-cli -p "$AP" -a secret --no-auth-warning -n 9 set in9 x >/dev/null
+start_kvd fewdbs --databases 4 --replicaof "127.0.0.1 $AP" --masteruser repl --masterauth rpass || exit 1
+FEW=$PORT
+wait_for 30 "grep -q \"raise 'databases'\" $T/fewdbs.log" && ok "a replica with fewer databases says why it cannot sync" ||
+    fail "no log line for a replica with fewer databases"
+expect_eq "... and its link is down" down "$(info "$FEW" master_link_status)"
+# REPLICAOF to itself: SYNCWAL is refused while its own link is down
+# (-NOMASTERLINK), so it never reports a live link or a replica.
+timeout 10 redis-cli -p "$FEW" replicaof 127.0.0.1 "$FEW" >/dev/null
+sleep 1
+expect_eq "REPLICAOF itself: the link stays down" down "$(info "$FEW" master_link_status)"
+expect_eq "REPLICAOF itself: no replica of itself" 0 "$(info "$FEW" connected_slaves)"
+timeout 10 redis-cli -p "$FEW" replicaof no one >/dev/null
+# An ACK past what the primary wrote is not believed.
+exec {fake}<>"/dev/tcp/127.0.0.1/$AP"
+printf 'AUTH repl rpass\r\nSYNCWAL 0000000000000000000000000000000000000000 1\r\n' >&"$fake"
+cat <&"$fake" >/dev/null &
+drain=$!
+wait_for 30 "timeout 10 redis-cli -p $AP -a secret --no-auth-warning info replication | grep -q 'port=0,'" ||
+    fail "the hand-made replica link did not show up"
+printf 'REPLCONF ACK 9223372036854775807\r\n' >&"$fake"
+acked() {
+    local out
+    out=$(timeout 10 redis-cli -p "$AP" -a secret --no-auth-warning info replication | tr -d '\r')
+    sed -n 's/^slave[0-9]*:.*port=0,.*offset=\([0-9]*\).*/\1/p' <<<"$out"
+}
+wait_for 30 '[ -n "$(acked)" ] && [ "$(acked)" -gt 0 ]' || true
+expect_eq "an ACK past the primary's offset is capped at it" \
+    "$(timeout 10 redis-cli -p "$AP" -a secret --no-auth-warning info replication | tr -d '\r' | sed -n 's/^master_repl_offset://p')" \
+    "$(acked)"
+exec {fake}>&-
+kill "$drain" 2>/dev/null
+# WAIT with the largest timeout waits (it used to overflow: an immediate 0,
+# or UBSan's abort).
+timeout 10 redis-cli -p "$AP" -a secret --no-auth-warning set w 1 >/dev/null
+timeout 2 redis-cli -p "$AP" -a secret --no-auth-warning wait 9 9223372036854775807 >/dev/null 2>&1
+expect_eq "WAIT 9 <INT64_MAX> blocks (killed by timeout 2 s)" 124 "$?"
+expect_eq "... and the server is alive" PONG "$(timeout 10 redis-cli -p "$AP" -a secret --no-auth-warning ping)"
+
 # ---- a redis-server primary is not kvd ----
 if command -v redis-server >/dev/null; then
     start_redis redisprimary || exit 1
