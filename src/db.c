@@ -66,9 +66,16 @@ static void expire_entry(tentry_t *e)
 
 void db_set_now(int64_t now_ms)
 {
+    /* Runs before every command: the tables' clocks are set only when the
+     * clock moved (every TABLE_LRU_MS), not once per database per command.
+     * They all move together, so database 0's says where they are (new
+     * tables, after a full sync, start at 0). */
+    uint32_t clk = (uint32_t)(now_ms / TABLE_LRU_MS);
     srv.now_ms = now_ms;
+    if (srv.ks.n && srv.ks.db[0]->lru_clock == clk)
+        return;
     for (uint32_t i = 0; i < srv.ks.n; i++)
-        srv.ks.db[i]->lru_clock = (uint32_t)(now_ms / TABLE_LRU_MS);
+        srv.ks.db[i]->lru_clock = clk;
 }
 
 /* e if it is live; an expired entry is deleted (and logged) first. */
