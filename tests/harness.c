@@ -3,6 +3,7 @@
 #include "harness.h"
 #include "acl.h"
 #include "multi.h"
+#include "pubsub.h"
 #include "apply.h"
 #include "cmd.h"
 #include "commit.h"
@@ -140,6 +141,7 @@ void h_stop(void)
     close_db(1);
     for (int i = 0; i < CLIENTS; i++) {
         multi_free(fakes[i]);
+        pubsub_free(fakes[i]);
         resp_parser_free(&fakes[i]->parser);
         buf_release(&fakes[i]->out);
         buf_release(&fakes[i]->qbuf);
@@ -216,10 +218,12 @@ void h_compact(void)
 
 void h_restart(int clean)
 {
-    /* The clients' connections go with the server: their transactions
-     * and watches too. */
-    for (int i = 0; i < CLIENTS; i++)
+    /* The clients' connections go with the server: their transactions,
+     * watches and subscriptions too. */
+    for (int i = 0; i < CLIENTS; i++) {
         multi_free(fakes[i]);
+        pubsub_free(fakes[i]);
+    }
     close_db(clean);
     open_db();
 }
@@ -510,7 +514,7 @@ static void add_set_options(gen *g, int getex)
 int h_gen(int (*next)(void *), void *ctx, char **argv, size_t *argvlen, char *store)
 {
     gen g = {next, ctx, argv, argvlen, store, 0, 0};
-    switch (pick(&g, 57)) {
+    switch (pick(&g, 58)) {
     case 0: case 1: case 2:
         add_str(&g, "SET"); add_key(&g); add_value(&g); add_set_options(&g, 0); break;
     case 3: add_str(&g, "SETNX"); add_key(&g); add_value(&g); break;
@@ -564,6 +568,24 @@ int h_gen(int (*next)(void *), void *ctx, char **argv, size_t *argvlen, char *st
     case 55: add_str(&g, "SWAPDB"); add_num(&g, pick(&g, 4)); add_num(&g, pick(&g, 4)); break;
     /* The protocol the replies are in must not change what is stored. */
     case 56: add_str(&g, "HELLO"); add_num(&g, 2 + pick(&g, 2)); break;
+    /* Pub/sub: messages to the other fake clients, and a subscribed
+     * client's refusals; nothing stored may change. */
+    case 57: {
+        /* Unsubscribing (from all) as often as subscribing: a RESP2
+         * subscriber refuses most commands, which would starve the rest
+         * of the stream of that client. */
+        static const char *const ps[] = {"PUBLISH", "PUBLISH", "PUBLISH", "PUBLISH", "SUBSCRIBE",
+                                         "PSUBSCRIBE", "UNSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "PUNSUBSCRIBE"};
+        int which = (int)pick(&g, 10);
+        add_str(&g, ps[which]);
+        if (which < 4) {
+            add_key(&g);
+            add_value(&g);
+        } else if (which < 6) {
+            add_str(&g, which == 5 ? "k*" : "k1");
+        }
+        break;
+    }
     case 30:
         if (pick(&g, 8) == 0) {
             add_str(&g, pick(&g, 2) ? "FLUSHALL" : "FLUSHDB");
