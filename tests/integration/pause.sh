@@ -279,10 +279,13 @@ say("after UNPAUSE it goes:", wait_until("the expiry after UNPAUSE", lambda: adm
 
 scenario("a held client is not closed by the idle timeout")
 b = Conn()
-adm.call("CONFIG", "SET", "timeout", "1")
+# The idle timeout is set once b is held: set before, a stall between
+# connecting and sending could let it close b for being idle, which is
+# not what this checks.
 adm.call("CLIENT", "PAUSE", "60000", "WRITE")
 b.send(["SET", "idle", "1"])
 wait_held(1)
+adm.call("CONFIG", "SET", "timeout", "1")
 end = time.time() + 3
 while time.time() < end:
     info("blocked_clients")  # keeps the admin connection busy

@@ -180,7 +180,7 @@ restart_kvd replica --replicaof "127.0.0.1 $P" || fail "the replica did not rest
 RPID_=$KPID
 timeout 10 redis-cli -p "$P" bgrewriteaof >/dev/null
 timeout 120 "$PY" "$H" writes "$P" 2000 9 || fail "writes during the compaction"
-wait_for 60 "[ \"\$(timeout 10 redis-cli -p $P info persistence | tr -d '\r' | sed -n 's/^aof_rewrite_in_progress://p')\" = 0 ]" ||
+wait_for 240 "[ \"\$(timeout 10 redis-cli -p $P info persistence | tr -d '\r' | sed -n 's/^aof_rewrite_in_progress://p')\" = 0 ]" ||
     fail "the compaction did not finish"
 same "$P" "$R" "compaction during the catch-up" || true
 
@@ -202,7 +202,7 @@ if command -v redis-benchmark >/dev/null; then
     for round in 1 2; do
         timeout 120 "$PY" "$H" writes "$P" 1000 "1$round" || fail "writes before compaction $round"
         timeout 10 redis-cli -p "$P" bgrewriteaof >/dev/null
-        wait_for 60 "[ \"\$(timeout 10 redis-cli -p $P info persistence | tr -d '\r' | sed -n 's/^aof_rewrite_in_progress://p')\" = 0 ]" ||
+        wait_for 240 "[ \"\$(timeout 10 redis-cli -p $P info persistence | tr -d '\r' | sed -n 's/^aof_rewrite_in_progress://p')\" = 0 ]" ||
             fail "compaction $round did not finish"
     done
     kill -CONT "$RPID_" 2>/dev/null
