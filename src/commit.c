@@ -26,13 +26,18 @@ static apply_undo undo;      /* the changes of the batch not yet written */
  * acknowledged seq waits for it. Two keys in flight in one slot make it
  * FP_ANY: a collision can make a read wait for an unrelated change (rarely:
  * both must be in flight), never let one through early. */
-#define INFLIGHT_SLOTS (1u << 18)
+/* 64K slots (1 MB, mostly in cache): a few thousand keys in flight, as
+ * under a deep pipeline with `always`, make a few dozen FP_ANY slots,
+ * so a read waits needlessly about once in a thousand. */
+#define INFLIGHT_SLOTS (1u << 16)
 #define FP_ANY 0u /* fingerprints are odd, so never this */
 typedef struct slot_t {
     uint64_t seq;
     uint32_t fp;
+    uint32_t gen; /* a slot of an older generation is empty */
 } slot_t;
-static slot_t *inflight;       /* INFLIGHT_SLOTS of them */
+static slot_t inflight[INFLIGHT_SLOTS];
+static uint32_t inflight_gen; /* bumped when a failed write takes changes back */
 static uint64_t inflight_all;  /* a FLUSH: every key waits for it */
 static uint64_t slot_seed[2];
 
@@ -76,8 +81,10 @@ static void mark(const char *key, size_t klen, uint64_t seq)
 {
     uint32_t fp;
     slot_t *s = slot(key, klen, &fp);
-    if (s->seq <= commit_ack_seq())
+    if (s->gen != inflight_gen || s->seq <= commit_ack_seq()) {
         s->fp = fp; /* what the slot held is acknowledged: it is this key's now */
+        s->gen = inflight_gen;
+    }
     else if (s->fp != fp)
         s->fp = FP_ANY;
     s->seq = seq;
@@ -86,8 +93,7 @@ static void mark(const char *key, size_t klen, uint64_t seq)
 void commit_init(void)
 {
     apply_undo_init(&undo, &srv.pool);
-    free(inflight);
-    inflight = xcalloc(INFLIGHT_SLOTS, sizeof *inflight);
+    memset(inflight, 0, sizeof inflight);
     inflight_all = 0;
     kvd_random_bytes(slot_seed, sizeof slot_seed);
     retry_at = 0;
@@ -97,8 +103,6 @@ void commit_init(void)
 void commit_free(void)
 {
     apply_undo_free(&undo);
-    free(inflight);
-    inflight = NULL;
 }
 
 uint64_t commit_ack_seq(void)
@@ -168,7 +172,7 @@ void commit_saw_key(const char *key, size_t klen)
         return;
     uint32_t fp;
     const slot_t *sl = slot(key, klen, &fp);
-    uint64_t s = sl->fp == fp || sl->fp == FP_ANY ? sl->seq : 0;
+    uint64_t s = sl->gen == inflight_gen && (sl->fp == fp || sl->fp == FP_ANY) ? sl->seq : 0;
     if (s < inflight_all)
         s = inflight_all;
     if (s > cmd_seen)
@@ -381,10 +385,11 @@ int commit_flush(void)
     apply_undo_rollback(&undo, &srv.ks);
     srv.db = srv.ks.db[srv.dbid]; /* a SWAPDB taken back moved the tables */
     wal_discard(w);
+    /* The slots hold the numbers of the changes taken back, which the
+     * next writes will reuse: a new generation empties them all at once. */
+    if (++inflight_gen == 0)
+        memset(inflight, 0, sizeof inflight); /* wrapped: no slot may look current */
     uint64_t written = w->written_seq;
-    for (size_t i = 0; i < INFLIGHT_SLOTS; i++)
-        if (inflight[i].seq > written)
-            inflight[i].seq = written;
     if (inflight_all > written)
         inflight_all = written;
     fail_held(rc);

@@ -58,7 +58,10 @@ int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_appl
 
     wal_decoder dec;
     wal_decoder_init(&dec, pool);
-    scan_state s = {xmalloc(SCAN_CHUNK), SCAN_CHUNK, 0, 0, 0};
+    /* A small file (a fresh segment, a test's) gets a buffer its size,
+     * not a whole chunk. */
+    size_t cap = (uint64_t)st.st_size < SCAN_CHUNK ? (size_t)st.st_size + 4096 : SCAN_CHUNK;
+    scan_state s = {xmalloc(cap), cap, 0, 0, 0};
     int eof = 0, rc = 0;
     uint64_t lineno = 0, last_seq = 0;
     uint64_t damaged = 0; /* complete lines that failed to decode */
@@ -88,7 +91,7 @@ int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_appl
                 if (gleft)
                     gpos = 0;
             }
-            if (s.cap - s.end < SCAN_CHUNK / 2) {
+            if (s.cap - s.end < s.cap / 2) {
                 s.cap *= 2;
                 s.rb = xrealloc(s.rb, s.cap);
             }

@@ -212,8 +212,8 @@ need_redis_and_python() {
 # run_scenarios PORT NAME: run $T/scenarios.py against PORT, its output
 # in $T/NAME.out.
 run_scenarios() {
-    PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$1" >"$T/$2.out" 2>&1 ||
-        fail "scenarios on $2: $(tail -3 "$T/$2.out")"
+    PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$1" >"$T/$2.out" 2>"$T/$2.err" ||
+        fail "scenarios on $2: $(tail -12 "$T/$2.err")"
 }
 
 # cli ARGS: redis-cli against the current server, bounded in time.

@@ -88,6 +88,7 @@ def client_fields(c, *names):
 
 def scenario(name):
     say("##", name)
+    sys.stderr.write("at scenario: %s\n" % name)  # where a crash of this script was
     adm.call("CLIENT", "UNPAUSE")
     adm.call("FLUSHALL")
 
@@ -336,7 +337,7 @@ for f in fails:
     print("FAIL:", f)
 EOF
 
-PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$PORT" kvd >"$T/kvd.out" 2>&1 || fail "the scenarios on kvd: $(tail -3 "$T/kvd.out")"
+PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$PORT" kvd >"$T/kvd.out" 2>"$T/kvd.err" || fail "the scenarios on kvd: $(tail -12 "$T/kvd.err")"
 grep '^FAIL:' "$T/kvd.out" | while read -r l; do echo "FAIL [$NAME]: kvd: ${l#FAIL: }"; done
 grep -q '^FAIL:' "$T/kvd.out" && FAILS=$((FAILS + 1))
 expect_eq "kvd's scenarios finished" "1" "$(grep -c '^## kvd: writes held by a pause' "$T/kvd.out")"
@@ -345,7 +346,7 @@ expect_eq "an end beyond the clock: Redis 7.2's error" "ERR timeout is out of ra
 expect_eq "... and nothing is paused" "OK" "$(cli set not:paused 1)"
 
 if [ -n "$RPORT" ]; then
-    PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$RPORT" redis >"$T/redis.out" 2>&1 || fail "the scenarios on redis: $(tail -3 "$T/redis.out")"
+    PYTHONPATH="$S/tests/integration" "$PY" "$T/scenarios.py" "$RPORT" redis >"$T/redis.out" 2>"$T/redis.err" || fail "the scenarios on redis: $(tail -12 "$T/redis.err")"
     grep '^FAIL:' "$T/redis.out" | while read -r l; do echo "note [$NAME]: redis: ${l#FAIL: }"; done
     # kvd's own part comes after the last scenario both run.
     sed '/^## kvd:/,$d; /^FAIL:/d; /CLIENT UNBLOCK/d' "$T/kvd.out" >"$T/kvd.cmp"
