@@ -450,7 +450,7 @@ void compact_cron(void)
     if (pct <= 0 || wal_error(srv.wal) || total < (uint64_t)srv.cfg.auto_aof_rewrite_min_size)
         return;
     uint64_t ref = cs->ref_bytes;
-    if (ref && (total - ref) * 100 / ref < (uint64_t)pct)
+    if (ref && (total <= ref || (total - ref) * 100 / ref < (uint64_t)pct))
         return;
     if (kvd_now_ms() < cs->next_auto_ms)
         return; /* backing off after failures */

@@ -73,6 +73,7 @@ static struct {
     list waiters;           /* clients blocked in WAIT */
     uv_timer_t tick, wake;
     uv_prepare_t pump;
+    uv_idle_t more; /* keeps the loop polling while file-fed links drain at once */
     int started;
     int wake_pending;
     uint64_t sync_children;
@@ -356,7 +357,8 @@ static void queue(struct repl_link *l, const char *p, size_t n)
 
 /* Read what l has to be sent from files, as long as its output is not
  * backed up. */
-static void pump(struct repl_link *l)
+/* Returns -1 if the link was dropped (l is freed). */
+static int pump(struct repl_link *l)
 {
     client *c = l->c;
     while (c->out.len + c->inflight < PUMP_HIGH && !(c->flags & CLIENT_CLOSING)) {
@@ -373,7 +375,7 @@ static void pump(struct repl_link *l)
             ssize_t n = read(l->bulk_fd, c->out.data + c->out.len, want);
             if (n <= 0) {
                 drop_link(l, n < 0 ? strerror(errno) : "the base file is shorter than it was");
-                return;
+                return -1;
             }
             c->out.len += (size_t)n;
             l->bulk_left -= (uint64_t)n;
@@ -382,7 +384,7 @@ static void pump(struct repl_link *l)
             ssize_t n = pread(l->fd, c->out.data + c->out.len, PUMP_CHUNK, (off_t)l->off);
             if (n < 0) {
                 drop_link(l, strerror(errno));
-                return;
+                return -1;
             }
             if (n > 0) {
                 c->out.len += (size_t)n;
@@ -401,7 +403,7 @@ static void pump(struct repl_link *l)
             }
             if (next_segment(l) < 0) {
                 drop_link(l, "a segment it needs is gone");
-                return;
+                return -1;
             }
         } else {
             break;
@@ -409,18 +411,35 @@ static void pump(struct repl_link *l)
     }
     l->last_send_ms = kvd_now_ms();
     conn_send_later(c);
+    return 0;
 }
 
+static void on_more(uv_idle_t *h)
+{
+    KVD_UNUSED(h);
+}
+
+/* Before the loop blocks: top up the links that read from files. When
+ * the socket takes a whole top-up at once (the send just before the loop
+ * blocks, so no write completion will wake it), nothing else would
+ * bring the loop back for the next one until a timer fired: R.more, an
+ * idle handle, keeps the loop from blocking while that can happen. */
 static void on_pump(uv_prepare_t *h)
 {
     KVD_UNUSED(h);
+    int more = 0;
     list_link *it = R.links.first;
     while (it) {
         struct repl_link *l = LIST_ITEM(it, struct repl_link, all);
         it = it->next; /* pump may free l, never another link */
-        if (l->state == LINK_SEND_BULK || l->state == LINK_CATCHUP)
-            pump(l);
+        if ((l->state == LINK_SEND_BULK || l->state == LINK_CATCHUP) && pump(l) == 0 &&
+            (l->state == LINK_SEND_BULK || l->state == LINK_CATCHUP) && l->c->inflight == 0 && l->c->out.len > 0)
+            more = 1;
     }
+    if (more)
+        uv_idle_start(&R.more, on_more);
+    else
+        uv_idle_stop(&R.more);
 }
 
 /* The WAL writer's hook: each batch, as it is written, to the online links. */
@@ -854,6 +873,8 @@ int repl_start(void)
         rc = uv_prepare_init(srv.loop, &R.pump);
     if (rc == 0)
         rc = uv_prepare_start(&R.pump, on_pump);
+    if (rc == 0)
+        rc = uv_idle_init(srv.loop, &R.more);
     if (rc < 0)
         return rc;
     R.started = 1;
@@ -885,6 +906,7 @@ void repl_shutdown(int clean)
     uv_close((uv_handle_t *)&R.tick, NULL);
     uv_close((uv_handle_t *)&R.wake, NULL);
     uv_close((uv_handle_t *)&R.pump, NULL);
+    uv_close((uv_handle_t *)&R.more, NULL);
 }
 
 int repl_is_replica(void)

@@ -251,6 +251,10 @@ static int install_base(char *err, size_t errlen)
         return -1;
     w->next_seq = M.upto + 1;
     w->written_seq = w->durable_seq = M.upto;
+    /* The received base is as compact as a compaction's: the automatic
+     * trigger measures growth from it (from 0, a fresh replica compacted
+     * the base it had just written, at once). */
+    srv.compact.ref_bytes = wal_total_bytes(w);
     /* Empty the keyspace and load the base. */
     for (uint32_t i = 0; i < srv.ks.n; i++)
         multi_touch_all(i);
