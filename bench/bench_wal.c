@@ -211,8 +211,9 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
-    table_t *scratch = table_new();
-    w = wal_open_dir(dir, &pool, apply_replay, scratch, NULL, &res, err, sizeof err);
+    keyspace scratch; /* what apply_replay fills: one database is enough */
+    keyspace_init(&scratch, 1);
+    w = wal_open_dir(dir, &pool, apply_replay, &scratch, NULL, &res, err, sizeof err);
     if (!w) {
         fprintf(stderr, "%s\n", err);
         return 1;
@@ -224,11 +225,13 @@ int main(int argc, char **argv)
             wal_flush(w);
     }
     wal_close(w);
-    table_free(scratch);
+    keyspace_free(&scratch);
 
     /* Drop the file from the page cache's dirty state so the read is steady. */
-    table_t *t = table_new();
-    w = wal_open_dir(dir, &pool, apply_replay, t, apply_presize, &res, err, sizeof err);
+    keyspace ks;
+    keyspace_init(&ks, 1);
+    table_t *t = ks.db[0];
+    w = wal_open_dir(dir, &pool, apply_replay, &ks, apply_presize, &res, err, sizeof err);
     table_expand_done(t);
     if (!w) {
         fprintf(stderr, "%s\n", err);
@@ -246,7 +249,7 @@ int main(int argc, char **argv)
     printf("== table: %llu keys, %.1f bytes/key, %.1f bytes/key overhead beyond key+value\n",
            (unsigned long long)keys, (double)bytes / (double)keys,
            (double)(bytes - t->kv_bytes) / (double)keys);
-    table_free(t);
+    keyspace_free(&ks);
     snprintf(path, sizeof path, "%s/kvd.incr.1.jsonl", dir);
     unlink(path);
     snprintf(path, sizeof path, "%s/kvd.manifest", dir);
