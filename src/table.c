@@ -4,6 +4,7 @@
  * one bucket from ht[0] to ht[1]. */
 #include "config.h"
 #include "table.h"
+#include "slab.h"
 #include "util.h"
 
 #include <malloc.h>
@@ -66,7 +67,7 @@ static tentry_t *entry_new(table_t *t, const void *key, size_t klen, const void 
                            int64_t expire)
 {
     size_t blk = expire != TABLE_NO_EXPIRE ? TENTRY_EXPIRE_BLOCK : 0;
-    tentry_t *e = xmalloc(TENTRY_HDR + blk + klen + vlen);
+    tentry_t *e = slab_alloc(TENTRY_HDR + blk + klen + vlen);
     e->next = NULL;
     e->enc = 0;
     e->lru = access_stamp(t, e, 1);
@@ -78,16 +79,16 @@ static tentry_t *entry_new(table_t *t, const void *key, size_t klen, const void 
         memcpy(e->data + blk, key, klen);
     if (vlen)
         memcpy(e->data + blk + klen, val, vlen);
-    t->entry_bytes += xmalloc_size(e);
+    t->entry_bytes += slab_size(e);
     t->kv_bytes += klen + vlen;
     return e;
 }
 
 static void entry_free(table_t *t, tentry_t *e)
 {
-    t->entry_bytes -= xmalloc_size(e);
+    t->entry_bytes -= slab_size(e);
     t->kv_bytes -= tentry_klen(e) + tentry_vlen(e);
-    free(e);
+    slab_free(e);
 }
 
 static inline uint32_t vol_index(const tentry_t *e)
@@ -531,9 +532,9 @@ static tentry_t *entry_resize(table_t *t, tentry_t *e, size_t alloc)
 {
     size_t klen = tentry_klen(e);
     tentry_t **link = find_link(t, tentry_key(e), klen, table_hash(t, tentry_key(e), klen));
-    t->entry_bytes -= xmalloc_size(e);
-    tentry_t *n = xrealloc(e, alloc);
-    t->entry_bytes += xmalloc_size(n);
+    t->entry_bytes -= slab_size(e);
+    tentry_t *n = slab_realloc(e, alloc);
+    t->entry_bytes += slab_size(n);
     *link = n;
     if (tentry_has_expire(n))
         t->vol[vol_index(n)] = n;
@@ -542,11 +543,7 @@ static tentry_t *entry_resize(table_t *t, tentry_t *e, size_t alloc)
 
 static size_t entry_room(tentry_t *e)
 {
-#ifdef HAVE_MALLOC_USABLE_SIZE
-    return malloc_usable_size(e);
-#else
-    return entry_header(e) + tentry_vlen(e);
-#endif
+    return slab_usable(e);
 }
 
 tentry_t *table_append(table_t *t, tentry_t *e, const void *p, size_t n)

@@ -1,0 +1,247 @@
+/* slab: size classes for the keyspace's entries (see slab.h). */
+#include "config.h"
+#include "slab.h"
+#include "util.h"
+
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SLAB_PASSTHROUGH 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLAB_PASSTHROUGH 1
+#endif
+#endif
+
+#ifdef SLAB_PASSTHROUGH
+/* Under AddressSanitizer every entry stays a malloc of its own, so that
+ * overflows and uses after free of entries are still caught. */
+void *slab_alloc(size_t n) { return xmalloc(n); }
+void slab_free(void *p) { free(p); }
+void *slab_realloc(void *p, size_t n) { return xrealloc(p, n); }
+size_t slab_usable(const void *p) { return malloc_usable_size((void *)p); }
+size_t slab_size(const void *p) { return xmalloc_size((void *)p); }
+void slab_get_stats(slab_stats *st) { memset(st, 0, sizeof *st); }
+#else
+
+#define PAGE ((size_t)64 << 10)
+#define ARENA ((size_t)4 << 20)
+#define NCLASS (SLAB_MAX / 8) /* class c: slots of (c + 1) * 8 bytes */
+#define HDR 64                /* slots start here, past the page's header */
+
+typedef struct spage {
+    struct spage *next, *prev; /* its class's pages with a free slot */
+    void *free;                /* freed slots, linked through their first word */
+    char *bump, *end;          /* never-used slots: [bump, end) */
+    uint32_t size;             /* slot size */
+    uint32_t live;             /* slots handed out */
+    int listed;                /* on its class's list */
+} spage;
+
+static spage *partial[NCLASS];
+static uintptr_t *arenas; /* arena starts, ascending */
+static size_t narenas, caparenas;
+static char *fresh, *fresh_end; /* the newest arena's never-used pages */
+static spage **spare;           /* pages given back to the kernel, to reuse */
+static size_t nspare, capspare;
+static slab_stats S;
+
+static void oom(size_t n)
+{
+    fprintf(stderr, "kvd: out of memory mapping %zu bytes for entries\n", n);
+    abort();
+}
+
+static void map_arena(void)
+{
+    /* Map one page more than the arena and trim to a 64 KiB boundary. */
+    size_t len = ARENA + PAGE;
+    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        oom(len);
+    uintptr_t a = ((uintptr_t)m + PAGE - 1) & ~(uintptr_t)(PAGE - 1);
+    size_t head = a - (uintptr_t)m;
+    if (head)
+        munmap(m, head);
+    if (len - head > ARENA)
+        munmap((char *)a + ARENA, len - head - ARENA);
+    if (narenas == caparenas) {
+        caparenas = caparenas ? caparenas * 2 : 16;
+        arenas = xrealloc(arenas, caparenas * sizeof *arenas);
+    }
+    size_t i = narenas++;
+    while (i > 0 && arenas[i - 1] > a) {
+        arenas[i] = arenas[i - 1];
+        i--;
+    }
+    arenas[i] = a;
+    fresh = (char *)a;
+    fresh_end = fresh + ARENA;
+    S.mapped += ARENA;
+}
+
+static int owned(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    size_t lo = 0, hi = narenas;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (arenas[mid] <= a)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && a < arenas[lo - 1] + ARENA;
+}
+
+static inline spage *page_of(const void *p)
+{
+    return (spage *)((uintptr_t)p & ~(uintptr_t)(PAGE - 1));
+}
+
+static void list_add(spage *g, size_t c)
+{
+    g->prev = NULL;
+    g->next = partial[c];
+    if (g->next)
+        g->next->prev = g;
+    partial[c] = g;
+    g->listed = 1;
+}
+
+static void list_del(spage *g, size_t c)
+{
+    if (g->prev)
+        g->prev->next = g->next;
+    else
+        partial[c] = g->next;
+    if (g->next)
+        g->next->prev = g->prev;
+    g->next = g->prev = NULL;
+    g->listed = 0;
+}
+
+static spage *new_page(uint32_t size)
+{
+    char *p;
+    if (nspare) {
+        p = (char *)spare[--nspare];
+    } else {
+        if (fresh == fresh_end)
+            map_arena();
+        p = fresh;
+        fresh += PAGE;
+    }
+    spage *g = (spage *)p;
+    g->next = g->prev = NULL;
+    g->free = NULL;
+    g->bump = p + HDR;
+    g->end = g->bump + (PAGE - HDR) / size * size;
+    g->size = size;
+    g->live = 0;
+    g->listed = 0;
+    S.pages++;
+    S.resident += PAGE;
+    return g;
+}
+
+/* g has no slot in use: its memory goes back to the kernel. */
+static void give_back(spage *g)
+{
+    if (nspare == capspare) {
+        capspare = capspare ? capspare * 2 : 64;
+        spare = xrealloc(spare, capspare * sizeof *spare);
+    }
+    madvise(g, PAGE, MADV_DONTNEED);
+    spare[nspare++] = g;
+    S.pages--;
+    S.resident -= PAGE;
+}
+
+void *slab_alloc(size_t n)
+{
+    if (n > SLAB_MAX)
+        return xmalloc(n);
+    uint32_t size = (uint32_t)((n + 7) & ~(size_t)7);
+    if (size == 0)
+        size = 8;
+    size_t c = size / 8 - 1;
+    spage *g = partial[c];
+    if (!g) {
+        g = new_page(size);
+        list_add(g, c);
+    }
+    void *p;
+    if (g->free) {
+        p = g->free;
+        memcpy(&g->free, p, sizeof g->free);
+    } else {
+        p = g->bump;
+        g->bump += size;
+    }
+    g->live++;
+    if (!g->free && g->bump == g->end)
+        list_del(g, c); /* full */
+    S.slots += size;
+    return p;
+}
+
+void slab_free(void *p)
+{
+    if (!p)
+        return;
+    if (!owned(p)) {
+        free(p);
+        return;
+    }
+    spage *g = page_of(p);
+    size_t c = g->size / 8 - 1;
+    memcpy(p, &g->free, sizeof g->free);
+    g->free = p;
+    g->live--;
+    S.slots -= g->size;
+    if (!g->listed) {
+        list_add(g, c);
+    } else if (g->live == 0 && (partial[c] != g || g->next)) {
+        /* Empty, and not the class's last page with room (which stays,
+         * so that a key set and deleted in turn costs no system call). */
+        list_del(g, c);
+        give_back(g);
+    }
+}
+
+size_t slab_usable(const void *p)
+{
+    return owned(p) ? page_of(p)->size : malloc_usable_size((void *)p);
+}
+
+size_t slab_size(const void *p)
+{
+    return owned(p) ? page_of(p)->size : xmalloc_size((void *)p);
+}
+
+void *slab_realloc(void *p, size_t n)
+{
+    if (!p)
+        return slab_alloc(n);
+    size_t old = slab_usable(p);
+    if (!owned(p) && n > SLAB_MAX)
+        return xrealloc(p, n);
+    if (owned(p) && n <= old && n + 8 > old)
+        return p; /* the same class */
+    void *q = slab_alloc(n);
+    memcpy(q, p, n < old ? n : old);
+    slab_free(p);
+    return q;
+}
+
+void slab_get_stats(slab_stats *st)
+{
+    *st = S;
+}
+#endif

@@ -1,0 +1,177 @@
+/* Unit tests for the entry allocator: every slot holds what was written
+ * to it through any mix of allocations, frees and reallocations (so no
+ * two live slots overlap), sizes round to 8 bytes, big requests go to
+ * malloc, and pages whose slots are all free go back to the kernel. */
+#include "config.h"
+#include "testutil.h"
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slab.h"
+
+/* Under AddressSanitizer the slab is plain malloc (slab.c): only the
+ * contents checks apply. */
+static int passthrough(void)
+{
+    void *p = slab_alloc(100);
+    slab_stats st;
+    slab_get_stats(&st);
+    slab_free(p);
+    return st.mapped == 0;
+}
+
+static uint64_t rng = 88172645463325252ULL;
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+typedef struct live {
+    unsigned char *p;
+    size_t n;
+    unsigned char tag;
+} live;
+
+static void fill(live *l)
+{
+    memset(l->p, l->tag, l->n);
+}
+
+static void verify(const live *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->p[i] != l->tag)
+            ck_abort_msg("slot %p (%zu bytes, tag %u) changed at byte %zu", (void *)l->p, l->n, l->tag, i);
+}
+
+START_TEST(test_sizes_round_to_8)
+{
+    if (passthrough())
+        return;
+    for (size_t n = 1; n <= SLAB_MAX; n++) {
+        void *p = slab_alloc(n);
+        ck_assert_uint_eq((uintptr_t)p % 8, 0);
+        ck_assert_uint_eq(slab_usable(p), (n + 7) / 8 * 8);
+        ck_assert_uint_eq(slab_size(p), (n + 7) / 8 * 8);
+        slab_free(p);
+    }
+    /* Past SLAB_MAX: malloc's own chunk. */
+    void *big = slab_alloc(SLAB_MAX + 1);
+    ck_assert_uint_ge(slab_usable(big), SLAB_MAX + 1);
+    slab_free(big);
+}
+END_TEST
+
+START_TEST(test_random_mix_keeps_contents)
+{
+    enum { SLOTS = 20000, STEPS = 400000 };
+    live *l = calloc(SLOTS, sizeof *l);
+    for (int step = 0; step < STEPS; step++) {
+        live *x = &l[next() % SLOTS];
+        uint64_t r = next();
+        if (!x->p) {
+            /* Mostly entry-sized, some over SLAB_MAX. */
+            x->n = r % 16 == 0 ? SLAB_MAX - 64 + r % 200 : 1 + r % 300;
+            x->p = slab_alloc(x->n);
+            x->tag = (unsigned char)(step | 1);
+            fill(x);
+        } else if (r % 3 == 0) {
+            verify(x);
+            size_t n = r % 32 == 0 ? SLAB_MAX + r % 500 : 1 + (r >> 8) % 400;
+            x->p = slab_realloc(x->p, n);
+            if (n < x->n)
+                x->n = n;
+            verify(x); /* what fits came along */
+            x->n = n;
+            fill(x);
+        } else {
+            verify(x);
+            slab_free(x->p);
+            x->p = NULL;
+        }
+    }
+    for (int i = 0; i < SLOTS; i++)
+        if (l[i].p) {
+            verify(&l[i]);
+            slab_free(l[i].p);
+        }
+    free(l);
+}
+END_TEST
+
+START_TEST(test_empty_pages_go_back)
+{
+    if (passthrough())
+        return;
+    slab_stats before, full, after;
+    slab_get_stats(&before);
+    enum { N = 100000 };
+    void **p = malloc(N * sizeof *p);
+    for (int i = 0; i < N; i++)
+        p[i] = slab_alloc(136);
+    slab_get_stats(&full);
+    ck_assert_uint_eq(full.slots - before.slots, (size_t)N * 136);
+    /* 136-byte slots fill 64 KiB pages but for a few bytes each. */
+    ck_assert_uint_ge(full.pages - before.pages, (size_t)N * 136 / 65536);
+    ck_assert_uint_le(full.pages - before.pages, (size_t)N * 136 / 65000 + 2);
+    /* Every other one freed: no page is empty, none goes back. */
+    for (int i = 0; i < N; i += 2)
+        slab_free(p[i]);
+    slab_get_stats(&after);
+    ck_assert_uint_eq(after.pages, full.pages);
+    for (int i = 1; i < N; i += 2)
+        slab_free(p[i]);
+    slab_get_stats(&after);
+    ck_assert_uint_eq(after.slots, before.slots);
+    /* All but at most one page a class is back with the kernel. */
+    ck_assert_uint_le(after.pages, before.pages + 1);
+    /* And reused before any new mapping. */
+    size_t mapped = after.mapped;
+    for (int i = 0; i < N; i++)
+        p[i] = slab_alloc(128); /* another class, fewer pages */
+    slab_get_stats(&after);
+    ck_assert_uint_eq(after.mapped, mapped);
+    for (int i = 0; i < N; i++)
+        slab_free(p[i]);
+    free(p);
+}
+END_TEST
+
+START_TEST(test_realloc_same_class_stays)
+{
+    if (passthrough())
+        return;
+    char *p = slab_alloc(130);
+    memcpy(p, "hello", 5);
+    ck_assert_ptr_eq(slab_realloc(p, 136), p);
+    char *q = slab_realloc(p, 137);
+    ck_assert_ptr_ne(q, p);
+    ck_assert_int_eq(memcmp(q, "hello", 5), 0);
+    char *r = slab_realloc(q, 5000); /* to malloc */
+    ck_assert_int_eq(memcmp(r, "hello", 5), 0);
+    char *s = slab_realloc(r, 40); /* and back */
+    ck_assert_int_eq(memcmp(s, "hello", 5), 0);
+    ck_assert_uint_eq(slab_usable(s), 40);
+    slab_free(s);
+    slab_free(NULL);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("slab");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_sizes_round_to_8);
+    tcase_add_test(tc, test_random_mix_keeps_contents);
+    tcase_add_test(tc, test_empty_pages_go_back);
+    tcase_add_test(tc, test_realloc_same_class_stays);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+TU_MAIN(suite)
