@@ -10,6 +10,7 @@
 #include "server.h"
 #include "util.h"
 
+#include "testutil.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -313,10 +314,7 @@ END_TEST
 static uint64_t rng = 88172645463325252ULL;
 static uint64_t next_rand(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return tu_rand(&rng);
 }
 
 static void add_name(kvd_cmd *cmd, void *ctx)

@@ -14,6 +14,7 @@
 #include "util.h"
 #include "wal_dir.h"
 
+#include "testutil.h"
 #include <check.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -26,10 +27,7 @@
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 static uint32_t r32(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)rng;
+    return (uint32_t)tu_rand(&rng);
 }
 
 static void cmd(const char *a0, const char *a1, const char *a2, const char *a3, const char *a4)

@@ -3,11 +3,23 @@
 #define KVD_TESTUTIL_H
 
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* xorshift64: the tests' repeatable pseudo-random numbers (*state must
+ * start non-zero). */
+static inline uint64_t tu_rand(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *state = x;
+}
 
 /* A fresh directory under $TMPDIR; removed by tu_rmdir. */
 static inline char *tu_tmpdir(void)
