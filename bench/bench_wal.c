@@ -231,7 +231,7 @@ int main(int argc, char **argv)
     keyspace ks;
     keyspace_init(&ks, 1);
     table_t *t = ks.db[0];
-    w = wal_open_dir(dir, &pool, apply_replay, &ks, apply_presize, &res, err, sizeof err);
+    w = wal_open_dir(dir, &pool, apply_replay, &ks, &apply_hooks, &res, err, sizeof err);
     table_expand_done(t);
     if (!w) {
         fprintf(stderr, "%s\n", err);

@@ -252,11 +252,20 @@ int apply_replay(void *ctx, const wal_entry *e)
     return 0;
 }
 
-void apply_presize(void *ctx, uint64_t n)
+static void presize(void *ctx, uint64_t n)
 {
     keyspace *ks = ctx;
     table_expand(ks->db[0], n);
 }
+
+static void prefetch(void *ctx, uint32_t db, const char *key, size_t klen, int stage)
+{
+    keyspace *ks = ctx;
+    if (db < ks->n)
+        table_prefetch(ks->db[db], key, klen, stage);
+}
+
+const wal_load_hooks apply_hooks = {presize, prefetch};
 
 #define UNDO_KEEP ((size_t)1 << 20) /* log storage kept between batches */
 

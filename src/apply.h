@@ -22,6 +22,7 @@
 #include "pool.h"
 #include "table.h"
 #include "wal_codec.h"
+#include "wal_scan.h"
 
 /* The databases: db[i] is database i (SELECT i), n of them. */
 typedef struct keyspace {
@@ -62,13 +63,14 @@ void apply_undo_free(apply_undo *u);
  * (even into the entry being replaced). */
 tentry_t *apply_entry(keyspace *ks, const wal_entry *e, apply_undo *u);
 
-/* For replays (wal_apply_fn, wal_scan's presize): apply an entry to the
- * keyspace ctx without undo; an entry for a database it does not have is
- * skipped, the first one noted in bad_seq and bad_db (the caller refuses
- * the load); make room in database 0 for about n entries (call
- * table_expand_done on each once the replay is over). */
+/* For replays (wal_apply_fn): apply an entry to the keyspace ctx without
+ * undo; an entry for a database it does not have is skipped, the first
+ * one noted in bad_seq and bad_db (the caller refuses the load). */
 int apply_replay(void *keyspace, const wal_entry *e);
-void apply_presize(void *keyspace, uint64_t n);
+/* The hooks to pass with apply_replay: presizing makes room in database
+ * 0 for about n entries (call table_expand_done on each once the replay
+ * is over); prefetching warms the buckets of the keys ahead. */
+extern const wal_load_hooks apply_hooks;
 
 /* The changes recorded so far are in the log for good: forget them. */
 void apply_undo_commit(apply_undo *u);

@@ -265,7 +265,7 @@ static int install_base(char *err, size_t errlen)
     db_select(0);
     wal_walk_result res;
     char werr[512] = "";
-    int rc = wal_walk_dir(srv.cfg.dir, &w->man, &srv.pool, apply_replay, &srv.ks, apply_presize, NULL, NULL, 0,
+    int rc = wal_walk_dir(srv.cfg.dir, &w->man, &srv.pool, apply_replay, &srv.ks, &apply_hooks, NULL, NULL, 0,
                           &res, werr, sizeof werr);
     for (uint32_t i = 0; i < srv.ks.n; i++) {
         table_expand_done(srv.ks.db[i]);

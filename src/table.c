@@ -371,6 +371,18 @@ static tentry_t **find_link(table_t *t, const void *key, size_t klen, uint64_t h
     return NULL;
 }
 
+void table_prefetch(const table_t *t, const void *key, size_t klen, int stage)
+{
+    const table_ht *ht = rehashing(t) ? &t->ht[1] : &t->ht[0];
+    if (!ht->size)
+        return;
+    tentry_t *const *b = &ht->buckets[table_hash(t, key, klen) & (ht->size - 1)];
+    if (stage == 0)
+        __builtin_prefetch(b);
+    else if (*b)
+        __builtin_prefetch(*b);
+}
+
 tentry_t *table_peek(table_t *t, const void *key, size_t klen)
 {
     if (table_count(t) == 0)

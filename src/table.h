@@ -136,6 +136,11 @@ static inline uint32_t table_volatile_count(const table_t *t) { return t->nvol; 
  * arrays and the expiry index. */
 size_t table_bytes(const table_t *t);
 
+/* A hint that key is about to be looked up or inserted: stage 0 starts
+ * loading its bucket, stage 1 (later, once that has arrived) the first
+ * entry of the bucket's chain. Changes nothing. */
+void table_prefetch(const table_t *t, const void *key, size_t klen, int stage);
+
 /* The entry for key, or NULL. Does not look at expiry. Stamps the entry
  * with lru_clock, except while the table is shared with a fork (a stamp
  * would copy a page). */

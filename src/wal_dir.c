@@ -187,7 +187,7 @@ static int walk_progress(void *ctx, uint64_t bytes, uint64_t applied)
 
 /* wal_walk_dir, telling watch (may be NULL) how it goes. */
 static int walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn apply, void *actx,
-                    void (*presize)(void *, uint64_t), wal_walk_fn each, void *ectx, int keep_going,
+                    const wal_load_hooks *hooks, wal_walk_fn each, void *ectx, int keep_going,
                     const wal_replay_watch *watch, wal_walk_result *res, char *err, size_t errlen)
 {
     *res = (wal_walk_result){0};
@@ -212,7 +212,7 @@ static int walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_
         int newest = !base && seg + 1 == m->nincr;
         wal_file_path(path, sizeof path, dir, base, base ? m->base : m->incr[seg]);
         int damaged = res->status != WAL_SCAN_OK;
-        wal_scan_opts o = {.first_seq = base ? 1 : expect, .base = base, .presize = presize};
+        wal_scan_opts o = {.first_seq = base ? 1 : expect, .base = base, .hooks = hooks};
         if (watch && !damaged) {
             o.progress = walk_progress;
             o.pctx = &ww;
@@ -276,10 +276,10 @@ static int walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_
 }
 
 int wal_walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn apply, void *actx,
-                 void (*presize)(void *, uint64_t), wal_walk_fn each, void *ectx, int keep_going,
+                 const wal_load_hooks *hooks, wal_walk_fn each, void *ectx, int keep_going,
                  wal_walk_result *res, char *err, size_t errlen)
 {
-    return walk_dir(dir, m, pool, apply, actx, presize, each, ectx, keep_going, NULL, res, err, errlen);
+    return walk_dir(dir, m, pool, apply, actx, hooks, each, ectx, keep_going, NULL, res, err, errlen);
 }
 
 /* ---- keeping and cutting damaged bytes ---- */
@@ -440,13 +440,13 @@ static void sweep_one(void *ctx, const char *name, uint64_t bytes, int removable
 }
 
 wal_t *wal_open_dir(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
-                    void (*presize)(void *, uint64_t), wal_open_result *res, char *err, size_t errlen)
+                    const wal_load_hooks *hooks, wal_open_result *res, char *err, size_t errlen)
 {
-    return wal_open_dir_watched(dir, pool, apply, actx, presize, NULL, res, err, errlen);
+    return wal_open_dir_watched(dir, pool, apply, actx, hooks, NULL, res, err, errlen);
 }
 
 wal_t *wal_open_dir_watched(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
-                            void (*presize)(void *, uint64_t), const wal_replay_watch *watch,
+                            const wal_load_hooks *hooks, const wal_replay_watch *watch,
                             wal_open_result *res, char *err, size_t errlen)
 {
     *res = (wal_open_result){0};
@@ -471,7 +471,7 @@ wal_t *wal_open_dir_watched(const char *dir, pool_t *pool, wal_apply_fn apply, v
     }
 
     wal_walk_result *wr = &res->walk;
-    if (walk_dir(dir, &m, pool, apply, actx, presize, NULL, NULL, 0, watch, wr, err, errlen) < 0)
+    if (walk_dir(dir, &m, pool, apply, actx, hooks, NULL, NULL, 0, watch, wr, err, errlen) < 0)
         goto fail;
     if (wr->status == WAL_SCAN_CORRUPT) {
         snprintf(err, errlen,

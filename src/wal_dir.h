@@ -58,7 +58,7 @@ typedef struct wal_walk_result {
  * read and reported (not replayed). Returns 0 (res->status says what was
  * found) or -1 with err set when a file cannot be read. */
 int wal_walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn apply, void *actx,
-                 void (*presize)(void *, uint64_t), wal_walk_fn each, void *ectx, int keep_going,
+                 const wal_load_hooks *hooks, wal_walk_fn each, void *ectx, int keep_going,
                  wal_walk_result *res, char *err, size_t errlen);
 
 /* Take the data directory's lock (kvd.lock, flock'ed), which the server
@@ -119,14 +119,14 @@ typedef struct wal_replay_watch {
  * of the newest segment is cut (and kept, see wal_cut); any other damage
  * refuses to open. Returns NULL with err set on failure. */
 wal_t *wal_open_dir(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
-                    void (*presize)(void *, uint64_t), wal_open_result *res, char *err, size_t errlen);
+                    const wal_load_hooks *hooks, wal_open_result *res, char *err, size_t errlen);
 
 /* wal_open_dir, telling watch (may be NULL) how the replay goes. When
  * watch stops it, returns NULL with err saying so; nothing was written
  * then but what opening an empty or single-file directory writes before
  * the replay begins (segment 1 and the manifest). */
 wal_t *wal_open_dir_watched(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
-                            void (*presize)(void *, uint64_t), const wal_replay_watch *watch,
+                            const wal_load_hooks *hooks, const wal_replay_watch *watch,
                             wal_open_result *res, char *err, size_t errlen);
 
 /* Bytes in all files of the WAL (base, older segments, current one). */

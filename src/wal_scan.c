@@ -19,6 +19,70 @@ typedef struct scan_state {
     uint64_t base;      /* file offset of rb[0] */
 } scan_state;
 
+/* ---- prefetch hints: the keys of the lines ahead ---- */
+
+#define HINT_FAR 8  /* lines ahead whose key gets stage 0 */
+#define HINT_NEAR 4 /* and then stage 1 */
+
+typedef struct hint_state {
+    size_t pos;                /* rb offset of the next line to look at */
+    size_t line[HINT_FAR];     /* ring: rb offsets of the lines hinted ahead */
+    unsigned head, n;          /* the ring's first and count */
+} hint_state;
+
+/* The key (and database) of the line [p, p + len) at a glance: its
+ * "key" field when it is plain text without escapes, near the start. */
+static void hint_line(const wal_load_hooks *hooks, void *ctx, const char *p, size_t len, int stage)
+{
+    size_t scan = len < 96 ? len : 96;
+    const char *k = memmem(p, scan, "\"key\":\"", 7);
+    if (!k)
+        return;
+    k += 7;
+    const char *end = p + len, *q = k;
+    while (q < end && *q != '"' && *q != '\\')
+        q++;
+    if (q == end || *q != '"')
+        return;
+    uint32_t db = 0;
+    const char *d = memmem(p, (size_t)(k - p), "\"db\":", 5);
+    if (d)
+        for (d += 5; d < k && *d >= '0' && *d <= '9'; d++)
+            db = db * 10 + (uint32_t)(*d - '0');
+    hooks->prefetch(ctx, db, k, (size_t)(q - k), stage);
+}
+
+/* The line at s->start is next: hint the keys of the lines after it. */
+static void hint_ahead(hint_state *hs, const scan_state *s, const wal_load_hooks *hooks, void *ctx)
+{
+    if (hs->n && hs->line[hs->head] == s->start) {
+        hs->head = (hs->head + 1) % HINT_FAR; /* the line about to be decoded */
+        hs->n--;
+    } else {
+        /* Nothing hinted ahead (the start, the end of what was read, or
+         * a refill that moved the lines): begin after this line. */
+        const char *nl = memchr(s->rb + s->start, '\n', s->end - s->start);
+        if (!nl)
+            return;
+        hs->pos = (size_t)(nl + 1 - s->rb);
+        hs->head = hs->n = 0;
+    }
+    while (hs->n < HINT_FAR && hs->pos < s->end) {
+        const char *p = s->rb + hs->pos, *nl = memchr(p, '\n', s->end - hs->pos);
+        if (!nl)
+            break;
+        hint_line(hooks, ctx, p, (size_t)(nl - p), 0);
+        hs->line[(hs->head + hs->n) % HINT_FAR] = hs->pos;
+        hs->n++;
+        hs->pos = (size_t)(nl + 1 - s->rb);
+        if (hs->n > HINT_NEAR) {
+            size_t at = hs->line[(hs->head + hs->n - 1 - HINT_NEAR) % HINT_FAR];
+            const char *q = s->rb + at;
+            hint_line(hooks, ctx, q, (size_t)((const char *)memchr(q, '\n', s->end - at) - q), 1);
+        }
+    }
+}
+
 static void note_bad(wal_scan_result *res, uint64_t line, uint64_t off, const char *why)
 {
     res->bad_line = line;
@@ -57,6 +121,8 @@ int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_appl
     res->bytes = (uint64_t)st.st_size;
 
     wal_decoder dec;
+    const wal_load_hooks *hooks = opts->hooks;
+    hint_state hs = {0};
     wal_decoder_init(&dec, pool);
     /* A small file (a fresh segment, a test's) gets a buffer its size,
      * not a whole chunk. */
@@ -85,6 +151,7 @@ int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_appl
             size_t keep = gleft ? gpos : s.start;
             if (keep > 0) {
                 memmove(s.rb, s.rb + keep, s.end - keep);
+                hs = (hint_state){0}; /* its offsets moved */
                 s.base += keep;
                 s.end -= keep;
                 s.start -= keep;
@@ -113,8 +180,10 @@ int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_appl
         }
         const char *line = s.rb + s.start;
         size_t len = (size_t)(nl - line);
-        if (lineno == 1000 && opts->presize && s.base + s.start > 0)
-            opts->presize(ctx, res->bytes / ((s.base + s.start) / 1000));
+        if (lineno == 1000 && hooks && hooks->presize && s.base + s.start > 0)
+            hooks->presize(ctx, res->bytes / ((s.base + s.start) / 1000));
+        if (hooks && hooks->prefetch && apply)
+            hint_ahead(&hs, &s, hooks, ctx);
         uint64_t off = s.base + s.start;
         lineno++;
         s.start += len + 1;

@@ -25,11 +25,21 @@
 /* Called for each entry of a good line, or of a complete group, in order. */
 typedef int (*wal_apply_fn)(void *ctx, const wal_entry *e);
 
+/* What a loader may do beside applying entries (either may be NULL):
+ * presize: after 1000 lines, an estimate of the file's entries;
+ * prefetch: a hint about a key a few lines ahead (in database db), so
+ * that the memory its insertion will touch is on its way to the cache:
+ * stage 0 about 8 lines ahead, stage 1 about 4 (after stage 0 for the
+ * same key). A line whose key cannot be read at a glance gets none. */
+typedef struct wal_load_hooks {
+    void (*presize)(void *ctx, uint64_t entries);
+    void (*prefetch)(void *ctx, uint32_t db, const char *key, size_t klen, int stage);
+} wal_load_hooks;
+
 typedef struct wal_scan_opts {
     uint64_t first_seq; /* the seq the first line must carry (0: any) */
     int base;           /* a base file: ungrouped "set" lines only */
-    /* After 1000 lines, an estimate of the file's entries (may be NULL). */
-    void (*presize)(void *ctx, uint64_t entries);
+    const wal_load_hooks *hooks; /* may be NULL */
     /* Before each read of the file (about every MB; may be NULL): the
      * bytes checked so far and the entries applied. A nonzero return
      * stops the scan, which then returns -ECANCELED. */

@@ -78,7 +78,7 @@ static int replay_cut(const char *dir, const char *seg, off_t off, int *count)
     table_t *t = table_new();
     wal_walk_result w;
     keyspace ks = {.db = &t, .n = 1};
-    int rc = wal_walk_dir(cut, &man, &srv.pool, apply_replay, &ks, apply_presize, NULL, NULL, 0, &w, err, sizeof err);
+    int rc = wal_walk_dir(cut, &man, &srv.pool, apply_replay, &ks, &apply_hooks, NULL, NULL, 0, &w, err, sizeof err);
     manifest_free(&man);
     table_expand_done(t);
     if (rc < 0 || w.status == WAL_SCAN_CORRUPT) {

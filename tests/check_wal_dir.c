@@ -35,7 +35,7 @@ static void teardown(void)
 static wal_t *open_dir(table_t *t, wal_open_result *res, char *err, size_t errlen)
 {
     keyspace ks = {.db = &t, .n = 1};
-    wal_t *w = wal_open_dir(dir, &pool, apply_replay, &ks, apply_presize, res, err, errlen);
+    wal_t *w = wal_open_dir(dir, &pool, apply_replay, &ks, &apply_hooks, res, err, errlen);
     table_expand_done(t);
     return w;
 }
@@ -525,7 +525,7 @@ START_TEST(test_watched_replay)
     wal_replay_watch watch = {watch_progress, &seen};
     char err[2048];
     t = table_new();
-    w = wal_open_dir_watched(dir, &pool, apply_replay, &ks1, apply_presize, &watch, &res, err, sizeof err);
+    w = wal_open_dir_watched(dir, &pool, apply_replay, &ks1, &apply_hooks, &watch, &res, err, sizeof err);
     ck_assert_msg(w != NULL, "open failed: %s", err);
     ck_assert_int_ge(seen.calls, 4); /* the start, then about one per MB */
     ck_assert_int_eq(seen.backwards, 0);
@@ -548,7 +548,7 @@ START_TEST(test_watched_replay)
     tu_write(stray, "x", 1);
     seen = (watched){.stop_after = 7};
     t = table_new();
-    w = wal_open_dir_watched(dir, &pool, apply_replay, &ks1, apply_presize, &watch, &res, err, sizeof err);
+    w = wal_open_dir_watched(dir, &pool, apply_replay, &ks1, &apply_hooks, &watch, &res, err, sizeof err);
     ck_assert_ptr_null(w);
     ck_assert_msg(strstr(err, "the replay was stopped in") != NULL, "err: %s", err);
     ck_assert_int_eq(seen.calls, 7);
@@ -563,7 +563,7 @@ START_TEST(test_watched_replay)
     /* Stopped at the start: nothing replayed. */
     seen = (watched){.stop_after = 1};
     t = table_new();
-    w = wal_open_dir_watched(dir, &pool, apply_replay, &ks1, apply_presize, &watch, &res, err, sizeof err);
+    w = wal_open_dir_watched(dir, &pool, apply_replay, &ks1, &apply_hooks, &watch, &res, err, sizeof err);
     ck_assert_ptr_null(w);
     ck_assert_uint_eq(table_count(t), 0);
     table_free(t);

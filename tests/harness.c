@@ -305,7 +305,7 @@ int h_check(char *why, size_t whylen)
     keyspace ks;
     keyspace_init(&ks, srv.ks.n);
     wal_walk_result w;
-    int rc = wal_walk_dir(data_dir, &m, &srv.pool, apply_replay, &ks, apply_presize, NULL, NULL, 0, &w, err, sizeof err);
+    int rc = wal_walk_dir(data_dir, &m, &srv.pool, apply_replay, &ks, &apply_hooks, NULL, NULL, 0, &w, err, sizeof err);
     manifest_free(&m);
     if (rc < 0 || w.status != WAL_SCAN_OK || ks.bad_seq) {
         snprintf(why, whylen, "the WAL does not replay: %s%s%s", rc < 0 ? err : w.bad_path, rc < 0 ? "" : w.bad_reason,
