@@ -30,26 +30,35 @@ typedef struct hint_state {
     unsigned head, n;          /* the ring's first and count */
 } hint_state;
 
-/* The key (and database) of the line [p, p + len) at a glance: its
- * "key" field when it is plain text without escapes, near the start. */
+/* The key (and database) of the line [p, p + len) at a glance: lines as
+ * the encoder writes them, {"seq":N,"op":"..."[,"grp":N][,"db":N],"key":"...
+ * with a key of plain text (no escapes). Anything else gets no hint. */
 static void hint_line(const wal_load_hooks *hooks, void *ctx, const char *p, size_t len, int stage)
 {
-    size_t scan = len < 96 ? len : 96;
-    const char *k = memmem(p, scan, "\"key\":\"", 7);
-    if (!k)
+    const char *end = p + len, *q = p + 7;
+    if (len < 32 || memcmp(p, "{\"seq\":", 7) != 0)
         return;
-    k += 7;
-    const char *end = p + len, *q = k;
-    while (q < end && *q != '"' && *q != '\\')
+    while (q < end && *q >= '0' && *q <= '9')
         q++;
-    if (q == end || *q != '"')
+    if (end - q < 8 || memcmp(q, ",\"op\":\"", 7) != 0)
         return;
+    q = memchr(q + 7, '"', (size_t)(end - q - 7));
+    if (!q++)
+        return;
+    if (end - q > 7 && memcmp(q, ",\"grp\":", 7) == 0)
+        for (q += 7; q < end && *q >= '0' && *q <= '9'; q++)
+            ;
     uint32_t db = 0;
-    const char *d = memmem(p, (size_t)(k - p), "\"db\":", 5);
-    if (d)
-        for (d += 5; d < k && *d >= '0' && *d <= '9'; d++)
-            db = db * 10 + (uint32_t)(*d - '0');
-    hooks->prefetch(ctx, db, k, (size_t)(q - k), stage);
+    if (end - q > 6 && memcmp(q, ",\"db\":", 6) == 0)
+        for (q += 6; q < end && *q >= '0' && *q <= '9'; q++)
+            db = db * 10 + (uint32_t)(*q - '0');
+    if (end - q < 8 || memcmp(q, ",\"key\":\"", 8) != 0)
+        return;
+    const char *k = q + 8;
+    for (q = k; q < end && *q != '"' && *q != '\\'; q++)
+        ;
+    if (q < end && *q == '"')
+        hooks->prefetch(ctx, db, k, (size_t)(q - k), stage);
 }
 
 /* The line at s->start is next: hint the keys of the lines after it. */
