@@ -897,6 +897,17 @@ static int plain(const char *k)
     return 1;
 }
 
+/* A stage 0 hint " db key" among the 40 events before event i. */
+static int hinted_before(const hint_log *l, size_t i, const char *dbkey)
+{
+    char h0[128];
+    snprintf(h0, sizeof h0, "h0%s", dbkey);
+    for (size_t j = i; j-- > 0 && j + 40 > i;)
+        if (strcmp(l->ev[j], h0) == 0)
+            return 1;
+    return 0;
+}
+
 START_TEST(test_prefetch_hints)
 {
     /* 30000 lines, over two read buffers: keys plain and with escapes,
@@ -943,13 +954,7 @@ START_TEST(test_prefetch_hints)
                 continue;
             /* Its stage 0 hint came before (but for the first line and
              * the line a refill of the read buffer starts with). */
-            char h0[128];
-            snprintf(h0, sizeof h0, "h0%s", want + 1);
-            int seen = 0;
-            for (size_t j = i; j-- > 0 && j + 40 > i;)
-                if (strcmp(l.ev[j], h0) == 0)
-                    seen = 1;
-            unhinted += !seen;
+            unhinted += !hinted_before(&l, i, want + 1);
         } else {
             const char *k = strchr(ev + 3, ' ') + 1;
             ck_assert_msg(plain(k), "a key with escapes was hinted: %s", ev);
@@ -961,13 +966,7 @@ START_TEST(test_prefetch_hints)
             ck_assert_int_ge(idx, (int)applied); /* ahead of the replay */
             if (ev[1] == '1') {
                 stage1++;
-                char h0[128];
-                snprintf(h0, sizeof h0, "h0%s", want + 2);
-                int seen = 0;
-                for (size_t j = i; j-- > 0 && j + 40 > i;)
-                    if (strcmp(l.ev[j], h0) == 0)
-                        seen = 1;
-                ck_assert_msg(seen, "stage 1 without stage 0: %s", ev);
+                ck_assert_msg(hinted_before(&l, i, want + 2), "stage 1 without stage 0: %s", ev);
             }
         }
     }
