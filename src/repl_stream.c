@@ -23,6 +23,8 @@ void repl_stream_expect(repl_stream *s, repl_stream_mode mode, uint64_t next_seq
     s->mode = mode;
     s->next_seq = next_seq;
     s->bulk_left = 0;
+    s->g_off = 0;
+    s->g_got = s->g_want = 0;
 }
 
 static repl_stream_event fail(repl_stream *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -41,6 +43,7 @@ static int check_line(repl_stream *s, const char *p, size_t len, uint64_t seq, u
 {
     wal_entry e;
     char why[120];
+    s->lines_checked++;
     if (wal_decode_line(&s->dec, p, len, &e, why, sizeof why) < 0) {
         fail(s, "bad WAL line where seq %" PRIu64 " was due: %s", seq, why);
         return -1;
@@ -62,14 +65,20 @@ static repl_stream_event next_lines(repl_stream *s, const char *data, size_t len
     *used = pos;
     if (pos == len)
         return RS_MORE;
+    /* data starts where the last call left off: with a group pending
+     * (g_want), at its first line, of which g_off bytes are checked. */
     const char *start = data + pos;
-    size_t avail = len - pos, off = 0;
-    uint32_t want = 1, got = 0;
-    uint64_t seq = s->next_seq;
+    size_t avail = len - pos, off = s->g_off;
+    uint32_t want = s->g_want ? s->g_want : 1, got = s->g_got;
+    uint64_t seq = s->next_seq + got;
     while (got < want) {
         const char *nl = memchr(start + off, '\n', avail - off);
-        if (!nl)
+        if (!nl) {
+            s->g_off = off;
+            s->g_got = got;
+            s->g_want = got ? want : 0;
             return RS_MORE;
+        }
         size_t llen = (size_t)(nl - (start + off));
         uint32_t grp;
         if (llen == 0)
@@ -84,6 +93,8 @@ static repl_stream_event next_lines(repl_stream *s, const char *data, size_t len
         seq++;
         off += llen + 1;
     }
+    s->g_off = 0;
+    s->g_got = s->g_want = 0;
     out->p = start;
     out->len = off;
     out->lines = want;

@@ -49,6 +49,12 @@ typedef struct repl_stream {
     uint64_t next_seq;    /* the seq the next WAL line must carry */
     uint64_t bulk_left;   /* RS_MODE_BULK: bytes of the base still to come */
     int broken;
+    /* A group still arriving: bytes of it checked so far (from its first
+     * line), its lines checked, the lines it has (0: none pending). Each
+     * line is checked once however the group arrives in pieces. */
+    size_t g_off;
+    uint32_t g_got, g_want;
+    uint64_t lines_checked; /* lines decoded and CRC-checked, ever */
     wal_decoder dec;
     char err[200];
 } repl_stream;

@@ -237,6 +237,62 @@ static void blank_in_group(buf_t *b)
     b->len++;
 }
 
+/* A big group arriving in small pieces: each line is decoded and
+ * CRC-checked once, not again with every piece (which made a replica
+ * spend time in the square of a transaction's size). */
+START_TEST(test_big_group_checked_once)
+{
+    enum { N = 5000 };
+    buf_t b = BUF_INIT(&pool);
+    char key[32], val[200];
+    memset(val, 'x', sizeof val);
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "k%u", i);
+        wal_entry e = {.seq = 1 + i, .op = WAL_OP_SET, .grp = i == 0 ? N : 1, .key = key, .klen = strlen(key),
+                       .val = val, .vlen = sizeof val, .exp = WAL_NO_EXPIRE};
+        wal_encode(&b, &e);
+    }
+    buf_putc(&b, '\n'); /* a keepalive after it */
+    repl_stream ps;
+    repl_stream_init(&ps, &pool);
+    repl_stream_expect(&ps, RS_MODE_LINES, 1);
+    buf_t in = BUF_INIT(&pool);
+    size_t fed = 0;
+    int groups = 0;
+    while (fed < b.len) {
+        size_t n = b.len - fed < 100 ? b.len - fed : 100;
+        buf_append(&in, b.data + fed, n);
+        fed += n;
+        size_t used;
+        repl_stream_out o;
+        repl_stream_event ev = repl_stream_next(&ps, in.data, in.len, &used, &o);
+        ck_assert_int_ne(ev, RS_ERROR);
+        if (ev == RS_GROUP) {
+            groups++;
+            ck_assert_uint_eq(o.lines, N);
+            ck_assert_uint_eq(o.first, 1);
+            ck_assert_uint_eq(o.last, N);
+            ck_assert_uint_eq(o.len, b.len - 1);
+        }
+        buf_consume(&in, used);
+    }
+    ck_assert_int_eq(groups, 1);
+    ck_assert_uint_eq(ps.lines_checked, N);
+    /* And the stream goes on after it. */
+    buf_reset(&b);
+    wal_entry e = {.seq = N + 1, .op = WAL_OP_DEL, .grp = 1, .key = "k1", .klen = 2, .exp = WAL_NO_EXPIRE};
+    wal_encode(&b, &e);
+    buf_append(&in, b.data, b.len);
+    size_t used;
+    repl_stream_out o;
+    ck_assert_int_eq(repl_stream_next(&ps, in.data, in.len, &used, &o), RS_GROUP);
+    ck_assert_uint_eq(o.first, N + 1);
+    buf_release(&in);
+    buf_release(&b);
+    repl_stream_free(&ps);
+}
+END_TEST
+
 START_TEST(test_bad_crc)
 {
     broken(corrupt_crc, "checksum");
@@ -284,6 +340,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_full_stream_random_splits);
     tcase_add_test(tc, test_continue);
+    tcase_add_test(tc, test_big_group_checked_once);
     tcase_add_test(tc, test_bad_crc);
     tcase_add_test(tc, test_skipped_seq);
     tcase_add_test(tc, test_repeated_seq);
