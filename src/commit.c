@@ -84,8 +84,7 @@ static void mark(const char *key, size_t klen, uint64_t seq)
     if (s->gen != inflight_gen || s->seq <= commit_ack_seq()) {
         s->fp = fp; /* what the slot held is acknowledged: it is this key's now */
         s->gen = inflight_gen;
-    }
-    else if (s->fp != fp)
+    } else if (s->fp != fp)
         s->fp = FP_ANY;
     s->seq = seq;
 }
@@ -386,12 +385,13 @@ int commit_flush(void)
     srv.db = srv.ks.db[srv.dbid]; /* a SWAPDB taken back moved the tables */
     wal_discard(w);
     /* The slots hold the numbers of the changes taken back, which the
-     * next writes will reuse: a new generation empties them all at once. */
+     * next writes will reuse: a new generation empties them all at once.
+     * That forgets, too, the changes written but not yet acknowledged
+     * (under always, awaiting their fdatasync): every read waits for
+     * those instead, for the one fdatasync that covers them. */
     if (++inflight_gen == 0)
         memset(inflight, 0, sizeof inflight); /* wrapped: no slot may look current */
-    uint64_t written = w->written_seq;
-    if (inflight_all > written)
-        inflight_all = written;
+    inflight_all = w->written_seq;
     fail_held(rc);
     retry_at = kvd_now_ms() + RETRY_MS;
     if (!write_failure_logged)
