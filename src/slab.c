@@ -1,6 +1,7 @@
 /* slab: size classes for the keyspace's entries (see slab.h). */
 #include "config.h"
 #include "slab.h"
+#include "list.h"
 #include "util.h"
 
 #include <malloc.h>
@@ -35,15 +36,16 @@ void slab_get_stats(slab_stats *st) { memset(st, 0, sizeof *st); }
 #define HDR 64                /* slots start here, past the page's header */
 
 typedef struct spage {
-    struct spage *next, *prev; /* its class's pages with a free slot */
-    void *free;                /* freed slots, linked through their first word */
-    char *bump, *end;          /* never-used slots: [bump, end) */
-    uint32_t size;             /* slot size */
-    uint32_t live;             /* slots handed out */
-    int listed;                /* on its class's list */
+    list_link room;   /* on partial[its class] while it has a free slot */
+    void *free;       /* freed slots, linked through their first word */
+    char *bump, *end; /* never-used slots: [bump, end) */
+    uint32_t size;    /* slot size */
+    uint32_t live;    /* slots handed out */
 } spage;
 
-static spage *partial[NCLASS];
+_Static_assert(sizeof(spage) <= HDR, "a page's header fits before its slots");
+
+static list partial[NCLASS]; /* by class: the pages with a free slot */
 static uintptr_t *arenas; /* arena starts, ascending */
 static size_t narenas, caparenas;
 static char *fresh, *fresh_end; /* the newest arena's never-used pages */
@@ -104,28 +106,6 @@ static inline spage *page_of(const void *p)
     return (spage *)((uintptr_t)p & ~(uintptr_t)(PAGE - 1));
 }
 
-static void list_add(spage *g, size_t c)
-{
-    g->prev = NULL;
-    g->next = partial[c];
-    if (g->next)
-        g->next->prev = g;
-    partial[c] = g;
-    g->listed = 1;
-}
-
-static void list_del(spage *g, size_t c)
-{
-    if (g->prev)
-        g->prev->next = g->next;
-    else
-        partial[c] = g->next;
-    if (g->next)
-        g->next->prev = g->prev;
-    g->next = g->prev = NULL;
-    g->listed = 0;
-}
-
 static spage *new_page(uint32_t size)
 {
     char *p;
@@ -138,13 +118,7 @@ static spage *new_page(uint32_t size)
         fresh += PAGE;
     }
     spage *g = (spage *)p;
-    g->next = g->prev = NULL;
-    g->free = NULL;
-    g->bump = p + HDR;
-    g->end = g->bump + (PAGE - HDR) / size * size;
-    g->size = size;
-    g->live = 0;
-    g->listed = 0;
+    *g = (spage){.bump = p + HDR, .end = p + HDR + (PAGE - HDR) / size * size, .size = size};
     S.pages++;
     S.resident += PAGE;
     return g;
@@ -171,10 +145,12 @@ void *slab_alloc(size_t n)
     if (size == 0)
         size = 8;
     size_t c = size / 8 - 1;
-    spage *g = partial[c];
-    if (!g) {
+    spage *g;
+    if (partial[c].first) {
+        g = LIST_ITEM(partial[c].first, spage, room);
+    } else {
         g = new_page(size);
-        list_add(g, c);
+        list_push_back(&partial[c], &g->room);
     }
     void *p;
     if (g->free) {
@@ -186,7 +162,7 @@ void *slab_alloc(size_t n)
     }
     g->live++;
     if (!g->free && g->bump == g->end)
-        list_del(g, c); /* full */
+        list_remove(&g->room); /* full */
     S.slots += size;
     return p;
 }
@@ -205,12 +181,12 @@ void slab_free(void *p)
     g->free = p;
     g->live--;
     S.slots -= g->size;
-    if (!g->listed) {
-        list_add(g, c);
-    } else if (g->live == 0 && (partial[c] != g || g->next)) {
+    if (!list_linked(&g->room)) {
+        list_push_back(&partial[c], &g->room);
+    } else if (g->live == 0 && partial[c].len > 1) {
         /* Empty, and not the class's last page with room (which stays,
          * so that a key set and deleted in turn costs no system call). */
-        list_del(g, c);
+        list_remove(&g->room);
         give_back(g);
     }
 }
