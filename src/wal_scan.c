@@ -24,17 +24,25 @@ typedef struct scan_state {
 #define HINT_FAR 8  /* lines ahead whose key gets stage 0 */
 #define HINT_NEAR 4 /* and then stage 1 */
 
+typedef struct hint {
+    size_t line;      /* rb offset of the line */
+    size_t key, klen; /* rb offset and length of its key; klen SIZE_MAX: none */
+    uint32_t db;
+} hint;
+
 typedef struct hint_state {
-    size_t pos;                /* rb offset of the next line to look at */
-    size_t line[HINT_FAR];     /* ring: rb offsets of the lines hinted ahead */
-    unsigned head, n;          /* the ring's first and count */
+    size_t pos;          /* rb offset of the next line to look at */
+    hint ring[HINT_FAR]; /* the lines hinted ahead */
+    unsigned head, n;    /* the ring's first and count */
 } hint_state;
 
-/* The key (and database) of the line [p, p + len) at a glance: lines as
- * the encoder writes them, {"seq":N,"op":"..."[,"grp":N][,"db":N],"key":"...
- * with a key of plain text (no escapes). Anything else gets no hint. */
-static void hint_line(const wal_load_hooks *hooks, void *ctx, const char *p, size_t len, int stage)
+/* The key (and database) of the line [p, p + len) at a glance, into h:
+ * lines as the encoder writes them, {"seq":N,"op":"..."[,"grp":N][,"db":N],
+ * "key":"... with a key of plain text (no escapes). Anything else has
+ * none (klen SIZE_MAX). */
+static void glance(const char *rb, const char *p, size_t len, hint *h)
 {
+    h->klen = SIZE_MAX;
     const char *end = p + len, *q = p + 7;
     if (len < 32 || memcmp(p, "{\"seq\":", 7) != 0)
         return;
@@ -48,23 +56,32 @@ static void hint_line(const wal_load_hooks *hooks, void *ctx, const char *p, siz
     if (end - q > 7 && memcmp(q, ",\"grp\":", 7) == 0)
         for (q += 7; q < end && *q >= '0' && *q <= '9'; q++)
             ;
-    uint32_t db = 0;
+    h->db = 0;
     if (end - q > 6 && memcmp(q, ",\"db\":", 6) == 0)
         for (q += 6; q < end && *q >= '0' && *q <= '9'; q++)
-            db = db * 10 + (uint32_t)(*q - '0');
+            h->db = h->db * 10 + (uint32_t)(*q - '0');
     if (end - q < 8 || memcmp(q, ",\"key\":\"", 8) != 0)
         return;
     const char *k = q + 8;
     for (q = k; q < end && *q != '"' && *q != '\\'; q++)
         ;
-    if (q < end && *q == '"')
-        hooks->prefetch(ctx, db, k, (size_t)(q - k), stage);
+    if (q < end && *q == '"') {
+        h->key = (size_t)(k - rb);
+        h->klen = (size_t)(q - k);
+    }
 }
 
-/* The line at s->start is next: hint the keys of the lines after it. */
+static void give_hint(const hint *h, const scan_state *s, const wal_load_hooks *hooks, void *ctx, int stage)
+{
+    if (h->klen != SIZE_MAX)
+        hooks->prefetch(ctx, h->db, s->rb + h->key, h->klen, stage);
+}
+
+/* The line at s->start is next: hint the keys of the lines after it, each
+ * looked at once. */
 static void hint_ahead(hint_state *hs, const scan_state *s, const wal_load_hooks *hooks, void *ctx)
 {
-    if (hs->n && hs->line[hs->head] == s->start) {
+    if (hs->n && hs->ring[hs->head].line == s->start) {
         hs->head = (hs->head + 1) % HINT_FAR; /* the line about to be decoded */
         hs->n--;
     } else {
@@ -80,15 +97,13 @@ static void hint_ahead(hint_state *hs, const scan_state *s, const wal_load_hooks
         const char *p = s->rb + hs->pos, *nl = memchr(p, '\n', s->end - hs->pos);
         if (!nl)
             break;
-        hint_line(hooks, ctx, p, (size_t)(nl - p), 0);
-        hs->line[(hs->head + hs->n) % HINT_FAR] = hs->pos;
-        hs->n++;
+        hint *h = &hs->ring[(hs->head + hs->n++) % HINT_FAR];
+        h->line = hs->pos;
+        glance(s->rb, p, (size_t)(nl - p), h);
+        give_hint(h, s, hooks, ctx, 0);
         hs->pos = (size_t)(nl + 1 - s->rb);
-        if (hs->n > HINT_NEAR) {
-            size_t at = hs->line[(hs->head + hs->n - 1 - HINT_NEAR) % HINT_FAR];
-            const char *q = s->rb + at;
-            hint_line(hooks, ctx, q, (size_t)((const char *)memchr(q, '\n', s->end - at) - q), 1);
-        }
+        if (hs->n > HINT_NEAR)
+            give_hint(&hs->ring[(hs->head + hs->n - 1 - HINT_NEAR) % HINT_FAR], s, hooks, ctx, 1);
     }
 }
 
