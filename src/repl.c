@@ -414,6 +414,12 @@ static int pump(struct repl_link *l)
     return 0;
 }
 
+/* A link whose data still comes from files (a base, or segments). */
+static inline int file_fed(const struct repl_link *l)
+{
+    return l->state == LINK_SEND_BULK || l->state == LINK_CATCHUP;
+}
+
 static void on_more(uv_idle_t *h)
 {
     KVD_UNUSED(h);
@@ -432,8 +438,8 @@ static void on_pump(uv_prepare_t *h)
     while (it) {
         struct repl_link *l = LIST_ITEM(it, struct repl_link, all);
         it = it->next; /* pump may free l, never another link */
-        if ((l->state == LINK_SEND_BULK || l->state == LINK_CATCHUP) && pump(l) == 0 &&
-            (l->state == LINK_SEND_BULK || l->state == LINK_CATCHUP) && l->c->inflight == 0 && l->c->out.len > 0)
+        /* (pump may end the file part, or the link) */
+        if (file_fed(l) && pump(l) == 0 && file_fed(l) && l->c->inflight == 0 && l->c->out.len > 0)
             more = 1;
     }
     if (more)
