@@ -314,7 +314,9 @@ expect_eq "... and its link is down" down "$(info "$FEW" master_link_status)"
 # REPLICAOF to itself: SYNCWAL is refused while its own link is down
 # (-NOMASTERLINK), so it never reports a live link or a replica.
 timeout 10 redis-cli -p "$FEW" replicaof 127.0.0.1 "$FEW" >/dev/null
-sleep 1
+# (once it has tried, as its log says)
+wait_for 30 "grep -q 'link with primary 127.0.0.1:$FEW not up' $T/fewdbs.log" ||
+    fail "REPLICAOF itself: no attempt in the log"
 expect_eq "REPLICAOF itself: the link stays down" down "$(info "$FEW" master_link_status)"
 expect_eq "REPLICAOF itself: no replica of itself" 0 "$(info "$FEW" connected_slaves)"
 timeout 10 redis-cli -p "$FEW" replicaof no one >/dev/null
