@@ -166,12 +166,14 @@ grep -q "not a clean shutdown" "$T/primary.log" && fail "a clean stop counted as
 
 # ---- kill -9 of the primary: a new id, the old one valid up to its replay's end ----
 old_id=$(info "$P" master_replid)
+# Counted before the kill: the replica may reconnect as soon as the
+# restarted primary listens, before this script looks (the log appends).
+n0=$(grep -c "continues from seq" "$T/primary.log")
 PORT=$P KPID=$PPID_
 kill9_kvd
 restart_kvd primary --appendfsync everysec || fail "the primary did not restart after kill -9"
 PPID_=$KPID
 expect_eq "after kill -9 the old id is replid2" "$old_id" "$(info "$P" master_replid2)"
-n0=$(grep -c "continues from seq" "$T/primary.log")
 timeout 120 "$PY" "$H" writes "$P" 1000 11 || fail "writes after the primary's kill -9"
 same "$P" "$R" "after kill -9 of the primary" || true
 [ "$(grep -c "continues from seq" "$T/primary.log")" -gt "$n0" ] &&
