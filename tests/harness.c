@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CLIENTS 2
+#define CLIENTS 4
 static client *fakes[CLIENTS];
 static client *fake; /* the one h_cmd runs for */
 static char data_dir[4096];

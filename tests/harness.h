@@ -25,7 +25,7 @@ void h_stop(void);
 void h_cmd(int argc, char **argv, size_t *argvlen);
 const buf_t *h_reply(void);
 
-/* Two fake clients: h_use picks the one commands run for (h_client is
+/* Four fake clients: h_use picks the one commands run for (h_client is
  * it, for tests that act on it as conn.c would). h_reply holds
  * its replies not yet sent; the first h_sendable() bytes of them may go
  * out now, the rest wait (h_holds() holds) for the WAL. h_send drops what
