@@ -2,9 +2,9 @@
  * header.
  *
  * glibc's malloc puts an 8-byte size in front of every chunk and rounds
- * the chunk up to 16 bytes, so a 131-byte entry (a 21-byte header, a
- * 10-byte key, a 100-byte value) holds 144 bytes; here it holds 136. At a
- * million keys that is 8 MB less for the commonest shape of data.
+ * the chunk up to 16 bytes, so a 127-byte entry (a 17-byte header, a
+ * 10-byte key, a 100-byte value) holds 144 bytes; here it holds 128. At a
+ * million keys that is 16 MB less for the commonest shape of data.
  *
  * Slots of one size live in 64 KiB pages aligned to 64 KiB, carved from
  * arenas mapped 4 MiB at a time, so a slot finds its page by masking its

@@ -63,22 +63,53 @@ static uint32_t access_stamp(table_t *t, const tentry_t *e, int fresh)
     return (lfu_minutes(t) << 8) | count;
 }
 
+/* Store e's value length (which its format can hold). */
+static inline void set_vlen(tentry_t *e, size_t vlen)
+{
+    if (e->fl & TENTRY_WIDE) {
+        uint32_t v = (uint32_t)vlen;
+        memcpy(e->data + 4, &v, sizeof v);
+    } else {
+        uint16_t v = (uint16_t)vlen;
+        memcpy(e->data + 1, &v, sizeof v);
+    }
+}
+
+static inline void set_lens(tentry_t *e, size_t klen, size_t vlen)
+{
+    if (e->fl & TENTRY_WIDE) {
+        uint32_t k = (uint32_t)klen;
+        memcpy(e->data, &k, sizeof k);
+    } else {
+        e->data[0] = (unsigned char)klen;
+    }
+    set_vlen(e, vlen);
+}
+
+/* Does e's format hold a value of vlen bytes? */
+static inline int holds(const tentry_t *e, size_t vlen)
+{
+    return (e->fl & TENTRY_WIDE) || vlen <= TENTRY_NARROW_VLEN;
+}
+
 static tentry_t *entry_new(table_t *t, const void *key, size_t klen, const void *val, size_t vlen,
                            int64_t expire)
 {
     size_t blk = expire != TABLE_NO_EXPIRE ? TENTRY_EXPIRE_BLOCK : 0;
-    tentry_t *e = slab_alloc(TENTRY_HDR + blk + klen + vlen);
+    int wide = klen > TENTRY_NARROW_KLEN || vlen > TENTRY_NARROW_VLEN;
+    size_t lens = wide ? 8 : 3;
+    tentry_t *e = slab_alloc(TENTRY_HDR + lens + blk + klen + vlen);
     e->next = NULL;
     e->enc = 0;
+    e->fl = (uint8_t)((wide ? TENTRY_WIDE : 0) | (blk ? TENTRY_EXPIRES : 0));
     e->lru = access_stamp(t, e, 1);
-    e->klen = (uint32_t)klen | (blk ? TENTRY_HAS_EXPIRE : 0);
-    e->vlen = (uint32_t)vlen;
+    set_lens(e, klen, vlen);
     if (blk)
-        memcpy(e->data, &expire, sizeof expire);
+        memcpy(e->data + lens, &expire, sizeof expire);
     if (klen)
-        memcpy(e->data + blk, key, klen);
+        memcpy(e->data + lens + blk, key, klen);
     if (vlen)
-        memcpy(e->data + blk + klen, val, vlen);
+        memcpy(e->data + lens + blk + klen, val, vlen);
     t->entry_bytes += slab_size(e);
     t->kv_bytes += klen + vlen;
     return e;
@@ -94,13 +125,13 @@ static void entry_free(table_t *t, tentry_t *e)
 static inline uint32_t vol_index(const tentry_t *e)
 {
     uint32_t i;
-    memcpy(&i, e->data + 8, sizeof i);
+    memcpy(&i, e->data + tentry_lens(e) + 8, sizeof i);
     return i;
 }
 
 static inline void vol_set_index(tentry_t *e, uint32_t i)
 {
-    memcpy(e->data + 8, &i, sizeof i);
+    memcpy(e->data + tentry_lens(e) + 8, &i, sizeof i);
 }
 
 static void vol_add(table_t *t, tentry_t *e)
@@ -404,22 +435,28 @@ tentry_t *table_find(table_t *t, const void *key, size_t klen)
 
 static size_t entry_room(tentry_t *e);
 
+/* Bytes before the value. */
+static size_t entry_header(const tentry_t *e)
+{
+    return TENTRY_HDR + tentry_key_off(e) + tentry_klen(e);
+}
+
 /* Overwrite e in place when the new value fits its allocation without
  * wasting much of it and the expiry block stays (or stays away): a SET
  * over an existing key then costs no malloc. Returns 1 if done. */
 static int reuse_entry(table_t *t, tentry_t *e, const void *val, size_t vlen, int64_t expire)
 {
     int blk = expire != TABLE_NO_EXPIRE;
-    if (blk != tentry_has_expire(e))
+    if (blk != tentry_has_expire(e) || !holds(e, vlen))
         return 0;
-    size_t need = TENTRY_HDR + (blk ? TENTRY_EXPIRE_BLOCK : 0) + tentry_klen(e) + vlen, room = entry_room(e);
+    size_t need = entry_header(e) + vlen, room = entry_room(e);
     if (need > room || room > 2 * need + 32)
         return 0;
     if (blk)
-        memcpy(e->data, &expire, sizeof expire); /* the index slot stays */
+        memcpy(e->data + tentry_lens(e), &expire, sizeof expire); /* the index slot stays */
     memmove(tentry_val(e), val, vlen);
     t->kv_bytes = t->kv_bytes - tentry_vlen(e) + vlen;
-    e->vlen = (uint32_t)vlen;
+    set_vlen(e, vlen);
     e->enc = 0;
     e->lru = access_stamp(t, e, 0);
     return 1;
@@ -511,7 +548,7 @@ tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire)
 {
     int had = tentry_has_expire(e);
     if (had && expire != TABLE_NO_EXPIRE) {
-        memcpy(e->data, &expire, sizeof expire);
+        memcpy(e->data + tentry_lens(e), &expire, sizeof expire);
         return e;
     }
     if (!had && expire == TABLE_NO_EXPIRE)
@@ -531,11 +568,6 @@ tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire)
         vol_add(t, n);
     entry_free(t, e);
     return n;
-}
-
-static size_t entry_header(const tentry_t *e)
-{
-    return TENTRY_HDR + (tentry_has_expire(e) ? TENTRY_EXPIRE_BLOCK : 0) + tentry_klen(e);
 }
 
 /* Resize e's allocation to alloc bytes, fixing
@@ -558,15 +590,32 @@ static size_t entry_room(tentry_t *e)
     return slab_usable(e);
 }
 
+/* e's value is about to outgrow its narrow lengths: they become wide (5
+ * more bytes before the expiry block, key and value, which move up).
+ * Returns the entry, which may have moved. */
+static tentry_t *entry_widen(table_t *t, tentry_t *e)
+{
+    size_t klen = tentry_klen(e), vlen = tentry_vlen(e);
+    size_t rest = (tentry_has_expire(e) ? TENTRY_EXPIRE_BLOCK : 0) + klen + vlen;
+    if (TENTRY_HDR + 8 + rest > entry_room(e))
+        e = entry_resize(t, e, TENTRY_HDR + 8 + rest);
+    memmove(e->data + 8, e->data + 3, rest);
+    e->fl |= TENTRY_WIDE;
+    set_lens(e, klen, vlen);
+    return e;
+}
+
 tentry_t *table_append(table_t *t, tentry_t *e, const void *p, size_t n)
 {
+    if (!holds(e, tentry_vlen(e) + n))
+        e = entry_widen(t, e);
     size_t hdr = entry_header(e), old = tentry_vlen(e), need = hdr + old + n;
     if (need > entry_room(e)) {
         size_t alloc = need + (old + n) / 2; /* room for the next appends */
         e = entry_resize(t, e, alloc);
     }
     memcpy((char *)e + hdr + old, p, n);
-    e->vlen = (uint32_t)(old + n);
+    set_vlen(e, old + n);
     t->kv_bytes += n;
     return e;
 }
@@ -575,12 +624,14 @@ tentry_t *table_write_at(table_t *t, tentry_t *e, size_t off, const void *p, siz
 {
     size_t old = tentry_vlen(e);
     if (off + n > old) {
+        if (!holds(e, off + n))
+            e = entry_widen(t, e);
         size_t hdr = entry_header(e), need = hdr + off + n;
         if (need > entry_room(e))
             e = entry_resize(t, e, need);
         memset(tentry_val(e) + old, 0, off + n - old);
         t->kv_bytes += off + n - old;
-        e->vlen = (uint32_t)(off + n);
+        set_vlen(e, off + n);
     }
     if (n)
         memcpy(tentry_val(e) + off, p, n);
@@ -590,16 +641,18 @@ tentry_t *table_write_at(table_t *t, tentry_t *e, size_t off, const void *p, siz
 void table_truncate(table_t *t, tentry_t *e, size_t vlen)
 {
     t->kv_bytes -= tentry_vlen(e) - vlen;
-    e->vlen = (uint32_t)vlen;
+    set_vlen(e, vlen);
 }
 
 tentry_t *table_set_value(table_t *t, tentry_t *e, const void *val, size_t vlen)
 {
+    if (!holds(e, vlen))
+        e = entry_widen(t, e);
     size_t hdr = entry_header(e), old = tentry_vlen(e);
     if (hdr + vlen > entry_room(e))
         e = entry_resize(t, e, hdr + vlen);
     memcpy((char *)e + hdr, val, vlen);
-    e->vlen = (uint32_t)vlen;
+    set_vlen(e, vlen);
     t->kv_bytes = t->kv_bytes - old + vlen;
     return e;
 }

@@ -16,8 +16,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#define TENTRY_HAS_EXPIRE 0x80000000u
-#define TENTRY_KLEN_MASK 0x7fffffffu
 #define TABLE_NO_EXPIRE (-1)
 
 /* Redis keeps a string as an int, inline with its header (embstr) or on
@@ -31,38 +29,63 @@
 #define TENTRY_ENC_RAW 1
 #define TENTRY_ENC_EMBSTR 2
 
+/* An entry's lengths come in two sizes: narrow (key up to 255 bytes,
+ * value up to 65535: 3 bytes) or wide (4 bytes each). A narrow entry
+ * whose value outgrows it is widened in place (or moved). */
+#define TENTRY_WIDE 0x01   /* fl: the lengths are wide */
+#define TENTRY_EXPIRES 0x02 /* fl: an expiry block follows the lengths */
+#define TENTRY_NARROW_KLEN 255u
+#define TENTRY_NARROW_VLEN 65535u
+
 typedef struct tentry {
     struct tentry *next; /* bucket chain */
-    uint32_t klen;       /* key length; top bit: has an expiry block */
-    uint32_t vlen;       /* value length */
     uint32_t lru;        /* table's lru_clock when last created or found */
     uint8_t enc;         /* TENTRY_ENC_*: what OBJECT ENCODING says beyond what the bytes say */
-    unsigned char data[]; /* [int64 expire_ms, uint32 vol_index] key value */
+    uint8_t fl;          /* TENTRY_WIDE, TENTRY_EXPIRES */
+    unsigned char data[]; /* lengths (narrow: u8 klen, u16 vlen; wide: u32, u32),
+                           * [int64 expire_ms, uint32 vol_index], key, value */
 } tentry_t;
 
 /* Entries are allocated from the start of data, not sizeof(tentry_t)
- * (which pads the struct to 24 bytes). */
+ * (which pads the struct to 16 bytes). */
 #define TENTRY_HDR offsetof(tentry_t, data)
 #define TENTRY_EXPIRE_BLOCK 12
 
-static inline size_t tentry_klen(const tentry_t *e) { return e->klen & TENTRY_KLEN_MASK; }
-static inline size_t tentry_vlen(const tentry_t *e) { return e->vlen; }
-static inline int tentry_has_expire(const tentry_t *e) { return (e->klen & TENTRY_HAS_EXPIRE) != 0; }
-static inline const char *tentry_key(const tentry_t *e)
+static inline size_t tentry_lens(const tentry_t *e) { return (e->fl & TENTRY_WIDE) ? 8 : 3; }
+static inline size_t tentry_klen(const tentry_t *e)
 {
-    return (const char *)e->data + (tentry_has_expire(e) ? TENTRY_EXPIRE_BLOCK : 0);
+    uint32_t v;
+    if (!(e->fl & TENTRY_WIDE))
+        return e->data[0];
+    memcpy(&v, e->data, sizeof v);
+    return v;
 }
-static inline char *tentry_val(tentry_t *e)
+static inline size_t tentry_vlen(const tentry_t *e)
 {
-    return (char *)e->data + (tentry_has_expire(e) ? TENTRY_EXPIRE_BLOCK : 0) + tentry_klen(e);
+    if (!(e->fl & TENTRY_WIDE)) {
+        uint16_t v;
+        memcpy(&v, e->data + 1, sizeof v);
+        return v;
+    }
+    uint32_t v;
+    memcpy(&v, e->data + 4, sizeof v);
+    return v;
 }
+static inline int tentry_has_expire(const tentry_t *e) { return (e->fl & TENTRY_EXPIRES) != 0; }
+/* Where the key starts, from the start of data. */
+static inline size_t tentry_key_off(const tentry_t *e)
+{
+    return tentry_lens(e) + (tentry_has_expire(e) ? TENTRY_EXPIRE_BLOCK : 0);
+}
+static inline const char *tentry_key(const tentry_t *e) { return (const char *)e->data + tentry_key_off(e); }
+static inline char *tentry_val(tentry_t *e) { return (char *)e->data + tentry_key_off(e) + tentry_klen(e); }
 /* Absolute expiry in unix ms, or TABLE_NO_EXPIRE. */
 static inline int64_t tentry_expire(const tentry_t *e)
 {
     int64_t x;
     if (!tentry_has_expire(e))
         return TABLE_NO_EXPIRE;
-    memcpy(&x, e->data, sizeof x);
+    memcpy(&x, e->data + tentry_lens(e), sizeof x);
     return x;
 }
 

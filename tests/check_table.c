@@ -1,5 +1,6 @@
 /* Unit tests for the hash table: binary keys, replace, expiry index,
- * 1M-key consistency, scans across growth and shrink, sampling. */
+ * 1M-key consistency, scans across growth and shrink, sampling, and the
+ * entries' two header formats under random changes against a model. */
 #include "config.h"
 #include "testutil.h"
 #include <stdio.h>
@@ -383,12 +384,145 @@ START_TEST(test_clear_and_bytes)
 }
 END_TEST
 
+
+/* Every way an entry's key, value and expiry change, at random, with keys
+ * on both sides of the narrow key length and values crossing the narrow
+ * value length both ways, checked against a plain model after each step. */
+#define M_KEYS 24
+typedef struct mkey {
+    char *key, *val;
+    size_t klen, vlen;
+    int64_t exp;
+    int live;
+} mkey;
+
+static void model_check(table_t *t, mkey *m)
+{
+    uint64_t n = 0, nvol = 0;
+    for (int i = 0; i < M_KEYS; i++) {
+        tentry_t *e = table_peek(t, m[i].key, m[i].klen);
+        if (!m[i].live) {
+            ck_assert_ptr_null(e);
+            continue;
+        }
+        n++;
+        nvol += m[i].exp != TABLE_NO_EXPIRE;
+        ck_assert_ptr_nonnull(e);
+        ck_assert_uint_eq(tentry_klen(e), m[i].klen);
+        ck_assert_mem_eq(tentry_key(e), m[i].key, m[i].klen);
+        ck_assert_uint_eq(tentry_vlen(e), m[i].vlen);
+        ck_assert_int_eq(memcmp(tentry_val(e), m[i].val, m[i].vlen), 0);
+        ck_assert_int_eq(tentry_expire(e), m[i].exp);
+    }
+    ck_assert_uint_eq(table_count(t), n);
+    ck_assert_uint_eq(table_volatile_count(t), nvol);
+    for (uint32_t i = 0; i < t->nvol; i++) /* the index points at live entries that expire */
+        ck_assert_int_ne(tentry_expire(t->vol[i]), TABLE_NO_EXPIRE);
+}
+
+START_TEST(test_header_formats_random)
+{
+    uint64_t rs = 20261130;
+    table_t *t = table_new();
+    mkey m[M_KEYS];
+    static const size_t klens[] = {0, 1, 10, 254, 255, 256, 300, 1000};
+    for (int i = 0; i < M_KEYS; i++) {
+        m[i] = (mkey){.klen = klens[i % 8], .exp = TABLE_NO_EXPIRE};
+        m[i].key = malloc(m[i].klen + 4);
+        memset(m[i].key, 'a' + i, m[i].klen);
+        if (m[i].klen >= 2) /* distinct keys of one length */
+            m[i].key[0] = (char)i, m[i].key[1] = (char)(i >> 8);
+        m[i].val = malloc(1);
+    }
+    /* Keys of length 0 and 1 of the same letter collide in the model: one each. */
+    for (int i = 8; i < M_KEYS; i++)
+        if (m[i].klen < 2)
+            m[i].klen = 2, m[i].key = realloc(m[i].key, 4), m[i].key[0] = (char)i, m[i].key[1] = 'z';
+    static const size_t vlens[] = {0, 1, 100, 65534, 65535, 65536, 70000, 3};
+    char *src = malloc(140000);
+    for (int i = 0; i < 140000; i++)
+        src[i] = (char)(i * 7 + 3);
+    for (int step = 0; step < 6000; step++) {
+        int i = (int)(tu_rand(&rs) % M_KEYS);
+        mkey *k = &m[i];
+        size_t v = vlens[tu_rand(&rs) % 8] + (tu_rand(&rs) % 3 == 0 ? tu_rand(&rs) % 5 : 0);
+        const char *p = src + tu_rand(&rs) % 1000;
+        tentry_t *e = k->live ? table_peek(t, k->key, k->klen) : NULL;
+        switch (tu_rand(&rs) % 8) {
+        case 0: case 1: {
+            int64_t exp = tu_rand(&rs) % 2 ? TABLE_NO_EXPIRE : (int64_t)(tu_rand(&rs) % 100000);
+            table_set(t, k->key, k->klen, p, v, exp, NULL);
+            k->val = realloc(k->val, v + 1);
+            memcpy(k->val, p, v);
+            k->vlen = v, k->exp = exp, k->live = 1;
+            break;
+        }
+        case 2:
+            if (e) {
+                size_t n = v > 70000 ? 70000 : v / (1 + tu_rand(&rs) % 4);
+                table_append(t, e, p, n);
+                k->val = realloc(k->val, k->vlen + n + 1);
+                memcpy(k->val + k->vlen, p, n);
+                k->vlen += n;
+            }
+            break;
+        case 3:
+            if (e) {
+                size_t off = tu_rand(&rs) % (k->vlen + 70000), n = tu_rand(&rs) % 50;
+                table_write_at(t, e, off, p, n);
+                if (off + n > k->vlen) {
+                    k->val = realloc(k->val, off + n + 1);
+                    memset(k->val + k->vlen, 0, off + n - k->vlen);
+                    k->vlen = off + n;
+                }
+                memcpy(k->val + off, p, n);
+            }
+            break;
+        case 4:
+            if (e) {
+                table_set_value(t, e, p, v);
+                k->val = realloc(k->val, v + 1);
+                memcpy(k->val, p, v);
+                k->vlen = v;
+            }
+            break;
+        case 5:
+            if (e) {
+                size_t to = k->vlen ? tu_rand(&rs) % (k->vlen + 1) : 0;
+                table_truncate(t, e, to);
+                k->vlen = to;
+            }
+            break;
+        case 6:
+            if (e) {
+                int64_t exp = tu_rand(&rs) % 2 ? TABLE_NO_EXPIRE : (int64_t)(tu_rand(&rs) % 100000);
+                table_set_expire(t, e, exp);
+                k->exp = exp;
+            }
+            break;
+        default:
+            ck_assert_int_eq(table_del(t, k->key, k->klen), k->live);
+            k->live = 0;
+            break;
+        }
+        model_check(t, m);
+    }
+    for (int i = 0; i < M_KEYS; i++) {
+        free(m[i].key);
+        free(m[i].val);
+    }
+    free(src);
+    table_free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("table");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_binary_keys);
+    tcase_add_test(tc, test_header_formats_random);
     tcase_add_test(tc, test_replace);
     tcase_add_test(tc, test_expire_index);
     tcase_add_test(tc, test_million_inserts_and_deletes);
