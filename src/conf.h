@@ -50,6 +50,7 @@ typedef struct kvd_config {
     int supervised;              /* enum kvd_supervised: whom to tell when kvd is ready (notify.c) */
     char *pidfile;               /* "" = none */
     int hz;                      /* background cycles per second */
+    int busy_poll_us;            /* the loop polls without blocking this long after it moved bytes (0 = never) */
     int databases;               /* SELECT 0 .. databases-1 */
     long long proto_max_bulk_len;
     long long proto_inline_max_size;

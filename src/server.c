@@ -34,10 +34,42 @@ server srv;
 
 /* ------------------------------------------------------------- group commit */
 
+/* Busy polling. A loop that blocks in epoll_wait is woken by the next
+ * request through the scheduler, which on busy cores costs a context
+ * switch and often a migration per wake-up: at one request per round
+ * trip that is a large part of what a request costs. For busy-poll-us
+ * after an iteration that moved bytes the loop polls without blocking
+ * (an active idle handle makes libuv's poll timeout 0), then blocks
+ * again: an idle server uses no CPU. */
+static uv_idle_t spin;
+static uint64_t spin_moved, spin_until;
+
+static void on_spin(uv_idle_t *h)
+{
+    KVD_UNUSED(h);
+}
+
+static void busy_poll(void)
+{
+    uint64_t moved = srv.stats.net_in + srv.stats.net_out, now = 0;
+    if (srv.cfg.busy_poll_us > 0) {
+        now = kvd_mono_ns();
+        if (moved != spin_moved)
+            spin_until = now + (uint64_t)srv.cfg.busy_poll_us * 1000;
+    }
+    spin_moved = moved;
+    int want = now < spin_until;
+    if (want && !uv_is_active((uv_handle_t *)&spin))
+        uv_idle_start(&spin, on_spin);
+    else if (!want && uv_is_active((uv_handle_t *)&spin))
+        uv_idle_stop(&spin);
+}
+
 static void on_prepare(uv_prepare_t *h)
 {
     KVD_UNUSED(h);
     commit_prepare();
+    busy_poll();
 }
 
 /* ------------------------------------------------------------------- cron */
@@ -148,6 +180,7 @@ static void close_all(void)
     pause_shutdown();
     conn_close_all();
     close_handle((uv_handle_t *)&srv.prepare);
+    close_handle((uv_handle_t *)&spin);
     close_handle((uv_handle_t *)&srv.cron);
     close_handle((uv_handle_t *)&srv.sig_term);
     close_handle((uv_handle_t *)&srv.sig_int);
@@ -306,6 +339,8 @@ int server_listen(void)
     srv.loop = uv_default_loop();
     /* The handles first, so that server_close can close them all. */
     int rc = uv_prepare_init(srv.loop, &srv.prepare);
+    if (rc == 0)
+        rc = uv_idle_init(srv.loop, &spin);
     if (rc == 0)
         rc = uv_timer_init(srv.loop, &srv.cron);
     if (rc == 0)

@@ -38,6 +38,17 @@ expect_eq "CONFIG SET took effect" "$(printf 'hz\n20')" "$(cli config get hz)"
 expect_eq "CONFIG SET immutable" "ERR CONFIG SET failed (possibly related to argument 'dir') - can't set immutable config" "$(cli config set dir /tmp)"
 expect_eq "CONFIG SET bad value" "ERR CONFIG SET failed (possibly related to argument 'hz') - argument couldn't be parsed into an integer" "$(cli config set hz abc)"
 expect_eq "CONFIG SET is all or nothing" "$(printf 'hz\n20')" "$(cli config set hz 30 maxclients 0 >/dev/null; cli config get hz)"
+# busy-poll-us: the loop polls for a while after traffic, then sleeps, so
+# an idle server uses no CPU (a spinning one would use 200 ticks in 2 s).
+expect_eq "CONFIG GET busy-poll-us" "$(printf 'busy-poll-us\n50')" "$(cli config get busy-poll-us)"
+expect_eq "CONFIG SET busy-poll-us out of range" "ERR CONFIG SET failed (possibly related to argument 'busy-poll-us') - argument must be between 0 and 100000 inclusive" "$(cli config set busy-poll-us 100001)"
+expect_eq "CONFIG SET busy-poll-us" OK "$(cli config set busy-poll-us 100000)"
+redis-benchmark -p "$PORT" -t ping -n 20000 -c 5 -q >/dev/null 2>&1
+sleep 0.5
+ticks() { awk '{ print $14 + $15 }' "/proc/$KPID/stat"; }
+t0=$(ticks); sleep 2; t1=$(ticks)
+expect_between "idle after traffic: no busy polling (CPU ticks in 2 s)" 0 29 $((t1 - t0))
+cli config set busy-poll-us 50 >/dev/null
 cli config set requirepass 'not-in-the-log' >/dev/null
 cli -a not-in-the-log --no-auth-warning config set requirepass '' >/dev/null
 expect_match "CONFIG SET logs a change" "CONFIG SET hz 20" "$(cat "$T/k.log")"
