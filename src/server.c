@@ -58,7 +58,7 @@ static void busy_poll(void)
             spin_until = now + (uint64_t)srv.cfg.busy_poll_us * 1000;
     }
     spin_moved = moved;
-    int want = now < spin_until;
+    int want = srv.cfg.busy_poll_us > 0 && now < spin_until;
     if (want && !uv_is_active((uv_handle_t *)&spin))
         uv_idle_start(&spin, on_spin);
     else if (!want && uv_is_active((uv_handle_t *)&spin))

@@ -48,6 +48,11 @@ sleep 0.5
 ticks() { awk '{ print $14 + $15 }' "/proc/$KPID/stat"; }
 t0=$(ticks); sleep 2; t1=$(ticks)
 expect_between "idle after traffic: no busy polling (CPU ticks in 2 s)" 0 29 $((t1 - t0))
+# Turned off right after traffic, while it polls: it stops polling.
+redis-benchmark -p "$PORT" -t ping -n 20000 -c 5 -q >/dev/null 2>&1
+cli config set busy-poll-us 0 >/dev/null
+t0=$(ticks); sleep 2; t1=$(ticks)
+expect_between "busy-poll-us 0 set while polling: no busy polling (CPU ticks in 2 s)" 0 29 $((t1 - t0))
 cli config set busy-poll-us 50 >/dev/null
 cli config set requirepass 'not-in-the-log' >/dev/null
 cli -a not-in-the-log --no-auth-warning config set requirepass '' >/dev/null
