@@ -953,7 +953,8 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
                     "rejected_connections:%llu\r\nexpired_keys:%llu\r\nevicted_keys:%llu\r\nevicted_clients:0\r\n"
                     "keyspace_hits:%llu\r\nkeyspace_misses:%llu\r\npubsub_channels:%zu\r\npubsub_patterns:%zu\r\n"
                     "pubsubshard_channels:0\r\ntotal_error_replies:%llu\r\nacl_access_denied_auth:%llu\r\n"
-                    "acl_access_denied_cmd:%llu\r\nacl_access_denied_key:%llu\r\nacl_access_denied_channel:%llu\r\n",
+                    "acl_access_denied_cmd:%llu\r\nacl_access_denied_key:%llu\r\nacl_access_denied_channel:%llu\r\n"
+                    "busy_polling:%s\r\n",
                     (unsigned long long)srv.stats.connections, (unsigned long long)srv.stats.commands,
                     srv.stats.ops_per_sec, (unsigned long long)srv.stats.net_in,
                     (unsigned long long)srv.stats.net_out, (unsigned long long)srv.stats.rejected,
@@ -961,7 +962,7 @@ void cmd_info(client *c, int argc, char **argv, size_t *argvlen)
                     (unsigned long long)srv.stats.hits, (unsigned long long)srv.stats.misses,
                     pubsub_nchannels(), pubsub_npatterns(), (unsigned long long)srv.stats.errors, (unsigned long long)srv.stats.acl_denied_auth,
                     (unsigned long long)srv.stats.acl_denied_cmd, (unsigned long long)srv.stats.acl_denied_key,
-                    (unsigned long long)srv.stats.acl_denied_channel);
+                    (unsigned long long)srv.stats.acl_denied_channel, server_busy_polling());
     }
     SECTION("replication", 1)
     {

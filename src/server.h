@@ -207,6 +207,10 @@ int server_shutdown(const char *why, int force);
 /* Bytes of memory kvd accounts for (INFO used_memory). */
 size_t server_used_memory(void);
 
+/* INFO's busy_polling: "off" (busy-poll-us 0), "paused" (the loop thread
+ * has been waiting for a CPU: see server.c) or "on". */
+const char *server_busy_polling(void);
+
 /* Apply a CONFIG SET that changed name (pool caps, log level, limits). */
 void server_config_changed(const char *name);
 

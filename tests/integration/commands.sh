@@ -54,6 +54,29 @@ cli config set busy-poll-us 0 >/dev/null
 t0=$(ticks); sleep 2; t1=$(ticks)
 expect_between "busy-poll-us 0 set while polling: no busy polling (CPU ticks in 2 s)" 0 29 $((t1 - t0))
 cli config set busy-poll-us 50 >/dev/null
+# Sharing its CPU with a busy process, the loop stops polling (it waits
+# for the CPU most of the time; the kernel's schedstat says so).
+bp() { cli info stats | tr -d '\r' | sed -n 's/^busy_polling://p'; }
+expect_match "INFO busy_polling" "^(on|paused)$" "$(bp)"
+cli config set busy-poll-us 0 >/dev/null
+expect_eq "INFO busy_polling with busy-poll-us 0" off "$(bp)"
+cli config set busy-poll-us 50 >/dev/null
+if [ -r /proc/thread-self/schedstat ] && command -v taskset >/dev/null; then
+    taskset -a -p -c 0 "$KPID" >/dev/null
+    taskset -c 0 sh -c 'while :; do :; done' &
+    spinner=$!
+    PIDS+=("$spinner")
+    paused() {
+        redis-benchmark -p "$PORT" -t ping -n 20000 -c 5 -q >/dev/null 2>&1
+        [ "$(bp)" = paused ]
+    }
+    if wait_for 60 paused; then ok "busy polling pauses on a CPU shared with a busy process"
+    else fail "busy polling did not pause on a CPU shared with a busy process"; fi
+    kill "$spinner"
+    taskset -a -p -c "0-$(($(nproc) - 1))" "$KPID" >/dev/null
+else
+    echo "note [$NAME]: no schedstat or taskset: busy polling's back-off not checked"
+fi
 cli config set requirepass 'not-in-the-log' >/dev/null
 cli -a not-in-the-log --no-auth-warning config set requirepass '' >/dev/null
 expect_match "CONFIG SET logs a change" "CONFIG SET hz 20" "$(cat "$T/k.log")"
