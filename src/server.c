@@ -60,22 +60,25 @@ static uint64_t spin_off_until, spin_waited, spin_checked;
 static void busy_poll_cron(void)
 {
     char b[128];
-    if (spin_stat_fd < 0)
+    if (spin_stat_fd < 0 || srv.cfg.busy_poll_us <= 0) {
+        spin_checked = 0; /* turned on again, it starts afresh */
         return;
+    }
     ssize_t n = pread(spin_stat_fd, b, sizeof b - 1, 0);
     if (n <= 0)
         return;
     b[n] = 0;
-    unsigned long long ran, waited;
-    if (sscanf(b, "%llu %llu", &ran, &waited) != 2)
-        return;
+    /* schedstat: ns run, ns waited runnable, timeslices */
+    char *q;
+    strtoull(b, &q, 10);
+    uint64_t waited = strtoull(q, &q, 10);
     uint64_t now = kvd_mono_ns(), d = waited - spin_waited, ns = now - spin_checked;
     int first = spin_checked == 0;
     spin_waited = waited;
     spin_checked = now;
     if (first || ns == 0 || d * 100 <= ns * SPIN_CONTENDED_PCT)
         return;
-    if (spin_off_until < now && srv.cfg.busy_poll_us > 0)
+    if (spin_off_until < now)
         log_verbose("busy polling paused: the loop thread waited for a CPU %llu%% of the last %llu ms",
                     (unsigned long long)(d * 100 / ns), (unsigned long long)(ns / 1000000));
     spin_off_until = now + SPIN_BACKOFF_NS;
@@ -126,8 +129,8 @@ static void on_cron(uv_timer_t *t)
     /* Expiry gets at most 25% of each cycle's period, as in Redis. */
     uint64_t t0 = kvd_mono_ns();
     db_active_expire(1000000 / hz / 4);
-    busy_poll_cron();
     latency_sample("expire-cycle", (kvd_mono_ns() - t0) / 1000000);
+    busy_poll_cron();
     for (uint32_t i = 0; i < srv.ks.n; i++)
         table_rehash_ms(srv.ks.db[i], 1);
     conn_cron(now);
