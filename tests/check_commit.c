@@ -265,6 +265,13 @@ typedef struct rec {
     char what[80];
 } rec;
 
+/* A command queued in MULTI (argc <= 16, as h_gen makes them). */
+typedef struct queued {
+    int argc;
+    char *argv[16];
+    size_t lens[16];
+} queued;
+
 #define ACK_CLIENTS 4
 static struct {
     change *log;
@@ -273,9 +280,7 @@ static struct {
     wal_decoder dec;
     rec *recs[ACK_CLIENTS];    /* commands whose replies have not gone out, in order */
     uint32_t nrecs[ACK_CLIENTS], caprecs[ACK_CLIENTS], first[ACK_CLIENTS];
-    char **queued[ACK_CLIENTS]; /* MULTI: the queued commands (argv, NUL-free lengths kept apart) */
-    size_t *queuedlen[ACK_CLIENTS];
-    int *queuedargc[ACK_CLIENTS];
+    queued *queued[ACK_CLIENTS]; /* MULTI: the commands queued so far */
     int nqueued[ACK_CLIENTS];
     int always;
     uint64_t released, held, errors_for_taken_back, step;
@@ -469,10 +474,9 @@ static void ack_push(int c, rec r)
 
 static void ack_clear_queue(int c)
 {
-    for (int i = 0; i < A.nqueued[c]; i++) {
-        for (int j = 0; j < A.queuedargc[c][i]; j++)
-            free(A.queued[c][i * 16 + j]);
-    }
+    for (int i = 0; i < A.nqueued[c]; i++)
+        for (int j = 0; j < A.queued[c][i].argc; j++)
+            free(A.queued[c][i].argv[j]);
     A.nqueued[c] = 0;
 }
 
@@ -503,16 +507,14 @@ static void ack_cmd(int c, int argc, char **argv, size_t *lens)
         rec_add(&r, i); /* its own changes */
     if (reply[0] != '-' && in_multi && !exec && !discard) {
         /* Queued: read when EXEC runs. */
-        int q = A.nqueued[c]++;
-        A.queued[c] = realloc(A.queued[c], (size_t)A.nqueued[c] * 16 * sizeof(char *));
-        A.queuedlen[c] = realloc(A.queuedlen[c], (size_t)A.nqueued[c] * 16 * sizeof(size_t));
-        A.queuedargc[c] = realloc(A.queuedargc[c], (size_t)A.nqueued[c] * sizeof(int));
-        A.queuedargc[c][q] = argc;
+        A.queued[c] = realloc(A.queued[c], (size_t)(A.nqueued[c] + 1) * sizeof(queued));
+        queued *q = &A.queued[c][A.nqueued[c]++];
+        q->argc = argc;
         for (int j = 0; j < argc; j++) {
-            A.queued[c][q * 16 + j] = malloc(lens[j] + 1);
-            memcpy(A.queued[c][q * 16 + j], argv[j], lens[j]);
-            A.queued[c][q * 16 + j][lens[j]] = 0;
-            A.queuedlen[c][q * 16 + j] = lens[j];
+            q->argv[j] = malloc(lens[j] + 1);
+            memcpy(q->argv[j], argv[j], lens[j]);
+            q->argv[j][lens[j]] = 0;
+            q->lens[j] = lens[j];
         }
     } else if (exec && in_multi && reply[0] == '*' && reply[1] != '-') {
         /* Each queued command read in turn, in the database it ran in;
@@ -520,13 +522,12 @@ static void ack_cmd(int c, int argc, char **argv, size_t *lens)
         const char *p = (const char *)memchr(reply, '\n', rlen) + 1;
         uint32_t qdb = db;
         for (int i = 0; i < A.nqueued[c]; i++) {
-            char **qa = &A.queued[c][i * 16];
-            size_t *ql = &A.queuedlen[c][i * 16];
+            queued *q = &A.queued[c][i];
             size_t k = resp_len(p, (size_t)(reply + rlen - p));
             if (p[0] != '-') {
-                deps_of(&r, before, qdb, A.queuedargc[c][i], qa, ql, 0);
-                if (is_word(qa[0], ql[0], "SELECT"))
-                    qdb = (uint32_t)atoi(qa[1]);
+                deps_of(&r, before, qdb, q->argc, q->argv, q->lens, 0);
+                if (is_word(q->argv[0], q->lens[0], "SELECT"))
+                    qdb = (uint32_t)atoi(q->argv[1]);
             }
             p += k;
         }
@@ -696,8 +697,6 @@ static void ack_run(uint64_t seed, int always, uint64_t steps)
         ack_clear_queue(c);
         free(A.recs[c]);
         free(A.queued[c]);
-        free(A.queuedlen[c]);
-        free(A.queuedargc[c]);
     }
     wal_decoder_free(&A.dec);
 }

@@ -62,6 +62,7 @@ cli config set busy-poll-us 0 >/dev/null
 expect_eq "INFO busy_polling with busy-poll-us 0" off "$(bp)"
 cli config set busy-poll-us 50 >/dev/null
 if [ -r /proc/thread-self/schedstat ] && command -v taskset >/dev/null; then
+    cpus=$(taskset -p -c "$KPID" | sed 's/.*: //')
     taskset -a -p -c 0 "$KPID" >/dev/null
     taskset -c 0 sh -c 'while :; do :; done' &
     spinner=$!
@@ -73,7 +74,7 @@ if [ -r /proc/thread-self/schedstat ] && command -v taskset >/dev/null; then
     if wait_for 60 paused; then ok "busy polling pauses on a CPU shared with a busy process"
     else fail "busy polling did not pause on a CPU shared with a busy process"; fi
     kill "$spinner"
-    taskset -a -p -c "0-$(($(nproc) - 1))" "$KPID" >/dev/null
+    taskset -a -p -c "$cpus" "$KPID" >/dev/null
 else
     echo "note [$NAME]: no schedstat or taskset: busy polling's back-off not checked"
 fi
