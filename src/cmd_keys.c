@@ -668,7 +668,7 @@ void cmd_memory(client *c, int argc, char **argv, size_t *argvlen)
         }
         /* The entry as the allocator sizes it, its bucket slot, and its
          * slot in the expiry index if it has one. */
-        reply_int(c, (long long)(slab_size(e) + sizeof(tentry_t *) * (tentry_has_expire(e) ? 2 : 1)));
+        reply_int(c, (long long)(slab_size(e) + sizeof(slab_ref) + (tentry_has_expire(e) ? sizeof(tentry_t *) : 0)));
     } else if (arg_is(sub, sl, "purge") && argc == 2) {
 #ifdef HAVE_MALLOC_TRIM
         malloc_trim(0);

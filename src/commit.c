@@ -89,10 +89,19 @@ static void mark(const char *key, size_t klen, uint64_t seq)
     s->seq = seq;
 }
 
+/* Empty every slot at once: a slot of an older generation is empty. This
+ * touches none of the table (a memset would make all of its 1 MB resident
+ * in a server that never writes). */
+static void new_generation(void)
+{
+    if (++inflight_gen == 0)
+        memset(inflight, 0, sizeof inflight); /* wrapped: no slot may look current */
+}
+
 void commit_init(void)
 {
     apply_undo_init(&undo, &srv.pool);
-    memset(inflight, 0, sizeof inflight);
+    new_generation();
     inflight_all = 0;
     kvd_random_bytes(slot_seed, sizeof slot_seed);
     retry_at = 0;
@@ -389,8 +398,7 @@ int commit_flush(void)
      * That forgets, too, the changes written but not yet acknowledged
      * (under always, awaiting their fdatasync): every read waits for
      * those instead, for the one fdatasync that covers them. */
-    if (++inflight_gen == 0)
-        memset(inflight, 0, sizeof inflight); /* wrapped: no slot may look current */
+    new_generation();
     inflight_all = w->written_seq;
     fail_held(rc);
     retry_at = kvd_now_ms() + RETRY_MS;

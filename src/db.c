@@ -11,6 +11,7 @@
 #include "server.h"
 #include "util.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,14 +325,8 @@ uint64_t db_drop_expired(void)
     return n;
 }
 
-int db_open(const char *dir, char *err, size_t errlen)
+void db_loaded(void)
 {
-    /* The replay polls the loop, where a CONFIG SET replaces the strings
-     * of srv.cfg (dir may be one): it reads a copy. */
-    char *d = xstrdup(dir);
-    srv.wal = wal_open_dir_watched(d, &srv.pool, apply_replay, &srv.ks, &apply_hooks, &loading_watch, &srv.load,
-                                   err, errlen);
-    free(d);
     /* Fit the tables to what was loaded, now: while the two halves of a
      * resize coexist the keyspace looks bigger than it is, and maxmemory
      * would evict keys that fitted before the restart. */
@@ -340,6 +335,23 @@ int db_open(const char *dir, char *err, size_t errlen)
         while (table_rehash(srv.ks.db[i], 4096))
             ;
     }
+    /* The load's buffers, freed, would stay in the process (about 1 MB
+     * of malloc's heap after a million keys): give them back. */
+    pool_trim(&srv.pool);
+#ifdef HAVE_MALLOC_TRIM
+    malloc_trim(0);
+#endif
+}
+
+int db_open(const char *dir, char *err, size_t errlen)
+{
+    /* The replay polls the loop, where a CONFIG SET replaces the strings
+     * of srv.cfg (dir may be one): it reads a copy. */
+    char *d = xstrdup(dir);
+    srv.wal = wal_open_dir_watched(d, &srv.pool, apply_replay, &srv.ks, &apply_hooks, &loading_watch, &srv.load,
+                                   err, errlen);
+    free(d);
+    db_loaded();
     if (!srv.wal)
         return -1;
     if (srv.ks.bad_seq) {

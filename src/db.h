@@ -17,6 +17,10 @@
  * Expired keys are still there: db_drop_expired removes them, logged,
  * once the caller wants. */
 int db_open(const char *dir, char *err, size_t errlen);
+
+/* A load (db_open's replay, a replica's full sync) is over: fit the tables
+ * to what it loaded and give the memory it used and freed back. */
+void db_loaded(void);
 void db_close(void);
 
 /* Delete every key whose expiry has passed (after a load). Returns how many. */

@@ -267,11 +267,7 @@ static int install_base(char *err, size_t errlen)
     char werr[512] = "";
     int rc = wal_walk_dir(srv.cfg.dir, &w->man, &srv.pool, apply_replay, &srv.ks, &apply_hooks, NULL, NULL, 0,
                           &res, werr, sizeof werr);
-    for (uint32_t i = 0; i < srv.ks.n; i++) {
-        table_expand_done(srv.ks.db[i]);
-        while (table_rehash(srv.ks.db[i], 4096))
-            ;
-    }
+    db_loaded();
     if (rc < 0 || res.status != WAL_SCAN_OK) {
         snprintf(err, errlen, "the received base does not load: %s %s", werr, res.bad_reason);
         return -1;

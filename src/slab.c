@@ -19,14 +19,84 @@
 #endif
 #endif
 
+char *slab_arena_at[SLAB_ARENAS];
+void **slab_big_at;
+static uint32_t nbig, capbig;
+static uint32_t big_free_head; /* 1 + the first free number, or 0 */
+
+/* What precedes a big allocation: its number (8 bytes keep it aligned). */
+#define BIG_PAD 8
+
+static void *big_alloc(size_t n)
+{
+    char *b = xmalloc(n + BIG_PAD);
+    uint32_t i;
+    if (big_free_head) {
+        i = big_free_head - 1;
+        big_free_head = (uint32_t)(uintptr_t)slab_big_at[i];
+    } else {
+        if (nbig == capbig) {
+            if (capbig >= SLAB_BIG / 2) {
+                fprintf(stderr, "kvd: out of numbers for big entries\n");
+                abort();
+            }
+            capbig = capbig ? capbig * 2 : 64;
+            slab_big_at = xrealloc(slab_big_at, (size_t)capbig * sizeof *slab_big_at);
+        }
+        i = nbig++;
+    }
+    memcpy(b, &i, sizeof i);
+    slab_big_at[i] = b + BIG_PAD;
+    return b + BIG_PAD;
+}
+
+static uint32_t big_number(const void *p)
+{
+    uint32_t i;
+    memcpy(&i, (const char *)p - BIG_PAD, sizeof i);
+    return i;
+}
+
+static void big_free(void *p)
+{
+    uint32_t i = big_number(p);
+    slab_big_at[i] = (void *)(uintptr_t)big_free_head;
+    big_free_head = i + 1;
+    free((char *)p - BIG_PAD);
+}
+
+static void *big_realloc(void *p, size_t n)
+{
+    uint32_t i = big_number(p);
+    char *b = xrealloc((char *)p - BIG_PAD, n + BIG_PAD);
+    slab_big_at[i] = b + BIG_PAD;
+    return b + BIG_PAD;
+}
+
+static size_t big_usable(const void *p)
+{
+    return malloc_usable_size((char *)p - BIG_PAD) - BIG_PAD;
+}
+
+static size_t big_size(const void *p)
+{
+    return xmalloc_size((char *)p - BIG_PAD);
+}
+
 #ifdef SLAB_PASSTHROUGH
 /* Under AddressSanitizer every entry stays a malloc of its own, so that
  * overflows and uses after free of entries are still caught. */
-void *slab_alloc(size_t n) { return xmalloc(n); }
-void slab_free(void *p) { free(p); }
-void *slab_realloc(void *p, size_t n) { return xrealloc(p, n); }
-size_t slab_usable(const void *p) { return malloc_usable_size((void *)p); }
-size_t slab_size(const void *p) { return xmalloc_size((void *)p); }
+void *slab_alloc(size_t n) { return big_alloc(n); }
+void slab_free(void *p)
+{
+    if (p)
+        big_free(p);
+}
+void *slab_realloc(void *p, size_t n) { return p ? big_realloc(p, n) : big_alloc(n); }
+size_t slab_usable(const void *p) { return big_usable(p); }
+size_t slab_size(const void *p) { return big_size(p); }
+slab_ref slab_ref_of(const void *p) { return p ? SLAB_BIG | big_number(p) : 0; }
+void slab_limit_arenas(size_t n) { (void)n; }
 void slab_get_stats(slab_stats *st) { memset(st, 0, sizeof *st); }
 #else
 
@@ -41,13 +111,19 @@ typedef struct spage {
     char *bump, *end; /* never-used slots: [bump, end) */
     uint32_t size;    /* slot size */
     uint32_t live;    /* slots handed out */
+    slab_ref ref0;    /* the name of the page's first byte */
 } spage;
 
 _Static_assert(sizeof(spage) <= HDR, "a page's header fits before its slots");
 
 static list partial[NCLASS]; /* by class: the pages with a free slot */
-static uintptr_t *arenas; /* arena starts, ascending */
+typedef struct arena {
+    uintptr_t start;
+    uint32_t number; /* its index in slab_arena_at */
+} arena;
+static arena *arenas; /* ascending by start */
 static size_t narenas, caparenas;
+static size_t arena_limit = SLAB_ARENAS;
 static char *fresh, *fresh_end; /* the newest arena's never-used pages */
 static spage **spare;           /* pages given back to the kernel, to reuse */
 static size_t nspare, capspare;
@@ -59,8 +135,11 @@ static void oom(size_t n)
     abort();
 }
 
-static void map_arena(void)
+/* Map a new arena. Returns 0 when no more may be mapped. */
+static int map_arena(void)
 {
+    if (narenas >= arena_limit)
+        return 0;
     /* Map one page more than the arena and trim to a 64 KiB boundary. */
     size_t len = ARENA + PAGE;
     char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -76,29 +155,38 @@ static void map_arena(void)
         caparenas = caparenas ? caparenas * 2 : 16;
         arenas = xrealloc(arenas, caparenas * sizeof *arenas);
     }
+    uint32_t number = (uint32_t)narenas;
+    slab_arena_at[number] = (char *)a;
     size_t i = narenas++;
-    while (i > 0 && arenas[i - 1] > a) {
+    while (i > 0 && arenas[i - 1].start > a) {
         arenas[i] = arenas[i - 1];
         i--;
     }
-    arenas[i] = a;
+    arenas[i] = (arena){a, number};
     fresh = (char *)a;
     fresh_end = fresh + ARENA;
     S.mapped += ARENA;
+    return 1;
 }
 
-static int owned(const void *p)
+/* The arena holding p, or NULL when malloc's. */
+static const arena *owner(const void *p)
 {
     uintptr_t a = (uintptr_t)p;
     size_t lo = 0, hi = narenas;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (arenas[mid] <= a)
+        if (arenas[mid].start <= a)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo > 0 && a < arenas[lo - 1] + ARENA;
+    return lo > 0 && a < arenas[lo - 1].start + ARENA ? &arenas[lo - 1] : NULL;
+}
+
+static inline int owned(const void *p)
+{
+    return owner(p) != NULL;
 }
 
 static inline spage *page_of(const void *p)
@@ -106,19 +194,22 @@ static inline spage *page_of(const void *p)
     return (spage *)((uintptr_t)p & ~(uintptr_t)(PAGE - 1));
 }
 
+/* A page for slots of size bytes, or NULL when no arena may be mapped. */
 static spage *new_page(uint32_t size)
 {
     char *p;
     if (nspare) {
         p = (char *)spare[--nspare];
     } else {
-        if (fresh == fresh_end)
-            map_arena();
+        if (fresh == fresh_end && !map_arena())
+            return NULL;
         p = fresh;
         fresh += PAGE;
     }
+    const arena *a = owner(p);
+    slab_ref ref0 = (a->number << SLAB_UNIT_BITS) | (slab_ref)(((uintptr_t)p - a->start) >> 3);
     spage *g = (spage *)p;
-    *g = (spage){.bump = p + HDR, .end = p + HDR + (PAGE - HDR) / size * size, .size = size};
+    *g = (spage){.bump = p + HDR, .end = p + HDR + (PAGE - HDR) / size * size, .size = size, .ref0 = ref0};
     S.pages++;
     S.resident += PAGE;
     return g;
@@ -140,7 +231,7 @@ static void give_back(spage *g)
 void *slab_alloc(size_t n)
 {
     if (n > SLAB_MAX)
-        return xmalloc(n);
+        return big_alloc(n);
     uint32_t size = (uint32_t)((n + 7) & ~(size_t)7);
     if (size == 0)
         size = 8;
@@ -150,6 +241,8 @@ void *slab_alloc(size_t n)
         g = LIST_ITEM(partial[c].first, spage, room);
     } else {
         g = new_page(size);
+        if (!g)
+            return big_alloc(n); /* past the last arena */
         list_push_back(&partial[c], &g->room);
     }
     void *p;
@@ -172,7 +265,7 @@ void slab_free(void *p)
     if (!p)
         return;
     if (!owned(p)) {
-        free(p);
+        big_free(p);
         return;
     }
     spage *g = page_of(p);
@@ -193,12 +286,12 @@ void slab_free(void *p)
 
 size_t slab_usable(const void *p)
 {
-    return owned(p) ? page_of(p)->size : malloc_usable_size((void *)p);
+    return owned(p) ? page_of(p)->size : big_usable(p);
 }
 
 size_t slab_size(const void *p)
 {
-    return owned(p) ? page_of(p)->size : xmalloc_size((void *)p);
+    return owned(p) ? page_of(p)->size : big_size(p);
 }
 
 void *slab_realloc(void *p, size_t n)
@@ -207,13 +300,28 @@ void *slab_realloc(void *p, size_t n)
         return slab_alloc(n);
     size_t old = slab_usable(p);
     if (!owned(p) && n > SLAB_MAX)
-        return xrealloc(p, n);
+        return big_realloc(p, n);
     if (owned(p) && n <= old && n + 8 > old)
         return p; /* the same class */
     void *q = slab_alloc(n);
     memcpy(q, p, n < old ? n : old);
     slab_free(p);
     return q;
+}
+
+slab_ref slab_ref_of(const void *p)
+{
+    if (!p)
+        return 0;
+    if (!owned(p))
+        return SLAB_BIG | big_number(p);
+    const spage *g = page_of(p);
+    return g->ref0 + (slab_ref)(((uintptr_t)p - (uintptr_t)g) >> 3);
+}
+
+void slab_limit_arenas(size_t n)
+{
+    arena_limit = n < SLAB_ARENAS ? n : SLAB_ARENAS;
 }
 
 void slab_get_stats(slab_stats *st)

@@ -66,18 +66,20 @@ static uint32_t access_stamp(table_t *t, const tentry_t *e, int fresh)
 /* Store e's value length (which its format can hold). */
 static inline void set_vlen(tentry_t *e, size_t vlen)
 {
-    if (e->fl & TENTRY_WIDE) {
-        uint32_t v = (uint32_t)vlen;
-        memcpy(e->data + 4, &v, sizeof v);
-    } else {
+    if (e->lens == TENTRY_LENS_TINY) {
+        e->data[1] = (unsigned char)vlen;
+    } else if (e->lens == TENTRY_LENS_NARROW) {
         uint16_t v = (uint16_t)vlen;
         memcpy(e->data + 1, &v, sizeof v);
+    } else {
+        uint32_t v = (uint32_t)vlen;
+        memcpy(e->data + 4, &v, sizeof v);
     }
 }
 
 static inline void set_lens(tentry_t *e, size_t klen, size_t vlen)
 {
-    if (e->fl & TENTRY_WIDE) {
+    if (e->lens == TENTRY_LENS_WIDE) {
         uint32_t k = (uint32_t)klen;
         memcpy(e->data, &k, sizeof k);
     } else {
@@ -86,23 +88,37 @@ static inline void set_lens(tentry_t *e, size_t klen, size_t vlen)
     set_vlen(e, vlen);
 }
 
+/* The narrowest format for these lengths, and its size. */
+static inline unsigned lens_format(size_t klen, size_t vlen)
+{
+    if (klen > TENTRY_NARROW_KLEN || vlen > TENTRY_NARROW_VLEN)
+        return TENTRY_LENS_WIDE;
+    return vlen > TENTRY_TINY_VLEN ? TENTRY_LENS_NARROW : TENTRY_LENS_TINY;
+}
+
+static inline size_t lens_size(unsigned format)
+{
+    return format == TENTRY_LENS_WIDE ? 8 : 2u + format;
+}
+
 /* Does e's format hold a value of vlen bytes? */
 static inline int holds(const tentry_t *e, size_t vlen)
 {
-    return (e->fl & TENTRY_WIDE) || vlen <= TENTRY_NARROW_VLEN;
+    return e->lens >= lens_format(tentry_klen(e), vlen);
 }
 
 static tentry_t *entry_new(table_t *t, const void *key, size_t klen, const void *val, size_t vlen,
                            int64_t expire)
 {
     size_t blk = expire != TABLE_NO_EXPIRE ? TENTRY_EXPIRE_BLOCK : 0;
-    int wide = klen > TENTRY_NARROW_KLEN || vlen > TENTRY_NARROW_VLEN;
-    size_t lens = wide ? 8 : 3;
+    unsigned format = lens_format(klen, vlen);
+    size_t lens = lens_size(format);
     tentry_t *e = slab_alloc(TENTRY_HDR + lens + blk + klen + vlen);
-    e->next = NULL;
+    e->next = 0;
     e->enc = 0;
-    e->fl = (uint8_t)((wide ? TENTRY_WIDE : 0) | (blk ? TENTRY_EXPIRES : 0));
-    e->lru = access_stamp(t, e, 1);
+    e->lens = format & 3;
+    e->expires = blk != 0;
+    e->lru = access_stamp(t, e, 1) & TENTRY_LRU_MASK;
     set_lens(e, klen, vlen);
     if (blk)
         memcpy(e->data + lens, &expire, sizeof expire);
@@ -171,12 +187,12 @@ table_t *table_new(void)
 static void ht_free_entries(table_t *t, table_ht *h)
 {
     for (uint64_t i = 0; i < h->size && h->used; i++) {
-        tentry_t *e = h->buckets[i];
-        while (e) {
-            tentry_t *next = e->next;
+        slab_ref r = h->buckets[i];
+        while (r) {
+            tentry_t *e = slab_ptr(r);
+            r = e->next;
             entry_free(t, e);
             h->used--;
-            e = next;
         }
     }
     free(h->buckets);
@@ -241,7 +257,7 @@ void table_free(table_t *t)
 
 size_t table_bytes(const table_t *t)
 {
-    return sizeof(*t) + t->entry_bytes + (size_t)(t->ht[0].size + t->ht[1].size) * sizeof(tentry_t *) +
+    return sizeof(*t) + t->entry_bytes + (size_t)(t->ht[0].size + t->ht[1].size) * sizeof(slab_ref) +
            (size_t)t->capvol * sizeof(tentry_t *);
 }
 
@@ -260,22 +276,23 @@ int table_rehash(table_t *t, int n)
     table_ht *from = &t->ht[0], *to = &t->ht[1];
     uint64_t mask = to->size - 1;
     while (n-- && from->used) {
-        while (from->buckets[t->rehashidx] == NULL) {
+        while (from->buckets[t->rehashidx] == 0) {
             t->rehashidx++;
             if (--empty_visits == 0)
                 return 1;
         }
-        tentry_t *e = from->buckets[t->rehashidx];
-        while (e) {
-            tentry_t *next = e->next;
+        slab_ref r = from->buckets[t->rehashidx];
+        while (r) {
+            tentry_t *e = slab_ptr(r);
+            slab_ref next = e->next;
             uint64_t h = table_hash(t, tentry_key(e), tentry_klen(e)) & mask;
             e->next = to->buckets[h];
-            to->buckets[h] = e;
+            to->buckets[h] = r;
             from->used--;
             to->used++;
-            e = next;
+            r = next;
         }
-        from->buckets[t->rehashidx] = NULL;
+        from->buckets[t->rehashidx] = 0;
         t->rehashidx++;
     }
     if (from->used == 0) {
@@ -322,7 +339,7 @@ static void resize_to(table_t *t, uint64_t size)
     size = next_pow2(size);
     if (size == t->ht[0].size)
         return;
-    table_ht n = {xcalloc(size, sizeof(tentry_t *)), size, 0};
+    table_ht n = {xcalloc(size, sizeof(slab_ref)), size, 0};
     if (t->ht[0].size == 0) {
         t->ht[0] = n;
         return;
@@ -341,7 +358,7 @@ void table_expand(table_t *t, uint64_t n)
     t->min_size = next_pow2(n);
     if (table_count(t) == 0) {
         free(t->ht[0].buckets);
-        t->ht[0] = (table_ht){xcalloc(next_pow2(n), sizeof(tentry_t *)), next_pow2(n), 0};
+        t->ht[0] = (table_ht){xcalloc(next_pow2(n), sizeof(slab_ref)), next_pow2(n), 0};
         return;
     }
     resize_to(t, n);
@@ -384,17 +401,22 @@ void table_set_shared(table_t *t, int shared)
     t->shared = shared;
 }
 
-/* Return the link that points at key's entry (or NULL if absent). */
-static tentry_t **find_link(table_t *t, const void *key, size_t klen, uint64_t h)
+/* Return the link that names key's entry (or NULL if absent), and in *half
+ * (if not NULL) the half it is in. */
+static slab_ref *find_link(table_t *t, const void *key, size_t klen, uint64_t h, int *half)
 {
     for (int i = 0; i <= 1; i++) {
         table_ht *ht = &t->ht[i];
         if (ht->size == 0)
             break;
-        tentry_t **link = &ht->buckets[h & (ht->size - 1)];
-        for (tentry_t *e = *link; e; link = &e->next, e = e->next) {
-            if (tentry_klen(e) == klen && memcmp(tentry_key(e), key, klen) == 0)
+        for (slab_ref *link = &ht->buckets[h & (ht->size - 1)]; *link;) {
+            tentry_t *e = slab_ptr(*link);
+            if (tentry_klen(e) == klen && memcmp(tentry_key(e), key, klen) == 0) {
+                if (half)
+                    *half = i;
                 return link;
+            }
+            link = &e->next;
         }
         if (!rehashing(t))
             break;
@@ -407,19 +429,19 @@ void table_prefetch(const table_t *t, const void *key, size_t klen, int stage)
     const table_ht *ht = rehashing(t) ? &t->ht[1] : &t->ht[0];
     if (!ht->size)
         return;
-    tentry_t *const *b = &ht->buckets[table_hash(t, key, klen) & (ht->size - 1)];
+    const slab_ref *b = &ht->buckets[table_hash(t, key, klen) & (ht->size - 1)];
     if (stage == 0)
         __builtin_prefetch(b);
     else if (*b)
-        __builtin_prefetch(*b);
+        __builtin_prefetch(slab_ptr(*b));
 }
 
 tentry_t *table_peek(table_t *t, const void *key, size_t klen)
 {
     if (table_count(t) == 0)
         return NULL;
-    tentry_t **link = find_link(t, key, klen, table_hash(t, key, klen));
-    return link ? *link : NULL;
+    slab_ref *link = find_link(t, key, klen, table_hash(t, key, klen), NULL);
+    return link ? slab_ptr(*link) : NULL;
 }
 
 tentry_t *table_find(table_t *t, const void *key, size_t klen)
@@ -429,7 +451,7 @@ tentry_t *table_find(table_t *t, const void *key, size_t klen)
     rehash_step(t);
     tentry_t *e = table_peek(t, key, klen);
     if (e && !t->shared)
-        e->lru = access_stamp(t, e, 0);
+        e->lru = access_stamp(t, e, 0) & TENTRY_LRU_MASK;
     return e;
 }
 
@@ -458,7 +480,7 @@ static int reuse_entry(table_t *t, tentry_t *e, const void *val, size_t vlen, in
     t->kv_bytes = t->kv_bytes - tentry_vlen(e) + vlen;
     set_vlen(e, vlen);
     e->enc = 0;
-    e->lru = access_stamp(t, e, 0);
+    e->lru = access_stamp(t, e, 0) & TENTRY_LRU_MASK;
     return 1;
 }
 
@@ -467,18 +489,18 @@ tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, s
 {
     rehash_step(t);
     uint64_t h = table_hash(t, key, klen);
-    tentry_t **link = table_count(t) ? find_link(t, key, klen, h) : NULL;
-    if (link && reuse_entry(t, *link, val, vlen, expire)) {
+    slab_ref *link = table_count(t) ? find_link(t, key, klen, h, NULL) : NULL;
+    if (link && reuse_entry(t, slab_ptr(*link), val, vlen, expire)) {
         if (replaced)
             *replaced = 1;
-        return *link;
+        return slab_ptr(*link);
     }
     tentry_t *n = entry_new(t, key, klen, val, vlen, expire);
     if (link) {
-        tentry_t *old = *link;
-        n->lru = access_stamp(t, old, 0); /* an overwrite is a use (LFU: keeps the count) */
+        tentry_t *old = slab_ptr(*link);
+        n->lru = access_stamp(t, old, 0) & TENTRY_LRU_MASK; /* an overwrite is a use (LFU: keeps the count) */
         n->next = old->next;
-        *link = n;
+        *link = slab_ref_of(n);
         if (tentry_has_expire(old))
             vol_remove(t, old);
         entry_free(t, old);
@@ -487,9 +509,9 @@ tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, s
     } else {
         maybe_grow(t);
         table_ht *ht = rehashing(t) ? &t->ht[1] : &t->ht[0];
-        tentry_t **b = &ht->buckets[h & (ht->size - 1)];
+        slab_ref *b = &ht->buckets[h & (ht->size - 1)];
         n->next = *b;
-        *b = n;
+        *b = slab_ref_of(n);
         ht->used++;
         if (replaced)
             *replaced = 0;
@@ -500,9 +522,9 @@ tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, s
 }
 
 /* Unlink the entry at link, from half i, and free it. */
-static void unlink_free(table_t *t, tentry_t **link, int i)
+static void unlink_free(table_t *t, slab_ref *link, int i)
 {
-    tentry_t *e = *link;
+    tentry_t *e = slab_ptr(*link);
     *link = e->next;
     t->ht[i].used--;
     if (tentry_has_expire(e))
@@ -513,21 +535,12 @@ static void unlink_free(table_t *t, tentry_t **link, int i)
 
 static int del_hashed(table_t *t, const void *key, size_t klen, uint64_t h)
 {
-    for (int i = 0; i <= 1; i++) {
-        table_ht *ht = &t->ht[i];
-        if (ht->size == 0)
-            break;
-        tentry_t **link = &ht->buckets[h & (ht->size - 1)];
-        for (tentry_t *e = *link; e; link = &e->next, e = e->next) {
-            if (tentry_klen(e) == klen && memcmp(tentry_key(e), key, klen) == 0) {
-                unlink_free(t, link, i);
-                return 1;
-            }
-        }
-        if (!rehashing(t))
-            break;
-    }
-    return 0;
+    int half;
+    slab_ref *link = find_link(t, key, klen, h, &half);
+    if (!link)
+        return 0;
+    unlink_free(t, link, half);
+    return 1;
 }
 
 int table_del(table_t *t, const void *key, size_t klen)
@@ -556,12 +569,12 @@ tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire)
     /* The block appears or disappears: rebuild the entry in its slot. */
     size_t klen = tentry_klen(e);
     uint64_t h = table_hash(t, tentry_key(e), klen);
-    tentry_t **link = find_link(t, tentry_key(e), klen, h);
+    slab_ref *link = find_link(t, tentry_key(e), klen, h, NULL);
     tentry_t *n = entry_new(t, tentry_key(e), klen, tentry_val(e), tentry_vlen(e), expire);
     n->lru = e->lru;
     n->enc = e->enc;
     n->next = e->next;
-    *link = n;
+    *link = slab_ref_of(n);
     if (had)
         vol_remove(t, e);
     else
@@ -575,11 +588,11 @@ tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire)
 static tentry_t *entry_resize(table_t *t, tentry_t *e, size_t alloc)
 {
     size_t klen = tentry_klen(e);
-    tentry_t **link = find_link(t, tentry_key(e), klen, table_hash(t, tentry_key(e), klen));
+    slab_ref *link = find_link(t, tentry_key(e), klen, table_hash(t, tentry_key(e), klen), NULL);
     t->entry_bytes -= slab_size(e);
     tentry_t *n = slab_realloc(e, alloc);
     t->entry_bytes += slab_size(n);
-    *link = n;
+    *link = slab_ref_of(n);
     if (tentry_has_expire(n))
         t->vol[vol_index(n)] = n;
     return n;
@@ -590,25 +603,27 @@ static size_t entry_room(tentry_t *e)
     return slab_usable(e);
 }
 
-/* e's value is about to outgrow its narrow lengths: they become wide (5
- * more bytes before the expiry block, key and value, which move up).
- * Returns the entry, which may have moved. */
-static tentry_t *entry_widen(table_t *t, tentry_t *e)
+/* e's value is about to grow to vlen bytes, which its lengths' format
+ * does not hold: the format becomes the one that does (the expiry block,
+ * key and value move up). Returns the entry, which may have moved. */
+static tentry_t *entry_widen(table_t *t, tentry_t *e, size_t vlen)
 {
-    size_t klen = tentry_klen(e), vlen = tentry_vlen(e);
-    size_t rest = (tentry_has_expire(e) ? TENTRY_EXPIRE_BLOCK : 0) + klen + vlen;
-    if (TENTRY_HDR + 8 + rest > entry_room(e))
-        e = entry_resize(t, e, TENTRY_HDR + 8 + rest);
-    memmove(e->data + 8, e->data + 3, rest);
-    e->fl |= TENTRY_WIDE;
-    set_lens(e, klen, vlen);
+    size_t klen = tentry_klen(e), cur = tentry_vlen(e), from = tentry_lens(e);
+    unsigned format = lens_format(klen, vlen);
+    size_t to = lens_size(format);
+    size_t rest = (tentry_has_expire(e) ? TENTRY_EXPIRE_BLOCK : 0) + klen + cur;
+    if (TENTRY_HDR + to + rest > entry_room(e))
+        e = entry_resize(t, e, TENTRY_HDR + to + rest);
+    memmove(e->data + to, e->data + from, rest);
+    e->lens = format & 3;
+    set_lens(e, klen, cur);
     return e;
 }
 
 tentry_t *table_append(table_t *t, tentry_t *e, const void *p, size_t n)
 {
     if (!holds(e, tentry_vlen(e) + n))
-        e = entry_widen(t, e);
+        e = entry_widen(t, e, tentry_vlen(e) + n);
     size_t hdr = entry_header(e), old = tentry_vlen(e), need = hdr + old + n;
     if (need > entry_room(e)) {
         size_t alloc = need + (old + n) / 2; /* room for the next appends */
@@ -625,7 +640,7 @@ tentry_t *table_write_at(table_t *t, tentry_t *e, size_t off, const void *p, siz
     size_t old = tentry_vlen(e);
     if (off + n > old) {
         if (!holds(e, off + n))
-            e = entry_widen(t, e);
+            e = entry_widen(t, e, off + n);
         size_t hdr = entry_header(e), need = hdr + off + n;
         if (need > entry_room(e))
             e = entry_resize(t, e, need);
@@ -647,7 +662,7 @@ void table_truncate(table_t *t, tentry_t *e, size_t vlen)
 tentry_t *table_set_value(table_t *t, tentry_t *e, const void *val, size_t vlen)
 {
     if (!holds(e, vlen))
-        e = entry_widen(t, e);
+        e = entry_widen(t, e, vlen);
     size_t hdr = entry_header(e), old = tentry_vlen(e);
     if (hdr + vlen > entry_room(e))
         e = entry_resize(t, e, hdr + vlen);
@@ -662,27 +677,28 @@ tentry_t *table_random(table_t *t)
     if (table_count(t) == 0)
         return NULL;
     rehash_step(t);
-    tentry_t *e = NULL;
+    slab_ref r = 0;
     if (rehashing(t)) {
         /* Buckets below rehashidx in ht[0] are empty: skip them. */
         uint64_t lo = (uint64_t)t->rehashidx;
         uint64_t span = t->ht[0].size + t->ht[1].size - lo;
-        while (!e) {
+        while (!r) {
             uint64_t i = lo + rng_next(t) % span;
-            e = i >= t->ht[0].size ? t->ht[1].buckets[i - t->ht[0].size] : t->ht[0].buckets[i];
+            r = i >= t->ht[0].size ? t->ht[1].buckets[i - t->ht[0].size] : t->ht[0].buckets[i];
         }
     } else {
         uint64_t mask = t->ht[0].size - 1;
-        while (!e)
-            e = t->ht[0].buckets[rng_next(t) & mask];
+        while (!r)
+            r = t->ht[0].buckets[rng_next(t) & mask];
     }
     /* Pick uniformly within the chain. */
     uint64_t len = 0;
-    for (tentry_t *c = e; c; c = c->next)
+    for (slab_ref c = r; c; c = ((tentry_t *)slab_ptr(c))->next)
         len++;
+    tentry_t *e = slab_ptr(r);
     uint64_t k = rng_next(t) % len;
     while (k--)
-        e = e->next;
+        e = slab_ptr(e->next);
     return e;
 }
 
@@ -701,10 +717,13 @@ static inline uint64_t rev64(uint64_t v)
     return __builtin_bswap64(v);
 }
 
-static void emit_bucket(tentry_t *e, table_scan_fn fn, void *ctx)
+static void emit_bucket(slab_ref r, table_scan_fn fn, void *ctx)
 {
-    for (; e; e = e->next)
+    while (r) {
+        const tentry_t *e = slab_ptr(r);
         fn(ctx, e);
+        r = e->next;
+    }
 }
 
 uint64_t table_scan(table_t *t, uint64_t v, table_scan_fn fn, void *ctx)

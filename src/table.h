@@ -4,8 +4,9 @@
  * guarantee), random sampling, and a side index of the keys that carry an
  * expiry so the expiry cycle can sample them in O(1).
  *
- * Each entry is one allocation: header, optional expiry block, key, value.
- * Entry pointers are invalidated by any call that modifies that entry
+ * Each entry is one allocation from the slab: header, optional expiry
+ * block, key, value. Buckets and chains hold the entries' 32-bit slab
+ * names, not pointers (4 bytes a key less in each). Entry pointers are invalidated by any call that modifies that entry
  * (table_set, table_set_expire) or removes it.
  *
  * Not thread-safe: one table belongs to one thread. */
@@ -15,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "slab.h"
 
 #define TABLE_NO_EXPIRE (-1)
 
@@ -29,40 +32,52 @@
 #define TENTRY_ENC_RAW 1
 #define TENTRY_ENC_EMBSTR 2
 
-/* An entry's lengths come in two sizes: narrow (key up to 255 bytes,
- * value up to 65535: 3 bytes) or wide (4 bytes each). A narrow entry
- * whose value outgrows it is widened in place (or moved). */
-#define TENTRY_WIDE 0x01   /* fl: the lengths are wide */
-#define TENTRY_EXPIRES 0x02 /* fl: an expiry block follows the lengths */
+/* An entry's lengths come in three sizes: tiny (key and value up to 255
+ * bytes: 2 bytes), narrow (key up to 255, value up to 65535: 3 bytes) or
+ * wide (4 bytes each). An entry whose value outgrows its format is
+ * rewritten in the wider one in place (or moved). */
+#define TENTRY_LENS_TINY 0
+#define TENTRY_LENS_NARROW 1
+#define TENTRY_LENS_WIDE 2
+#define TENTRY_TINY_VLEN 255u
 #define TENTRY_NARROW_KLEN 255u
 #define TENTRY_NARROW_VLEN 65535u
 
+/* Bits of an entry's access stamp (lru). */
+#define TENTRY_LRU_BITS 27
+#define TENTRY_LRU_MASK ((1u << TENTRY_LRU_BITS) - 1)
+
+/* An entry's 8-byte header: a 10-byte key with a 100-byte value fills a
+ * 120-byte slab slot. */
 typedef struct tentry {
-    struct tentry *next; /* bucket chain */
-    uint32_t lru;        /* table's lru_clock when last created or found */
-    uint8_t enc;         /* TENTRY_ENC_*: what OBJECT ENCODING says beyond what the bytes say */
-    uint8_t fl;          /* TENTRY_WIDE, TENTRY_EXPIRES */
-    unsigned char data[]; /* lengths (narrow: u8 klen, u16 vlen; wide: u32, u32),
+    slab_ref next;        /* the next entry of the bucket's chain, 0 ends it */
+    uint32_t lru : TENTRY_LRU_BITS; /* the table's lru_clock when last created or found */
+    uint32_t enc : 2;     /* TENTRY_ENC_*: what OBJECT ENCODING says beyond what the bytes say */
+    uint32_t lens : 2;    /* TENTRY_LENS_*: the format of the lengths */
+    uint32_t expires : 1; /* an expiry block follows the lengths */
+    unsigned char data[]; /* lengths (tiny: u8 klen, u8 vlen; narrow: u8, u16; wide: u32, u32),
                            * [int64 expire_ms, uint32 vol_index], key, value */
 } tentry_t;
 
-/* Entries are allocated from the start of data, not sizeof(tentry_t)
- * (which pads the struct to 16 bytes). */
 #define TENTRY_HDR offsetof(tentry_t, data)
 #define TENTRY_EXPIRE_BLOCK 12
 
-static inline size_t tentry_lens(const tentry_t *e) { return (e->fl & TENTRY_WIDE) ? 8 : 3; }
+_Static_assert(TENTRY_HDR == 8, "an entry's header is 8 bytes");
+
+static inline size_t tentry_lens(const tentry_t *e) { return e->lens == TENTRY_LENS_WIDE ? 8 : 2u + e->lens; }
 static inline size_t tentry_klen(const tentry_t *e)
 {
     uint32_t v;
-    if (!(e->fl & TENTRY_WIDE))
+    if (e->lens != TENTRY_LENS_WIDE)
         return e->data[0];
     memcpy(&v, e->data, sizeof v);
     return v;
 }
 static inline size_t tentry_vlen(const tentry_t *e)
 {
-    if (!(e->fl & TENTRY_WIDE)) {
+    if (e->lens == TENTRY_LENS_TINY)
+        return e->data[1];
+    if (e->lens == TENTRY_LENS_NARROW) {
         uint16_t v;
         memcpy(&v, e->data + 1, sizeof v);
         return v;
@@ -71,7 +86,7 @@ static inline size_t tentry_vlen(const tentry_t *e)
     memcpy(&v, e->data + 4, sizeof v);
     return v;
 }
-static inline int tentry_has_expire(const tentry_t *e) { return (e->fl & TENTRY_EXPIRES) != 0; }
+static inline int tentry_has_expire(const tentry_t *e) { return e->expires; }
 /* Where the key starts, from the start of data. */
 static inline size_t tentry_key_off(const tentry_t *e)
 {
@@ -90,7 +105,7 @@ static inline int64_t tentry_expire(const tentry_t *e)
 }
 
 typedef struct table_ht {
-    tentry_t **buckets;
+    slab_ref *buckets;    /* each the first entry of its chain, or 0 */
     uint64_t size; /* a power of two, or 0 */
     uint64_t used; /* entries in this half */
 } table_ht;
@@ -114,15 +129,18 @@ typedef struct table {
     int lfu_decay_min;    /* LFU: minutes per counter decrement (0: no decay) */
 } table_t;
 
-/* Units of lru_clock in ms: 32 bits of 10 ms last 497 days before an idle
- * time wraps. */
-#define TABLE_LRU_MS 10
+/* Units of lru_clock in ms: an entry's 27 bits of 100 ms last 155 days
+ * before an idle time wraps (Redis: 24 bits of 1 s, 194 days). */
+#define TABLE_LRU_MS 100
 
 /* How long e has gone unused, in lru_clock units. */
-static inline uint32_t tentry_idle(const table_t *t, const tentry_t *e) { return t->lru_clock - e->lru; }
+static inline uint32_t tentry_idle(const table_t *t, const tentry_t *e)
+{
+    return (t->lru_clock - e->lru) & TENTRY_LRU_MASK;
+}
 
 /* With t->lfu set, an entry's lru field holds, as in Redis, the minute it
- * was last decayed (16 bits, lru_clock / 6000) and a logarithmic access
+ * was last decayed (16 bits, lru_clock / 600) and a logarithmic access
  * counter (8 bits) that starts at TABLE_LFU_INIT, grows with probability
  * 1 / ((counter - TABLE_LFU_INIT) * lfu_log_factor + 1) per access, and
  * loses one every lfu_decay_min minutes. */

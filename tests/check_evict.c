@@ -233,7 +233,7 @@ START_TEST(test_lfu)
     t->lfu = 1;
     t->lfu_log_factor = 10;
     t->lfu_decay_min = 1;
-    t->lru_clock = 6000 * 100; /* minute 100 */
+    t->lru_clock = (60000 / TABLE_LRU_MS) * 100; /* minute 100 */
     table_set(t, "hot", 3, "v", 1, TABLE_NO_EXPIRE, NULL);
     table_set(t, "cold", 4, "v", 1, TABLE_NO_EXPIRE, NULL);
     ck_assert_uint_eq(table_lfu_count(t, table_peek(t, "hot", 3)), TABLE_LFU_INIT);
@@ -249,7 +249,7 @@ START_TEST(test_lfu)
     table_set(t, "hot", 3, "other value, longer than before", 31, TABLE_NO_EXPIRE, NULL);
     ck_assert_uint_ge(table_lfu_count(t, table_peek(t, "hot", 3)), hot);
     /* Decay: one per lfu_decay_min minutes without access. */
-    t->lru_clock += 6000 * 10;
+    t->lru_clock += (60000 / TABLE_LRU_MS) * 10;
     ck_assert_uint_le(table_lfu_count(t, table_peek(t, "hot", 3)), hot - 10 + 1);
     ck_assert_uint_eq(table_lfu_count(t, table_peek(t, "cold", 4)), 0);
     /* allkeys-lfu picks the cold key every time (2 keys, 64 samples: missing it is a 2^-64 chance). */

@@ -45,6 +45,14 @@ static void verify(const live *l)
             ck_abort_msg("slot %p (%zu bytes, tag %u) changed at byte %zu", (void *)l->p, l->n, l->tag, i);
 }
 
+/* p's name leads back to p (so no two live allocations share one). */
+static void named(void *p)
+{
+    slab_ref r = slab_ref_of(p);
+    ck_assert_uint_ne(r, 0);
+    ck_assert_ptr_eq(slab_ptr(r), p);
+}
+
 START_TEST(test_sizes_round_to_8)
 {
     if (passthrough())
@@ -76,6 +84,7 @@ START_TEST(test_random_mix_keeps_contents)
             x->p = slab_alloc(x->n);
             x->tag = (unsigned char)(step | 1);
             fill(x);
+            named(x->p);
         } else if (r % 3 == 0) {
             verify(x);
             size_t n = r % 32 == 0 ? SLAB_MAX + r % 500 : 1 + (r >> 8) % 400;
@@ -85,6 +94,7 @@ START_TEST(test_random_mix_keeps_contents)
             verify(x); /* what fits came along */
             x->n = n;
             fill(x);
+            named(x->p);
         } else {
             verify(x);
             slab_free(x->p);
@@ -158,6 +168,56 @@ START_TEST(test_realloc_same_class_stays)
 }
 END_TEST
 
+/* Past the last arena (SLAB_ARENAS of them, 16 GiB), entry-sized requests
+ * go to malloc and take numbers of their own: every name still leads to
+ * its allocation, through reallocations both ways, and freeing them all
+ * leaves nothing behind. */
+START_TEST(test_past_the_last_arena)
+{
+    slab_stats before, after;
+    slab_get_stats(&before);
+    slab_limit_arenas(before.mapped / ((size_t)4 << 20) + 1);
+    enum { MAXN = 200000 };
+    unsigned char **p = malloc(MAXN * sizeof *p);
+    slab_ref *r = malloc(MAXN * sizeof *r);
+    uint32_t n = 0, big = 0;
+    while (n < MAXN && big < 2000) {
+        p[n] = slab_alloc(100 + n % 40);
+        memcpy(p[n], &n, sizeof n);
+        r[n] = slab_ref_of(p[n]);
+        ck_assert_uint_ne(r[n], 0);
+        big += (r[n] & SLAB_BIG) != 0;
+        n++;
+    }
+    ck_assert_uint_eq(big, 2000);
+    for (uint32_t i = 0; i < n; i++) {
+        ck_assert_ptr_eq(slab_ptr(r[i]), p[i]);
+        if (i % 3 == 0) { /* some to malloc, some to slots freed below */
+            p[i] = slab_realloc(p[i], i % 2 ? SLAB_MAX + 100 : 60);
+            r[i] = slab_ref_of(p[i]);
+        }
+        if (i % 5 == 0) {
+            slab_free(p[i]);
+            p[i] = slab_alloc(120);
+            memcpy(p[i], &i, sizeof i);
+            r[i] = slab_ref_of(p[i]);
+        }
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t v;
+        ck_assert_ptr_eq(slab_ptr(r[i]), p[i]);
+        memcpy(&v, p[i], sizeof v);
+        ck_assert_uint_eq(v, i);
+        slab_free(p[i]);
+    }
+    slab_get_stats(&after);
+    ck_assert_uint_eq(after.slots, before.slots);
+    slab_limit_arenas(SLAB_ARENAS);
+    free(p);
+    free(r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("slab");
@@ -167,6 +227,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_random_mix_keeps_contents);
     tcase_add_test(tc, test_empty_pages_go_back);
     tcase_add_test(tc, test_realloc_same_class_stays);
+    tcase_add_test(tc, test_past_the_last_arena);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -89,7 +89,7 @@ START_TEST(test_expire_index)
 }
 END_TEST
 
-START_TEST(test_million_inserts_and_deletes)
+static void million_inserts_and_deletes(void)
 {
     table_t *t = table_new();
     const int n = 1000000;
@@ -127,6 +127,24 @@ START_TEST(test_million_inserts_and_deletes)
     table_rehash_ms(t, 1000);
     ck_assert_uint_le(table_bytes(t), 4096);
     table_free(t);
+}
+
+START_TEST(test_million_inserts_and_deletes)
+{
+    million_inserts_and_deletes();
+}
+END_TEST
+
+/* The same with the slab out of arenas after 16 MiB (of the 32 a million
+ * entries take): the rest live in malloc's memory, named through the
+ * slab's table of big allocations, in the same chains. */
+START_TEST(test_million_past_the_last_arena)
+{
+    slab_stats st;
+    slab_get_stats(&st);
+    slab_limit_arenas(st.mapped / ((size_t)4 << 20) + 4);
+    million_inserts_and_deletes();
+    slab_limit_arenas(SLAB_ARENAS);
 }
 END_TEST
 
@@ -438,14 +456,14 @@ START_TEST(test_header_formats_random)
     for (int i = 8; i < M_KEYS; i++)
         if (m[i].klen < 2)
             m[i].klen = 2, m[i].key = realloc(m[i].key, 4), m[i].key[0] = (char)i, m[i].key[1] = 'z';
-    static const size_t vlens[] = {0, 1, 100, 65534, 65535, 65536, 70000, 3};
+    static const size_t vlens[] = {0, 1, 100, 254, 255, 256, 65534, 65535, 65536, 70000};
     char *src = malloc(140000);
     for (int i = 0; i < 140000; i++)
         src[i] = (char)(i * 7 + 3);
     for (int step = 0; step < 6000; step++) {
         int i = (int)(tu_rand(&rs) % M_KEYS);
         mkey *k = &m[i];
-        size_t v = vlens[tu_rand(&rs) % 8] + (tu_rand(&rs) % 3 == 0 ? tu_rand(&rs) % 5 : 0);
+        size_t v = vlens[tu_rand(&rs) % 10] + (tu_rand(&rs) % 3 == 0 ? tu_rand(&rs) % 5 : 0);
         const char *p = src + tu_rand(&rs) % 1000;
         tentry_t *e = k->live ? table_peek(t, k->key, k->klen) : NULL;
         switch (tu_rand(&rs) % 8) {
@@ -526,6 +544,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_replace);
     tcase_add_test(tc, test_expire_index);
     tcase_add_test(tc, test_million_inserts_and_deletes);
+    tcase_add_test(tc, test_million_past_the_last_arena);
     tcase_add_test(tc, test_scan_across_growth);
     tcase_add_test(tc, test_scan_across_shrink);
     tcase_add_test(tc, test_scan_full_no_changes);

@@ -60,9 +60,9 @@ start_kvd lru --maxmemory 2mb --maxmemory-policy allkeys-lru || fail "start lru"
 "$LOAD" fill "$PORT" hot: 2000 100 >/dev/null || fail "load hot keys"
 hot_gets() { seq 0 1999 | sed 's/^/GET hot:/' | cli >/dev/null; }
 for round in $(seq 1 10); do
-    sleep 0.03
+    sleep 0.12 # a tick of the LRU clock (100 ms) between the reads and the writes around them
     hot_gets
-    sleep 0.03
+    sleep 0.12
     "$LOAD" fill "$PORT" "cold$round:" 2000 100 >/dev/null || fail "load cold keys"
 done
 hot=$(seq 0 1999 | sed 's/^/EXISTS hot:/' | cli | grep -c '^1$')
@@ -97,7 +97,7 @@ for policy in volatile-lru volatile-random volatile-ttl volatile-lfu; do
     "$LOAD" fill "$PORT" keep: 3000 100 >/dev/null
     # Keys with TTLs: far ones first, then near ones.
     seq 0 999 | sed 's/.*/SET far:& xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx EX 100000/' | cli >/dev/null
-    sleep 0.02 # every near key's LRU stamp (10 ms ticks) is later than every far key's
+    sleep 0.15 # every near key's LRU stamp (100 ms ticks) is later than every far key's
     seq 0 999 | sed 's/.*/SET near:& xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx EX 1000/' | cli >/dev/null
     # More, in steps, until about a third of the keys with a TTL are gone.
     for step in $(seq 0 100); do
