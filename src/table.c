@@ -430,10 +430,15 @@ void table_prefetch(const table_t *t, const void *key, size_t klen, int stage)
     if (!ht->size)
         return;
     const slab_ref *b = &ht->buckets[table_hash(t, key, klen) & (ht->size - 1)];
-    if (stage == 0)
+    if (stage == 0) {
         __builtin_prefetch(b);
-    else if (*b)
-        __builtin_prefetch(slab_ptr(*b));
+    } else if (*b) {
+        /* Slots are not aligned to cache lines: the header may end a line
+         * and the lengths and key start the next. */
+        const char *e = slab_ptr(*b);
+        __builtin_prefetch(e);
+        __builtin_prefetch(e + 24);
+    }
 }
 
 tentry_t *table_peek(table_t *t, const void *key, size_t klen)
