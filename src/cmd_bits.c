@@ -73,6 +73,8 @@ void cmd_setbit(client *c, int argc, char **argv, size_t *argvlen)
     if (bit != on || byte >= len || !e) {
         unsigned char nb = (unsigned char)((old & ~(1u << shift)) | ((unsigned)on << shift));
         db_setrange(argv[1], argvlen[1], byte, (const char *)&nb, 1);
+    } else {
+        e->enc = TENTRY_ENC_RAW; /* Redis unshares the string either way: OBJECT ENCODING says raw */
     }
     reply_int(c, bit);
 }
