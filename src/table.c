@@ -762,9 +762,23 @@ uint64_t table_scan(table_t *t, uint64_t v, table_scan_fn fn, void *ctx)
     return v;
 }
 
+/* How many buckets ahead table_foreach fetches entries: entries lie in
+ * no order the buckets follow, so without it the walk waits for memory at
+ * every entry. */
+#define FOREACH_AHEAD 16
+
 void table_foreach(table_t *t, table_scan_fn fn, void *ctx)
 {
-    for (int i = 0; i <= 1; i++)
-        for (uint64_t b = 0; b < t->ht[i].size; b++)
-            emit_bucket(t->ht[i].buckets[b], fn, ctx);
+    for (int i = 0; i <= 1; i++) {
+        const table_ht *h = &t->ht[i];
+        for (uint64_t b = 0; b < h->size; b++) {
+            if (b + FOREACH_AHEAD < h->size && h->buckets[b + FOREACH_AHEAD]) {
+                const char *e = slab_ptr(h->buckets[b + FOREACH_AHEAD]);
+                __builtin_prefetch(e);
+                __builtin_prefetch(e + 64);
+                __builtin_prefetch(e + 127);
+            }
+            emit_bucket(h->buckets[b], fn, ctx);
+        }
+    }
 }
