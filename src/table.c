@@ -47,11 +47,12 @@ unsigned table_lfu_count(const table_t *t, const tentry_t *e)
     return periods >= count ? 0 : count - periods;
 }
 
-/* The stamp for an access to e (old: its current stamp; fresh: a new key). */
+/* The stamp for an access to e (old: its current stamp; fresh: a new key),
+ * as wide as the entry's field. */
 static uint32_t access_stamp(table_t *t, const tentry_t *e, int fresh)
 {
     if (!t->lfu)
-        return t->lru_clock;
+        return t->lru_clock & TENTRY_LRU_MASK;
     unsigned count = fresh ? TABLE_LFU_INIT : table_lfu_count(t, e);
     if (!fresh && count < 255) {
         unsigned base = count > TABLE_LFU_INIT ? count - TABLE_LFU_INIT : 0;
@@ -88,17 +89,12 @@ static inline void set_lens(tentry_t *e, size_t klen, size_t vlen)
     set_vlen(e, vlen);
 }
 
-/* The narrowest format for these lengths, and its size. */
+/* The narrowest format for these lengths. */
 static inline unsigned lens_format(size_t klen, size_t vlen)
 {
     if (klen > TENTRY_NARROW_KLEN || vlen > TENTRY_NARROW_VLEN)
         return TENTRY_LENS_WIDE;
     return vlen > TENTRY_TINY_VLEN ? TENTRY_LENS_NARROW : TENTRY_LENS_TINY;
-}
-
-static inline size_t lens_size(unsigned format)
-{
-    return format == TENTRY_LENS_WIDE ? 8 : 2u + format;
 }
 
 /* Does e's format hold a value of vlen bytes? */
@@ -112,13 +108,13 @@ static tentry_t *entry_new(table_t *t, const void *key, size_t klen, const void 
 {
     size_t blk = expire != TABLE_NO_EXPIRE ? TENTRY_EXPIRE_BLOCK : 0;
     unsigned format = lens_format(klen, vlen);
-    size_t lens = lens_size(format);
+    size_t lens = tentry_lens_size(format);
     tentry_t *e = slab_alloc(TENTRY_HDR + lens + blk + klen + vlen);
     e->next = 0;
     e->enc = 0;
     e->lens = format & 3;
     e->expires = blk != 0;
-    e->lru = access_stamp(t, e, 1) & TENTRY_LRU_MASK;
+    e->lru = access_stamp(t, e, 1);
     set_lens(e, klen, vlen);
     if (blk)
         memcpy(e->data + lens, &expire, sizeof expire);
@@ -456,7 +452,7 @@ tentry_t *table_find(table_t *t, const void *key, size_t klen)
     rehash_step(t);
     tentry_t *e = table_peek(t, key, klen);
     if (e && !t->shared)
-        e->lru = access_stamp(t, e, 0) & TENTRY_LRU_MASK;
+        e->lru = access_stamp(t, e, 0);
     return e;
 }
 
@@ -485,7 +481,7 @@ static int reuse_entry(table_t *t, tentry_t *e, const void *val, size_t vlen, in
     t->kv_bytes = t->kv_bytes - tentry_vlen(e) + vlen;
     set_vlen(e, vlen);
     e->enc = 0;
-    e->lru = access_stamp(t, e, 0) & TENTRY_LRU_MASK;
+    e->lru = access_stamp(t, e, 0);
     return 1;
 }
 
@@ -503,7 +499,7 @@ tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, s
     tentry_t *n = entry_new(t, key, klen, val, vlen, expire);
     if (link) {
         tentry_t *old = slab_ptr(*link);
-        n->lru = access_stamp(t, old, 0) & TENTRY_LRU_MASK; /* an overwrite is a use (LFU: keeps the count) */
+        n->lru = access_stamp(t, old, 0); /* an overwrite is a use (LFU: keeps the count) */
         n->next = old->next;
         *link = slab_ref_of(n);
         if (tentry_has_expire(old))
@@ -615,7 +611,7 @@ static tentry_t *entry_widen(table_t *t, tentry_t *e, size_t vlen)
 {
     size_t klen = tentry_klen(e), cur = tentry_vlen(e), from = tentry_lens(e);
     unsigned format = lens_format(klen, vlen);
-    size_t to = lens_size(format);
+    size_t to = tentry_lens_size(format);
     size_t rest = (tentry_has_expire(e) ? TENTRY_EXPIRE_BLOCK : 0) + klen + cur;
     if (TENTRY_HDR + to + rest > entry_room(e))
         e = entry_resize(t, e, TENTRY_HDR + to + rest);

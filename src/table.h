@@ -6,8 +6,9 @@
  *
  * Each entry is one allocation from the slab: header, optional expiry
  * block, key, value. Buckets and chains hold the entries' 32-bit slab
- * names, not pointers (4 bytes a key less in each). Entry pointers are invalidated by any call that modifies that entry
- * (table_set, table_set_expire) or removes it.
+ * names, not pointers (4 bytes a key less in each). Entry pointers are
+ * invalidated by any call that modifies that entry (table_set,
+ * table_set_expire) or removes it.
  *
  * Not thread-safe: one table belongs to one thread. */
 #ifndef KVD_TABLE_H
@@ -64,7 +65,9 @@ typedef struct tentry {
 
 _Static_assert(TENTRY_HDR == 8, "an entry's header is 8 bytes");
 
-static inline size_t tentry_lens(const tentry_t *e) { return e->lens == TENTRY_LENS_WIDE ? 8 : 2u + e->lens; }
+/* Bytes the lengths take in a format (TENTRY_LENS_*), and in e. */
+static inline size_t tentry_lens_size(unsigned format) { return format == TENTRY_LENS_WIDE ? 8 : 2u + format; }
+static inline size_t tentry_lens(const tentry_t *e) { return tentry_lens_size(e->lens); }
 static inline size_t tentry_klen(const tentry_t *e)
 {
     uint32_t v;
