@@ -101,7 +101,7 @@ void slab_get_stats(slab_stats *st) { memset(st, 0, sizeof *st); }
 #else
 
 #define PAGE ((size_t)64 << 10)
-#define ARENA ((size_t)4 << 20)
+#define ARENA ((size_t)8 << SLAB_UNIT_BITS) /* 4 MiB: a slot's offset in 8-byte units fits its name */
 #define NCLASS (SLAB_MAX / 8) /* class c: slots of (c + 1) * 8 bytes */
 #define HDR 64                /* slots start here, past the page's header */
 
@@ -111,7 +111,6 @@ typedef struct spage {
     char *bump, *end; /* never-used slots: [bump, end) */
     uint32_t size;    /* slot size */
     uint32_t live;    /* slots handed out */
-    slab_ref ref0;    /* the name of the page's first byte */
 } spage;
 
 _Static_assert(sizeof(spage) <= HDR, "a page's header fits before its slots");
@@ -206,10 +205,8 @@ static spage *new_page(uint32_t size)
         p = fresh;
         fresh += PAGE;
     }
-    const arena *a = owner(p);
-    slab_ref ref0 = (a->number << SLAB_UNIT_BITS) | (slab_ref)(((uintptr_t)p - a->start) >> 3);
     spage *g = (spage *)p;
-    *g = (spage){.bump = p + HDR, .end = p + HDR + (PAGE - HDR) / size * size, .size = size, .ref0 = ref0};
+    *g = (spage){.bump = p + HDR, .end = p + HDR + (PAGE - HDR) / size * size, .size = size};
     S.pages++;
     S.resident += PAGE;
     return g;
@@ -313,10 +310,10 @@ slab_ref slab_ref_of(const void *p)
 {
     if (!p)
         return 0;
-    if (!owned(p))
+    const arena *a = owner(p);
+    if (!a)
         return SLAB_BIG | big_number(p);
-    const spage *g = page_of(p);
-    return g->ref0 + (slab_ref)(((uintptr_t)p - (uintptr_t)g) >> 3);
+    return (a->number << SLAB_UNIT_BITS) | (slab_ref)(((uintptr_t)p - a->start) >> 3);
 }
 
 void slab_limit_arenas(size_t n)

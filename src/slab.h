@@ -33,8 +33,8 @@
  * SLAB_BIG set. 0 names nothing. */
 typedef uint32_t slab_ref;
 #define SLAB_BIG 0x80000000u
-#define SLAB_ARENAS 4096
-#define SLAB_UNIT_BITS 19 /* 4 MiB / 8 */
+#define SLAB_UNIT_BITS 19                           /* a slot's offset in its arena, in 8-byte units: 4 MiB arenas */
+#define SLAB_ARENAS (SLAB_BIG >> SLAB_UNIT_BITS) /* the arena numbers left below SLAB_BIG: 4096 */
 
 extern char *slab_arena_at[SLAB_ARENAS]; /* arenas by number */
 extern void **slab_big_at;               /* big allocations by number */
