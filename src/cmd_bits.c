@@ -52,6 +52,18 @@ static long long popcount(const unsigned char *p, size_t n)
     return count;
 }
 
+/* Store a bit command's n bytes at off of key's value (e: the entry, or
+ * NULL). As Redis, bytes that are there already in a string long enough
+ * are not stored (nothing logged, WATCH untouched); but Redis unshares
+ * the string before it looks, so it is left raw either way. */
+static void bits_store(const char *key, size_t klen, tentry_t *e, uint64_t off, const void *p, size_t n, int changed)
+{
+    if (changed || !e || off + n > tentry_vlen(e))
+        db_setrange(key, klen, off, p, n);
+    else
+        e->enc = TENTRY_ENC_RAW;
+}
+
 void cmd_setbit(client *c, int argc, char **argv, size_t *argvlen)
 {
     KVD_UNUSED(argc);
@@ -69,13 +81,8 @@ void cmd_setbit(client *c, int argc, char **argv, size_t *argvlen)
     int shift = 7 - (int)(off & 7);
     unsigned char old = byte < len ? (unsigned char)tentry_val(e)[byte] : 0;
     int bit = (old >> shift) & 1;
-    /* As Redis: written when the bit changes or the string has to grow. */
-    if (bit != on || byte >= len || !e) {
-        unsigned char nb = (unsigned char)((old & ~(1u << shift)) | ((unsigned)on << shift));
-        db_setrange(argv[1], argvlen[1], byte, (const char *)&nb, 1);
-    } else {
-        e->enc = TENTRY_ENC_RAW; /* Redis unshares the string either way: OBJECT ENCODING says raw */
-    }
+    unsigned char nb = (unsigned char)((old & ~(1u << shift)) | ((unsigned)on << shift));
+    bits_store(argv[1], argvlen[1], e, byte, &nb, 1, bit != on);
     reply_int(c, bit);
 }
 
@@ -475,10 +482,9 @@ static void bitfield(client *c, int argc, char **argv, size_t *argvlen, int read
         reply_int(c, ret);
     }
     /* As Redis: any write makes the string long enough, even if each
-     * one failed on overflow; but a string already long enough whose bits
-     * stay as they were is not changed (nothing logged, WATCH untouched). */
-    if (writes && (changed || !e || whi >= len))
-        db_setrange(argv[1], argvlen[1], wlo, (const char *)w + (wlo - lo), (size_t)(whi - wlo + 1));
+     * one failed on overflow. */
+    if (writes)
+        bits_store(argv[1], argvlen[1], e, wlo, w + (wlo - lo), (size_t)(whi - wlo + 1), changed);
     free(w);
 out:
     free(ops);
