@@ -406,6 +406,42 @@ static void finish(int status)
                (double)cs->cow_last / (1024.0 * 1024.0));
 }
 
+/* ---- deleting retired files off the loop ---- */
+
+typedef struct retire_job {
+    uv_work_t req;
+    char **paths;
+    size_t n;
+    char *dir;
+} retire_job;
+
+static void retire_work(uv_work_t *req)
+{
+    retire_job *j = req->data;
+    wal_unlink_retired(j->paths, j->n, j->dir);
+}
+
+static void retire_after(uv_work_t *req, int status)
+{
+    (void)status;
+    retire_job *j = req->data;
+    free(j->dir);
+    free(j);
+}
+
+void compact_retire(char **paths, size_t n, const char *dir)
+{
+    retire_job *j = xcalloc(1, sizeof *j);
+    j->paths = paths;
+    j->n = n;
+    j->dir = xstrdup(dir);
+    j->req.data = j;
+    if (!srv.loop || uv_queue_work(srv.loop, &j->req, retire_work, retire_after) < 0) {
+        retire_work(&j->req);
+        retire_after(&j->req, 0);
+    }
+}
+
 /* A line in the log every 5 s of a compaction that runs longer than 2 s:
  * how far the child got, from its reports. */
 #define PROGRESS_FIRST_MS 2000

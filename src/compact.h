@@ -64,6 +64,11 @@ void compact_cron(void);
  * earlier kvd on dir left running, if there is one. */
 void compact_stop_stale(const char *dir);
 
+/* The WAL's retire hook (wal_t.retire): unlink the files a new base
+ * retired on a worker thread (a file of hundreds of MB takes ~100 ms to
+ * unlink, all of it a stall of every client if done on the loop). */
+void compact_retire(char **paths, size_t n, const char *dir);
+
 /* At shutdown: stop a running child and remove its temp file. */
 void compact_abort(void);
 

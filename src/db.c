@@ -5,6 +5,7 @@
 #include "db.h"
 #include "apply.h"
 #include "commit.h"
+#include "compact.h"
 #include "evict.h"
 #include "loading.h"
 #include "log.h"
@@ -363,6 +364,7 @@ int db_open(const char *dir, char *err, size_t errlen)
         srv.wal = NULL;
         return -1;
     }
+    srv.wal->retire = compact_retire;
     commit_init();
     return 0;
 }

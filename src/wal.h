@@ -63,6 +63,11 @@ typedef struct wal {
      * before the batch is reused: replication feeds its replicas from it. */
     void (*on_written)(void *ctx, const char *p, size_t n);
     void *on_written_ctx;
+    /* Deletes the files a new base retires, taking the malloc'd array of
+     * n malloc'd paths (NULL: wal_install_base deletes them itself, with
+     * wal_unlink_retired). Unlinking a file of hundreds of MB takes ~100
+     * ms: a server hands it to a worker thread. */
+    void (*retire)(char **paths, size_t n, const char *dir);
 } wal_t;
 
 /* A writer appending to fd (path) whose last entry is last_seq and whose

@@ -681,6 +681,39 @@ int wal_write_base(table_t *const *dbs, uint32_t ndb, const char *path, pool_t *
     return b.rc;
 }
 
+/* Free a file's blocks a few MB at a time before unlinking it: ext4 frees
+ * (and, mounted with discard, trims) a whole file's blocks in one journal
+ * transaction, and every fdatasync of the WAL waits for it to commit (75
+ * ms for a 200 MB segment here). Steps of 8 MB keep each commit short. */
+#define SHRINK_STEP ((off_t)8 << 20)
+static void shrink(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat(fd, &st) == 0)
+        for (off_t size = st.st_size; size > 0;) {
+            size = size > SHRINK_STEP ? size - SHRINK_STEP : 0;
+            if (ftruncate(fd, size) < 0)
+                break;
+        }
+    close(fd);
+}
+
+void wal_unlink_retired(char **paths, size_t n, const char *dir)
+{
+    for (size_t i = 0; i < n; i++) {
+        shrink(paths[i]);
+        unlink(paths[i]);
+        free(paths[i]);
+        if (i == 0)
+            kvd_test_crash("during-delete");
+    }
+    free(paths);
+    kvd_fsync_dir(dir);
+}
+
 int wal_install_base(wal_t *w, uint64_t num, uint64_t upto, uint64_t first_kept, uint64_t base_bytes, char *err,
                      size_t errlen)
 {
@@ -715,19 +748,19 @@ int wal_install_base(wal_t *w, uint64_t num, uint64_t upto, uint64_t first_kept,
     }
     /* The new manifest is in place: the old files are history. */
     kvd_test_crash("after-manifest");
+    char **old = xcalloc(w->man.nincr + 1, sizeof *old);
+    size_t nold = 0;
     if (w->man.base) {
         wal_file_path(path, sizeof path, w->dir, 1, w->man.base);
-        unlink(path);
+        old[nold++] = xstrdup(path);
     }
     for (size_t i = 0; i < w->man.nincr; i++) {
         if (w->man.incr[i] < first_kept) {
             wal_file_path(path, sizeof path, w->dir, 0, w->man.incr[i]);
-            unlink(path);
-            if (i == 0)
-                kvd_test_crash("during-delete");
+            old[nold++] = xstrdup(path);
         }
     }
-    kvd_fsync_dir(w->dir);
+    (w->retire ? w->retire : wal_unlink_retired)(old, nold, w->dir);
     manifest_free(&w->man);
     w->man = next;
     w->base_bytes = base_bytes;

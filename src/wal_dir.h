@@ -170,4 +170,9 @@ int wal_write_base(table_t *const *dbs, uint32_t ndb, const char *path, pool_t *
 int wal_install_base(wal_t *w, uint64_t num, uint64_t upto, uint64_t first_kept, uint64_t base_bytes, char *err,
                      size_t errlen);
 
+/* Unlink the n files of paths (each malloc'd, as is the array, all freed
+ * here), then fsync dir. A crash part way leaves files the manifest no
+ * longer lists, which the next start removes. Safe on any thread. */
+void wal_unlink_retired(char **paths, size_t n, const char *dir);
+
 #endif

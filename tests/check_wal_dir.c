@@ -195,6 +195,60 @@ START_TEST(test_rotate_and_install_base)
 }
 END_TEST
 
+/* A server hands the retired files to a worker: wal_install_base gives
+ * them to the hook and deletes nothing itself; wal_unlink_retired then
+ * removes them, a large one in steps. */
+static char **handed;
+static size_t nhanded;
+static char handed_dir[4300];
+static void keep_retired(char **paths, size_t n, const char *where)
+{
+    handed = paths;
+    nhanded = n;
+    snprintf(handed_dir, sizeof handed_dir, "%s", where);
+}
+
+START_TEST(test_retire_hook)
+{
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    w->retire = keep_retired;
+    /* 20 MB in segment 1: more than one step of the shrinking. */
+    char val[1000];
+    memset(val, 'v', sizeof val - 1);
+    val[sizeof val - 1] = '\0';
+    for (int i = 0; i < 20000; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "k%d", i);
+        put(w, k, val);
+        if (i % 1000 == 999)
+            ck_assert_int_eq(wal_flush(w), 0);
+    }
+    uint64_t upto, entries = 0, bytes = 0;
+    int old_fd;
+    char err[1024], tmp[4300], seg1[4300];
+    ck_assert_int_eq(wal_rotate(w, &upto, &old_fd, err, sizeof err), 0);
+    close(old_fd);
+    table_t *snap = table_new();
+    table_set(snap, "a", 1, "1", 1, TABLE_NO_EXPIRE, NULL);
+    uint64_t num = wal_next_file_number(w);
+    wal_base_path(w, num, 1, tmp, sizeof tmp);
+    ck_assert_int_eq(wal_write_base(&snap, 1, tmp, &pool, NULL, NULL, &entries, &bytes), 0);
+    ck_assert_int_eq(wal_install_base(w, num, upto, w->man.incr[1], bytes, err, sizeof err), 0);
+    path_of(seg1, sizeof seg1, 0, 1);
+    ck_assert_uint_eq(nhanded, 1);
+    ck_assert_str_eq(handed[0], seg1);
+    ck_assert_str_eq(handed_dir, w->dir);
+    ck_assert(exists(seg1)); /* not deleted by wal_install_base */
+    wal_unlink_retired(handed, nhanded, handed_dir);
+    ck_assert(!exists(seg1));
+    wal_close(w);
+    table_free(t);
+    table_free(snap);
+}
+END_TEST
+
 START_TEST(test_orphans_swept)
 {
     table_t *t = table_new();
@@ -587,6 +641,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_manifest_round_trip_over_64k);
     tcase_add_test(tc, test_new_dir_and_migration);
     tcase_add_test(tc, test_rotate_and_install_base);
+    tcase_add_test(tc, test_retire_hook);
     tcase_add_test(tc, test_orphans_swept);
     tcase_add_test(tc, test_one_writer_per_dir);
     tcase_add_test(tc, test_migration_cut_short);
