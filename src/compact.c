@@ -431,6 +431,18 @@ static void retire_after(uv_work_t *req, int status)
 
 void compact_retire(char **paths, size_t n, const char *dir)
 {
+    /* A file a replica still reads keeps its blocks until the link closes
+     * it: unlink only its name (that is quick), here. */
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (repl_file_in_use(paths[i])) {
+            unlink(paths[i]);
+            free(paths[i]);
+        } else {
+            paths[kept++] = paths[i];
+        }
+    }
+    n = kept;
     retire_job *j = xcalloc(1, sizeof *j);
     j->paths = paths;
     j->n = n;

@@ -325,6 +325,28 @@ void repl_hold_segments(void)
             hold_segments(l);
 }
 
+static int same_file(int fd, const struct stat *st)
+{
+    struct stat f;
+    return fd >= 0 && fstat(fd, &f) == 0 && f.st_dev == st->st_dev && f.st_ino == st->st_ino;
+}
+
+int repl_file_in_use(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return 0;
+    struct repl_link *l;
+    LIST_EACH(&R.links, struct repl_link, all, l) {
+        if (same_file(l->fd, &st) || same_file(l->bulk_fd, &st))
+            return 1;
+        for (size_t i = 0; i < l->nheld; i++)
+            if (same_file(l->held[i].fd, &st))
+                return 1;
+    }
+    return 0;
+}
+
 /* l read all of segment l->seg: on to the next one. Returns 0 or -1. */
 static int next_segment(struct repl_link *l)
 {

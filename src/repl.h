@@ -53,6 +53,10 @@ void repl_acked(uint64_t seq);
  * those a replica link still has to read. */
 void repl_hold_segments(void);
 
+/* 1 if a replica link has path open (a segment it still reads): its
+ * content must stay as it is until the link closes it. */
+int repl_file_in_use(const char *path);
+
 /* INFO replication, and the 'S' flag of CLIENT LIST. */
 void repl_info(buf_t *out);
 int repl_is_link(const client *c);

@@ -212,11 +212,14 @@ if command -v redis-benchmark >/dev/null; then
         wait_for 240 "[ \"\$(timeout 10 redis-cli -p $P info persistence | tr -d '\r' | sed -n 's/^aof_rewrite_in_progress://p')\" = 0 ]" ||
             fail "compaction $round did not finish"
     done
+    nfull=$(grep -c "full sync, child" "$T/primary.log")
     kill -CONT "$RPID_" 2>/dev/null
     wait_ready "$R" "$RPID_" || fail "the replica did not restart"
     same "$P" "$R" "a compaction retiring segments the replica was reading" || true
     if grep -q "kept open for it past the compaction" "$T/primary.log"; then
         ok "the retired segments were kept open for the replica"
+        # Read whole from the kept descriptors: no gap, so no full sync.
+        expect_eq "and it read them to the end (no full sync)" "$nfull" "$(grep -c "full sync, child" "$T/primary.log")"
     else
         echo "note [$NAME]: the replica caught up before the compaction: the kept-open path was not exercised"
     fi
