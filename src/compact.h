@@ -23,6 +23,7 @@ typedef struct compact_state {
     uint64_t first_kept;      /* first segment kept after the switch */
     int last_status;          /* 1 ok, 0 failed, -1 never ran */
     int64_t last_duration_ms;
+    int64_t last_cpu_ms;      /* the last child's CPU time (user + system) */
     uint64_t last_base_entries;
     uint64_t ref_bytes;       /* WAL size after the last compaction (or at startup) */
     uint64_t runs, failures;

@@ -644,7 +644,7 @@ static void base_entry(void *ctx, const tentry_t *e)
                     .val = tentry_val((tentry_t *)e), .vlen = tentry_vlen(e), .exp = tentry_expire(e)};
     wal_encode(&b->out, &we);
     b->entries++;
-    if (b->out.len >= (1u << 20)) {
+    if (b->out.len >= WAL_BASE_CHUNK) {
         b->rc = kvd_write_all(b->fd, b->out.data, b->out.len);
         b->unsynced += b->out.len;
         buf_reset(&b->out);
