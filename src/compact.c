@@ -394,7 +394,7 @@ static void finish(int status)
     uint64_t base_bytes = stat(tmp, &st) == 0 ? (uint64_t)st.st_size : 0;
     kvd_test_crash("before-manifest");
     char err[512] = "";
-    repl_hold_segments(); /* replicas still reading segments it retires keep them open */
+    repl_hold_segments(cs->first_kept); /* replicas still reading segments it retires keep them open */
     if (wal_install_base(srv.wal, cs->base_num, cs->upto, cs->first_kept, base_bytes, err, sizeof err) < 0) {
         note_failure();
         log_warning("compaction failed: %s", err);

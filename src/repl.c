@@ -296,11 +296,11 @@ void repl_drop_sub_replicas(const char *why)
 
 /* Keep open every segment after l's current one that the manifest lists:
  * a compaction is about to delete some, and l has yet to read them. */
-static void hold_segments(struct repl_link *l)
+static void hold_segments(struct repl_link *l, uint64_t first_kept)
 {
     const manifest *m = &srv.wal->man;
     uint64_t after = l->nheld ? l->held[l->nheld - 1].num : l->seg;
-    for (size_t i = 0; i < m->nincr; i++) {
+    for (size_t i = 0; i < m->nincr && m->incr[i] < first_kept; i++) {
         if (m->incr[i] <= after)
             continue;
         int fd = open_segment(m->incr[i]);
@@ -317,12 +317,12 @@ static void hold_segments(struct repl_link *l)
     }
 }
 
-void repl_hold_segments(void)
+void repl_hold_segments(uint64_t first_kept)
 {
     struct repl_link *l;
     LIST_EACH(&R.links, struct repl_link, all, l)
         if (l->state != LINK_ONLINE)
-            hold_segments(l);
+            hold_segments(l, first_kept);
 }
 
 static int same_file(int fd, const struct stat *st)

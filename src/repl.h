@@ -49,9 +49,9 @@ void repl_forget(client *c);
  * primary). Cheap when nothing changed. */
 void repl_acked(uint64_t seq);
 
-/* compact.c: a compaction is about to delete retired segments: keep open
- * those a replica link still has to read. */
-void repl_hold_segments(void);
+/* compact.c: a compaction is about to delete the segments numbered below
+ * first_kept: keep open those a replica link still has to read. */
+void repl_hold_segments(uint64_t first_kept);
 
 /* 1 if a replica link has path open (a segment it still reads): its
  * content must stay as it is until the link closes it. */
