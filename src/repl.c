@@ -294,8 +294,8 @@ void repl_drop_sub_replicas(const char *why)
         log_notice("disconnecting %d replica(s): %s", repl_kill_replicas(), why);
 }
 
-/* Keep open every segment after l's current one that the manifest lists:
- * a compaction is about to delete some, and l has yet to read them. */
+/* Keep open the segments after l's current one that a compaction is
+ * about to retire (numbered below first_kept): l has yet to read them. */
 static void hold_segments(struct repl_link *l, uint64_t first_kept)
 {
     const manifest *m = &srv.wal->man;
@@ -325,10 +325,10 @@ void repl_hold_segments(uint64_t first_kept)
             hold_segments(l, first_kept);
 }
 
-static int same_file(int fd, const struct stat *st)
+static int fd_is(int fd, const struct stat *st)
 {
     struct stat f;
-    return fd >= 0 && fstat(fd, &f) == 0 && f.st_dev == st->st_dev && f.st_ino == st->st_ino;
+    return fd >= 0 && fstat(fd, &f) == 0 && kvd_same_file(&f, st);
 }
 
 int repl_file_in_use(const char *path)
@@ -338,10 +338,10 @@ int repl_file_in_use(const char *path)
         return 0;
     struct repl_link *l;
     LIST_EACH(&R.links, struct repl_link, all, l) {
-        if (same_file(l->fd, &st) || same_file(l->bulk_fd, &st))
+        if (fd_is(l->fd, &st) || fd_is(l->bulk_fd, &st))
             return 1;
         for (size_t i = 0; i < l->nheld; i++)
-            if (same_file(l->held[i].fd, &st))
+            if (fd_is(l->held[i].fd, &st))
                 return 1;
     }
     return 0;

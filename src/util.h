@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "num.h"
@@ -50,6 +51,12 @@ int kvd_fsync_parent(const char *path);
  * the directory fsynced. The temp file is removed on failure. Returns 0
  * or -errno. */
 int kvd_replace_file(const char *path, const void *data, size_t len, unsigned mode);
+
+/* 1 if a and b (from stat/fstat) are the same file. */
+static inline int kvd_same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
 
 /* fsync the directory dir (to make a rename or a new file in it durable).
  * Returns 0 or -errno. */

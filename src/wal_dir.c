@@ -354,7 +354,7 @@ int wal_cut(const char *path, uint64_t offset, char *kept, size_t keptlen, char 
 static int same_file(const char *a, const char *b)
 {
     struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && kvd_same_file(&sa, &sb);
 }
 
 /* A directory without a manifest: a new one, or one from before segments
