@@ -23,6 +23,7 @@ char *slab_arena_at[SLAB_ARENAS];
 void **slab_big_at;
 static uint32_t nbig, capbig;
 static uint32_t big_free_head; /* 1 + the first free number, or 0 */
+static size_t nallocs;         /* slab_count */
 
 /* What precedes a big allocation: its number (8 bytes keep it aligned). */
 #define BIG_PAD 8
@@ -47,6 +48,7 @@ static void *big_alloc(size_t n)
     }
     memcpy(b, &i, sizeof i);
     slab_big_at[i] = b + BIG_PAD;
+    nallocs++;
     return b + BIG_PAD;
 }
 
@@ -62,6 +64,7 @@ static void big_free(void *p)
     uint32_t i = big_number(p);
     slab_big_at[i] = (void *)(uintptr_t)big_free_head;
     big_free_head = i + 1;
+    nallocs--;
     free((char *)p - BIG_PAD);
 }
 
@@ -83,6 +86,29 @@ static size_t big_size(const void *p)
     return xmalloc_size((char *)p - BIG_PAD);
 }
 
+size_t slab_count(void)
+{
+    return nallocs;
+}
+
+/* The big allocations by number, skipping the free numbers. */
+static int big_foreach(slab_each_fn fn, void *ctx)
+{
+    uint64_t *freed = calloc(nbig / 64 + 1, sizeof *freed);
+    if (!freed && nbig) {
+        fprintf(stderr, "kvd: out of memory walking the entries\n");
+        abort();
+    }
+    for (uint32_t h = big_free_head; h; h = (uint32_t)(uintptr_t)slab_big_at[h - 1])
+        freed[(h - 1) / 64] |= (uint64_t)1 << ((h - 1) % 64);
+    int stop = 0;
+    for (uint32_t i = 0; i < nbig && !stop; i++)
+        if (!(freed[i / 64] >> (i % 64) & 1))
+            stop = fn(ctx, slab_big_at[i]);
+    free(freed);
+    return stop;
+}
+
 #ifdef SLAB_PASSTHROUGH
 /* Under AddressSanitizer every entry stays a malloc of its own, so that
  * overflows and uses after free of entries are still caught. */
@@ -98,6 +124,7 @@ size_t slab_size(const void *p) { return big_size(p); }
 slab_ref slab_ref_of(const void *p) { return p ? SLAB_BIG | big_number(p) : 0; }
 void slab_limit_arenas(size_t n) { (void)n; }
 void slab_get_stats(slab_stats *st) { memset(st, 0, sizeof *st); }
+void slab_foreach(slab_each_fn fn, void *ctx) { big_foreach(fn, ctx); }
 #else
 
 #define PAGE ((size_t)64 << 10)
@@ -251,6 +278,7 @@ void *slab_alloc(size_t n)
         g->bump += size;
     }
     g->live++;
+    nallocs++;
     if (!g->free && g->bump == g->end)
         list_remove(&g->room); /* full */
     S.slots += size;
@@ -270,6 +298,7 @@ void slab_free(void *p)
     memcpy(p, &g->free, sizeof g->free);
     g->free = p;
     g->live--;
+    nallocs--;
     S.slots -= g->size;
     if (!list_linked(&g->room)) {
         list_push_back(&partial[c], &g->room);
@@ -324,5 +353,58 @@ void slab_limit_arenas(size_t n)
 void slab_get_stats(slab_stats *st)
 {
     *st = S;
+}
+
+#define PAGES_PER_ARENA (ARENA / PAGE)
+_Static_assert(PAGES_PER_ARENA <= 64, "an arena's pages fit a 64-bit mask");
+#define MAX_SLOTS ((PAGE - HDR) / 8)
+
+/* The live slots of g in address order. */
+static int page_foreach(spage *g, slab_each_fn fn, void *ctx)
+{
+    uint64_t freed[MAX_SLOTS / 64 + 1];
+    char *first = (char *)g + HDR;
+    if (g->free) {
+        memset(freed, 0, sizeof freed);
+        for (char *f = g->free; f; memcpy(&f, f, sizeof f)) {
+            size_t i = (size_t)(f - first) / g->size;
+            freed[i / 64] |= (uint64_t)1 << (i % 64);
+        }
+    }
+    size_t i = 0;
+    for (char *p = first; p < g->bump; p += g->size, i++)
+        if (!g->free || !(freed[i / 64] >> (i % 64) & 1))
+            if (fn(ctx, p))
+                return 1;
+    return 0;
+}
+
+void slab_foreach(slab_each_fn fn, void *ctx)
+{
+    /* The pages given back, by arena: not to be read (their headers are
+     * gone with their memory). */
+    uint64_t *spared = calloc(narenas + 1, sizeof *spared);
+    if (!spared) {
+        fprintf(stderr, "kvd: out of memory walking the entries\n");
+        abort();
+    }
+    for (size_t i = 0; i < nspare; i++) {
+        const arena *a = owner(spare[i]);
+        spared[a->number] |= (uint64_t)1 << (((uintptr_t)spare[i] - a->start) / PAGE);
+    }
+    int stop = 0;
+    for (size_t k = 0; k < narenas && !stop; k++) {
+        char *start = (char *)arenas[k].start, *end = start + ARENA;
+        if (arenas[k].number == narenas - 1)
+            end = fresh; /* the newest arena: its pages from fresh on were never used */
+        uint64_t skip = spared[arenas[k].number];
+        size_t j = 0;
+        for (char *pg = start; pg < end && !stop; pg += PAGE, j++)
+            if (!(skip >> j & 1))
+                stop = page_foreach((spage *)pg, fn, ctx);
+    }
+    free(spared);
+    if (!stop)
+        big_foreach(fn, ctx);
 }
 #endif

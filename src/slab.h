@@ -70,6 +70,18 @@ size_t slab_usable(const void *p);
  * header (for memory accounting). */
 size_t slab_size(const void *p);
 
+/* Allocations handed out and not freed (slots and big ones). */
+size_t slab_count(void);
+
+/* Call fn(ctx, p) for every allocation handed out and not freed, until
+ * fn returns nonzero: the slots arena by arena in address order, then the
+ * big allocations. For a walk over every entry that reads memory in the
+ * order it lies (a forked child writing a base: in the table's order
+ * every entry is a cache and TLB miss of its own). Allocating or freeing
+ * during the walk is not allowed. */
+typedef int (*slab_each_fn)(void *ctx, void *p);
+void slab_foreach(slab_each_fn fn, void *ctx);
+
 /* Totals, for INFO and tests. */
 typedef struct slab_stats {
     size_t mapped;    /* bytes of arenas mapped */

@@ -778,3 +778,42 @@ void table_foreach(table_t *t, table_scan_fn fn, void *ctx)
         }
     }
 }
+
+typedef struct each_ctx {
+    table_each_fn fn;
+    void *ctx;
+    uint32_t i;
+    int stop;
+} each_ctx;
+
+static int each_slot(void *ctx, void *p)
+{
+    each_ctx *c = ctx;
+    return c->fn(c->ctx, c->i, p);
+}
+
+static void each_entry(void *ctx, const tentry_t *e)
+{
+    each_ctx *c = ctx;
+    if (!c->stop)
+        c->stop = c->fn(c->ctx, c->i, e);
+}
+
+void table_foreach_all(table_t *const *t, uint32_t n, table_each_fn fn, void *ctx)
+{
+    each_ctx c = {.fn = fn, .ctx = ctx};
+    uint32_t nonempty = 0;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (table_count(t[i])) {
+            nonempty++;
+            c.i = i;
+            total += table_count(t[i]);
+        }
+    if (nonempty == 1 && total == slab_count()) {
+        slab_foreach(each_slot, &c);
+        return;
+    }
+    for (c.i = 0; c.i < n && !c.stop; c.i++)
+        table_foreach(t[c.i], each_entry, &c);
+}

@@ -242,6 +242,16 @@ uint64_t table_scan(table_t *t, uint64_t cursor, table_scan_fn fn, void *ctx);
 /* Call fn for every entry. fn must not modify the table. */
 void table_foreach(table_t *t, table_scan_fn fn, void *ctx);
 
+/* Call fn(ctx, i, e) for every entry e of the n tables t[0..n-1] (i: its
+ * table), until fn returns nonzero. When only one table has entries and
+ * they are every entry the slab holds (no other table alive), the entries
+ * come in the order they lie in memory (slab_foreach), else table by table
+ * in bucket order. For a walk over everything, such as a forked child
+ * writing a base: in bucket order every entry is a cache miss and a TLB
+ * miss of its own. fn must not modify the tables. */
+typedef int (*table_each_fn)(void *ctx, uint32_t i, const tentry_t *e);
+void table_foreach_all(table_t *const *t, uint32_t n, table_each_fn fn, void *ctx);
+
 /* Make room for about n entries at once (bulk loads), so the load does not
  * pay for repeated growth: a rehash in progress is finished first, then the
  * table rehashes to the new size. Does nothing when the table is already

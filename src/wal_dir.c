@@ -630,17 +630,14 @@ typedef struct base_ctx {
     int rc;
     size_t unsynced;   /* bytes written since the last fdatasync */
     uint64_t seq, entries;
-    uint32_t db;       /* the database being written */
     wal_progress_fn progress;
     void *pctx;
 } base_ctx;
 
-static void base_entry(void *ctx, const tentry_t *e)
+static int base_entry(void *ctx, uint32_t db, const tentry_t *e)
 {
     base_ctx *b = ctx;
-    if (b->rc)
-        return;
-    wal_entry we = {.seq = ++b->seq, .op = WAL_OP_SET, .grp = 1, .db = b->db, .key = tentry_key(e), .klen = tentry_klen(e),
+    wal_entry we = {.seq = ++b->seq, .op = WAL_OP_SET, .grp = 1, .db = db, .key = tentry_key(e), .klen = tentry_klen(e),
                     .val = tentry_val((tentry_t *)e), .vlen = tentry_vlen(e), .exp = tentry_expire(e)};
     wal_encode(&b->out, &we);
     b->entries++;
@@ -657,6 +654,7 @@ static void base_entry(void *ctx, const tentry_t *e)
         if (b->progress)
             b->progress(b->pctx, b->entries);
     }
+    return b->rc;
 }
 
 int wal_write_base(table_t *const *dbs, uint32_t ndb, const char *path, pool_t *pool, wal_progress_fn progress,
@@ -666,8 +664,7 @@ int wal_write_base(table_t *const *dbs, uint32_t ndb, const char *path, pool_t *
     if (fd < 0)
         return -errno;
     base_ctx b = {.out = BUF_INIT(pool), .fd = fd, .progress = progress, .pctx = pctx};
-    for (b.db = 0; b.db < ndb && !b.rc; b.db++)
-        table_foreach(dbs[b.db], base_entry, &b);
+    table_foreach_all(dbs, ndb, base_entry, &b);
     if (b.rc == 0 && b.out.len)
         b.rc = kvd_write_all(fd, b.out.data, b.out.len);
     buf_release(&b.out);

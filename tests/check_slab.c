@@ -218,6 +218,82 @@ START_TEST(test_past_the_last_arena)
 }
 END_TEST
 
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct seen {
+    void **p;
+    size_t n, cap, stop_at;
+} seen;
+
+static int collect(void *ctx, void *p)
+{
+    seen *s = ctx;
+    ck_assert_uint_lt(s->n, s->cap);
+    s->p[s->n++] = p;
+    return s->n == s->stop_at;
+}
+
+/* slab_foreach visits exactly the allocations handed out and not freed,
+ * each once, whatever mix of sizes, frees (pages with free slots, pages
+ * given back), reallocations and big allocations made them; and stops
+ * when told. */
+START_TEST(test_foreach_visits_the_live)
+{
+    enum { SLOTS = 60000, STEPS = 300000 };
+    size_t base = slab_count();
+    void **l = calloc(SLOTS, sizeof *l);
+    size_t nlive = 0;
+    for (int step = 0; step < STEPS; step++) {
+        size_t i = next() % SLOTS;
+        uint64_t r = next();
+        if (!l[i]) {
+            l[i] = slab_alloc(r % 64 == 0 ? SLAB_MAX + r % 300 : 1 + r % 200);
+            nlive++;
+        } else if (r % 4 == 0) {
+            l[i] = slab_realloc(l[i], r % 32 == 0 ? SLAB_MAX + r % 500 : 1 + (r >> 8) % 300);
+        } else if (step < STEPS * 3 / 4 || r % 8) {
+            /* Frees run ahead of allocations late on: whole pages empty. */
+            slab_free(l[i]);
+            l[i] = NULL;
+            nlive--;
+        }
+    }
+    ck_assert_uint_eq(slab_count(), base + nlive);
+    seen s = {.p = malloc((slab_count() + 1) * sizeof *s.p), .cap = slab_count() + 1};
+    slab_foreach(collect, &s);
+    ck_assert_uint_eq(s.n, base + nlive);
+    void **want = malloc((nlive + 1) * sizeof *want);
+    size_t n = 0;
+    for (size_t i = 0; i < SLOTS; i++)
+        if (l[i])
+            want[n++] = l[i];
+    qsort(want, n, sizeof *want, cmp_ptr);
+    qsort(s.p, s.n, sizeof *s.p, cmp_ptr);
+    for (size_t i = 1; i < s.n; i++)
+        ck_assert_ptr_ne(s.p[i - 1], s.p[i]); /* each once */
+    for (size_t i = 0, j = 0; i < n; i++) {   /* every live one */
+        while (j < s.n && (uintptr_t)s.p[j] < (uintptr_t)want[i])
+            j++;
+        ck_assert_msg(j < s.n && s.p[j] == want[i], "live allocation %p not visited", want[i]);
+    }
+    /* Told to stop, it stops. */
+    s.n = 0;
+    s.stop_at = nlive / 2;
+    slab_foreach(collect, &s);
+    ck_assert_uint_eq(s.n, nlive / 2);
+    for (size_t i = 0; i < SLOTS; i++)
+        slab_free(l[i]);
+    ck_assert_uint_eq(slab_count(), base);
+    free(want);
+    free(s.p);
+    free(l);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("slab");
@@ -228,6 +304,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_empty_pages_go_back);
     tcase_add_test(tc, test_realloc_same_class_stays);
     tcase_add_test(tc, test_past_the_last_arena);
+    tcase_add_test(tc, test_foreach_visits_the_live);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -257,6 +257,93 @@ START_TEST(test_scan_full_no_changes)
 }
 END_TEST
 
+/* What table_foreach_all saw: per key number, the table it came from
+ * (+1), or 0. */
+typedef struct saw {
+    unsigned char *from;
+    int n, dup;
+} saw;
+
+static int saw_entry(void *ctx, uint32_t i, const tentry_t *e)
+{
+    saw *s = ctx;
+    char kk[32];
+    memcpy(kk, tentry_key(e), tentry_klen(e));
+    kk[tentry_klen(e)] = 0;
+    int k = atoi(kk + 4);
+    s->dup += s->from[k] != 0;
+    s->from[k] = (unsigned char)(i + 1);
+    s->n++;
+    return 0;
+}
+
+static int stop_at_100(void *ctx, uint32_t i, const tentry_t *e)
+{
+    (void)i;
+    (void)e;
+    return ++*(int *)ctx == 100;
+}
+
+/* table_foreach_all visits every entry of the tables it is given once,
+ * with its table's index, and no entry of a table it is not given: with
+ * one table holding entries (the memory-order walk), with two, and with
+ * a table outside the list holding some (back to bucket order). Values
+ * of mixed sizes, some past SLAB_MAX, and deletions leave holes. */
+START_TEST(test_foreach_all)
+{
+    enum { N = 30000 };
+    table_t *t[3] = {table_new(), table_new(), table_new()};
+    char k[32];
+    static char val[3000];
+    memset(val, 'v', sizeof val);
+    unsigned char where[N] = {0}; /* the table holding key i, +1 */
+    uint64_t rng = 42;
+    for (int step = 0; step < 4 * N; step++) {
+        int i = (int)(tu_rand(&rng) % N);
+        int l = keyf(k, i);
+        uint64_t r = tu_rand(&rng);
+        if (where[i] && r % 3 == 0) {
+            ck_assert_int_eq(table_del(t[where[i] - 1], k, (size_t)l), 1);
+            where[i] = 0;
+        } else if (!where[i]) {
+            table_set(t[0], k, (size_t)l, val, r % 50 == 0 ? 1500 + r % 1000 : r % 200, TABLE_NO_EXPIRE, NULL);
+            where[i] = 1;
+        }
+    }
+    saw s = {.from = calloc(N, 1)};
+    for (int round = 0; round < 3; round++) {
+        if (round == 1) /* a second table with entries */
+            for (int i = 0; i < N; i += 7)
+                if (!where[i]) {
+                    int l = keyf(k, i);
+                    table_set(t[1], k, (size_t)l, val, 10, TABLE_NO_EXPIRE, NULL);
+                    where[i] = 2;
+                }
+        if (round == 2) /* every entry of t[1] moves to a table not walked */
+            for (int i = 0; i < N; i++)
+                if (where[i] == 2) {
+                    int l = keyf(k, i);
+                    table_del(t[1], k, (size_t)l);
+                    table_set(t[2], k, (size_t)l, val, 10, TABLE_NO_EXPIRE, NULL);
+                    where[i] = 3;
+                }
+        memset(s.from, 0, N);
+        s.n = s.dup = 0;
+        table_foreach_all(t, 2, saw_entry, &s);
+        ck_assert_int_eq(s.dup, 0);
+        for (int i = 0; i < N; i++)
+            ck_assert_msg(s.from[i] == (where[i] == 3 ? 0 : where[i]), "round %d: key %d in table %d seen as %d",
+                          round, i, where[i], s.from[i]);
+        int calls = 0;
+        table_foreach_all(t, 2, stop_at_100, &calls);
+        ck_assert_int_eq(calls, 100);
+    }
+    free(s.from);
+    for (int i = 0; i < 3; i++)
+        table_free(t[i]);
+}
+END_TEST
+
 START_TEST(test_random)
 {
     table_t *t = table_new();
@@ -549,6 +636,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_scan_across_shrink);
     tcase_add_test(tc, test_scan_full_no_changes);
     tcase_add_test(tc, test_random);
+    tcase_add_test(tc, test_foreach_all);
     tcase_add_test(tc, test_incremental_rehash);
     tcase_add_test(tc, test_expand_for_bulk_load);
     tcase_add_test(tc, test_overwrite_in_place);
