@@ -26,7 +26,7 @@
  * compaction-cpu-percent of a CPU, so that the server, which may share a
  * core (or SMT siblings) with it, keeps most of its throughput. What is
  * paced is wall time: the time the child waits for the disk (its
- * fdatasync every 8 MB) earns sleep too, which keeps it off the disk as
+ * fdatasync every 1 MB) earns sleep too, which keeps it off the disk as
  * much as off the CPU (paced by CPU time instead, the server's write
  * tail under a compaction was 30% longer). */
 static int child_duty = 100;

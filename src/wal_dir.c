@@ -622,7 +622,15 @@ uint64_t wal_next_file_number(const wal_t *w)
     return manifest_max_number(&w->man) + 1;
 }
 
-#define BASE_SYNC_EVERY ((size_t)8 << 20)
+/* The child writing a base fdatasyncs it every BASE_SYNC_EVERY bytes, so
+ * that the kernel never holds hundreds of MB of its dirty pages (which
+ * would make it throttle every writer, the server's WAL included), and in
+ * small steps: every flush of the base holds up the WAL fdatasyncs that
+ * meet it in the disk's queue, for as long as it lasts. In steps of 8 MB
+ * the p99 of the server's SETs under `always` (-P 16, per 100 ms) was
+ * 6.5-11 ms while a compaction ran, in steps of 1 MB 2.5-5 ms, as
+ * without one. */
+#define BASE_SYNC_EVERY ((size_t)1 << 20)
 
 typedef struct base_ctx {
     buf_t out;
@@ -645,8 +653,6 @@ static int base_entry(void *ctx, uint32_t db, const tentry_t *e)
         b->rc = kvd_write_all(b->fd, b->out.data, b->out.len);
         b->unsynced += b->out.len;
         buf_reset(&b->out);
-        /* Sync as we go: hundreds of MB of dirty pages at once would make
-         * the kernel throttle every writer, the server's WAL included. */
         if (b->rc == 0 && b->unsynced >= BASE_SYNC_EVERY) {
             b->rc = wal_sync_fd(b->fd);
             b->unsynced = 0;
