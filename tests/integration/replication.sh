@@ -203,6 +203,9 @@ if command -v redis-benchmark >/dev/null; then
     # As soon as it is a replica link (no sleep: its catch-up is quick).
     deadline=$((SECONDS + 30))
     until timeout 5 redis-cli -p "$P" info replication | grep -q '^slave0:' || [ $SECONDS -gt $deadline ]; do :; done
+    # A replica silent for repl-timeout is dropped (and then takes a full
+    # sync); on a slow machine this section can outlast the default 60 s.
+    timeout 10 redis-cli -p "$P" config set repl-timeout 3600 >/dev/null
     kill -STOP "$RPID_" 2>/dev/null
     # Two compactions: the first rotates away from the segment it reads
     # (its descriptor stays open), the second retires the one after it.
