@@ -41,14 +41,8 @@ static int schedstat_fd = -1;
  * two busy loops. */
 static uint64_t runq_wait_ns(void)
 {
-    char b[128];
-    ssize_t n = schedstat_fd < 0 ? -1 : pread(schedstat_fd, b, sizeof b - 1, 0);
-    if (n <= 0)
-        return 0;
-    b[n] = 0;
-    char *q;
-    strtoull(b, &q, 10);
-    return strtoull(q, NULL, 10);
+    uint64_t ns = 0;
+    return kvd_runq_wait(schedstat_fd, &ns) == 0 ? ns : 0;
 }
 static int cow_wfd = -1;
 static unsigned chunks;

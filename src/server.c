@@ -59,19 +59,13 @@ static uint64_t spin_off_until, spin_waited, spin_checked;
 
 static void busy_poll_cron(void)
 {
-    char b[128];
+    uint64_t waited;
     if (spin_stat_fd < 0 || srv.cfg.busy_poll_us <= 0) {
         spin_checked = 0; /* turned on again, it starts afresh */
         return;
     }
-    ssize_t n = pread(spin_stat_fd, b, sizeof b - 1, 0);
-    if (n <= 0)
+    if (kvd_runq_wait(spin_stat_fd, &waited) < 0)
         return;
-    b[n] = 0;
-    /* schedstat: ns run, ns waited runnable, timeslices */
-    char *q;
-    strtoull(b, &q, 10);
-    uint64_t waited = strtoull(q, &q, 10);
     uint64_t now = kvd_mono_ns(), d = waited - spin_waited, ns = now - spin_checked;
     int first = spin_checked == 0;
     spin_waited = waited;

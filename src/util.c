@@ -344,3 +344,17 @@ char *kvd_read_file(const char *path, size_t *len)
     *len = n;
     return text;
 }
+
+int kvd_runq_wait(int fd, uint64_t *ns)
+{
+    char b[128];
+    ssize_t n = fd < 0 ? -1 : pread(fd, b, sizeof b - 1, 0);
+    if (n <= 0)
+        return -1;
+    b[n] = 0;
+    /* schedstat: ns run, ns waited runnable, timeslices */
+    char *q;
+    strtoull(b, &q, 10);
+    *ns = strtoull(q, NULL, 10);
+    return 0;
+}

@@ -58,6 +58,11 @@ static inline int kvd_same_file(const struct stat *a, const struct stat *b)
     return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
 }
 
+/* How long the thread whose /proc/.../schedstat is open at fd has waited,
+ * runnable, for a CPU (its second field), into *ns. Returns 0, or -1 when
+ * it cannot be read. */
+int kvd_runq_wait(int fd, uint64_t *ns);
+
 /* fsync the directory dir (to make a rename or a new file in it durable).
  * Returns 0 or -errno. */
 int kvd_fsync_dir(const char *dir);
