@@ -8,7 +8,7 @@ JOBS=$(nproc 2>/dev/null || echo 2)
 # Packages the build needs; the test and bench scripts add their own.
 BUILD_PKGS=(gcc make autoconf automake libtool pkg-config libuv1-dev libcjson-dev check libedit-dev libssl-dev openssl)
 
-say() { printf '==> %s\n' "$*"; }
+say() { printf '==> [%s] %s\n' "$(date +%T)" "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # ensure_pkgs PKG...: install the Debian packages that are not installed.

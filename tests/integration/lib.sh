@@ -92,10 +92,10 @@ finish() {
         done
     fi
     if [ "$FAILS" -ne 0 ]; then
-        echo "$NAME: $FAILS failure(s)"
+        echo "$NAME: $FAILS failure(s) (${SECONDS} s)"
         exit 1
     fi
-    echo "$NAME: all passed"
+    echo "$NAME: all passed (${SECONDS} s)"
     exit 0
 }
 
