@@ -38,6 +38,24 @@ done
 expect_eq "every copy began while a compaction ran" 5 "$during"
 expect_eq "refuses an existing destination" "1" "$("$BACKUP" "$LIVE_DIR" "$T/copy1" >/dev/null 2>&1; echo $?)"
 expect_eq "refuses a dir without a manifest" "1" "$("$BACKUP" "$T" "$T/nope" >/dev/null 2>&1; echo $?)"
+# DEST: a trailing slash is the same place; a missing parent is refused
+# and nothing is created; three backups to one DEST at once: one copy.
+"$BACKUP" "$LIVE_DIR" "$T/slash/" >"$T/backup.out" 2>&1 && [ -f "$T/slash/kvd.manifest" ] &&
+    ok "DEST with a trailing slash" || fail "DEST with a trailing slash: $(cat "$T/backup.out")"
+expect_eq "refuses a DEST whose parent is missing, creating nothing" "1 no" \
+    "$("$BACKUP" "$LIVE_DIR" "$T/no/such/copy" >/dev/null 2>&1; echo $?) $([ -e "$T/no" ] && echo yes || echo no)"
+for i in 1 2 3; do ("$BACKUP" "$LIVE_DIR" "$T/same" >"$T/same.$i.out" 2>&1; echo $? >"$T/same.$i.rc") & done
+wait_for 120 '[ -f "$T/same.1.rc" ] && [ -f "$T/same.2.rc" ] && [ -f "$T/same.3.rc" ]' || fail "parallel backups did not end"
+expect_eq "three backups to one DEST at once: one succeeds" "0 1 1" "$(cat "$T"/same.*.rc | sort | paste -sd' ')"
+expect_eq "... and DEST holds one copy, nothing nested" "" "$(ls -A "$T/same" | grep -v '^kvd\.')"
+# Not a data dir kvd wrote: refused at once, with the reason.
+mkdir "$T/junk" "$T/holed"
+echo hello >"$T/junk/kvd.manifest"
+expect_match "refuses a manifest that names no file" "names no WAL file" "$("$BACKUP" "$T/junk" "$T/c-junk" 2>&1)"
+printf 'kvd-manifest 1\nincr 7\ncrc 00000000\n' >"$T/holed/kvd.manifest"
+expect_match "a named file missing: refused at once as damage" "named by the manifest but missing" \
+    "$("$BACKUP" "$T/holed" "$T/c-holed" 2>&1)"
+expect_eq "... leaving no DEST" "no" "$([ -e "$T/c-junk" ] || [ -e "$T/c-holed" ] && echo yes || echo no)"
 kill "$STRESS" 2>/dev/null
 
 # ---- a file retired while it is copied ----
@@ -89,4 +107,21 @@ if start_kvd cutcopy --dir "$T/cutcopy"; then
 else
     fail "cut: the copy does not load"
 fi
+# A backup stopped by SIGTERM part way (its cp held up by a fake one)
+# exits non-zero and leaves neither DEST nor its partial copy.
+mkdir "$T/slowbin"
+cat >"$T/slowbin/cp" <<EOS
+#!/bin/sh
+touch "$T/cp-started"
+exec sleep 60
+EOS
+chmod +x "$T/slowbin/cp"
+PATH="$T/slowbin:$PATH" "$BACKUP" "$T/cutcopy" "$T/stopped" >/dev/null 2>&1 &
+BK=$!
+wait_for 30 '[ -e "$T/cp-started" ]' || fail "stopped: the copy did not start"
+kill -TERM "$BK"
+rc=0; wait "$BK" || rc=$?
+expect_eq "stopped by SIGTERM: exits non-zero, leaves nothing" "yes no" \
+    "$([ $rc -ne 0 ] && echo yes || echo no) $(ls -d "$T"/stopped* 2>/dev/null | grep -q . && echo yes || echo no)"
+pkill -f "$T/slowbin/cp" 2>/dev/null
 finish
