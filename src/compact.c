@@ -35,14 +35,18 @@ static uint64_t chunk_t0, chunk_wait0;
 static int schedstat_fd = -1;
 
 /* How long the child has waited, runnable, for a CPU (the second field of
- * /proc/self/schedstat), or 0 without schedstat. That time is not work:
- * counted as work, a child starved by busier processes slept four times
- * as long again and a compaction of 80k keys took over 10 minutes beside
- * two busy loops. */
+ * /proc/self/schedstat): 0 without schedstat, the last value read if a
+ * read fails (never less, which would make a chunk's wait wrap around).
+ * That time is not work: counted as work, a child starved by busier
+ * processes slept four times as long again and a compaction of 80k keys
+ * took over 10 minutes beside two busy loops. */
 static uint64_t runq_wait_ns(void)
 {
-    uint64_t ns = 0;
-    return kvd_runq_wait(schedstat_fd, &ns) == 0 ? ns : 0;
+    static uint64_t last;
+    uint64_t ns;
+    if (kvd_runq_wait(schedstat_fd, &ns) == 0 && ns > last)
+        last = ns;
+    return last;
 }
 static int cow_wfd = -1;
 static unsigned chunks;
