@@ -123,5 +123,4 @@ kill -TERM "$BK"
 rc=0; wait "$BK" || rc=$?
 expect_eq "stopped by SIGTERM: exits non-zero, leaves nothing" "yes no" \
     "$([ $rc -ne 0 ] && echo yes || echo no) $(ls -d "$T"/stopped* 2>/dev/null | grep -q . && echo yes || echo no)"
-pkill -f "$T/slowbin/cp" 2>/dev/null
 finish
