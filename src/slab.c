@@ -20,6 +20,7 @@
 #endif
 
 char *slab_arena_at[SLAB_ARENAS];
+uint16_t slab_page_size[SLAB_ARENAS << SLAB_ARENA_PAGE_BITS];
 void **slab_big_at;
 static uint32_t nbig, capbig;
 static uint32_t big_free_head; /* 1 + the first free number, or 0 */
@@ -127,10 +128,16 @@ void slab_get_stats(slab_stats *st) { memset(st, 0, sizeof *st); }
 void slab_foreach(slab_each_fn fn, void *ctx) { big_foreach(fn, ctx); }
 #else
 
-#define PAGE ((size_t)64 << 10)
-#define ARENA ((size_t)8 << SLAB_UNIT_BITS) /* 4 MiB: a slot's offset in 8-byte units fits its name */
-#define NCLASS (SLAB_MAX / 8) /* class c: slots of (c + 1) * 8 bytes */
-#define HDR 64                /* slots start here, past the page's header */
+#define PAGE ((size_t)1 << SLAB_PAGE_SHIFT)
+#define PAGES_PER_ARENA ((size_t)1 << SLAB_ARENA_PAGE_BITS)
+#define ARENA (PAGE * PAGES_PER_ARENA) /* 4 MiB */
+#define GRAIN 2                         /* slot sizes are multiples of this */
+#define NCLASS (SLAB_MAX / GRAIN)       /* class c: slots of (c + 1) * GRAIN bytes */
+#define HDR SLAB_PAGE_HDR
+#define MAX_SLOTS ((PAGE - HDR) / SLAB_MIN)
+
+_Static_assert(MAX_SLOTS < (1u << SLAB_SLOT_BITS), "1 + a slot's index fits its name");
+_Static_assert(SLAB_MAX < 65536, "a slot size fits slab_page_size");
 
 typedef struct spage {
     list_link room;   /* on partial[its class] while it has a free slot */
@@ -138,6 +145,7 @@ typedef struct spage {
     char *bump, *end; /* never-used slots: [bump, end) */
     uint32_t size;    /* slot size */
     uint32_t live;    /* slots handed out */
+    uint32_t number;  /* its index in slab_page_size */
 } spage;
 
 _Static_assert(sizeof(spage) <= HDR, "a page's header fits before its slots");
@@ -220,6 +228,12 @@ static inline spage *page_of(const void *p)
     return (spage *)((uintptr_t)p & ~(uintptr_t)(PAGE - 1));
 }
 
+/* p's page number: its arena's number and its place in the arena. */
+static uint32_t page_number(const arena *a, const void *p)
+{
+    return a->number << SLAB_ARENA_PAGE_BITS | (uint32_t)(((uintptr_t)p - a->start) >> SLAB_PAGE_SHIFT);
+}
+
 /* A page for slots of size bytes, or NULL when no arena may be mapped. */
 static spage *new_page(uint32_t size)
 {
@@ -233,7 +247,9 @@ static spage *new_page(uint32_t size)
         fresh += PAGE;
     }
     spage *g = (spage *)p;
-    *g = (spage){.bump = p + HDR, .end = p + HDR + (PAGE - HDR) / size * size, .size = size};
+    *g = (spage){.bump = p + HDR, .end = p + HDR + (PAGE - HDR) / size * size, .size = size,
+                 .number = page_number(owner(p), p)};
+    slab_page_size[g->number] = (uint16_t)size;
     S.pages++;
     S.resident += PAGE;
     return g;
@@ -252,14 +268,18 @@ static void give_back(spage *g)
     S.resident -= PAGE;
 }
 
+/* The slot size for n bytes (n <= SLAB_MAX). */
+static inline uint32_t slot_size(size_t n)
+{
+    return n <= SLAB_MIN ? SLAB_MIN : (uint32_t)((n + GRAIN - 1) & ~(size_t)(GRAIN - 1));
+}
+
 void *slab_alloc(size_t n)
 {
     if (n > SLAB_MAX)
         return big_alloc(n);
-    uint32_t size = (uint32_t)((n + 7) & ~(size_t)7);
-    if (size == 0)
-        size = 8;
-    size_t c = size / 8 - 1;
+    uint32_t size = slot_size(n);
+    size_t c = size / GRAIN - 1;
     spage *g;
     if (partial[c].first) {
         g = LIST_ITEM(partial[c].first, spage, room);
@@ -294,7 +314,7 @@ void slab_free(void *p)
         return;
     }
     spage *g = page_of(p);
-    size_t c = g->size / 8 - 1;
+    size_t c = g->size / GRAIN - 1;
     memcpy(p, &g->free, sizeof g->free);
     g->free = p;
     g->live--;
@@ -327,7 +347,7 @@ void *slab_realloc(void *p, size_t n)
     size_t old = slab_usable(p);
     if (!owned(p) && n > SLAB_MAX)
         return big_realloc(p, n);
-    if (owned(p) && n <= old && n + 8 > old)
+    if (owned(p) && n <= SLAB_MAX && slot_size(n) == old)
         return p; /* the same class */
     void *q = slab_alloc(n);
     memcpy(q, p, n < old ? n : old);
@@ -342,7 +362,8 @@ slab_ref slab_ref_of(const void *p)
     const arena *a = owner(p);
     if (!a)
         return SLAB_BIG | big_number(p);
-    return (a->number << SLAB_UNIT_BITS) | (slab_ref)(((uintptr_t)p - a->start) >> 3);
+    const spage *g = page_of(p);
+    return g->number << SLAB_SLOT_BITS | (slab_ref)(1 + ((const char *)p - (const char *)g - HDR) / g->size);
 }
 
 void slab_limit_arenas(size_t n)
@@ -355,9 +376,7 @@ void slab_get_stats(slab_stats *st)
     *st = S;
 }
 
-#define PAGES_PER_ARENA (ARENA / PAGE)
 _Static_assert(PAGES_PER_ARENA <= 64, "an arena's pages fit a 64-bit mask");
-#define MAX_SLOTS ((PAGE - HDR) / 8)
 
 /* The live slots of g in address order. */
 static int page_foreach(spage *g, slab_each_fn fn, void *ctx)

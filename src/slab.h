@@ -1,10 +1,13 @@
-/* slab: the keyspace's entries in 8-byte size classes with no per-entry
+/* slab: the keyspace's entries in 2-byte size classes with no per-entry
  * header.
  *
  * glibc's malloc puts an 8-byte size in front of every chunk and rounds
- * the chunk up to 16 bytes, so a 120-byte entry (a 10-byte header with its
- * lengths, a 10-byte key, a 100-byte value) would hold 128 bytes; here it
- * holds 120.
+ * the chunk up to 16 bytes, so a 126-byte entry (a 10-byte header with its
+ * lengths, a 16-byte key, a 100-byte value) would hold 144 bytes; here it
+ * holds 126 (8-byte classes would give it 128: 2-byte classes waste half
+ * a byte an entry on average, 8-byte ones three and a half). Allocations
+ * are 2-byte aligned only: what lives in them is read through types that
+ * say so (table.h).
  *
  * Slots of one size live in 64 KiB pages aligned to 64 KiB, carved from
  * arenas mapped 4 MiB at a time, so a slot finds its page by masking its
@@ -25,26 +28,38 @@
 
 /* Every allocation also has a 32-bit name, half a pointer, which the table
  * keeps in its buckets and chains instead of pointers. A slot's is its
- * arena's number and its offset in 8-byte units (at most SLAB_ARENAS
- * arenas of 4 MiB: 16 GiB of slots). An allocation the arenas do not hold
- * (over SLAB_MAX bytes, or past SLAB_ARENAS arenas, or every one under
- * AddressSanitizer) comes from malloc with 8 bytes in front holding its
- * number in a table of pointers, and its name is that number with
- * SLAB_BIG set. 0 names nothing. */
+ * page's number (arena number and page in the arena) and 1 + its index
+ * in the page (so that no slot is named 0): at most SLAB_ARENAS arenas of
+ * 4 MiB, 16 GiB of slots. The
+ * slot size of every page is kept in a dense array beside the arenas
+ * (2 bytes a page), so finding a slot from its name reads no page. An
+ * allocation the arenas do not hold (over SLAB_MAX bytes, or past
+ * SLAB_ARENAS arenas, or every one under AddressSanitizer) comes from
+ * malloc with 8 bytes in front holding its number in a table of pointers,
+ * and its name is that number with SLAB_BIG set. 0 names nothing. */
 typedef uint32_t slab_ref;
 #define SLAB_BIG 0x80000000u
-#define SLAB_UNIT_BITS 19                           /* a slot's offset in its arena, in 8-byte units: 4 MiB arenas */
-#define SLAB_ARENAS (SLAB_BIG >> SLAB_UNIT_BITS) /* the arena numbers left below SLAB_BIG: 4096 */
+#define SLAB_PAGE_SHIFT 16 /* 64 KiB pages */
+#define SLAB_PAGE_HDR 64   /* a page's slots start past its header */
+#define SLAB_MIN 8         /* the smallest slot: a free slot holds a pointer */
+#define SLAB_SLOT_BITS 13  /* 1 + a slot's index in its page: (64 KiB - 64) / 8 < 8192 */
+#define SLAB_ARENA_PAGE_BITS 6 /* 64 pages: 4 MiB arenas */
+#define SLAB_ARENAS (SLAB_BIG >> (SLAB_SLOT_BITS + SLAB_ARENA_PAGE_BITS)) /* 4096 */
 
 extern char *slab_arena_at[SLAB_ARENAS]; /* arenas by number */
-extern void **slab_big_at;               /* big allocations by number */
+/* Slot size of each page, by page number (arena number << 6 | page). */
+extern uint16_t slab_page_size[SLAB_ARENAS << SLAB_ARENA_PAGE_BITS];
+extern void **slab_big_at; /* big allocations by number */
 
 /* The allocation named r (not 0). */
 static inline void *slab_ptr(slab_ref r)
 {
     if (r & SLAB_BIG)
         return slab_big_at[r & ~SLAB_BIG];
-    return slab_arena_at[r >> SLAB_UNIT_BITS] + ((size_t)(r & ((1u << SLAB_UNIT_BITS) - 1)) << 3);
+    uint32_t pg = r >> SLAB_SLOT_BITS;
+    return slab_arena_at[pg >> SLAB_ARENA_PAGE_BITS] +
+           ((size_t)(pg & ((1u << SLAB_ARENA_PAGE_BITS) - 1)) << SLAB_PAGE_SHIFT) + SLAB_PAGE_HDR +
+           (size_t)((r & ((1u << SLAB_SLOT_BITS) - 1)) - 1) * slab_page_size[pg];
 }
 
 /* p's name (p from slab_alloc or slab_realloc, or NULL: 0). */
@@ -54,7 +69,7 @@ slab_ref slab_ref_of(const void *p);
  * happens past the last one can be seen without 16 GiB. */
 void slab_limit_arenas(size_t n);
 
-/* n bytes (n > 0), 8-byte aligned. Aborts on out-of-memory, like xmalloc. */
+/* n bytes (n > 0), 2-byte aligned. Aborts on out-of-memory, like xmalloc. */
 void *slab_alloc(size_t n);
 
 /* Free p (from slab_alloc or slab_realloc). NULL is a no-op. */

@@ -399,13 +399,13 @@ void table_set_shared(table_t *t, int shared)
 
 /* Return the link that names key's entry (or NULL if absent), and in *half
  * (if not NULL) the half it is in. */
-static slab_ref *find_link(table_t *t, const void *key, size_t klen, uint64_t h, int *half)
+static tlink_t *find_link(table_t *t, const void *key, size_t klen, uint64_t h, int *half)
 {
     for (int i = 0; i <= 1; i++) {
         table_ht *ht = &t->ht[i];
         if (ht->size == 0)
             break;
-        for (slab_ref *link = &ht->buckets[h & (ht->size - 1)]; *link;) {
+        for (tlink_t *link = &ht->buckets[h & (ht->size - 1)]; *link;) {
             tentry_t *e = slab_ptr(*link);
             if (tentry_klen(e) == klen && memcmp(tentry_key(e), key, klen) == 0) {
                 if (half)
@@ -441,7 +441,7 @@ tentry_t *table_peek(table_t *t, const void *key, size_t klen)
 {
     if (table_count(t) == 0)
         return NULL;
-    slab_ref *link = find_link(t, key, klen, table_hash(t, key, klen), NULL);
+    tlink_t *link = find_link(t, key, klen, table_hash(t, key, klen), NULL);
     return link ? slab_ptr(*link) : NULL;
 }
 
@@ -490,7 +490,7 @@ tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, s
 {
     rehash_step(t);
     uint64_t h = table_hash(t, key, klen);
-    slab_ref *link = table_count(t) ? find_link(t, key, klen, h, NULL) : NULL;
+    tlink_t *link = table_count(t) ? find_link(t, key, klen, h, NULL) : NULL;
     if (link && reuse_entry(t, slab_ptr(*link), val, vlen, expire)) {
         if (replaced)
             *replaced = 1;
@@ -523,7 +523,7 @@ tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, s
 }
 
 /* Unlink the entry at link, from half i, and free it. */
-static void unlink_free(table_t *t, slab_ref *link, int i)
+static void unlink_free(table_t *t, tlink_t *link, int i)
 {
     tentry_t *e = slab_ptr(*link);
     *link = e->next;
@@ -537,7 +537,7 @@ static void unlink_free(table_t *t, slab_ref *link, int i)
 static int del_hashed(table_t *t, const void *key, size_t klen, uint64_t h)
 {
     int half;
-    slab_ref *link = find_link(t, key, klen, h, &half);
+    tlink_t *link = find_link(t, key, klen, h, &half);
     if (!link)
         return 0;
     unlink_free(t, link, half);
@@ -570,7 +570,7 @@ tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire)
     /* The block appears or disappears: rebuild the entry in its slot. */
     size_t klen = tentry_klen(e);
     uint64_t h = table_hash(t, tentry_key(e), klen);
-    slab_ref *link = find_link(t, tentry_key(e), klen, h, NULL);
+    tlink_t *link = find_link(t, tentry_key(e), klen, h, NULL);
     tentry_t *n = entry_new(t, tentry_key(e), klen, tentry_val(e), tentry_vlen(e), expire);
     n->lru = e->lru;
     n->enc = e->enc;
@@ -589,7 +589,7 @@ tentry_t *table_set_expire(table_t *t, tentry_t *e, int64_t expire)
 static tentry_t *entry_resize(table_t *t, tentry_t *e, size_t alloc)
 {
     size_t klen = tentry_klen(e);
-    slab_ref *link = find_link(t, tentry_key(e), klen, table_hash(t, tentry_key(e), klen), NULL);
+    tlink_t *link = find_link(t, tentry_key(e), klen, table_hash(t, tentry_key(e), klen), NULL);
     t->entry_bytes -= slab_size(e);
     tentry_t *n = slab_realloc(e, alloc);
     t->entry_bytes += slab_size(n);

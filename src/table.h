@@ -48,10 +48,14 @@
 #define TENTRY_LRU_BITS 27
 #define TENTRY_LRU_MASK ((1u << TENTRY_LRU_BITS) - 1)
 
-/* An entry's 8-byte header: a 10-byte key with a 100-byte value fills a
- * 120-byte slab slot. */
-typedef struct tentry {
-    slab_ref next;        /* the next entry of the bucket's chain, 0 ends it */
+/* A link of a chain: a bucket, or an entry's next. Entries are only
+ * 2-byte aligned (slab.h), so links are read as such. */
+typedef slab_ref __attribute__((aligned(2))) tlink_t;
+
+/* An entry's 8-byte header: a 16-byte key with a 100-byte value fills a
+ * 126-byte slab slot. Packed and 2-byte aligned, as the slab hands out. */
+typedef struct __attribute__((packed, aligned(2))) tentry {
+    tlink_t next __attribute__((aligned(2))); /* the next entry of the bucket's chain, 0 ends it */
     uint32_t lru : TENTRY_LRU_BITS; /* the table's lru_clock when last created or found */
     uint32_t enc : 2;     /* TENTRY_ENC_*: what OBJECT ENCODING says beyond what the bytes say */
     uint32_t lens : 2;    /* TENTRY_LENS_*: the format of the lengths */
@@ -64,6 +68,7 @@ typedef struct tentry {
 #define TENTRY_EXPIRE_BLOCK 12
 
 _Static_assert(TENTRY_HDR == 8, "an entry's header is 8 bytes");
+_Static_assert(_Alignof(tentry_t) == 2, "an entry needs no more alignment than the slab's");
 
 /* Bytes the lengths take in a format (TENTRY_LENS_*), and in e. */
 static inline size_t tentry_lens_size(unsigned format) { return format == TENTRY_LENS_WIDE ? 8 : 2u + format; }

@@ -1,6 +1,6 @@
 /* Unit tests for the entry allocator: every slot holds what was written
  * to it through any mix of allocations, frees and reallocations (so no
- * two live slots overlap), sizes round to 8 bytes, big requests go to
+ * two live slots overlap), sizes round to 2 bytes, big requests go to
  * malloc, and pages whose slots are all free go back to the kernel. */
 #include "config.h"
 #include "testutil.h"
@@ -53,21 +53,56 @@ static void named(void *p)
     ck_assert_ptr_eq(slab_ptr(r), p);
 }
 
-START_TEST(test_sizes_round_to_8)
+START_TEST(test_sizes_round_to_2)
 {
     if (passthrough())
         return;
     for (size_t n = 1; n <= SLAB_MAX; n++) {
         void *p = slab_alloc(n);
-        ck_assert_uint_eq((uintptr_t)p % 8, 0);
-        ck_assert_uint_eq(slab_usable(p), (n + 7) / 8 * 8);
-        ck_assert_uint_eq(slab_size(p), (n + 7) / 8 * 8);
+        size_t want = n <= SLAB_MIN ? SLAB_MIN : (n + 1) / 2 * 2;
+        ck_assert_uint_eq((uintptr_t)p % 2, 0);
+        ck_assert_uint_eq(slab_usable(p), want);
+        ck_assert_uint_eq(slab_size(p), want);
+        named(p);
         slab_free(p);
     }
+    /* An odd and an even size share a class; the next even size does not. */
+    void *a = slab_alloc(125), *b = slab_alloc(126), *c = slab_alloc(127);
+    ck_assert_uint_eq(slab_size(a), 126);
+    ck_assert_uint_eq(slab_size(c), 128);
+    ck_assert_uint_eq(((uintptr_t)b - (uintptr_t)a), 126); /* next slot of the same page */
+    slab_free(a);
+    slab_free(b);
+    slab_free(c);
     /* Past SLAB_MAX: malloc's own chunk. */
     void *big = slab_alloc(SLAB_MAX + 1);
     ck_assert_uint_ge(slab_usable(big), SLAB_MAX + 1);
     slab_free(big);
+}
+END_TEST
+
+/* Every slot of full pages, for the smallest and the largest slots (the
+ * most and the fewest a page holds), is found again by its name. */
+START_TEST(test_names_reach_every_slot)
+{
+    if (passthrough())
+        return;
+    const size_t sizes[] = {SLAB_MIN, 9, 126, SLAB_MAX};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        size_t n = 3 * 65536 / sizes[k] + 7;
+        void **p = malloc(n * sizeof *p);
+        for (size_t i = 0; i < n; i++) {
+            p[i] = slab_alloc(sizes[k]);
+            memset(p[i], (int)(i & 0xff), sizes[k]);
+            named(p[i]);
+        }
+        for (size_t i = 0; i < n; i++) {
+            ck_assert_ptr_eq(slab_ptr(slab_ref_of(p[i])), p[i]);
+            ck_assert_uint_eq(((unsigned char *)p[i])[sizes[k] - 1], i & 0xff);
+            slab_free(p[i]);
+        }
+        free(p);
+    }
 }
 END_TEST
 
@@ -152,10 +187,10 @@ START_TEST(test_realloc_same_class_stays)
 {
     if (passthrough())
         return;
-    char *p = slab_alloc(130);
+    char *p = slab_alloc(129);
     memcpy(p, "hello", 5);
-    ck_assert_ptr_eq(slab_realloc(p, 136), p);
-    char *q = slab_realloc(p, 137);
+    ck_assert_ptr_eq(slab_realloc(p, 130), p);
+    char *q = slab_realloc(p, 131);
     ck_assert_ptr_ne(q, p);
     ck_assert_int_eq(memcmp(q, "hello", 5), 0);
     char *r = slab_realloc(q, 5000); /* to malloc */
@@ -299,7 +334,8 @@ static Suite *suite(void)
     Suite *s = suite_create("slab");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, test_sizes_round_to_8);
+    tcase_add_test(tc, test_sizes_round_to_2);
+    tcase_add_test(tc, test_names_reach_every_slot);
     tcase_add_test(tc, test_random_mix_keeps_contents);
     tcase_add_test(tc, test_empty_pages_go_back);
     tcase_add_test(tc, test_realloc_same_class_stays);
