@@ -1,6 +1,9 @@
 /* kvdload: load and check data for the black-box tests, with
  * libkvdclient.
- *   kvdload fill   PORT PREFIX N VALBYTES     SET PREFIX<i> to value(i), pipelined
+ *   kvdload fill   PORT PREFIX N VALBYTES [WIDTH]
+ *                                             SET PREFIX<i> to value(i), pipelined;
+ *                                             i zero-padded to WIDTH digits if given
+ *                                             (key: and 12: redis-benchmark's keys)
  *   kvdload verify PORT PREFIX N VALBYTES     every PREFIX<i> holds value(i)
  *   kvdload stress PORT PREFIX CLIENTS MS OUT writers until killed or MS pass;
  *                                             OUT gets each acknowledged write
@@ -62,14 +65,17 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int fill(const char *prefix, long n, size_t vb)
+static int fill(const char *prefix, long n, size_t vb, int width)
 {
     kvd_context *c = conn();
     char *v = malloc(vb + 1);
+    size_t klen = strlen(prefix) + (size_t)(width > 0 ? width : 0) + 24;
+    char *k = malloc(klen);
     long done = 0;
     for (long i = 0; i < n; i++) {
         value_of(v, vb + 1, i);
-        if (kvd_append(c, "SET %s%ld %s", prefix, i, v) != KVD_OK)
+        snprintf(k, klen, "%s%0*ld", prefix, width, i);
+        if (kvd_append(c, "SET %s %s", k, v) != KVD_OK)
             break;
         if (kvd_pending(c) >= 1000 || i + 1 == n) {
             while (kvd_pending(c)) {
@@ -83,6 +89,7 @@ static int fill(const char *prefix, long n, size_t vb)
     }
 out:
     free(v);
+    free(k);
     int rc = done == n ? 0 : 1;
     if (rc)
         fprintf(stderr, "kvdload fill: %ld of %ld acknowledged: %s\n", done, n, c->errstr);
@@ -393,8 +400,8 @@ int main(int argc, char **argv)
         return 2;
     }
     port = atoi(argv[2]);
-    if (!strcmp(argv[1], "fill") && argc == 6)
-        return fill(argv[3], atol(argv[4]), (size_t)atol(argv[5]));
+    if (!strcmp(argv[1], "fill") && (argc == 6 || argc == 7))
+        return fill(argv[3], atol(argv[4]), (size_t)atol(argv[5]), argc == 7 ? atoi(argv[6]) : 0);
     if (!strcmp(argv[1], "verify") && argc == 6)
         return verify(argv[3], atol(argv[4]), (size_t)atol(argv[5]));
     if (!strcmp(argv[1], "stress") && argc == 7)
