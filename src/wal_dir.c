@@ -212,7 +212,7 @@ static int walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_
         int newest = !base && seg + 1 == m->nincr;
         wal_file_path(path, sizeof path, dir, base, base ? m->base : m->incr[seg]);
         int damaged = res->status != WAL_SCAN_OK;
-        wal_scan_opts o = {.first_seq = base ? 1 : expect, .base = base, .hooks = hooks};
+        wal_scan_opts o = {.first_seq = base ? 1 : expect, .base = base, .hooks = hooks, .threaded = 1};
         if (watch && !damaged) {
             o.progress = walk_progress;
             o.pctx = &ww;

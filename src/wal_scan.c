@@ -5,10 +5,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SCAN_CHUNK ((size_t)1 << 20)
@@ -114,43 +117,149 @@ static void note_bad(wal_scan_result *res, uint64_t line, uint64_t off, const ch
     snprintf(res->bad_reason, sizeof res->bad_reason, "%s", why);
 }
 
-static void apply_one(wal_scan_result *res, const wal_entry *e, wal_apply_fn apply, void *ctx)
+/* ---- handing the entries to the calling thread (opts->threaded) ----
+ * A thread of its own reads, decodes and checks the file as below and,
+ * instead of applying each entry, copies it (key and value bytes too)
+ * into a batch; the calling thread applies the batches in order, gives
+ * the prefetch hints and calls progress, so the two halves of a replay,
+ * decoding and inserting, run side by side. */
+
+#define BATCH_ENTRIES 8192
+#define BATCH_BYTES ((size_t)1 << 20)
+#define NBATCH 3
+
+typedef struct batch {
+    wal_entry *e;  /* key and val: 1 + their offset in bytes (0: NULL) until applied */
+    size_t n, cap;
+    int borrowed;  /* one big entry whose key and val point into the reader's buffers */
+    char *bytes;
+    size_t used, size;
+    uint64_t end; /* the file offset read up to when the batch was sent */
+} batch;
+
+typedef struct handoff {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    batch ring[NBATCH];
+    unsigned head, count; /* the batches sent and not yet applied: ring[head] on */
+    int finished;         /* the reading thread sends no more */
+    int stop;             /* the applying thread wants no more */
+} handoff;
+
+typedef struct scan_job {
+    int fd;
+    pool_t *pool;
+    const wal_scan_opts *opts;
+    wal_apply_fn apply;
+    void *ctx;
+    wal_scan_result *res;
+    handoff *ho; /* NULL: apply inline */
+    batch *cur;  /* the batch being filled */
+    int rc;
+} scan_job;
+
+/* Send the batch being filled and take the next free one; with drain,
+ * wait until every batch sent is applied. Returns -1 when the applying
+ * thread asked to stop. */
+static int send_batch(scan_job *j, uint64_t end, int drain)
 {
+    handoff *ho = j->ho;
+    j->cur->end = end;
+    pthread_mutex_lock(&ho->mu);
+    ho->count++;
+    pthread_cond_broadcast(&ho->cv);
+    while ((ho->count == NBATCH || (drain && ho->count)) && !ho->stop)
+        pthread_cond_wait(&ho->cv, &ho->mu);
+    int stop = ho->stop;
+    j->cur = &ho->ring[(ho->head + ho->count) % NBATCH];
+    pthread_mutex_unlock(&ho->mu);
+    j->cur->n = j->cur->used = 0;
+    j->cur->borrowed = 0;
+    return stop ? -1 : 0;
+}
+
+static int stop_asked(scan_job *j)
+{
+    pthread_mutex_lock(&j->ho->mu);
+    int stop = j->ho->stop;
+    pthread_mutex_unlock(&j->ho->mu);
+    return stop;
+}
+
+static size_t batch_bytes(batch *b, const char *p, size_t n)
+{
+    if (!p)
+        return 0;
+    if (b->size - b->used < n) {
+        while (b->size - b->used < n)
+            b->size = b->size ? b->size * 2 : BATCH_BYTES;
+        b->bytes = xrealloc(b->bytes, b->size);
+    }
+    memcpy(b->bytes + b->used, p, n);
+    b->used += n;
+    return b->used - n + 1;
+}
+
+/* Count e as applied and apply it, or copy it into the batch (sending the
+ * batch when full; end: the file offset read up to). Returns -1 when the
+ * applying thread asked to stop. */
+static int apply_one(scan_job *j, const wal_entry *e, uint64_t end)
+{
+    wal_scan_result *res = j->res;
     if (!res->first_seq)
         res->first_seq = e->seq;
     res->last_seq = e->seq;
     res->ops[e->op]++;
     res->applied++;
-    if (apply)
-        apply(ctx, e);
+    if (!j->apply)
+        return 0;
+    if (!j->ho) {
+        j->apply(j->ctx, e);
+        return 0;
+    }
+    if (e->klen + e->vlen > BATCH_BYTES) {
+        /* A big entry is not copied: it goes alone, pointing into this
+         * thread's buffers, which stay as they are until it is applied. */
+        if (j->cur->n && send_batch(j, end, 0) < 0)
+            return -1;
+        batch *b = j->cur;
+        if (!b->cap) {
+            b->cap = BATCH_ENTRIES;
+            b->e = xrealloc(b->e, b->cap * sizeof *b->e);
+        }
+        b->e[b->n++] = *e;
+        b->borrowed = 1;
+        return send_batch(j, end, 1);
+    }
+    batch *b = j->cur;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : BATCH_ENTRIES;
+        b->e = xrealloc(b->e, b->cap * sizeof *b->e);
+    }
+    wal_entry *c = &b->e[b->n++];
+    *c = *e;
+    c->key = (const char *)(uintptr_t)batch_bytes(b, e->key, e->klen);
+    c->val = (const char *)(uintptr_t)batch_bytes(b, e->val, e->vlen);
+    if (b->n >= BATCH_ENTRIES || b->used >= BATCH_BYTES)
+        return send_batch(j, end, 0);
+    return 0;
 }
 
-int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_apply_fn apply, void *ctx,
-             wal_scan_result *res)
+static int scan_lines(scan_job *j)
 {
-    static const wal_scan_opts defaults = {0};
-    if (!opts)
-        opts = &defaults;
-    uint64_t t0 = kvd_mono_ns();
-    *res = (wal_scan_result){0};
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    res->bytes = (uint64_t)st.st_size;
-
+    int fd = j->fd;
+    const wal_scan_opts *opts = j->opts;
+    wal_scan_result *res = j->res;
+    wal_apply_fn apply = j->apply;
+    void *ctx = j->ctx;
     wal_decoder dec;
-    const wal_load_hooks *hooks = opts->hooks;
+    const wal_load_hooks *hooks = j->ho ? NULL : opts->hooks;
+    pool_t *pool = j->pool;
     hint_state hs = {0};
     wal_decoder_init(&dec, pool);
     /* A small file (a fresh segment, a test's) gets a buffer its size,
      * not a whole chunk. */
-    size_t cap = (uint64_t)st.st_size < SCAN_CHUNK ? (size_t)st.st_size + 4096 : SCAN_CHUNK;
+    size_t cap = res->bytes < SCAN_CHUNK ? (size_t)res->bytes + 4096 : SCAN_CHUNK;
     scan_state s = {xmalloc(cap), cap, 0, 0, 0};
     int eof = 0, rc = 0;
     uint64_t lineno = 0, last_seq = 0;
@@ -186,7 +295,8 @@ int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_appl
                 s.cap *= 2;
                 s.rb = xrealloc(s.rb, s.cap);
             }
-            if (opts->progress && opts->progress(opts->pctx, s.base + s.start, res->applied)) {
+            if (j->ho ? stop_asked(j)
+                      : opts->progress && opts->progress(opts->pctx, s.base + s.start, res->applied)) {
                 rc = -ECANCELED;
                 break;
             }
@@ -267,9 +377,14 @@ int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_appl
             for (uint32_t i = 0; i < gsize; i++) {
                 const char *q = memchr(p, '\n', (size_t)(s.rb + s.end - p));
                 wal_decode_line(&dec, p, (size_t)(q - p), &e, NULL, 0);
-                apply_one(res, &e, apply, ctx);
+                if (apply_one(j, &e, s.base + s.start) < 0) {
+                    rc = -ECANCELED;
+                    break;
+                }
                 p = q + 1;
             }
+            if (rc)
+                break;
             res->good_bytes = s.base + s.start;
             continue;
         }
@@ -282,7 +397,10 @@ int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_appl
             gleft = e.grp - 1;
             continue;
         }
-        apply_one(res, &e, apply, ctx);
+        if (apply_one(j, &e, s.base + s.start) < 0) {
+            rc = -ECANCELED;
+            break;
+        }
         res->good_bytes = s.base + s.start;
     }
     if (rc == 0 && gleft) {
@@ -303,6 +421,166 @@ int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_appl
     }
     wal_decoder_free(&dec);
     free(s.rb);
+    if (j->ho && rc == 0 && j->cur->n)
+        rc = send_batch(j, s.base + s.start, 0) < 0 ? -ECANCELED : 0;
+    return rc;
+}
+
+static void *reader_main(void *arg)
+{
+    scan_job *j = arg;
+    pool_t pool;
+    pool_init(&pool, 4, (size_t)8 << 20);
+    j->pool = &pool;
+    j->rc = scan_lines(j);
+    pool_destroy(&pool);
+    pthread_mutex_lock(&j->ho->mu);
+    j->ho->finished = 1;
+    pthread_cond_broadcast(&j->ho->cv);
+    pthread_mutex_unlock(&j->ho->mu);
+    return NULL;
+}
+
+#define PROGRESS_WAIT_NS 10000000 /* progress is called at least this often (10 ms) */
+
+static int ask_stop(handoff *ho)
+{
+    pthread_mutex_lock(&ho->mu);
+    ho->stop = 1;
+    pthread_cond_broadcast(&ho->cv);
+    pthread_mutex_unlock(&ho->mu);
+    return -ECANCELED;
+}
+
+/* Apply the batches as they come, in order. While none comes (a long line,
+ * a long group) progress is still called every 10 ms, so that a loader
+ * keeps answering clients and can stop. Returns -ECANCELED when progress
+ * stopped it. */
+static int apply_batches(scan_job *j)
+{
+    handoff *ho = j->ho;
+    const wal_scan_opts *opts = j->opts;
+    const wal_load_hooks *hooks = opts->hooks;
+    void (*pf)(void *, uint32_t, const char *, size_t, int) = hooks ? hooks->prefetch : NULL;
+    uint64_t applied = 0, done = 0;
+    int presized = 0;
+    for (;;) {
+        pthread_mutex_lock(&ho->mu);
+        while (!ho->count && !ho->finished) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_nsec += PROGRESS_WAIT_NS;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            if (pthread_cond_timedwait(&ho->cv, &ho->mu, &ts) == ETIMEDOUT && !ho->count && !ho->finished &&
+                opts->progress) {
+                pthread_mutex_unlock(&ho->mu);
+                if (opts->progress(opts->pctx, done, applied))
+                    return ask_stop(ho);
+                pthread_mutex_lock(&ho->mu);
+            }
+        }
+        if (!ho->count) {
+            pthread_mutex_unlock(&ho->mu);
+            return 0;
+        }
+        batch *b = &ho->ring[ho->head];
+        pthread_mutex_unlock(&ho->mu);
+
+        for (size_t i = 0; !b->borrowed && i < b->n; i++) {
+            wal_entry *e = &b->e[i];
+            e->key = e->key ? b->bytes + ((uintptr_t)e->key - 1) : NULL;
+            e->val = e->val ? b->bytes + ((uintptr_t)e->val - 1) : NULL;
+        }
+        if (!presized && hooks && hooks->presize && b->n >= 1000 && b->end > 0) {
+            hooks->presize(j->ctx, j->res->bytes / (b->end / b->n));
+            presized = 1;
+        }
+        /* Hints: stage 0 eight entries ahead, stage 1 four. */
+        for (size_t i = 0; pf && i < b->n && i < 8; i++)
+            if (b->e[i].key)
+                pf(j->ctx, b->e[i].db, b->e[i].key, b->e[i].klen, 0);
+        for (size_t i = 0; pf && i < b->n && i < 4; i++)
+            if (b->e[i].key)
+                pf(j->ctx, b->e[i].db, b->e[i].key, b->e[i].klen, 1);
+        for (size_t i = 0; i < b->n; i++) {
+            if (pf && i + 8 < b->n && b->e[i + 8].key)
+                pf(j->ctx, b->e[i + 8].db, b->e[i + 8].key, b->e[i + 8].klen, 0);
+            if (pf && i + 4 < b->n && b->e[i + 4].key)
+                pf(j->ctx, b->e[i + 4].db, b->e[i + 4].key, b->e[i + 4].klen, 1);
+            j->apply(j->ctx, &b->e[i]);
+        }
+        applied += b->n;
+        done = b->end;
+        int cancel = opts->progress && opts->progress(opts->pctx, done, applied);
+
+        pthread_mutex_lock(&ho->mu);
+        ho->head = (ho->head + 1) % NBATCH;
+        ho->count--;
+        if (cancel)
+            ho->stop = 1;
+        pthread_cond_broadcast(&ho->cv);
+        pthread_mutex_unlock(&ho->mu);
+        if (cancel)
+            return -ECANCELED;
+    }
+}
+
+int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_apply_fn apply, void *ctx,
+             wal_scan_result *res)
+{
+    static const wal_scan_opts defaults = {0};
+    if (!opts)
+        opts = &defaults;
+    uint64_t t0 = kvd_mono_ns();
+    *res = (wal_scan_result){0};
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    res->bytes = (uint64_t)st.st_size;
+    scan_job j = {.fd = fd, .pool = pool, .opts = opts, .apply = apply, .ctx = ctx, .res = res};
+    int rc;
+    handoff ho = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    pthread_t reader;
+    int started = 0;
+    if (opts->threaded && apply) {
+        j.ho = &ho;
+        j.cur = &ho.ring[0];
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&ho.cv, &ca);
+        pthread_condattr_destroy(&ca);
+        /* The reader takes no signals: the loop's handlers stay on this thread. */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        started = pthread_create(&reader, NULL, reader_main, &j) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    if (started) {
+        int arc = apply_batches(&j);
+        pthread_join(reader, NULL);
+        rc = arc ? arc : j.rc;
+        for (int i = 0; i < NBATCH; i++) {
+            free(ho.ring[i].e);
+            free(ho.ring[i].bytes);
+        }
+    } else {
+        j.ho = NULL;
+        rc = scan_lines(&j);
+    }
+    if (opts->threaded && apply)
+        pthread_cond_destroy(&ho.cv);
+    pthread_mutex_destroy(&ho.mu);
     close(fd);
     res->elapsed_us = (kvd_mono_ns() - t0) / 1000;
     return rc;

@@ -40,7 +40,12 @@ typedef struct wal_scan_opts {
     uint64_t first_seq; /* the seq the first line must carry (0: any) */
     int base;           /* a base file: ungrouped "set" lines only */
     const wal_load_hooks *hooks; /* may be NULL */
-    /* Before each read of the file (about every MB; may be NULL): the
+    /* Read and decode on a thread of its own while the calling thread
+     * applies (and runs hooks and progress): for a replay, whose two
+     * halves then overlap. Same entries, same order, same result. */
+    int threaded;
+    /* Before each read of the file (about every MB; threaded: after each
+     * batch applied, and every 10 ms while none comes; may be NULL): the
      * bytes checked so far and the entries applied. A nonzero return
      * stops the scan, which then returns -ECANCELED. */
     int (*progress)(void *pctx, uint64_t bytes, uint64_t applied);

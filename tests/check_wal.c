@@ -979,6 +979,183 @@ START_TEST(test_prefetch_hints)
 }
 END_TEST
 
+/* What a scan applied, as one string per entry, and how it was told. */
+typedef struct scan_seen {
+    hint_log log;
+    uint64_t hash;
+    int progress_calls, backwards, stop_at;
+    uint64_t last_bytes, last_applied, hints;
+} scan_seen;
+
+static int seen_apply(void *ctx, const wal_entry *e)
+{
+    scan_seen *s = ctx;
+    uint64_t h = s->hash ^ (e->seq * 0x9E3779B97F4A7C15ULL) ^ ((uint64_t)e->op << 56) ^ ((uint64_t)e->grp << 40) ^
+                 ((uint64_t)e->db << 20) ^ e->to ^ e->off ^ (uint64_t)e->exp;
+    h = crc32c((uint32_t)h, e->key ? e->key : "", e->klen) ^ (h << 7);
+    h = crc32c((uint32_t)h, e->val ? e->val : "", e->vlen) ^ (h << 13) ^ e->vlen;
+    s->hash = h;
+    log_ev(&s->log, "a", e->db, e->key ? e->key : "", e->key ? (e->klen < 40 ? e->klen : 40) : 0);
+    return 0;
+}
+
+static void seen_prefetch(void *ctx, uint32_t db, const char *key, size_t klen, int stage)
+{
+    (void)db, (void)key, (void)klen, (void)stage;
+    ((scan_seen *)ctx)->hints++;
+}
+
+static int seen_progress(void *ctx, uint64_t bytes, uint64_t applied)
+{
+    scan_seen *s = ctx;
+    if (bytes < s->last_bytes || applied < s->last_applied)
+        s->backwards = 1;
+    s->last_bytes = bytes;
+    s->last_applied = applied;
+    s->progress_calls++;
+    return s->stop_at && s->progress_calls >= s->stop_at;
+}
+
+static void seen_free(scan_seen *s)
+{
+    for (size_t i = 0; i < s->log.n; i++)
+        free(s->log.ev[i]);
+    free(s->log.ev);
+}
+
+/* One random file: sets, deletes, appends, expiries, groups (some of
+ * them with a big value), values from 0 bytes to over 1 MB, and then,
+ * by kind, a clean end, a torn last line, an incomplete group, one
+ * damaged line at the end, a damaged line in the middle, or a sequence
+ * gap. Returns the file's size. */
+static size_t random_file(uint64_t *rng, int kind)
+{
+    buf_t b, all;
+    buf_init(&b, &pool);
+    buf_init(&all, &pool);
+    size_t n = 1 + tu_rand(rng) % 30000, big = 0;
+    char key[64];
+    static char val[(1 << 20) + 300];
+    memset(val, 'q', sizeof val);
+    uint64_t seq = 1;
+    size_t mid = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = tu_rand(rng);
+        uint32_t grp = r % 50 == 0 ? 2 + (uint32_t)(r >> 8) % 4 : 1;
+        for (uint32_t g = 0; g < grp; g++, seq++) {
+            uint64_t q = tu_rand(rng);
+            size_t vl = q % 97 == 0 && big < 4 ? (big++, (1 << 20) + q % 200) : q % 300;
+            int kl = snprintf(key, sizeof key, q % 13 == 0 ? "k\"%llu\n" : "key:%llu", (unsigned long long)(q % 5000));
+            wal_entry e = {.seq = seq, .op = WAL_OP_SET, .grp = g == 0 ? grp : 1, .db = (uint32_t)(q >> 40) % 3,
+                           .key = key, .klen = (size_t)kl, .val = val, .vlen = vl, .exp = WAL_NO_EXPIRE};
+            if (grp == 1 && q % 11 == 1)
+                e.op = WAL_OP_DEL, e.val = NULL, e.vlen = 0;
+            else if (grp == 1 && q % 11 == 2)
+                e.op = WAL_OP_APPEND;
+            else if (q % 11 == 3)
+                e.exp = (int64_t)(q >> 20);
+            buf_reset(&b);
+            wal_encode(&b, &e);
+            if (i == n / 2 && g == 0)
+                mid = all.len;
+            buf_append(&all, b.data, b.len);
+        }
+    }
+    size_t len = all.len;
+    uint64_t r = tu_rand(rng);
+    if (kind == 1 && len > 10) {
+        len -= 1 + r % 10; /* a torn last line */
+    } else if (kind == 2) {
+        wal_entry e = {.seq = seq, .op = WAL_OP_SET, .grp = 3, .key = "g", .klen = 1, .val = "v", .vlen = 1,
+                       .exp = WAL_NO_EXPIRE};
+        buf_reset(&b);
+        wal_encode(&b, &e);
+        buf_append(&all, b.data, b.len); /* a group that never ends */
+        len = all.len;
+    } else if (kind == 3) {
+        buf_append(&all, "\0\0\0\0\0\0\n", 7); /* zeros where a line was */
+        len = all.len;
+    } else if (kind == 4 && mid + 20 < len) {
+        all.data[mid + 12] ^= 0x20; /* a flipped byte in the middle */
+    } else if (kind == 5) {
+        wal_entry e = {.seq = seq + 2, .op = WAL_OP_DEL, .grp = 1, .key = "x", .klen = 1, .exp = WAL_NO_EXPIRE};
+        buf_reset(&b);
+        wal_encode(&b, &e);
+        buf_append(&all, b.data, b.len);
+        len = all.len;
+    }
+    tu_write(path, all.data, len);
+    buf_release(&b);
+    buf_release(&all);
+    return len;
+}
+
+/* Read on a thread of its own (opts.threaded), a file gives the same
+ * entries in the same order and the same result as read inline, clean
+ * or damaged in any of the ways random_file damages it; progress never
+ * goes backwards, and ends at what was applied. */
+START_TEST(test_threaded_scan_agrees)
+{
+    uint64_t rng = 0x5eed0000ULL + (uint64_t)_i;
+    for (int round = 0; round < 6; round++) {
+        int kind = round % 6;
+        size_t size = random_file(&rng, kind);
+        wal_load_hooks hooks = {.prefetch = seen_prefetch};
+        scan_seen a = {0}, t = {0};
+        wal_scan_opts oa = {.first_seq = 1, .hooks = &hooks, .progress = seen_progress, .pctx = &a};
+        wal_scan_opts ot = oa;
+        ot.threaded = 1;
+        ot.pctx = &t;
+        wal_scan_result ra, rt;
+        ck_assert_int_eq(wal_scan(path, &pool, &oa, seen_apply, &a, &ra), 0);
+        ck_assert_int_eq(wal_scan(path, &pool, &ot, seen_apply, &t, &rt), 0);
+        ck_assert_uint_eq(ra.bytes, size);
+        ck_assert_int_eq(rt.status, ra.status);
+        ck_assert_uint_eq(rt.lines, ra.lines);
+        ck_assert_uint_eq(rt.applied, ra.applied);
+        ck_assert_uint_eq(rt.first_seq, ra.first_seq);
+        ck_assert_uint_eq(rt.last_seq, ra.last_seq);
+        ck_assert_uint_eq(rt.good_bytes, ra.good_bytes);
+        ck_assert_uint_eq(rt.bad_line, ra.bad_line);
+        ck_assert_uint_eq(rt.bad_offset, ra.bad_offset);
+        ck_assert_str_eq(rt.bad_reason, ra.bad_reason);
+        ck_assert_int_eq(memcmp(rt.ops, ra.ops, sizeof ra.ops), 0);
+        ck_assert_uint_eq(t.log.n, a.log.n);
+        for (size_t i = 0; i < a.log.n; i++)
+            ck_assert_str_eq(t.log.ev[i], a.log.ev[i]);
+        ck_assert_uint_eq(t.hash, a.hash);
+        ck_assert_int_eq(t.backwards, 0);
+        ck_assert_int_ge(t.progress_calls, 1);
+        ck_assert_uint_eq(t.last_applied, ra.applied);
+        ck_assert_uint_ge(t.hints, t.log.n); /* every entry with a key hinted */
+        if (kind == 0)
+            ck_assert_int_eq(ra.status, WAL_SCAN_OK);
+        seen_free(&a);
+        seen_free(&t);
+    }
+}
+END_TEST
+
+/* A progress that says stop stops a threaded scan too: -ECANCELED, and
+ * no entry is applied after that call. */
+START_TEST(test_threaded_scan_stops)
+{
+    uint64_t rng = 77;
+    do
+        random_file(&rng, 0);
+    while (tu_size(path) < (3 << 20));
+    scan_seen t = {.stop_at = 2};
+    wal_scan_opts o = {.first_seq = 1, .threaded = 1, .progress = seen_progress, .pctx = &t};
+    wal_scan_result r;
+    ck_assert_int_eq(wal_scan(path, &pool, &o, seen_apply, &t, &r), -ECANCELED);
+    ck_assert_int_eq(t.progress_calls, 2);
+    ck_assert_uint_gt(t.log.n, 0);
+    ck_assert_uint_eq(t.log.n, t.last_applied); /* nothing applied after the call that said stop */
+    ck_assert_uint_lt(t.last_bytes, r.bytes);
+    seen_free(&t);
+}
+END_TEST
+
 START_TEST(test_scan_missing_file)
 {
     wal_scan_result r;
@@ -1012,6 +1189,8 @@ static Suite *suite(void)
     tcase_add_test(tc, test_failed_write_leaves_no_half_line);
     tcase_add_test(tc, test_sync_accounting);
     tcase_add_test(tc, test_file_modes);
+    tcase_add_loop_test(tc, test_threaded_scan_agrees, 0, 4);
+    tcase_add_test(tc, test_threaded_scan_stops);
     tcase_add_test(tc, test_scan_missing_file);
     tcase_add_test(tc, test_prefetch_hints);
     suite_add_tcase(s, tc);
