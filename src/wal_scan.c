@@ -190,10 +190,12 @@ static size_t batch_bytes(batch *b, const char *p, size_t n)
 {
     if (!p)
         return 0;
-    if (b->size - b->used < n) {
-        while (b->size - b->used < n)
-            b->size = b->size ? b->size * 2 : BATCH_BYTES;
-        b->bytes = xrealloc(b->bytes, b->size);
+    if (!b->bytes || b->size - b->used < n) {
+        size_t size = b->size ? b->size : BATCH_BYTES;
+        while (size - b->used < n)
+            size *= 2;
+        b->bytes = xrealloc(b->bytes, size);
+        b->size = size;
     }
     memcpy(b->bytes + b->used, p, n);
     b->used += n;
