@@ -248,6 +248,14 @@ int apply_replay(void *ctx, const wal_entry *e)
         }
         return -1;
     }
+    if (e->op == WAL_OP_APPEND) {
+        const tentry_t *x = table_peek(ks->db[e->db], e->key, e->klen);
+        if (x && e->vlen > KEYSPACE_MAX_VALUE - tentry_vlen(x)) {
+            if (!ks->long_seq)
+                ks->long_seq = e->seq;
+            return -1;
+        }
+    }
     apply_entry(ks, e, NULL);
     return 0;
 }

@@ -30,7 +30,11 @@ typedef struct keyspace {
     uint32_t n;
     uint64_t bad_seq;   /* replay: the first entry naming a database past n (0: none) */
     uint32_t bad_db;    /* ... and that database */
+    uint64_t long_seq;  /* replay: the first append past the longest value (0: none) */
 } keyspace;
+
+/* The longest value a key can hold (the table's 32-bit length). */
+#define KEYSPACE_MAX_VALUE 0xFFFFFFFFu
 
 /* n empty databases; keyspace_free frees them and their keys. */
 void keyspace_init(keyspace *ks, uint32_t n);
@@ -65,7 +69,9 @@ tentry_t *apply_entry(keyspace *ks, const wal_entry *e, apply_undo *u);
 
 /* For replays (wal_apply_fn): apply an entry to the keyspace ctx without
  * undo; an entry for a database it does not have is skipped, the first
- * one noted in bad_seq and bad_db (the caller refuses the load). */
+ * one noted in bad_seq and bad_db, and so is an append that would make a
+ * value longer than KEYSPACE_MAX_VALUE (no kvd writes one: a damaged or
+ * foreign log), noted in long_seq. The caller refuses the load. */
 int apply_replay(void *keyspace, const wal_entry *e);
 /* The hooks to pass with apply_replay: presizing makes room in database
  * 0 for about n entries (call table_expand_done on each once the replay

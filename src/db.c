@@ -364,6 +364,15 @@ int db_open(const char *dir, char *err, size_t errlen)
         srv.wal = NULL;
         return -1;
     }
+    if (srv.ks.long_seq) {
+        snprintf(err, errlen,
+                 "the WAL is damaged: entry %llu appends to a value past the longest a key can hold (%u bytes); "
+                 "kvd never writes such an entry (kvd-check-wal --dump shows it)",
+                 (unsigned long long)srv.ks.long_seq, KEYSPACE_MAX_VALUE);
+        wal_close(srv.wal);
+        srv.wal = NULL;
+        return -1;
+    }
     srv.wal->retire = compact_retire;
     commit_init();
     return 0;

@@ -272,6 +272,11 @@ static int install_base(char *err, size_t errlen)
         snprintf(err, errlen, "the received base does not load: %s %s", werr, res.bad_reason);
         return -1;
     }
+    if (srv.ks.long_seq) {
+        snprintf(err, errlen, "the received base does not load: entry %llu appends past the longest value",
+                 (unsigned long long)srv.ks.long_seq);
+        return -1;
+    }
     if (srv.ks.bad_seq)
         log_warning("the primary's data uses database %u but this server has only %u: raise 'databases'; "
                     "those keys are missing here",

@@ -161,6 +161,40 @@ START_TEST(test_replay_equals_live)
 }
 END_TEST
 
+/* A log no kvd writes: an append that would take a value past the longest
+ * a key can hold (its length would wrap). The replay skips it, leaves the
+ * value as it was, and notes its seq for the caller to refuse the load;
+ * an append that fits is applied. */
+START_TEST(test_append_past_the_longest_value_refused)
+{
+    keyspace ks;
+    keyspace_init(&ks, 2);
+    static const char pad[16];
+    wal_entry set = {.seq = 1, .op = WAL_OP_SET, .db = 1, .key = "a", .klen = 1, .val = "xyz", .vlen = 3,
+                     .exp = WAL_NO_EXPIRE};
+    ck_assert_int_eq(apply_replay(&ks, &set), 0);
+    /* 3 + (2^32 - 3) = 2^32: one past; the bytes are never read. */
+    wal_entry app = {.seq = 2, .op = WAL_OP_APPEND, .db = 1, .key = "a", .klen = 1, .val = pad,
+                     .vlen = (size_t)KEYSPACE_MAX_VALUE - 2, .exp = WAL_NO_EXPIRE};
+    ck_assert_int_eq(apply_replay(&ks, &app), -1);
+    ck_assert_uint_eq(ks.long_seq, 2);
+    wal_entry ok = {.seq = 3, .op = WAL_OP_APPEND, .db = 1, .key = "a", .klen = 1, .val = "!!", .vlen = 2,
+                    .exp = WAL_NO_EXPIRE};
+    ck_assert_int_eq(apply_replay(&ks, &ok), 0);
+    ck_assert_uint_eq(ks.long_seq, 2); /* the first one stays noted */
+    tentry_t *e = table_peek(ks.db[1], "a", 1);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(tentry_vlen(e), 5);
+    ck_assert_int_eq(memcmp(tentry_val(e), "xyz!!", 5), 0);
+    /* An append to a missing key creates it, whatever its length. */
+    wal_entry fresh = {.seq = 4, .op = WAL_OP_APPEND, .db = 0, .key = "b", .klen = 1, .val = "v", .vlen = 1,
+                       .exp = WAL_NO_EXPIRE};
+    ck_assert_int_eq(apply_replay(&ks, &fresh), 0);
+    ck_assert_ptr_nonnull(table_peek(ks.db[0], "b", 1));
+    keyspace_free(&ks);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("replay");
@@ -168,6 +202,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_replay_equals_live);
+    tcase_add_test(tc, test_append_past_the_longest_value_refused);
     suite_add_tcase(s, tc);
     return s;
 }
