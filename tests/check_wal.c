@@ -983,7 +983,7 @@ END_TEST
 typedef struct scan_seen {
     hint_log log;
     uint64_t hash;
-    int progress_calls, backwards, stop_at;
+    int progress_calls, backwards, stop_at, stop_once_applied;
     uint64_t last_bytes, last_applied, hints;
 } scan_seen;
 
@@ -1013,7 +1013,7 @@ static int seen_progress(void *ctx, uint64_t bytes, uint64_t applied)
     s->last_bytes = bytes;
     s->last_applied = applied;
     s->progress_calls++;
-    return s->stop_at && s->progress_calls >= s->stop_at;
+    return (s->stop_at && s->progress_calls >= s->stop_at) || (s->stop_once_applied && applied > 0);
 }
 
 static void seen_free(scan_seen *s)
@@ -1137,18 +1137,18 @@ START_TEST(test_threaded_scan_agrees)
 END_TEST
 
 /* A progress that says stop stops a threaded scan too: -ECANCELED, and
- * no entry is applied after that call. */
+ * no entry is applied after that call (the first after some were: calls
+ * while the reader is still busy with the first batch apply none). */
 START_TEST(test_threaded_scan_stops)
 {
     uint64_t rng = 77;
     do
         random_file(&rng, 0);
     while (tu_size(path) < (3 << 20));
-    scan_seen t = {.stop_at = 2};
+    scan_seen t = {.stop_once_applied = 1};
     wal_scan_opts o = {.first_seq = 1, .threaded = 1, .progress = seen_progress, .pctx = &t};
     wal_scan_result r;
     ck_assert_int_eq(wal_scan(path, &pool, &o, seen_apply, &t, &r), -ECANCELED);
-    ck_assert_int_eq(t.progress_calls, 2);
     ck_assert_uint_gt(t.log.n, 0);
     ck_assert_uint_eq(t.log.n, t.last_applied); /* nothing applied after the call that said stop */
     ck_assert_uint_lt(t.last_bytes, r.bytes);
