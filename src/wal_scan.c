@@ -500,19 +500,17 @@ static int apply_batches(scan_job *j)
             hooks->presize(j->ctx, j->res->bytes / (b->end / b->n));
             presized = 1;
         }
-        /* Hints: stage 0 eight entries ahead, stage 1 four. */
-        for (size_t i = 0; pf && i < b->n && i < 8; i++)
-            if (b->e[i].key)
-                pf(j->ctx, b->e[i].db, b->e[i].key, b->e[i].klen, 0);
-        for (size_t i = 0; pf && i < b->n && i < 4; i++)
-            if (b->e[i].key)
-                pf(j->ctx, b->e[i].db, b->e[i].key, b->e[i].klen, 1);
-        for (size_t i = 0; i < b->n; i++) {
-            if (pf && i + 8 < b->n && b->e[i + 8].key)
-                pf(j->ctx, b->e[i + 8].db, b->e[i + 8].key, b->e[i + 8].klen, 0);
-            if (pf && i + 4 < b->n && b->e[i + 4].key)
-                pf(j->ctx, b->e[i + 4].db, b->e[i + 4].key, b->e[i + 4].klen, 1);
-            j->apply(j->ctx, &b->e[i]);
+        /* A pipeline over the batch: at step i, entry i gets its stage 0
+         * hint, entry i - 4 its stage 1, and entry i - 8 is applied. */
+        for (size_t i = 0; i < b->n + 8; i++) {
+            const wal_entry *h0 = i < b->n ? &b->e[i] : NULL;
+            const wal_entry *h1 = i >= 4 && i - 4 < b->n ? &b->e[i - 4] : NULL;
+            if (pf && h0 && h0->key)
+                pf(j->ctx, h0->db, h0->key, h0->klen, 0);
+            if (pf && h1 && h1->key)
+                pf(j->ctx, h1->db, h1->key, h1->klen, 1);
+            if (i >= 8)
+                j->apply(j->ctx, &b->e[i - 8]);
         }
         applied += b->n;
         done = b->end;
@@ -580,7 +578,7 @@ int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_appl
         j.ho = NULL;
         rc = scan_lines(&j);
     }
-    if (opts->threaded && apply)
+    if (j.cur) /* the condition variable was made */
         pthread_cond_destroy(&ho.cv);
     pthread_mutex_destroy(&ho.mu);
     close(fd);
