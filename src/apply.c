@@ -154,6 +154,8 @@ tentry_t *apply_entry(keyspace *ks, const wal_entry *e, apply_undo *u)
     case WAL_OP_SET:
         if (u)
             save(u, ks, e->db, e->key, e->klen);
+        if (e->memo.of == t)
+            return table_set_hashed(t, e->memo.h, e->key, e->klen, e->val, e->vlen, e->exp, NULL);
         return table_set(t, e->key, e->klen, e->val, e->vlen, e->exp, NULL);
     case WAL_OP_DEL:
         if (u)
@@ -266,11 +268,25 @@ static void presize(void *ctx, uint64_t n)
     table_expand(ks->db[0], n);
 }
 
-static void prefetch(void *ctx, uint32_t db, const char *key, size_t klen, int stage)
+/* The key's hash is worked out once: at the first hint, kept in the
+ * entry's memo (when the scan gives one) for the second hint and the
+ * insert. The memo names the table it was hashed for, so a SWAPDB
+ * between hint and apply only costs a hash again. */
+static void prefetch(void *ctx, uint32_t db, const char *key, size_t klen, int stage, wal_memo *memo)
 {
     keyspace *ks = ctx;
-    if (db < ks->n)
-        table_prefetch(ks->db[db], key, klen, stage);
+    if (db >= ks->n)
+        return;
+    table_t *t = ks->db[db];
+    uint64_t h;
+    if (memo && memo->of == t) {
+        h = memo->h;
+    } else {
+        h = table_hash(t, key, klen);
+        if (memo)
+            *memo = (wal_memo){h, t};
+    }
+    table_prefetch(t, h, stage);
 }
 
 const wal_load_hooks apply_hooks = {presize, prefetch};

@@ -420,12 +420,12 @@ static tlink_t *find_link(table_t *t, const void *key, size_t klen, uint64_t h, 
     return NULL;
 }
 
-void table_prefetch(const table_t *t, const void *key, size_t klen, int stage)
+void table_prefetch(const table_t *t, uint64_t h, int stage)
 {
     const table_ht *ht = rehashing(t) ? &t->ht[1] : &t->ht[0];
     if (!ht->size)
         return;
-    const slab_ref *b = &ht->buckets[table_hash(t, key, klen) & (ht->size - 1)];
+    const slab_ref *b = &ht->buckets[h & (ht->size - 1)];
     if (stage == 0) {
         __builtin_prefetch(b);
     } else if (*b) {
@@ -488,8 +488,13 @@ static int reuse_entry(table_t *t, tentry_t *e, const void *val, size_t vlen, in
 tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, size_t vlen,
                     int64_t expire, int *replaced)
 {
+    return table_set_hashed(t, table_hash(t, key, klen), key, klen, val, vlen, expire, replaced);
+}
+
+tentry_t *table_set_hashed(table_t *t, uint64_t h, const void *key, size_t klen, const void *val, size_t vlen,
+                           int64_t expire, int *replaced)
+{
     rehash_step(t);
-    uint64_t h = table_hash(t, key, klen);
     tlink_t *link = table_count(t) ? find_link(t, key, klen, h, NULL) : NULL;
     if (link && reuse_entry(t, slab_ptr(*link), val, vlen, expire)) {
         if (replaced)

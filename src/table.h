@@ -185,10 +185,10 @@ static inline uint32_t table_volatile_count(const table_t *t) { return t->nvol; 
  * arrays and the expiry index. */
 size_t table_bytes(const table_t *t);
 
-/* A hint that key is about to be looked up or inserted: stage 0 starts
- * loading its bucket, stage 1 (later, once that has arrived) the first
- * entry of the bucket's chain. Changes nothing. */
-void table_prefetch(const table_t *t, const void *key, size_t klen, int stage);
+/* A hint that the key whose table_hash is h is about to be looked up or
+ * inserted: stage 0 starts loading its bucket, stage 1 (later, once that
+ * has arrived) the first entry of the bucket's chain. Changes nothing. */
+void table_prefetch(const table_t *t, uint64_t h, int stage);
 
 /* The entry for key, or NULL. Does not look at expiry. Stamps the entry
  * with lru_clock, except while the table is shared with a fork (a stamp
@@ -202,6 +202,11 @@ tentry_t *table_peek(table_t *t, const void *key, size_t klen);
  * Returns the new entry. *replaced (if not NULL) says whether key existed. */
 tentry_t *table_set(table_t *t, const void *key, size_t klen, const void *val, size_t vlen,
                     int64_t expire, int *replaced);
+
+/* table_set for a caller that has the key's table_hash already (a loader
+ * that hashed it to prefetch): h must be table_hash(t, key, klen). */
+tentry_t *table_set_hashed(table_t *t, uint64_t h, const void *key, size_t klen, const void *val, size_t vlen,
+                           int64_t expire, int *replaced);
 
 /* Change the expiry of e (TABLE_NO_EXPIRE removes it). Returns the entry,
  * which may have moved. */
@@ -280,7 +285,8 @@ int table_rehash_ms(table_t *t, int ms);
  * than its size) and lookups leave LRU stamps alone. */
 void table_set_shared(table_t *t, int shared);
 
-/* The keyed hash the table uses (exposed for tests). */
+/* The keyed hash the table uses. It depends on the table's seed, which
+ * stays the table's for its life except through table_take. */
 uint64_t table_hash(const table_t *t, const void *key, size_t len);
 
 #endif

@@ -40,6 +40,14 @@ typedef enum wal_op {
 /* Database numbers are below this. */
 #define WAL_DB_MAX 0x7fffffffU
 
+/* What a loader's prefetch hook (wal_load_hooks) worked out about an
+ * entry's key while hinting, kept with the entry for its apply to use:
+ * h, a hash the loader computed for the table `of` (NULL: nothing yet). */
+typedef struct wal_memo {
+    uint64_t h;
+    const void *of;
+} wal_memo;
+
 /* One decoded line. Pointers stay valid until the next decode. */
 typedef struct wal_entry {
     uint64_t seq;
@@ -53,6 +61,7 @@ typedef struct wal_entry {
     size_t vlen;
     uint64_t off;     /* SETRANGE: where val goes */
     int64_t exp;      /* absolute unix ms (0..INT64_MAX), or WAL_NO_EXPIRE */
+    wal_memo memo;    /* zero as decoded; see wal_memo */
 } wal_entry;
 
 /* Name of an op as written in the file ("set", "del", ...), "?" if none. */

@@ -77,7 +77,7 @@ static void glance(const char *rb, const char *p, size_t len, hint *h)
 static void give_hint(const hint *h, const scan_state *s, const wal_load_hooks *hooks, void *ctx, int stage)
 {
     if (h->klen != SIZE_MAX)
-        hooks->prefetch(ctx, h->db, s->rb + h->key, h->klen, stage);
+        hooks->prefetch(ctx, h->db, s->rb + h->key, h->klen, stage, NULL);
 }
 
 /* The line at s->start is next: hint the keys of the lines after it, each
@@ -463,7 +463,7 @@ static int apply_batches(scan_job *j)
     handoff *ho = j->ho;
     const wal_scan_opts *opts = j->opts;
     const wal_load_hooks *hooks = opts->hooks;
-    void (*pf)(void *, uint32_t, const char *, size_t, int) = hooks ? hooks->prefetch : NULL;
+    void (*pf)(void *, uint32_t, const char *, size_t, int, wal_memo *) = hooks ? hooks->prefetch : NULL;
     uint64_t applied = 0, done = 0;
     int presized = 0;
     for (;;) {
@@ -503,12 +503,12 @@ static int apply_batches(scan_job *j)
         /* A pipeline over the batch: at step i, entry i gets its stage 0
          * hint, entry i - 4 its stage 1, and entry i - 8 is applied. */
         for (size_t i = 0; i < b->n + 8; i++) {
-            const wal_entry *h0 = i < b->n ? &b->e[i] : NULL;
-            const wal_entry *h1 = i >= 4 && i - 4 < b->n ? &b->e[i - 4] : NULL;
+            wal_entry *h0 = i < b->n ? &b->e[i] : NULL;
+            wal_entry *h1 = i >= 4 && i - 4 < b->n ? &b->e[i - 4] : NULL;
             if (pf && h0 && h0->key)
-                pf(j->ctx, h0->db, h0->key, h0->klen, 0);
+                pf(j->ctx, h0->db, h0->key, h0->klen, 0, &h0->memo);
             if (pf && h1 && h1->key)
-                pf(j->ctx, h1->db, h1->key, h1->klen, 1);
+                pf(j->ctx, h1->db, h1->key, h1->klen, 1, &h1->memo);
             if (i >= 8)
                 j->apply(j->ctx, &b->e[i - 8]);
         }

@@ -30,10 +30,14 @@ typedef int (*wal_apply_fn)(void *ctx, const wal_entry *e);
  * prefetch: a hint about a key a few lines ahead (in database db), so
  * that the memory its insertion will touch is on its way to the cache:
  * stage 0 about 8 lines ahead, stage 1 about 4 (after stage 0 for the
- * same key). A line whose key cannot be read at a glance gets none. */
+ * same key). A line whose key cannot be read at a glance gets none.
+ * memo, when not NULL, is the memo of the entry the hint is about (the
+ * same for both stages), which the hook may fill and apply will see;
+ * the threaded scan passes it, the inline one (which hints lines before
+ * decoding them) NULL. */
 typedef struct wal_load_hooks {
     void (*presize)(void *ctx, uint64_t entries);
-    void (*prefetch)(void *ctx, uint32_t db, const char *key, size_t klen, int stage);
+    void (*prefetch)(void *ctx, uint32_t db, const char *key, size_t klen, int stage, wal_memo *memo);
 } wal_load_hooks;
 
 typedef struct wal_scan_opts {

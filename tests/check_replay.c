@@ -195,6 +195,44 @@ START_TEST(test_append_past_the_longest_value_refused)
 }
 END_TEST
 
+/* A loader hashes a key once, at its first prefetch hint, and its apply
+ * uses that hash. A SWAPDB applied between the hints and the inserts
+ * changes which table the database number names; the keys must still go
+ * where a lookup finds them. */
+START_TEST(test_hints_across_a_swapdb)
+{
+    keyspace ks;
+    keyspace_init(&ks, 2);
+    enum { N = 300 };
+    static char keys[N][16];
+    wal_entry sets[N];
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(keys[i], sizeof keys[i], "key:%d", i);
+        sets[i] = (wal_entry){.seq = (uint64_t)i + 1, .op = WAL_OP_SET, .db = (uint32_t)(i % 2), .key = keys[i],
+                              .klen = (size_t)n, .val = "v", .vlen = 1, .exp = WAL_NO_EXPIRE};
+        apply_hooks.prefetch(&ks, sets[i].db, sets[i].key, sets[i].klen, 0, &sets[i].memo);
+        ck_assert_ptr_eq(sets[i].memo.of, ks.db[i % 2]);
+        apply_hooks.prefetch(&ks, sets[i].db, sets[i].key, sets[i].klen, 1, &sets[i].memo);
+    }
+    /* Half of them applied before the swap, half after. */
+    for (int i = 0; i < N / 2; i++)
+        ck_assert_int_eq(apply_replay(&ks, &sets[i]), 0);
+    wal_entry sw = {.seq = N + 1, .op = WAL_OP_SWAPDB, .db = 0, .to = 1, .exp = WAL_NO_EXPIRE};
+    ck_assert_int_eq(apply_replay(&ks, &sw), 0);
+    for (int i = N / 2; i < N; i++)
+        ck_assert_int_eq(apply_replay(&ks, &sets[i]), 0);
+    for (int i = 0; i < N; i++) {
+        /* Before the swap a key went to database i % 2 and then moved with
+         * its table; after it, it went to i % 2 as it is now. */
+        uint32_t db = i < N / 2 ? (uint32_t)(1 - i % 2) : (uint32_t)(i % 2);
+        ck_assert_msg(table_peek(ks.db[db], keys[i], strlen(keys[i])) != NULL, "%s is not found in db %u", keys[i],
+                      db);
+    }
+    ck_assert_uint_eq(table_count(ks.db[0]) + table_count(ks.db[1]), N);
+    keyspace_free(&ks);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("replay");
@@ -203,6 +241,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_replay_equals_live);
     tcase_add_test(tc, test_append_past_the_longest_value_refused);
+    tcase_add_test(tc, test_hints_across_a_swapdb);
     suite_add_tcase(s, tc);
     return s;
 }

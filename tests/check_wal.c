@@ -878,8 +878,9 @@ static void log_ev(hint_log *l, const char *kind, uint32_t db, const char *k, si
     l->ev[l->n++] = e;
 }
 
-static void rec_prefetch(void *ctx, uint32_t db, const char *key, size_t klen, int stage)
+static void rec_prefetch(void *ctx, uint32_t db, const char *key, size_t klen, int stage, wal_memo *memo)
 {
+    (void)memo;
     log_ev(ctx, stage ? "h1" : "h0", db, key, klen);
 }
 
@@ -999,9 +1000,9 @@ static int seen_apply(void *ctx, const wal_entry *e)
     return 0;
 }
 
-static void seen_prefetch(void *ctx, uint32_t db, const char *key, size_t klen, int stage)
+static void seen_prefetch(void *ctx, uint32_t db, const char *key, size_t klen, int stage, wal_memo *memo)
 {
-    (void)db, (void)key, (void)klen, (void)stage;
+    (void)db, (void)key, (void)klen, (void)stage, (void)memo;
     ((scan_seen *)ctx)->hints++;
 }
 
