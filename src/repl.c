@@ -402,8 +402,16 @@ static int pump(struct repl_link *l)
             c->out.len += (size_t)n;
             l->bulk_left -= (uint64_t)n;
         } else if (l->state == LINK_CATCHUP) {
-            buf_reserve(&c->out, PUMP_CHUNK);
-            ssize_t n = pread(l->fd, c->out.data + c->out.len, PUMP_CHUNK, (off_t)l->off);
+            /* The live segment is read up to the log's end: past it
+             * lies its prefilled tail (wal.h). */
+            size_t want = PUMP_CHUNK;
+            if (l->seg == live_segment()) {
+                uint64_t left = srv.wal->size > l->off ? srv.wal->size - l->off : 0;
+                if (left < want)
+                    want = (size_t)left;
+            }
+            buf_reserve(&c->out, want);
+            ssize_t n = want ? pread(l->fd, c->out.data + c->out.len, want, (off_t)l->off) : 0;
             if (n < 0) {
                 drop_link(l, strerror(errno));
                 return -1;

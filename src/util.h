@@ -37,6 +37,8 @@ uint64_t kvd_mono_ns(void);
 /* Write all n bytes to fd, retrying EINTR and short writes.
  * Returns 0, or -errno on failure (bytes may have been partly written). */
 int kvd_write_all(int fd, const void *p, size_t n);
+/* The same at offset off, with pwrite(). */
+int kvd_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
 
 /* The whole file at path, NUL-terminated (the NUL not counted in *len),
  * in memory the caller frees; NULL with errno set if it cannot be read. */

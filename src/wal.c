@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 wal_t *wal_writer_new(const char *path, int fd, pool_t *pool, uint64_t last_seq, uint64_t size)
@@ -19,7 +20,7 @@ wal_t *wal_writer_new(const char *path, int fd, pool_t *pool, uint64_t last_seq,
     w->lock_fd = -1;
     w->written_seq = w->durable_seq = last_seq;
     w->next_seq = last_seq + 1;
-    w->size = size;
+    w->size = w->filled = size;
     manifest_init(&w->man);
     return w;
 }
@@ -30,7 +31,11 @@ int wal_close(wal_t *w)
         return 0;
     /* A write that failed earlier was taken back; what counts is whether
      * what is in the file now reaches the disk. */
-    int rc = w->sync_error ? w->sync_error : wal_sync(w);
+    int rc = w->sync_error ? w->sync_error : wal_flush(w);
+    if (rc == 0)
+        rc = wal_trim(w);
+    if (rc == 0)
+        rc = wal_sync(w);
     close(w->fd);
     if (w->lock_fd >= 0)
         close(w->lock_fd);
@@ -117,23 +122,56 @@ static void batch_done(wal_t *w)
         buf_reset(&w->batch);
 }
 
+/* Extend the prefilled tail by WAL_PREFILL_STEP, at the file's end. */
+static void prefill(wal_t *w)
+{
+    static char nl[1 << 16];
+    struct iovec iov[WAL_PREFILL_STEP / sizeof nl];
+    if (!nl[0])
+        memset(nl, '\n', sizeof nl);
+    for (size_t i = 0; i < sizeof iov / sizeof iov[0]; i++)
+        iov[i] = (struct iovec){nl, sizeof nl};
+    ssize_t n = pwritev(w->fd, iov, (int)(sizeof iov / sizeof iov[0]), (off_t)w->filled);
+    if (n > 0)
+        w->filled += (uint64_t)n; /* a short extension is a shorter one */
+    if (n != (ssize_t)WAL_PREFILL_STEP)
+        w->prefill_retry_ms = kvd_now_ms() + 1000;
+}
+
+int wal_trim(wal_t *w)
+{
+    if (w->filled <= w->size)
+        return 0;
+    if (ftruncate(w->fd, (off_t)w->size) < 0)
+        return -errno;
+    w->filled = w->size;
+    return 0;
+}
+
 int wal_flush(wal_t *w)
 {
     if (w->batch.len == 0)
         return 0;
     if (w->sync_error)
         return w->sync_error;
-    int rc = kvd_write_all(w->fd, w->batch.data, w->batch.len);
+    int rc = kvd_pwrite_all(w->fd, w->batch.data, w->batch.len, w->size);
     if (rc < 0) {
         w->stats.write_failures++;
         w->write_error = rc;
-        /* Never leave half a batch in front of what comes next. If even
-         * that fails, the file's tail is unknown: stop for good. */
+        /* Never leave half a batch in front of what comes next (nor a
+         * prefilled tail after it). If even that fails, the file's tail
+         * is unknown: stop for good. */
         if (ftruncate(w->fd, (off_t)w->size) < 0)
             w->sync_error = -errno;
+        w->filled = w->size;
         return rc;
     }
     w->size += w->batch.len;
+    if (w->filled < w->size)
+        w->filled = w->size;
+    if (w->prefill && w->filled - w->size < WAL_PREFILL_STEP &&
+        (!w->prefill_retry_ms || kvd_now_ms() >= w->prefill_retry_ms))
+        prefill(w);
     if (w->on_written)
         w->on_written(w->on_written_ctx, w->batch.data, w->batch.len);
     w->stats.bytes_written += w->batch.len;

@@ -152,7 +152,7 @@ static void add_scan(wal_walk_result *res, const wal_scan_result *r)
     res->applied += r->applied;
     for (int i = 0; i < WAL_OP_MAX; i++)
         res->ops[i] += r->ops[i];
-    res->bytes += r->status == WAL_SCAN_OK ? r->bytes : r->good_bytes;
+    res->bytes += r->status == WAL_SCAN_OK ? r->bytes - r->filler : r->good_bytes;
     res->elapsed_us += r->elapsed_us;
     if (r->last_seq)
         res->last_seq = r->last_seq;
@@ -505,12 +505,15 @@ wal_t *wal_open_dir_watched(const char *dir, pool_t *pool, wal_apply_fn apply, v
         snprintf(res->truncated_file, sizeof res->truncated_file, "%s", wr->bad_path);
     }
     wal_file_path(path, sizeof path, dir, 0, m.incr[m.nincr - 1]);
-    int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
     if (fd < 0) {
         snprintf(err, errlen, "cannot open WAL %s: %s", path, strerror(errno));
         goto fail;
     }
     wal_t *w = wal_writer_new(path, fd, pool, wr->last_seq, wr->newest_good);
+    struct stat fst;
+    if (fstat(fd, &fst) == 0 && (uint64_t)fst.st_size > w->size)
+        w->filled = (uint64_t)fst.st_size; /* a prefilled tail, which the scan checked */
     w->dir = xstrdup(dir);
     w->man = m;
     w->lock_fd = lock;
@@ -552,6 +555,11 @@ int wal_rotate(wal_t *w, uint64_t *upto, int *old_fd, char *err, size_t errlen)
     /* Everything in the old segment becomes durable before any write goes
      * to the new one, so a later fsync of the new file covers all seqs. */
     uint64_t target = w->written_seq;
+    rc = wal_trim(w);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot cut the prefilled tail of %s: %s", w->path, strerror(-rc));
+        return rc;
+    }
     rc = wal_sync_fd(w->fd);
     wal_sync_done(w, target, rc, 0);
     if (rc < 0) {
@@ -562,7 +570,7 @@ int wal_rotate(wal_t *w, uint64_t *upto, int *old_fd, char *err, size_t errlen)
     uint64_t num = manifest_max_number(&w->man) + 1;
     char path[4300];
     wal_file_path(path, sizeof path, w->dir, 0, num);
-    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
         rc = -errno;
         snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
@@ -603,7 +611,7 @@ int wal_rotate(wal_t *w, uint64_t *upto, int *old_fd, char *err, size_t errlen)
     free(w->path);
     w->path = xstrdup(path);
     w->older_bytes += w->size;
-    w->size = 0;
+    w->size = w->filled = 0;
     manifest_free(&w->man);
     w->man = next;
     *upto = w->written_seq;

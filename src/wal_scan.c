@@ -110,6 +110,29 @@ static void hint_ahead(hint_state *hs, const scan_state *s, const wal_load_hooks
     }
 }
 
+/* From s->start on, past every '\n' byte, reading on as needed (what
+ * the buffer held is dropped). Returns 1 if another byte follows, 0 at
+ * the end of the file, or -errno. */
+static int skip_filler(int fd, scan_state *s)
+{
+    for (;;) {
+        while (s->start < s->end && s->rb[s->start] == '\n')
+            s->start++;
+        if (s->start < s->end)
+            return 1;
+        s->base += s->end;
+        s->start = s->end = 0;
+        ssize_t r = read(fd, s->rb, s->cap);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        if (r == 0)
+            return 0;
+        s->end = (size_t)r;
+    }
+}
+
 static void note_bad(wal_scan_result *res, uint64_t line, uint64_t off, const char *why)
 {
     res->bad_line = line;
@@ -323,6 +346,23 @@ static int scan_lines(scan_job *j)
         uint64_t off = s.base + s.start;
         lineno++;
         s.start += len + 1;
+        if (len == 0 && !opts->base) {
+            /* A blank line: kvd writes none, so the prefilled tail begins
+             * here (docs/WAL.md). Up to the end of the file it is only
+             * that; anything after it was written after the last write
+             * that reached the disk before it, so after the last
+             * completed fdatasync: a torn tail. */
+            int more = skip_filler(fd, &s);
+            if (more < 0) {
+                rc = more;
+            } else if (!more) {
+                res->filler = res->bytes - off;
+            } else if (res->status == WAL_SCAN_OK) {
+                note_bad(res, lineno, off, "a blank line (the prefilled tail) with more data after it");
+                res->status = WAL_SCAN_TAIL;
+            }
+            break;
+        }
 
         wal_entry e;
         if (wal_decode_line(&dec, line, len, &e, why, sizeof why) < 0) {

@@ -12,7 +12,11 @@
  *   complete write: an incomplete last line, the lines of an incomplete
  *   group, and at most one damaged line (a block of zeros, say) among
  *   them. Anything more (a good line after a damaged one, two damaged
- *   lines, a sequence gap) is corruption (WAL_SCAN_CORRUPT). */
+ *   lines, a sequence gap) is corruption (WAL_SCAN_CORRUPT).
+ * - A segment (not a base) may end in a prefilled tail (wal.h): from its
+ *   first blank line on, '\n' bytes to the end of the file. That is not
+ *   damage (res->filler counts it); a blank line with anything after it
+ *   is a torn tail from the blank line on. */
 #ifndef KVD_WAL_SCAN_H
 #define KVD_WAL_SCAN_H
 
@@ -67,6 +71,7 @@ typedef struct wal_scan_result {
     uint64_t first_seq, last_seq; /* of the entries applied (0 if none) */
     uint64_t bytes;        /* bytes in the file */
     uint64_t good_bytes;   /* end of the last good line or complete group */
+    uint64_t filler;       /* the prefilled tail: '\n' bytes from the first blank line to the end */
     int status;            /* WAL_SCAN_OK, _TAIL or _CORRUPT */
     uint64_t bad_line;     /* 1-based line number where the damage starts */
     uint64_t bad_offset;   /* its byte offset */

@@ -566,6 +566,107 @@ START_TEST(test_what_a_torn_tail_is)
 }
 END_TEST
 
+/* The prefilled tail (wal.h): with prefill on, the file runs
+ * WAL_PREFILL_STEP to twice that past the log, in '\n' bytes; a close or a
+ * rotation cuts it off; after a crash the replay ends where it begins,
+ * nothing is cut and appends go over it; a torn line before it, or data
+ * after its start, is a torn tail. */
+START_TEST(test_prefilled_tail)
+{
+    long base = write_n(5);
+    table_t *t = table_new();
+    wal_open_result res;
+    wal_t *w = open_ok(t, &res);
+    w->prefill = 1;
+    char v[1000];
+    memset(v, 'v', sizeof v);
+    char k[32];
+    for (int i = 0; i < 3000; i++) {
+        int l = snprintf(k, sizeof k, "p%d", i);
+        ap_set(w, k, (size_t)l, v, sizeof v, TABLE_NO_EXPIRE);
+        ck_assert_int_eq(wal_flush(w), 0);
+        ck_assert_uint_ge(w->filled, w->size + WAL_PREFILL_STEP);
+        ck_assert_uint_le(w->filled, w->size + 2 * WAL_PREFILL_STEP);
+    }
+    ck_assert_int_eq(tu_size(path), (long)w->filled);
+    uint64_t logical = w->size;
+    size_t fn;
+    char *img = tu_read(path, &fn);
+    ck_assert_uint_eq(fn, w->filled);
+    for (size_t i = logical; i < fn; i++)
+        ck_assert_int_eq(img[i], '\n');
+    ck_assert_int_eq(img[logical - 1], '\n');
+    ck_assert_int_ne(img[logical - 2], '\n');
+    ck_assert_int_eq(wal_close(w), 0);
+    ck_assert_int_eq(tu_size(path), (long)logical); /* cut off by the close */
+    table_free(t);
+
+    /* A crash leaves the file as it was before the close. */
+    tu_write(path, img, fn);
+    t = table_new();
+    w = open_ok(t, &res);
+    ck_assert_int_eq(res.walk.status, WAL_SCAN_OK);
+    ck_assert_uint_eq(res.truncated_bytes, 0);
+    ck_assert_uint_eq(res.walk.bytes, logical);
+    ck_assert_uint_eq(table_count(t), 5 + 3000);
+    ck_assert_uint_eq(w->size, logical);
+    ck_assert_uint_eq(w->filled, fn);
+    ck_assert_int_eq(tu_size(path), (long)fn);
+    ck_assert_uint_eq(ap_set(w, "after", 5, "x", 1, TABLE_NO_EXPIRE), 5 + 3000 + 1);
+    ck_assert_int_eq(wal_flush(w), 0);
+    ck_assert_uint_eq(w->filled, fn); /* written over the tail, which was long enough */
+    /* A rotation cuts it off the old segment. */
+    uint64_t upto, logical2 = w->size;
+    int old_fd;
+    char err[512];
+    ck_assert_int_eq(wal_rotate(w, &upto, &old_fd, err, sizeof err), 0);
+    close(old_fd);
+    ck_assert_int_eq(tu_size(path), (long)logical2);
+    ck_assert_int_eq(wal_close(w), 0);
+    table_free(t);
+    t = table_new();
+    w = open_ok(t, &res);
+    ck_assert_int_eq(res.walk.status, WAL_SCAN_OK);
+    ck_assert_uint_eq(table_count(t), 5 + 3000 + 1);
+    assert_val(t, "after", 5, "x", 1);
+    wal_close(w);
+    table_free(t);
+    tu_rmdir(dir);
+    dir = tu_tmpdir();
+    snprintf(path, sizeof path, "%s/kvd.incr.1.jsonl", dir);
+
+    /* A line torn by the crash, ended by the tail's first '\n'. */
+    ck_assert_int_eq(write_n(5), base);
+    size_t n;
+    char *good = tu_read(path, &n);
+    size_t m = n + 3 * 4096;
+    char *crash = malloc(m);
+    memcpy(crash, good, n);
+    memset(crash + n, '\n', m - n);
+    static const char torn[] = "{\"seq\":6,\"op\":\"set\",\"ke";
+    memcpy(crash + n, torn, sizeof torn - 1);
+    expect_tail(crash, m, 1, base, "a torn line before the prefilled tail");
+    /* A line that reached the disk after the tail's start did not. */
+    memset(crash + n, '\n', m - n);
+    memcpy(crash + n + 4096, good, (size_t)(strchr(good, '\n') + 1 - good));
+    expect_tail(crash, m, 1, base, "data after the prefilled tail's start");
+    /* Only blank lines after the log: no cut. */
+    memset(crash + n, '\n', m - n);
+    tu_write(path, crash, m);
+    t = table_new();
+    w = open_ok(t, &res);
+    ck_assert_int_eq(res.walk.status, WAL_SCAN_OK);
+    ck_assert_uint_eq(table_count(t), 5);
+    ck_assert_int_eq(tu_size(path), (long)m);
+    wal_close(w);
+    ck_assert_int_eq(tu_size(path), base);
+    table_free(t);
+    free(crash);
+    free(good);
+    free(img);
+}
+END_TEST
+
 START_TEST(test_middle_corruption_refused)
 {
     write_n(5);
@@ -1181,6 +1282,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_docs_worked_example);
     tcase_add_test(tc, test_every_truncation_of_last_line);
     tcase_add_test(tc, test_what_a_torn_tail_is);
+    tcase_add_test(tc, test_prefilled_tail);
     tcase_add_test(tc, test_middle_corruption_refused);
     tcase_add_test(tc, test_seq_continues_after_reopen);
     tcase_add_test(tc, test_seq_must_increase);

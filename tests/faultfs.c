@@ -29,19 +29,15 @@
  *   - Mode changes: a descriptor that holds bytes keeps holding every
  *     later write until its next sync, whatever the control file says, so
  *     nothing can overtake them; once drained it follows the mode again.
- *   - O_APPEND: kvd opens its segments O_APPEND, so a write lands at the
- *     end of the file, after everything written before it: held bytes go
- *     to the file with one plain write() each sync. Only O_APPEND
- *     descriptors can be held; a write through any other one in this mode
- *     aborts the process with a message (offsets would have to be
- *     modelled), so a test can never silently check nothing.
- *   - writev(), pwrite(), pwritev(): held like write(). As Linux does for
- *     O_APPEND descriptors, pwrite's offset is ignored (the data is
- *     appended).
- *   - ftruncate() (kvd's cleanup after a failed write): works on the
- *     logical file, the synced bytes followed by the held ones. A length
- *     inside the held bytes cuts them, one inside the file drops them all
- *     and truncates the file, one past the end adds held zeros.
+ *   - Offsets: kvd writes its segments with pwrite() at the log's end
+ *     (and extends their prefilled tails the same way): held changes go
+ *     to the file with the same calls, in order, at each sync. A write()
+ *     or writev() lands at the end only through an O_APPEND descriptor
+ *     (as a pwrite() through one does, as in Linux); through any other
+ *     it aborts the process with a message (the file position would have
+ *     to be modelled), so a test can never silently check nothing.
+ *   - ftruncate() of a descriptor that holds changes is held too, in its
+ *     place among them; of any other it goes to the file.
  *   - fdatasync()/fsync() while "fsync EIO" is set: fails, and the held
  *     bytes are dropped, as a kernel drops pages it failed to write back.
  *   - close(): held bytes are dropped, as if the power went before the
@@ -169,22 +165,31 @@ static int spec_volatile(const char *spec)
 
 /* ------------------------------------------------------------ volatile */
 
-/* The bytes a descriptor holds. An entry exists from the first held write
- * until a sync or an ftruncate leaves it empty; while it exists every
- * write to the descriptor is held, so order is kept. A sync keeps the
- * entry until the bytes it took are in the file, so writes made meanwhile
- * are held behind them. */
+/* What a descriptor holds: its writes (and truncations) since its last
+ * sync, in order. An entry exists from the first held change until a
+ * sync leaves it empty; while it exists every change to the descriptor
+ * is held, so order is kept. A sync keeps the entry until the changes it
+ * took are in the file, so changes made meanwhile are held behind them. */
+enum { OP_APPEND, OP_AT, OP_TRUNCATE };
+typedef struct op {
+    int kind;   /* OP_APPEND: a write landing at the end (an O_APPEND descriptor) */
+    off_t off;  /* OP_AT: a pwrite's offset; OP_TRUNCATE: the length */
+    char *data; /* OP_APPEND, OP_AT: the bytes */
+    size_t len;
+} op;
+
 typedef struct held {
     int fd;
-    char *data;
-    size_t len, cap;
+    op *ops;
+    size_t nops, cap;
+    size_t bytes; /* data bytes held */
     struct held *next;
 } held;
 
 static held *helds;      /* guarded by mu */
 static int nhelds;       /* entries in helds; read unlocked (atomically) as a hint */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-/* Serializes syncs (and truncations) of held descriptors: taken before mu. */
+/* Serializes syncs of held descriptors: taken before mu. */
 static pthread_mutex_t sync_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static held *find(int fd)
@@ -195,6 +200,13 @@ static held *find(int fd)
     return NULL;
 }
 
+static void free_ops(op *ops, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ops[i].data);
+    free(ops);
+}
+
 static void drop(held *h)
 {
     held **p = &helds;
@@ -202,7 +214,7 @@ static void drop(held *h)
         p = &(*p)->next;
     *p = h->next;
     __atomic_sub_fetch(&nhelds, 1, __ATOMIC_RELAXED);
-    free(h->data);
+    free_ops(h->ops, h->nops);
     free(h);
 }
 
@@ -212,38 +224,42 @@ static void die(const char *what, int fd)
     abort();
 }
 
-/* Append n bytes (zeros when p is NULL) to h. */
-static void hold_bytes(held *h, const void *p, size_t n)
+/* Add a change to h: the iovcnt buffers (none for a truncation). */
+static void hold_op(held *h, int kind, off_t off, const struct iovec *iov, int iovcnt)
 {
-    if (h->len + n > h->cap) {
-        size_t cap = h->cap ? h->cap : 4096;
-        while (cap < h->len + n)
-            cap *= 2;
-        char *d = realloc(h->data, cap);
-        if (!d)
+    if (h->nops == h->cap) {
+        h->cap = h->cap ? h->cap * 2 : 64;
+        op *o = realloc(h->ops, h->cap * sizeof *o);
+        if (!o)
             die("running out of memory", h->fd);
-        h->data = d;
-        h->cap = cap;
+        h->ops = o;
     }
-    if (p)
-        memcpy(h->data + h->len, p, n);
-    else
-        memset(h->data + h->len, 0, n);
-    h->len += n;
+    op *o = &h->ops[h->nops++];
+    *o = (op){kind, off, NULL, 0};
+    for (int i = 0; i < iovcnt; i++)
+        o->len += iov[i].iov_len;
+    if (kind == OP_TRUNCATE)
+        return;
+    o->data = malloc(o->len ? o->len : 1);
+    if (!o->data)
+        die("running out of memory", h->fd);
+    size_t at = 0;
+    for (int i = 0; i < iovcnt; i++) {
+        memcpy(o->data + at, iov[i].iov_base, iov[i].iov_len);
+        at += iov[i].iov_len;
+    }
+    h->bytes += o->len;
 }
 
-/* If fd's writes are to be held (it holds bytes already, or the mode is
- * volatile), hold the iovcnt buffers and return 1; else 0. fd is a segment. */
-static int hold(int fd, const char *spec, const struct iovec *iov, int iovcnt)
+/* If fd's changes are to be held (it holds some already, or the mode is
+ * volatile), hold this one and return 1; else 0. fd is a segment. off is
+ * a pwrite's offset, or -1 for a write at the file position, which only
+ * an O_APPEND descriptor may do (the position is not modelled). */
+static int hold(int fd, const char *spec, int kind, off_t off, const struct iovec *iov, int iovcnt)
 {
     pthread_mutex_lock(&mu);
     held *h = find(fd);
     if (!h && spec_volatile(spec)) {
-        int fl = fcntl(fd, F_GETFL);
-        if (fl >= 0 && !(fl & O_APPEND)) {
-            pthread_mutex_unlock(&mu);
-            die("writes through a descriptor without O_APPEND", fd);
-        }
         h = calloc(1, sizeof *h);
         if (!h)
             die("running out of memory", fd);
@@ -252,9 +268,17 @@ static int hold(int fd, const char *spec, const struct iovec *iov, int iovcnt)
         helds = h;
         __atomic_add_fetch(&nhelds, 1, __ATOMIC_RELAXED);
     }
+    if (h && kind != OP_TRUNCATE) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl >= 0 && (fl & O_APPEND))
+            kind = OP_APPEND; /* as Linux does, a pwrite's offset is ignored */
+        else if (off < 0) {
+            pthread_mutex_unlock(&mu);
+            die("write() through a descriptor without O_APPEND", fd);
+        }
+    }
     if (h)
-        for (int i = 0; i < iovcnt; i++)
-            hold_bytes(h, iov[i].iov_base, iov[i].iov_len);
+        hold_op(h, kind, off, iov, iovcnt);
     pthread_mutex_unlock(&mu);
     return h != NULL;
 }
@@ -291,24 +315,33 @@ static int sync_segment(int fd, int e, sync_fn real_sync)
     pthread_mutex_lock(&sync_mu);
     pthread_mutex_lock(&mu);
     held *h = find(fd);
-    char *data = NULL;
-    size_t len = 0;
+    op *ops = NULL;
+    size_t nops = 0;
     if (h) {
-        data = h->data;
-        len = h->len;
-        h->data = NULL;
-        h->len = h->cap = 0;
+        ops = h->ops;
+        nops = h->nops;
+        h->ops = NULL;
+        h->nops = h->cap = h->bytes = 0;
     }
     pthread_mutex_unlock(&mu);
     int rc = 0, err = e;
-    if (!err && len && write_all(fd, data, len) < 0)
-        err = errno;
-    free(data);
+    REAL(pwrite, pwrite_fn);
+    REAL(ftruncate, ftruncate_fn);
+    for (size_t i = 0; i < nops && !err; i++) {
+        const op *o = &ops[i];
+        if (o->kind == OP_APPEND && write_all(fd, o->data, o->len) < 0)
+            err = errno;
+        else if (o->kind == OP_AT && real_pwrite(fd, o->data, o->len, o->off) != (ssize_t)o->len)
+            err = errno ? errno : EIO;
+        else if (o->kind == OP_TRUNCATE && real_ftruncate(fd, o->off) < 0)
+            err = errno;
+    }
+    free_ops(ops, nops);
     if (!err && real_sync(fd) < 0)
         err = errno;
     pthread_mutex_lock(&mu);
     h = find(fd);
-    if (h && h->len == 0)
+    if (h && h->nops == 0)
         drop(h);
     pthread_mutex_unlock(&mu);
     pthread_mutex_unlock(&sync_mu);
@@ -350,7 +383,7 @@ static int any_held(void)
 }
 
 /* Common to the write calls: 1 if handled (result in *ret), else 0. */
-static int intercept_write(int fd, const struct iovec *iov, int iovcnt, ssize_t *ret)
+static int intercept_write(int fd, off_t off, const struct iovec *iov, int iovcnt, ssize_t *ret)
 {
     int seg = fd > 2 ? is_segment(fd) : 0;
     if (!seg)
@@ -363,7 +396,7 @@ static int intercept_write(int fd, const struct iovec *iov, int iovcnt, ssize_t 
         *ret = -1;
         return 1;
     }
-    if (seg != 2 || !hold(fd, spec, iov, iovcnt))
+    if (seg != 2 || !hold(fd, spec, off < 0 ? OP_APPEND : OP_AT, off, iov, iovcnt))
         return 0;
     size_t n = 0;
     for (int i = 0; i < iovcnt; i++)
@@ -377,7 +410,7 @@ ssize_t write(int fd, const void *buf, size_t count)
     REAL(write, write_fn);
     struct iovec v = {(void *)buf, count};
     ssize_t r;
-    if (intercept_write(fd, &v, 1, &r))
+    if (intercept_write(fd, -1, &v, 1, &r))
         return r;
     return real_write(fd, buf, count);
 }
@@ -386,7 +419,7 @@ ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 {
     REAL(writev, writev_fn);
     ssize_t r;
-    if (iovcnt >= 0 && intercept_write(fd, iov, iovcnt, &r))
+    if (iovcnt >= 0 && intercept_write(fd, -1, iov, iovcnt, &r))
         return r;
     return real_writev(fd, iov, iovcnt);
 }
@@ -396,7 +429,7 @@ ssize_t pwrite(int fd, const void *buf, size_t count, off_t off)
     REAL(pwrite, pwrite_fn);
     struct iovec v = {(void *)buf, count};
     ssize_t r;
-    if (intercept_write(fd, &v, 1, &r))
+    if (off >= 0 && intercept_write(fd, off, &v, 1, &r))
         return r;
     return real_pwrite(fd, buf, count, off);
 }
@@ -405,7 +438,7 @@ ssize_t pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off)
 {
     REAL(pwritev, pwritev_fn);
     ssize_t r;
-    if (iovcnt >= 0 && intercept_write(fd, iov, iovcnt, &r))
+    if (iovcnt >= 0 && off >= 0 && intercept_write(fd, off, iov, iovcnt, &r))
         return r;
     return real_pwritev(fd, iov, iovcnt, off);
 }
@@ -444,32 +477,12 @@ int ftruncate(int fd, off_t len)
     REAL(ftruncate, ftruncate_fn);
     if (!any_held() || len < 0 || !is_segment(fd))
         return real_ftruncate(fd, len);
-    pthread_mutex_lock(&sync_mu);
     pthread_mutex_lock(&mu);
     held *h = find(fd);
-    struct stat st;
-    int rc = 0;
-    if (!h) {
-        rc = real_ftruncate(fd, len);
-    } else if (fstat(fd, &st) < 0) {
-        rc = -1;
-    } else if (len >= st.st_size) {
-        size_t keep = (size_t)(len - st.st_size);
-        if (keep <= h->len)
-            h->len = keep;
-        else
-            hold_bytes(h, NULL, keep - h->len);
-        if (h->len == 0)
-            drop(h);
-    } else {
-        drop(h);
-        rc = real_ftruncate(fd, len);
-    }
-    int err = errno;
+    if (h)
+        hold_op(h, OP_TRUNCATE, len, NULL, 0);
     pthread_mutex_unlock(&mu);
-    pthread_mutex_unlock(&sync_mu);
-    errno = err;
-    return rc;
+    return h ? 0 : real_ftruncate(fd, len);
 }
 
 off_t lseek(int fd, off_t off, int whence)
@@ -491,7 +504,7 @@ int close(int fd)
     if (any_held()) {
         pthread_mutex_lock(&mu);
         held *h = find(fd);
-        size_t lost = h ? h->len : 0;
+        size_t lost = h ? h->bytes : 0;
         if (h)
             drop(h);
         pthread_mutex_unlock(&mu);

@@ -75,8 +75,11 @@ static int dump_entry(void *ctx, const wal_entry *e)
 
 static void print_scan(const char *path, const wal_scan_result *r)
 {
-    printf("%s: %llu entries, %llu bytes, seq %llu..%llu\n", path, (unsigned long long)r->applied,
-           (unsigned long long)r->bytes, (unsigned long long)r->first_seq, (unsigned long long)r->last_seq);
+    printf("%s: %llu entries, %llu bytes", path, (unsigned long long)r->applied,
+           (unsigned long long)(r->bytes - r->filler));
+    if (r->filler)
+        printf(" and a prefilled tail of %llu (blank lines, docs/WAL.md)", (unsigned long long)r->filler);
+    printf(", seq %llu..%llu\n", (unsigned long long)r->first_seq, (unsigned long long)r->last_seq);
     printf("  ops:");
     for (int op = 1; op < WAL_OP_MAX; op++)
         printf(" %s=%llu", wal_op_name((wal_op)op), (unsigned long long)r->ops[op]);
