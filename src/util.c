@@ -106,11 +106,13 @@ uint64_t kvd_mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-int kvd_write_all(int fd, const void *p, size_t n)
+/* Both below: write() at the file position when off is negative, else
+ * pwrite() at off. */
+static int write_all_at(int fd, const void *p, size_t n, int64_t off)
 {
     const char *c = p;
     while (n > 0) {
-        ssize_t w = write(fd, c, n);
+        ssize_t w = off < 0 ? write(fd, c, n) : pwrite(fd, c, n, (off_t)off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -120,27 +122,20 @@ int kvd_write_all(int fd, const void *p, size_t n)
             return -EIO;
         c += w;
         n -= (size_t)w;
+        if (off >= 0)
+            off += w;
     }
     return 0;
 }
 
+int kvd_write_all(int fd, const void *p, size_t n)
+{
+    return write_all_at(fd, p, n, -1);
+}
+
 int kvd_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 {
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = pwrite(fd, c, n, (off_t)off);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (w == 0)
-            return -EIO;
-        c += w;
-        n -= (size_t)w;
-        off += (uint64_t)w;
-    }
-    return 0;
+    return write_all_at(fd, p, n, (int64_t)off);
 }
 
 int kvd_fsync_dir(const char *dir)

@@ -32,10 +32,14 @@ int wal_close(wal_t *w)
     /* A write that failed earlier was taken back; what counts is whether
      * what is in the file now reaches the disk. */
     int rc = w->sync_error ? w->sync_error : wal_flush(w);
-    if (rc == 0)
-        rc = wal_trim(w);
-    if (rc == 0)
+    if (rc == 0) {
+        /* A tail that cannot be cut is reported, but what the file
+         * holds is synced all the same. */
+        int trimmed = wal_trim(w);
         rc = wal_sync(w);
+        if (rc == 0)
+            rc = trimmed;
+    }
     close(w->fd);
     if (w->lock_fd >= 0)
         close(w->lock_fd);

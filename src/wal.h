@@ -5,9 +5,9 @@
  *
  * Writing is split so the server can group-commit: wal_append encodes an
  * entry into the in-memory batch (a pooled buffer: no malloc per entry),
- * wal_flush writes the whole batch with one write(), and an fdatasync of
- * wal_fd() may run on any thread, its result handed back with
- * wal_sync_done() on the owner thread. Everything except wal_sync_fd() must
+ * wal_flush writes the whole batch with one pwrite() at the log's end,
+ * and an fdatasync of wal_fd() may run on any thread, its result handed
+ * back with wal_sync_done() on the owner thread. Everything except wal_sync_fd() must
  * be called from the thread that owns the WAL (and its pool).
  *
  * The prefilled tail. An fdatasync after an append must also commit the

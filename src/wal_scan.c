@@ -356,7 +356,11 @@ static int scan_lines(scan_job *j)
             if (more < 0) {
                 rc = more;
             } else if (!more) {
-                res->filler = res->bytes - off;
+                /* s.base is now where the file ended for this read (a
+                 * live segment may have grown since res->bytes). */
+                if (s.base > res->bytes)
+                    res->bytes = s.base;
+                res->filler = s.base - off;
             } else if (res->status == WAL_SCAN_OK) {
                 note_bad(res, lineno, off, "a blank line (the prefilled tail) with more data after it");
                 res->status = WAL_SCAN_TAIL;
