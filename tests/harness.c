@@ -59,6 +59,7 @@ static void close_db(int clean)
             die("the final sync failed");
     } else {
         wal_discard(srv.wal); /* kill -9: the batch never reached the file */
+        srv.wal->filled = srv.wal->size; /* and nothing cuts off a prefilled tail */
     }
     for (int i = 0; i < CLIENTS; i++) {
         list_remove(&fakes[i]->held);
@@ -128,6 +129,11 @@ int h_holds(void)
 void h_policy(int always)
 {
     srv.cfg.appendfsync = always ? WAL_SYNC_ALWAYS : WAL_SYNC_EVERYSEC;
+}
+
+uint64_t h_wal_tail(void)
+{
+    return srv.wal->filled - srv.wal->size;
 }
 
 void h_sync(void)

@@ -39,6 +39,8 @@ void h_send(void);
 /* appendfsync always (1) or everysec (0); fdatasync now (as the worker
  * thread would) and release what that acknowledges. */
 void h_policy(int always);
+/* Bytes of the WAL's prefilled tail now (wal.h). */
+uint64_t h_wal_tail(void);
 void h_sync(void);
 
 /* Move the clock (ms may be large). */
