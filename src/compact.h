@@ -61,8 +61,10 @@ void compact_cron(void);
 /* The name a compaction child goes by (/proc/PID/comm). */
 #define COMPACT_CHILD_NAME "kvd-compact"
 
-/* At startup, before the WAL is opened: stop a compaction child that an
- * earlier kvd on dir left running, if there is one. */
+/* At startup, once the data directory's lock is held and before the WAL
+ * is read: stop a compaction child that an earlier kvd on dir left
+ * running, if there is one. (Before the lock it could be the child of a
+ * kvd still running there.) */
 void compact_stop_stale(const char *dir);
 
 /* The WAL's retire hook (wal_t.retire): unlink the files a new base

@@ -306,7 +306,6 @@ int main(int argc, char **argv)
     db_select(0);
     db_set_now(kvd_now_ms());
     server_apply_eviction_config();
-    compact_stop_stale(srv.cfg.dir);
     if (notify_init(srv.cfg.supervised) && srv.cfg.daemonize)
         log_warning("supervised systemd with daemonize yes: systemd takes notifications from the process it "
                     "started, which has exited; run kvd with daemonize no (conf/kvd.service does)");

@@ -453,6 +453,8 @@ wal_t *wal_open_dir_watched(const char *dir, pool_t *pool, wal_apply_fn apply, v
     int lock = wal_dir_lock(dir, NULL, err, errlen);
     if (lock < 0)
         return NULL;
+    if (watch && watch->locked)
+        watch->locked(watch->ctx, dir);
     manifest m;
     manifest_init(&m);
     char path[4300];

@@ -106,6 +106,10 @@ typedef struct wal_replay_watch {
      * files the manifest lists), and the entries applied. A nonzero return
      * stops the replay. */
     int (*progress)(void *ctx, uint64_t bytes, uint64_t total, uint64_t entries);
+    /* Called (if not NULL) once the directory's lock is held, before
+     * anything in it is read or written: what only the directory's one
+     * owner may do (stop a compaction child an earlier owner left). */
+    void (*locked)(void *ctx, const char *dir);
     void *ctx;
 } wal_replay_watch;
 

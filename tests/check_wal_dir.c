@@ -577,7 +577,7 @@ START_TEST(test_watched_replay)
     ck_assert_uint_gt(total, 3u << 20);
 
     watched seen = {0};
-    wal_replay_watch watch = {watch_progress, &seen};
+    wal_replay_watch watch = {.progress = watch_progress, .ctx = &seen};
     char err[2048];
     t = table_new();
     w = wal_open_dir_watched(dir, &pool, apply_replay, &ks1, &apply_hooks, &watch, &res, err, sizeof err);

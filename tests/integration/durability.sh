@@ -130,6 +130,15 @@ child=
 for i in $(seq 1 200); do child=$(pgrep -P "$KPID" -x kvd-compact) && break; sleep 0.05; done
 expect_match "9: the compaction child runs, named kvd-compact" "^[0-9]+$" "$child"
 expect_eq "9: its pid is kept in the data dir" "$child" "$(cut -d' ' -f1 "$DIR/kvd.compact.pid" 2>/dev/null)"
+# A second kvd on the same data dir is refused by the dir's lock before
+# it touches anything there: the running kvd's child is not its to stop.
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/second.sock" --dir "$DIR" 2>&1); rc=$?
+expect_eq "9: a second kvd on the data dir exits 1" 1 $rc
+expect_match "9: ... saying the dir is in use" "is in use by another process \\(pid $KPID" "$out"
+expect_eq "9: ... and leaves the running kvd's compaction child alone" 0 "$(echo "$out" | grep -c "stopping compaction child")"
+st=$(cut -d' ' -f3 "/proc/$child/stat" 2>/dev/null)
+expect_match "9: ... which still runs (state $st)" "^[RSD]$" "$st"
+expect_eq "9: ... and its pid file" "$child" "$(cut -d' ' -f1 "$DIR/kvd.compact.pid" 2>/dev/null)"
 kill9_kvd
 gone=0
 for i in $(seq 1 200); do kill -0 "$child" 2>/dev/null || { gone=1; break; }; sleep 0.05; done
