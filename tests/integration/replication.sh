@@ -132,6 +132,26 @@ $CHECKWAL "$T/replica" >/dev/null 2>&1
 rc=$?
 [ "$rc" -le 1 ] && ok "kvd-check-wal accepts the live replica's WAL (exit $rc)" || fail "kvd-check-wal: exit $rc"
 
+# ---- kill -9 the replica again and again, at random moments ----
+# Each time mid-stream, half under appendfsync always and half everysec
+# (its WAL then ends up to a second behind what it had received): every
+# restart continues from what its own WAL holds, and in the end it
+# equals the primary.
+for round in 1 2 3 4 5 6; do
+    fsync=everysec
+    [ $((round % 2)) -eq 0 ] && fsync=always
+    timeout 120 "$PY" "$H" writes "$P" 3000 "3$round" &
+    W=$!
+    sleep "0.$((RANDOM % 9 + 1))"
+    PORT=$R KPID=$RPID_
+    kill9_kvd
+    restart_kvd replica --replicaof "127.0.0.1 $P" --appendfsync "$fsync" || fail "round $round: no restart"
+    RPID_=$KPID
+    wait $W || fail "round $round: writes during the replica's kill -9"
+done
+same "$P" "$R" "after 6 more kill -9s of the replica, at random moments" || true
+echo "note [$NAME]: the restarted replica's links: $(grep -o 'up ([a-z ]*sync)' "$T/replica.log" | tail -6 | sort | uniq -c | tr -s ' \n' ' ')"
+
 # ---- broken links: CLIENT KILL on either side ----
 n0=$(grep -c "up (partial sync)" "$T/replica.log")
 expect_eq "CLIENT KILL TYPE master" 1 "$(timeout 10 redis-cli -p "$R" client kill type master)"
