@@ -344,12 +344,12 @@ void db_loaded(void)
 #endif
 }
 
-int db_open(const char *dir, char *err, size_t errlen)
+int db_open(const char *dir, int lock, char *err, size_t errlen)
 {
     /* The replay polls the loop, where a CONFIG SET replaces the strings
      * of srv.cfg (dir may be one): it reads a copy. */
     char *d = xstrdup(dir);
-    srv.wal = wal_open_dir_watched(d, &srv.pool, apply_replay, &srv.ks, &apply_hooks, &loading_watch, &srv.load,
+    srv.wal = wal_open_dir_watched(d, lock, &srv.pool, apply_replay, &srv.ks, &apply_hooks, &loading_watch, &srv.load,
                                    err, errlen);
     free(d);
     db_loaded();

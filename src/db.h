@@ -12,11 +12,12 @@
 #include "table.h"
 
 /* Open the WAL in dir and replay it into srv.db (which must exist and be
- * empty), polling the loop as it goes (loading.h). Returns 0, or -1 with
+ * empty), polling the loop as it goes (loading.h). lock is dir's lock if
+ * the caller holds it (the WAL takes it over), else -1. Returns 0, or -1 with
  * err set (also when a shutdown stopped the replay: srv.shutting_down).
  * Expired keys are still there: db_drop_expired removes them, logged,
  * once the caller wants. */
-int db_open(const char *dir, char *err, size_t errlen);
+int db_open(const char *dir, int lock, char *err, size_t errlen);
 
 /* A load (db_open's replay, a replica's full sync) is over: fit the tables
  * to what it loaded and give the memory it used and freed back. */

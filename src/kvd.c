@@ -245,7 +245,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     conf_init(&srv.cfg);
-    int test_only, status = 1, pidfile_written = 0;
+    int test_only, status = 1, pidfile_written = 0, dir_lock = -1;
     if (load_config(&srv.cfg, argc, argv, &test_only, &srv.config_file) < 0)
         goto out;
     set_process_title(argc, argv, &srv.cfg);
@@ -267,17 +267,38 @@ int main(int argc, char **argv)
         status = 0;
         goto out;
     }
-    if (srv.cfg.daemonize && daemonize() < 0) {
-        fprintf(stderr, "kvd: cannot daemonize: %s\n", strerror(errno));
-        goto out;
-    }
-    /* The pool belongs to the thread that runs the loop: this one, and
-     * after a fork, this process. */
-    pool_init(&srv.pool, (size_t)srv.cfg.pool_max_per_class, (size_t)srv.cfg.pool_max_bytes);
+    /* The log first, so that what refuses a start below is said there and,
+     * before a daemonize, on the terminal too. */
     if (log_open(srv.cfg.logfile, srv.cfg.loglevel) < 0) {
         fprintf(stderr, "kvd: cannot open logfile %s: %s\n", srv.cfg.logfile, strerror(errno));
         goto out;
     }
+    /* The data directory is this process's alone before anything it names
+     * is touched: the pidfile, a unix socket, a compaction child an earlier
+     * kvd left. A second kvd on it stops here, and before the daemonize
+     * fork, so that its exit status says so. */
+    int rc = kvd_mkdir_p(srv.cfg.dir, 0700);
+    if (rc < 0) {
+        log_warning("cannot create data directory %s: %s", srv.cfg.dir, strerror(-rc));
+        goto out;
+    }
+    char err[1024] = "";
+    dir_lock = wal_dir_lock(srv.cfg.dir, NULL, err, sizeof err);
+    if (dir_lock < 0) {
+        log_warning("%s", err);
+        goto out;
+    }
+    compact_stop_stale(srv.cfg.dir);
+    if (srv.cfg.daemonize) {
+        if (daemonize() < 0) {
+            log_warning("cannot daemonize: %s", strerror(errno));
+            goto out;
+        }
+        wal_dir_lock_mark(dir_lock);
+    }
+    /* The pool belongs to the thread that runs the loop: this one, and
+     * after a fork, this process. */
+    pool_init(&srv.pool, (size_t)srv.cfg.pool_max_per_class, (size_t)srv.cfg.pool_max_bytes);
     srv.executable = realpath("/proc/self/exe", NULL);
     srv.start_ms = kvd_now_ms();
     unsigned char rid[20];
@@ -297,11 +318,6 @@ int main(int argc, char **argv)
     }
     raise_fd_limit(srv.cfg.maxclients);
 
-    int rc = kvd_mkdir_p(srv.cfg.dir, 0700);
-    if (rc < 0) {
-        log_warning("cannot create data directory %s: %s", srv.cfg.dir, strerror(-rc));
-        goto out;
-    }
     keyspace_init(&srv.ks, (uint32_t)srv.cfg.databases);
     db_select(0);
     db_set_now(kvd_now_ms());
@@ -314,8 +330,9 @@ int main(int argc, char **argv)
     loading_begin();
     if (server_listen() < 0)
         goto out;
-    char err[1024] = "";
-    if (db_open(srv.cfg.dir, err, sizeof err) < 0) {
+    rc = db_open(srv.cfg.dir, dir_lock, err, sizeof err);
+    dir_lock = -1; /* the WAL's now, or closed */
+    if (rc < 0) {
         if (srv.shutting_down) {
             log_notice("%s", err);
             status = srv.exit_code;
@@ -359,6 +376,8 @@ out:
         status = 1;
     if (srv.wal)
         db_close();
+    if (dir_lock >= 0)
+        close(dir_lock);
     keyspace_free(&srv.ks);
     srv.db = NULL;
     pool_destroy(&srv.pool);

@@ -1,7 +1,6 @@
 /* loading: progress of the startup replay, the loop polled meanwhile. */
 #include "config.h"
 #include "loading.h"
-#include "compact.h"
 #include "conn.h"
 #include "log.h"
 #include "notify.h"
@@ -113,13 +112,7 @@ static int progress(void *ctx, uint64_t bytes, uint64_t total, uint64_t entries)
     return srv.shutting_down;
 }
 
-static void locked(void *ctx, const char *dir)
-{
-    (void)ctx;
-    compact_stop_stale(dir);
-}
-
-const wal_replay_watch loading_watch = {.progress = progress, .locked = locked};
+const wal_replay_watch loading_watch = {progress, NULL};
 
 void loading_info(buf_t *out)
 {

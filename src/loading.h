@@ -27,10 +27,9 @@ void loading_begin(void);
 /* The replay is over, loaded or not: commands run normally from here. */
 void loading_end(void);
 
-/* What db_open hands wal_open_dir_watched. Once the directory is locked
- * it stops a compaction child an earlier kvd left (compact_stop_stale).
- * Between loading_begin and loading_end it records the figures, polls the
- * loop, and stops the replay once a shutdown has begun. */
+/* What db_open hands wal_open_dir_watched. Between loading_begin and
+ * loading_end it records the figures, polls the loop, and stops the
+ * replay once a shutdown has begun; otherwise it does nothing. */
 extern const wal_replay_watch loading_watch;
 
 /* INFO persistence's loading_* fields, which Redis adds at the end of the

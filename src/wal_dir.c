@@ -136,11 +136,16 @@ int wal_dir_lock(const char *dir, long *holder, char *err, size_t errlen)
         close(fd);
         return -1;
     }
+    wal_dir_lock_mark(fd);
+    return fd;
+}
+
+void wal_dir_lock_mark(int fd)
+{
     char text[32];
     int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
     if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) < 0)
         (void)0; /* the pid is for messages only */
-    return fd;
 }
 
 /* ---- the walk ---- */
@@ -404,6 +409,13 @@ static int create_dir(const char *dir, manifest *m, wal_open_result *res, char *
         if (!err[0])
             snprintf(err, errlen, "cannot sync %s", dir);
         manifest_free(m);
+        /* Unless the manifest got in place (only its directory fsync
+         * failed), leave the dir as it was (a full disk, say): a segment
+         * file without a manifest would refuse every later start. */
+        char man[4300];
+        snprintf(man, sizeof man, "%s/%s", dir, MANIFEST_NAME);
+        if (access(man, F_OK) != 0 && unlink(seg) == 0)
+            kvd_fsync_dir(dir);
         return -1;
     }
     if (have_legacy && unlink(legacy) == 0)
@@ -442,19 +454,18 @@ static void sweep_one(void *ctx, const char *name, uint64_t bytes, int removable
 wal_t *wal_open_dir(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
                     const wal_load_hooks *hooks, wal_open_result *res, char *err, size_t errlen)
 {
-    return wal_open_dir_watched(dir, pool, apply, actx, hooks, NULL, res, err, errlen);
+    return wal_open_dir_watched(dir, -1, pool, apply, actx, hooks, NULL, res, err, errlen);
 }
 
-wal_t *wal_open_dir_watched(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
+wal_t *wal_open_dir_watched(const char *dir, int lock, pool_t *pool, wal_apply_fn apply, void *actx,
                             const wal_load_hooks *hooks, const wal_replay_watch *watch,
                             wal_open_result *res, char *err, size_t errlen)
 {
     *res = (wal_open_result){0};
-    int lock = wal_dir_lock(dir, NULL, err, errlen);
+    if (lock < 0)
+        lock = wal_dir_lock(dir, NULL, err, errlen);
     if (lock < 0)
         return NULL;
-    if (watch && watch->locked)
-        watch->locked(watch->ctx, dir);
     manifest m;
     manifest_init(&m);
     char path[4300];

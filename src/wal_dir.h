@@ -65,8 +65,11 @@ int wal_walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn 
  * holds while it runs and kvd-check-wal --fix while it repairs: one
  * writer per directory. Returns the descriptor that holds it (close it to
  * release), or -1 with err set; *holder (if not NULL) gets the pid written
- * in the file by the current holder when the lock is taken. */
+ * in the file by the current holder when the lock is taken. The file
+ * names this process; after a fork that keeps the lock (a daemon's),
+ * wal_dir_lock_mark(fd) names the new one. */
 int wal_dir_lock(const char *dir, long *holder, char *err, size_t errlen);
+void wal_dir_lock_mark(int fd);
 
 /* Call fn for each WAL file in dir that m does not list, saying whether
  * it is what a crash leaves (removable: a temp file, a base not installed
@@ -106,10 +109,6 @@ typedef struct wal_replay_watch {
      * files the manifest lists), and the entries applied. A nonzero return
      * stops the replay. */
     int (*progress)(void *ctx, uint64_t bytes, uint64_t total, uint64_t entries);
-    /* Called (if not NULL) once the directory's lock is held, before
-     * anything in it is read or written: what only the directory's one
-     * owner may do (stop a compaction child an earlier owner left). */
-    void (*locked)(void *ctx, const char *dir);
     void *ctx;
 } wal_replay_watch;
 
@@ -125,11 +124,13 @@ typedef struct wal_replay_watch {
 wal_t *wal_open_dir(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
                     const wal_load_hooks *hooks, wal_open_result *res, char *err, size_t errlen);
 
-/* wal_open_dir, telling watch (may be NULL) how the replay goes. When
- * watch stops it, returns NULL with err saying so; nothing was written
- * then but what opening an empty or single-file directory writes before
- * the replay begins (segment 1 and the manifest). */
-wal_t *wal_open_dir_watched(const char *dir, pool_t *pool, wal_apply_fn apply, void *actx,
+/* wal_open_dir, telling watch (may be NULL) how the replay goes, with
+ * the directory's lock already taken by the caller (wal_dir_lock) if lock
+ * is not -1: the WAL owns that descriptor from here, failure or not. When
+ * watch stops the replay, returns NULL with err saying so; nothing was
+ * written then but what opening an empty or single-file directory writes
+ * before the replay begins (segment 1 and the manifest). */
+wal_t *wal_open_dir_watched(const char *dir, int lock, pool_t *pool, wal_apply_fn apply, void *actx,
                             const wal_load_hooks *hooks, const wal_replay_watch *watch,
                             wal_open_result *res, char *err, size_t errlen);
 

@@ -580,7 +580,7 @@ START_TEST(test_watched_replay)
     wal_replay_watch watch = {.progress = watch_progress, .ctx = &seen};
     char err[2048];
     t = table_new();
-    w = wal_open_dir_watched(dir, &pool, apply_replay, &ks1, &apply_hooks, &watch, &res, err, sizeof err);
+    w = wal_open_dir_watched(dir, -1, &pool, apply_replay, &ks1, &apply_hooks, &watch, &res, err, sizeof err);
     ck_assert_msg(w != NULL, "open failed: %s", err);
     ck_assert_int_ge(seen.calls, 4); /* the start, then about one per MB */
     ck_assert_int_eq(seen.backwards, 0);
@@ -602,7 +602,7 @@ START_TEST(test_watched_replay)
     tu_write(stray, "x", 1);
     seen = (watched){.stop_past = (uint64_t)(tu_size(p1) + tu_size(p2))};
     t = table_new();
-    w = wal_open_dir_watched(dir, &pool, apply_replay, &ks1, &apply_hooks, &watch, &res, err, sizeof err);
+    w = wal_open_dir_watched(dir, -1, &pool, apply_replay, &ks1, &apply_hooks, &watch, &res, err, sizeof err);
     ck_assert_ptr_null(w);
     ck_assert_msg(strstr(err, "the replay was stopped in") != NULL, "err: %s", err);
     ck_assert_uint_gt(seen.bytes, (uint64_t)(tu_size(p1) + tu_size(p2)));
@@ -616,7 +616,7 @@ START_TEST(test_watched_replay)
     /* Stopped at the start: nothing replayed. */
     seen = (watched){.stop_after = 1};
     t = table_new();
-    w = wal_open_dir_watched(dir, &pool, apply_replay, &ks1, &apply_hooks, &watch, &res, err, sizeof err);
+    w = wal_open_dir_watched(dir, -1, &pool, apply_replay, &ks1, &apply_hooks, &watch, &res, err, sizeof err);
     ck_assert_ptr_null(w);
     ck_assert_uint_eq(table_count(t), 0);
     table_free(t);

@@ -44,7 +44,7 @@ static void open_db(void)
     db_set_now(kvd_now_ms());
     server_apply_eviction_config();
     compact_stop_stale(data_dir);
-    if (db_open(data_dir, err, sizeof err) < 0) {
+    if (db_open(data_dir, -1, err, sizeof err) < 0) {
         fprintf(stderr, "harness: the data dir does not load: %s\n", err);
         abort();
     }

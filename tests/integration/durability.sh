@@ -123,7 +123,8 @@ expect_eq "12: the binary value is kept" '"\x00\x00\x00\x00\x0012"' "$(cli --no-
 stop_kvd
 
 # ---- 9: the compaction child dies with kvd ----
-KVD_TEST_COMPACT_DELAY_MS=30000 start_kvd nine || fail "start nine"
+KVD_TEST_COMPACT_DELAY_MS=30000 start_kvd nine --unixsocket "$T/nine.sock" --pidfile "$T/nine.pid" ||
+    fail "start nine"
 cli set k v >/dev/null
 cli bgrewriteaof >/dev/null
 child=
@@ -131,10 +132,18 @@ for i in $(seq 1 200); do child=$(pgrep -P "$KPID" -x kvd-compact) && break; sle
 expect_match "9: the compaction child runs, named kvd-compact" "^[0-9]+$" "$child"
 expect_eq "9: its pid is kept in the data dir" "$child" "$(cut -d' ' -f1 "$DIR/kvd.compact.pid" 2>/dev/null)"
 # A second kvd on the same data dir is refused by the dir's lock before
-# it touches anything there: the running kvd's child is not its to stop.
-out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/second.sock" --dir "$DIR" 2>&1); rc=$?
+# it touches anything the running one has: its compaction child, its
+# unix socket, its pidfile (the same paths given by mistake), and before
+# a daemonize, so that the exit status says so.
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/nine.sock" --pidfile "$T/nine.pid" --dir "$DIR" 2>&1); rc=$?
 expect_eq "9: a second kvd on the data dir exits 1" 1 $rc
 expect_match "9: ... saying the dir is in use" "is in use by another process \\(pid $KPID" "$out"
+expect_eq "9: ... and leaves the running kvd's unix socket" v "$(timeout 10 redis-cli -s "$T/nine.sock" get k)"
+expect_eq "9: ... and its pidfile" "$KPID" "$(cat "$T/nine.pid" 2>/dev/null)"
+out=$(timeout 20 "$KVD" --port 0 --daemonize yes --dir "$DIR" 2>&1); rc=$?
+expect_eq "9: a second kvd with daemonize yes exits 1 too" 1 $rc
+expect_match "9: ... and says why" "is in use by another process \\(pid $KPID" "$out"
+expect_eq "9: the lock file still names the running kvd" "$KPID" "$(cat "$DIR/kvd.lock")"
 expect_eq "9: ... and leaves the running kvd's compaction child alone" 0 "$(echo "$out" | grep -c "stopping compaction child")"
 st=$(cut -d' ' -f3 "/proc/$child/stat" 2>/dev/null)
 expect_match "9: ... which still runs (state $st)" "^[RSD]$" "$st"

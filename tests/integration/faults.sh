@@ -11,6 +11,7 @@
 # - a full disk under always: the same, the write answered at once;
 # - a compaction whose fork fails: automatic compaction backs off instead
 #   of trying (and rotating to a new segment) at every cron tick;
+# - a first start whose directory fsync fails leaves no segment behind;
 # - a failed directory fsync right after a manifest rename (which of the
 #   two manifests a crash leaves is unknown): no file either names is
 #   deleted, so after kill -9 the data dir loads with every acknowledged
@@ -182,4 +183,18 @@ for n in 2 4; do
     expect_eq "dirsync $n: kvd-check-wal DIR is clean" 0 "$("$CHECKWAL" "$DIR" >/dev/null; echo $?)"
     stop_kvd
 done
+
+# ---- a first start that cannot make its data dir durable ----
+# (the directory fsync after segment 1 is created fails, as on a full or
+# failing disk): it exits 1 and leaves no segment without a manifest,
+# which would refuse every later start.
+echo "dirsync 1" >"$FAULT"
+out=$(faulty timeout 30 "$KVD" --port 0 --unixsocket "$T/first.sock" --dir "$T/first" 2>&1); rc=$?
+: >"$FAULT"
+expect_eq "first start, dir fsync fails: exit 1" 1 $rc
+expect_match "... saying so" "cannot sync $T/first" "$out"
+expect_eq "... leaving no segment file" "" "$(ls "$T/first" | grep -v '^kvd.lock$')"
+start_kvd first || fail "start first once the disk works"
+expect_eq "... and the next start works" OK "$(cli set k v)"
+stop_kvd
 finish

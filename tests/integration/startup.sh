@@ -76,6 +76,7 @@ dpid=$(cat "$T/kvd.pid" 2>/dev/null)
 PIDS+=("$dpid")
 expect_eq "daemon answers" PONG "$(timeout 2 redis-cli -p $P ping)"
 expect_match "pidfile holds the daemon's pid" "^[0-9]+$" "$dpid"
+expect_eq "the data dir's lock file names the daemon, not its parent" "$dpid" "$(cat "$T/g/kvd.lock" 2>/dev/null)"
 expect_eq "the daemon is not our child" 0 "$([ "$(ps -o ppid= -p "$dpid" | tr -d " ")" == "$$" ] && echo 1 || echo 0)"
 mv "$T/g.log" "$T/g.log.1"
 kill -HUP "$dpid"
