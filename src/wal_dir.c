@@ -107,12 +107,10 @@ void wal_file_path(char *dst, size_t n, const char *dir, int base, uint64_t num)
     snprintf(dst, n, "%s/%s", dir, name);
 }
 
-#define LOCK_NAME "kvd.lock"
-
 int wal_dir_lock(const char *dir, long *holder, char *err, size_t errlen)
 {
     char p[4300];
-    snprintf(p, sizeof p, "%s/%s", dir, LOCK_NAME);
+    snprintf(p, sizeof p, "%s/%s", dir, WAL_DIR_LOCK_NAME);
     if (holder)
         *holder = 0;
     int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);

@@ -61,6 +61,8 @@ int wal_walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn 
                  const wal_load_hooks *hooks, wal_walk_fn each, void *ectx, int keep_going,
                  wal_walk_result *res, char *err, size_t errlen);
 
+#define WAL_DIR_LOCK_NAME "kvd.lock"
+
 /* Take the data directory's lock (kvd.lock, flock'ed), which the server
  * holds while it runs and kvd-check-wal --fix while it repairs: one
  * writer per directory. Returns the descriptor that holds it (close it to

@@ -40,7 +40,9 @@ static void usage(FILE *f)
                "  --fix    repair: cut a torn tail; keep every good line of a damaged\n"
                "           base; cut a damaged segment at its first bad line and retire\n"
                "           the segments after it. What is removed is kept in .broken\n"
-               "           files and what is lost is listed.\n"
+               "           files and what is lost is listed. It takes the data\n"
+               "           directory's lock (of a FILE's directory too): not while\n"
+               "           kvd runs there.\n"
                "  --dump   print every valid entry as text\n"
                "Exit: 0 valid, 1 torn tail, 2 damaged, 3 error.\n");
 }
@@ -225,25 +227,63 @@ static int cut_file(const char *path, const wal_scan_result *r)
         fprintf(stderr, "%s\n", err);
         return -1;
     }
+    struct stat st; /* what was cut is all in the kept file */
     printf("fixed: cut %s at byte %llu (removed %llu bytes); they are kept in %s\n", path,
-           (unsigned long long)r->good_bytes, (unsigned long long)(r->bytes - r->good_bytes), kept);
+           (unsigned long long)r->good_bytes, stat(kept, &st) == 0 ? (unsigned long long)st.st_size : 0ULL, kept);
     return 0;
 }
 
-/* Check one file on its own; min_seq unknown. Returns the exit code. */
+/* The names of the files a data directory's WAL is made of. */
+static int is_wal_file_name(const char *name)
+{
+    return strncmp(name, "kvd.incr.", 9) == 0 || strncmp(name, "kvd.base.", 9) == 0 || strcmp(name, "kvd.wal") == 0;
+}
+
+/* Check one file on its own; min_seq unknown. Returns the exit code. A
+ * file in a data directory (one with a lock file) is kvd's while kvd runs
+ * there: a repair takes the directory's lock, as one of the whole
+ * directory does, and only the WAL's own files are checked. */
 static int check_file(const char *path, pool_t *pool, int fix, int dump)
 {
+    char dir[4300], lockpath[4400], err[1024];
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    if (slash)
+        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    else
+        snprintf(dir, sizeof dir, ".");
+    snprintf(lockpath, sizeof lockpath, "%s/%s", dir, WAL_DIR_LOCK_NAME);
+    int lock = -1;
+    if (access(lockpath, F_OK) == 0) {
+        if (!is_wal_file_name(name)) {
+            fprintf(stderr, "%s: not one of the WAL's files (kvd.incr.N.jsonl, kvd.base.N.jsonl, kvd.wal); to check "
+                    "the data directory: kvd-check-wal %s\n", path, dir);
+            return 3;
+        }
+        long holder;
+        lock = wal_dir_lock(dir, &holder, err, sizeof err);
+        if (lock < 0 && fix) {
+            fprintf(stderr, "%s: not repaired: %s. Stop it first.\n", path, err);
+            return 3;
+        }
+        if (lock < 0 && holder)
+            printf("%s: kvd (pid %ld) is running on its directory: what it is writing now may look like a torn "
+                   "tail\n", path, holder);
+    }
     wal_scan_opts o = {.base = is_base_name(path)};
     wal_scan_result r;
-    int rc = wal_scan(path, pool, &o, dump ? dump_entry : NULL, NULL, &r);
+    int code, rc = wal_scan(path, pool, &o, dump ? dump_entry : NULL, NULL, &r);
     if (rc < 0) {
         fprintf(stderr, "%s: cannot read: %s\n", path, strerror(-rc));
-        return 3;
+        code = 3;
+    } else {
+        print_scan(path, &r);
+        code = print_status(&r, !o.base, "");
+        if (code && fix)
+            code = (o.base ? salvage_base(path, pool) : cut_file(path, &r)) < 0 ? 3 : 0;
     }
-    print_scan(path, &r);
-    int code = print_status(&r, !o.base, "");
-    if (code && fix)
-        code = (o.base ? salvage_base(path, pool) : cut_file(path, &r)) < 0 ? 3 : 0;
+    if (lock >= 0)
+        close(lock);
     return code;
 }
 

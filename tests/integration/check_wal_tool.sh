@@ -102,6 +102,21 @@ expect_match "lock: ... and says why" "is in use by another process \\(pid $KPID
 out=$("$CHECKWAL" --fix "$DIR" 2>&1); rc=$?
 expect_eq "lock: --fix refuses while kvd runs" 3 $rc
 expect_match "lock: a check says kvd is running" "kvd \\(pid $KPID\\) is running on it" "$("$CHECKWAL" "$DIR")"
+# ... and so does --fix of one of its files (a write caught half-done
+# would otherwise be cut under the running kvd), and nothing of the data
+# dir that is not a WAL file is taken for one (the manifest is no torn log).
+sum=$(md5sum <"$SEG")
+out=$("$CHECKWAL" --fix "$SEG" 2>&1); rc=$?
+expect_eq "lock: --fix SEGMENT refuses while kvd runs" 3 $rc
+expect_match "lock: ... saying why" "not repaired: .*in use by another process \\(pid $KPID" "$out"
+expect_eq "lock: ... and leaves the segment alone" "$sum" "$(md5sum <"$SEG")"
+expect_match "lock: a check of the segment says kvd is running" "kvd \\(pid $KPID\\) is running on its directory" \
+    "$("$CHECKWAL" "$SEG")"
+man=$(md5sum <"$DIR/kvd.manifest")
+out=$("$CHECKWAL" --fix "$DIR/kvd.manifest" 2>&1); rc=$?
+expect_eq "the manifest is not a WAL file to check or fix: exit 3" 3 $rc
+expect_match "... saying what to check instead" "not one of the WAL's files .* kvd-check-wal $DIR" "$out"
+expect_eq "... and it is left alone" "$man" "$(md5sum <"$DIR/kvd.manifest")"
 stop_kvd
 rm -f "$SEG".broken*
 
