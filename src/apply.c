@@ -244,9 +244,14 @@ int apply_replay(void *ctx, const wal_entry *e)
 {
     keyspace *ks = ctx;
     if (e->db >= ks->n || ((e->op == WAL_OP_MOVE || e->op == WAL_OP_SWAPDB) && e->to >= ks->n)) {
-        if (!ks->bad_seq) {
+        /* The highest database named, so that one message says how many
+         * databases the whole log needs. */
+        uint32_t db = e->db;
+        if ((e->op == WAL_OP_MOVE || e->op == WAL_OP_SWAPDB) && e->to > db)
+            db = e->to;
+        if (!ks->bad_seq || db > ks->bad_db) {
             ks->bad_seq = e->seq;
-            ks->bad_db = e->db >= ks->n ? e->db : e->to;
+            ks->bad_db = db;
         }
         return -1;
     }

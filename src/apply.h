@@ -28,8 +28,8 @@
 typedef struct keyspace {
     table_t **db;
     uint32_t n;
-    uint64_t bad_seq;   /* replay: the first entry naming a database past n (0: none) */
-    uint32_t bad_db;    /* ... and that database */
+    uint64_t bad_seq;   /* replay: the first entry naming bad_db (0: none) */
+    uint32_t bad_db;    /* ... the highest database past n that entries name */
     uint64_t long_seq;  /* replay: the first append past the longest value (0: none) */
 } keyspace;
 
@@ -68,8 +68,9 @@ void apply_undo_free(apply_undo *u);
 tentry_t *apply_entry(keyspace *ks, const wal_entry *e, apply_undo *u);
 
 /* For replays (wal_apply_fn): apply an entry to the keyspace ctx without
- * undo; an entry for a database it does not have is skipped, the first
- * one noted in bad_seq and bad_db, and so is an append that would make a
+ * undo; an entry for a database it does not have is skipped, the highest
+ * such database noted in bad_db (with the first entry naming it in
+ * bad_seq), and so is an append that would make a
  * value longer than KEYSPACE_MAX_VALUE (no kvd writes one: a damaged or
  * foreign log), noted in long_seq. The caller refuses the load. */
 int apply_replay(void *keyspace, const wal_entry *e);
