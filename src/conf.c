@@ -80,7 +80,7 @@ static const conf_def directives[] = {
     {"pidfile", CT_STR, OFF(pidfile), 0, 0, 0, NULL, ""},
     {"hz", CT_INT, OFF(hz), CF_MUTABLE | CF_CLAMP, 1, 500, NULL, "10"},
     {"busy-poll-us", CT_INT, OFF(busy_poll_us), CF_MUTABLE, 0, 100000, NULL, "50"},
-    {"databases", CT_INT, OFF(databases), 0, 1, 65536, NULL, "16"},
+    {"databases", CT_INT, OFF(databases), 0, 1, KVD_MAX_DATABASES, NULL, "16"},
     /* Keys and values are stored with 31- and 32-bit lengths. */
     {"proto-max-bulk-len", CT_MEM, OFF(proto_max_bulk_len), CF_MUTABLE, 1024 * 1024, 0x7fffffffLL, NULL, "512mb"},
     {"proto-inline-max-size", CT_MEM, OFF(proto_inline_max_size), CF_MUTABLE, 1024, 1LL << 30, NULL, "64kb"},

@@ -9,6 +9,9 @@
 
 struct buf;
 
+/* The most databases a server can be configured with. */
+#define KVD_MAX_DATABASES 65536
+
 /* Client classes of client-output-buffer-limit, as Redis names them. */
 enum { KVD_OBUF_NORMAL, KVD_OBUF_REPLICA, KVD_OBUF_PUBSUB, KVD_OBUF_CLASSES };
 

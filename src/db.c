@@ -6,6 +6,7 @@
 #include "apply.h"
 #include "commit.h"
 #include "compact.h"
+#include "conf.h"
 #include "evict.h"
 #include "loading.h"
 #include "log.h"
@@ -355,6 +356,15 @@ int db_open(const char *dir, int lock, char *err, size_t errlen)
     db_loaded();
     if (!srv.wal)
         return -1;
+    if (srv.ks.bad_seq && srv.ks.bad_db >= KVD_MAX_DATABASES) {
+        snprintf(err, errlen,
+                 "the WAL is damaged or not kvd's: entry %llu names database %u, and kvd has at most %u "
+                 "(kvd-check-wal --dump shows it)",
+                 (unsigned long long)srv.ks.bad_seq, srv.ks.bad_db, KVD_MAX_DATABASES);
+        wal_close(srv.wal);
+        srv.wal = NULL;
+        return -1;
+    }
     if (srv.ks.bad_seq) {
         snprintf(err, errlen,
                  "the WAL uses database %u (entry %llu) but there are only %u databases: raise 'databases' in "

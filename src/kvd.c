@@ -286,6 +286,8 @@ int main(int argc, char **argv)
     dir_lock = wal_dir_lock(srv.cfg.dir, NULL, err, sizeof err);
     if (dir_lock < 0) {
         log_warning("%s", err);
+        if (srv.cfg.logfile[0]) /* and on the terminal, whatever the log level */
+            fprintf(stderr, "kvd: %s\n", err);
         goto out;
     }
     compact_stop_stale(srv.cfg.dir);
@@ -294,7 +296,7 @@ int main(int argc, char **argv)
             log_warning("cannot daemonize: %s", strerror(errno));
             goto out;
         }
-        wal_dir_lock_mark(dir_lock);
+        wal_dir_lock_mark(srv.cfg.dir);
     }
     /* The pool belongs to the thread that runs the loop: this one, and
      * after a fork, this process. */
@@ -372,6 +374,11 @@ int main(int argc, char **argv)
         log_notice("kvd exiting: bye");
 out:
     server_close();
+    /* Whatever the reason for exiting, the pid in the file is gone, and
+     * before the data dir's lock is: a kvd started as soon as it is free
+     * may write its own pidfile at once. */
+    if (pidfile_written)
+        unlink(srv.cfg.pidfile);
     if (srv.wal && wal_close(srv.wal) < 0 && status == 0)
         status = 1;
     if (srv.wal)
@@ -381,9 +388,6 @@ out:
     keyspace_free(&srv.ks);
     srv.db = NULL;
     pool_destroy(&srv.pool);
-    /* Whatever the reason for exiting, the pid in the file is gone. */
-    if (pidfile_written)
-        unlink(srv.cfg.pidfile);
     cmd_acl_free();
     pubsub_shutdown();
     slowlog_free();

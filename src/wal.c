@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 wal_t *wal_writer_new(const char *path, int fd, pool_t *pool, uint64_t last_seq, uint64_t size)
 {
     wal_t *w = xcalloc(1, sizeof(*w));
+    wal_claim_segment(fd);
     w->fd = fd;
     w->path = xstrdup(path);
     w->pool = pool;
@@ -23,6 +25,14 @@ wal_t *wal_writer_new(const char *path, int fd, pool_t *pool, uint64_t last_seq,
     w->size = w->filled = size;
     manifest_init(&w->man);
     return w;
+}
+
+void wal_claim_segment(int fd)
+{
+    /* Whatever name or link reaches the file, kvd-check-wal --fix cannot
+     * take it (LOCK_EX) while it is written to. */
+    if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+        (void)0; /* the directory's lock still guards it */
 }
 
 int wal_close(wal_t *w)

@@ -86,8 +86,13 @@ typedef struct wal {
 } wal_t;
 
 /* A writer appending to fd (path) whose last entry is last_seq and whose
- * length is size. Takes fd. Used by wal_open_dir. */
+ * length is size. Takes fd (and claims it, below). Used by wal_open_dir. */
 wal_t *wal_writer_new(const char *path, int fd, pool_t *pool, uint64_t last_seq, uint64_t size);
+
+/* Mark a segment opened for writing as in use (a shared flock on it):
+ * kvd-check-wal --fix refuses a file it cannot lock exclusively, however
+ * it was named (a symlink, a hard link, /proc/PID/fd). */
+void wal_claim_segment(int fd);
 
 /* Flush and fdatasync what is pending, then close. NULL is a no-op.
  * Returns 0 or the -errno of a failed flush/sync. */

@@ -107,43 +107,77 @@ void wal_file_path(char *dst, size_t n, const char *dir, int base, uint64_t num)
     snprintf(dst, n, "%s/%s", dir, name);
 }
 
-int wal_dir_lock(const char *dir, long *holder, char *err, size_t errlen)
+static long lock_holder(const char *dir)
 {
-    char p[4300];
+    char p[4300], text[32] = "";
     snprintf(p, sizeof p, "%s/%s", dir, WAL_DIR_LOCK_NAME);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    close(fd);
+    text[n > 0 ? n : 0] = '\0';
+    return strtol(text, NULL, 10);
+}
+
+/* The lock is a flock on the directory itself, so that removing kvd.lock
+ * (a "stale lock", say) cannot let a second writer in; the file only
+ * names the holder. */
+static int lock_dir(const char *dir, int how, long *holder, char *err, size_t errlen)
+{
     if (holder)
         *holder = 0;
-    int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
-        snprintf(err, errlen, "cannot open %s: %s", p, strerror(errno));
+        snprintf(err, errlen, "cannot open %s: %s", dir, strerror(errno));
         return -1;
     }
-    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+    if (flock(fd, how | LOCK_NB) < 0) {
         int e = errno;
-        char text[32] = "";
-        ssize_t n = pread(fd, text, sizeof text - 1, 0);
-        text[n > 0 ? n : 0] = '\0';
-        long pid = strtol(text, NULL, 10);
+        long pid = lock_holder(dir);
         if (holder)
             *holder = pid;
         if (e == EWOULDBLOCK)
-            snprintf(err, errlen, "the data directory %s is in use by another process (pid %ld, per %s): one kvd, or "
-                     "one repair, per directory", dir, pid, p);
+            snprintf(err, errlen, "the data directory %s is in use by another process (pid %ld, per %s/%s): one kvd, "
+                     "or one repair, per directory", dir, pid, dir, WAL_DIR_LOCK_NAME);
         else
-            snprintf(err, errlen, "cannot lock %s: %s", p, strerror(e));
+            snprintf(err, errlen, "cannot lock %s: %s", dir, strerror(e));
         close(fd);
-        return -1;
+        return e == EWOULDBLOCK ? -2 : -1;
     }
-    wal_dir_lock_mark(fd);
     return fd;
 }
 
-void wal_dir_lock_mark(int fd)
+int wal_dir_lock(const char *dir, long *holder, char *err, size_t errlen)
 {
-    char text[32];
+    int fd = lock_dir(dir, LOCK_EX, holder, err, errlen);
+    if (fd < 0)
+        return -1;
+    wal_dir_lock_mark(dir);
+    return fd;
+}
+
+int wal_dir_locked(const char *dir, long *holder)
+{
+    char err[8];
+    int fd = lock_dir(dir, LOCK_SH, holder, err, sizeof err);
+    if (fd >= 0)
+        close(fd);
+    return fd == -2;
+}
+
+void wal_dir_lock_mark(const char *dir)
+{
+    char p[4300], text[32];
+    snprintf(p, sizeof p, "%s/%s", dir, WAL_DIR_LOCK_NAME);
+    int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return; /* the pid is for messages only */
+    /* Written, then cut to length: a reader never sees it empty. */
     int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) < 0 || pwrite(fd, text, (size_t)n, 0) < 0)
-        (void)0; /* the pid is for messages only */
+    if (pwrite(fd, text, (size_t)n, 0) != n || ftruncate(fd, n) < 0)
+        (void)0;
+    close(fd);
 }
 
 /* ---- the walk ---- */
@@ -587,6 +621,7 @@ int wal_rotate(wal_t *w, uint64_t *upto, int *old_fd, char *err, size_t errlen)
         snprintf(err, errlen, "cannot create %s: %s", path, strerror(errno));
         return rc;
     }
+    wal_claim_segment(fd);
     next.base = w->man.base;
     next.base_upto = w->man.base_upto;
     next.base_bytes = w->man.base_bytes;

@@ -63,15 +63,19 @@ int wal_walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn 
 
 #define WAL_DIR_LOCK_NAME "kvd.lock"
 
-/* Take the data directory's lock (kvd.lock, flock'ed), which the server
- * holds while it runs and kvd-check-wal --fix while it repairs: one
- * writer per directory. Returns the descriptor that holds it (close it to
- * release), or -1 with err set; *holder (if not NULL) gets the pid written
- * in the file by the current holder when the lock is taken. The file
- * names this process; after a fork that keeps the lock (a daemon's),
- * wal_dir_lock_mark(fd) names the new one. */
+/* Take the data directory's lock (a flock on the directory itself), which
+ * the server holds while it runs and kvd-check-wal --fix while it
+ * repairs: one writer per directory. Returns the descriptor that holds it
+ * (close it to release), or -1 with err set; *holder (if not NULL) gets
+ * the pid the current holder wrote in kvd.lock when the lock is taken.
+ * kvd.lock names this process; after a fork that keeps the lock (a
+ * daemon's), wal_dir_lock_mark(dir) names the new one. */
 int wal_dir_lock(const char *dir, long *holder, char *err, size_t errlen);
-void wal_dir_lock_mark(int fd);
+void wal_dir_lock_mark(const char *dir);
+
+/* Whether a writer holds dir's lock now (*holder: its pid, as above),
+ * without taking it: for a check that only reads. */
+int wal_dir_locked(const char *dir, long *holder);
 
 /* Call fn for each WAL file in dir that m does not list, saying whether
  * it is what a crash leaves (removable: a temp file, a base not installed

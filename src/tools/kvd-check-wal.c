@@ -28,6 +28,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -233,46 +235,92 @@ static int cut_file(const char *path, const wal_scan_result *r)
     return 0;
 }
 
-/* The names of the files a data directory's WAL is made of. */
+/* The names of the files a data directory's WAL is made of:
+ * kvd.incr.N.jsonl, kvd.base.N.jsonl, kvd.wal. */
 static int is_wal_file_name(const char *name)
 {
-    return strncmp(name, "kvd.incr.", 9) == 0 || strncmp(name, "kvd.base.", 9) == 0 || strcmp(name, "kvd.wal") == 0;
+    if (strcmp(name, "kvd.wal") == 0)
+        return 1;
+    const char *p;
+    if (strncmp(name, "kvd.incr.", 9) == 0 || strncmp(name, "kvd.base.", 9) == 0)
+        p = name + 9;
+    else
+        return 0;
+    if (*p < '0' || *p > '9')
+        return 0;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return strcmp(p, ".jsonl") == 0;
 }
 
-/* Check one file on its own; min_seq unknown. Returns the exit code. A
- * file in a data directory (one with a lock file) is kvd's while kvd runs
- * there: a repair takes the directory's lock, as one of the whole
- * directory does, and only the WAL's own files are checked. */
+/* A manifest, by name or by content (a copy, a link under another name). */
+static int is_manifest(const char *path, const char *name)
+{
+    if (strcmp(name, MANIFEST_NAME) == 0)
+        return 1;
+    char head[16] = "";
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return 0;
+    size_t n = fread(head, 1, sizeof head - 1, f);
+    fclose(f);
+    head[n] = '\0';
+    return strncmp(head, "kvd-manifest ", 13) == 0;
+}
+
+/* Check one file on its own; min_seq unknown. Returns the exit code. The
+ * file is taken by its real path (through any symlink). One in a data
+ * directory (with a manifest or a kvd.lock) is kvd's while kvd runs
+ * there: only the WAL's own files are checked, a repair takes the
+ * directory's lock as one of the whole directory does, and any repair
+ * also needs the file itself, which a running kvd holds (a hard link
+ * elsewhere reaches it too). A manifest is never taken for a WAL file. */
 static int check_file(const char *path, pool_t *pool, int fix, int dump)
 {
-    char dir[4300], lockpath[4400], err[1024];
-    const char *slash = strrchr(path, '/');
-    const char *name = slash ? slash + 1 : path;
+    char real[PATH_MAX], dir[PATH_MAX], probe[PATH_MAX + 32], err[1024];
+    const char *rp = realpath(path, real) ? real : path;
+    const char *slash = strrchr(rp, '/');
+    const char *name = slash ? slash + 1 : rp;
     if (slash)
-        snprintf(dir, sizeof dir, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+        snprintf(dir, sizeof dir, "%.*s", slash == rp ? 1 : (int)(slash - rp), rp);
     else
         snprintf(dir, sizeof dir, ".");
-    snprintf(lockpath, sizeof lockpath, "%s/%s", dir, WAL_DIR_LOCK_NAME);
-    int lock = -1;
-    if (access(lockpath, F_OK) == 0) {
-        if (!is_wal_file_name(name)) {
-            fprintf(stderr, "%s: not one of the WAL's files (kvd.incr.N.jsonl, kvd.base.N.jsonl, kvd.wal); to check "
-                    "the data directory: kvd-check-wal %s\n", path, dir);
-            return 3;
-        }
-        long holder;
-        lock = wal_dir_lock(dir, &holder, err, sizeof err);
-        if (lock < 0 && fix) {
+    if (is_manifest(rp, name)) {
+        fprintf(stderr, "%s: a manifest, not a WAL file; to check the data directory: kvd-check-wal %s\n", path,
+                dir);
+        return 3;
+    }
+    snprintf(probe, sizeof probe, "%s/%s", dir, MANIFEST_NAME);
+    int in_dir = access(probe, F_OK) == 0;
+    snprintf(probe, sizeof probe, "%s/%s", dir, WAL_DIR_LOCK_NAME);
+    in_dir = in_dir || access(probe, F_OK) == 0;
+    if (in_dir && !is_wal_file_name(name)) {
+        fprintf(stderr, "%s: not one of the WAL's files (kvd.incr.N.jsonl, kvd.base.N.jsonl, kvd.wal); to check "
+                "the data directory: kvd-check-wal %s\n", path, dir);
+        return 3;
+    }
+    int lock = -1, held = -1;
+    long holder = 0;
+    if (fix) {
+        if (in_dir && (lock = wal_dir_lock(dir, &holder, err, sizeof err)) < 0) {
             fprintf(stderr, "%s: not repaired: %s. Stop it first.\n", path, err);
             return 3;
         }
-        if (lock < 0 && holder)
-            printf("%s: kvd (pid %ld) is running on its directory: what it is writing now may look like a torn "
-                   "tail\n", path, holder);
+        held = open(rp, O_RDONLY | O_CLOEXEC);
+        if (held >= 0 && flock(held, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+            fprintf(stderr, "%s: not repaired: a running kvd is writing to this file. Stop it first.\n", path);
+            close(held);
+            if (lock >= 0)
+                close(lock);
+            return 3;
+        }
+    } else if (in_dir && wal_dir_locked(dir, &holder)) {
+        printf("%s: kvd (pid %ld) is running on its directory: what it is writing now may look like a torn "
+               "tail\n", path, holder);
     }
-    wal_scan_opts o = {.base = is_base_name(path)};
+    wal_scan_opts o = {.base = is_base_name(rp)};
     wal_scan_result r;
-    int code, rc = wal_scan(path, pool, &o, dump ? dump_entry : NULL, NULL, &r);
+    int code, rc = wal_scan(rp, pool, &o, dump ? dump_entry : NULL, NULL, &r);
     if (rc < 0) {
         fprintf(stderr, "%s: cannot read: %s\n", path, strerror(-rc));
         code = 3;
@@ -280,8 +328,10 @@ static int check_file(const char *path, pool_t *pool, int fix, int dump)
         print_scan(path, &r);
         code = print_status(&r, !o.base, "");
         if (code && fix)
-            code = (o.base ? salvage_base(path, pool) : cut_file(path, &r)) < 0 ? 3 : 0;
+            code = (o.base ? salvage_base(rp, pool) : cut_file(rp, &r)) < 0 ? 3 : 0;
     }
+    if (held >= 0)
+        close(held);
     if (lock >= 0)
         close(lock);
     return code;
@@ -519,12 +569,12 @@ static int check_dir(const char *dir, pool_t *pool, int fix, int dump)
     /* A repair needs the directory to itself; a check only warns. */
     char err[1024];
     long holder;
-    int lock = wal_dir_lock(dir, &holder, err, sizeof err);
-    if (lock < 0 && fix) {
+    int lock = -1;
+    if (fix && (lock = wal_dir_lock(dir, &holder, err, sizeof err)) < 0) {
         fprintf(stderr, "%s: not repaired: %s. Stop it first.\n", dir, err);
         return 3;
     }
-    if (lock < 0 && holder)
+    if (!fix && wal_dir_locked(dir, &holder))
         printf("%s: kvd (pid %ld) is running on it: what it is writing now may look like a torn tail\n", dir, holder);
     manifest m;
     int rc = manifest_load(dir, &m, err, sizeof err);

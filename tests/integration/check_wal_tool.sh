@@ -115,8 +115,43 @@ expect_match "lock: a check of the segment says kvd is running" "kvd \\(pid $KPI
 man=$(md5sum <"$DIR/kvd.manifest")
 out=$("$CHECKWAL" --fix "$DIR/kvd.manifest" 2>&1); rc=$?
 expect_eq "the manifest is not a WAL file to check or fix: exit 3" 3 $rc
-expect_match "... saying what to check instead" "not one of the WAL's files .* kvd-check-wal $DIR" "$out"
+out2=$("$CHECKWAL" --fix "$DIR/kvd.replid" "$DIR/kvd.incr.1.jsonl.x" 2>&1); rc=$?
+expect_eq "nor is another file of the data dir: exit 3" 3 $rc
+expect_match "... saying what to check instead" "a manifest, not a WAL file; .* kvd-check-wal $DIR" "$out"
 expect_eq "... and it is left alone" "$man" "$(md5sum <"$DIR/kvd.manifest")"
+# Other ways to name the live files: a symlink (even under a WAL file's
+# name), a hard link elsewhere, a copy of the manifest outside any data dir.
+mkdir -p "$T/links"
+ln -sf "$SEG" "$T/links/seg.jsonl"
+ln -sf "$DIR/kvd.manifest" "$T/links/kvd.incr.7.jsonl"
+ln -f "$SEG" "$T/links/hard.jsonl" 2>/dev/null
+cp "$DIR/kvd.manifest" "$T/links/kvd.manifest"
+cp "$DIR/kvd.manifest" "$T/links/copy.jsonl"
+broken=$(ls "$DIR" "$T/links" | grep -c broken)
+for f in seg.jsonl kvd.incr.7.jsonl hard.jsonl kvd.manifest copy.jsonl; do
+    [ -e "$T/links/$f" ] || continue
+    out=$("$CHECKWAL" --fix "$T/links/$f" 2>&1); rc=$?
+    expect_eq "lock: --fix $f (a link to or a copy of a live file) is refused" 3 $rc
+done
+# A hard link, in a directory of its own under a WAL file's name: only the
+# lock kvd holds on the file itself says it is live.
+mkdir -p "$T/hard"
+if ln -f "$SEG" "$T/hard/kvd.incr.1.jsonl" 2>/dev/null; then
+    out=$("$CHECKWAL" --fix "$T/hard/kvd.incr.1.jsonl" 2>&1); rc=$?
+    expect_eq "lock: --fix of a hard link to the live segment is refused" 3 $rc
+    expect_match "lock: ... saying kvd is writing to it" "a running kvd is writing to this file" "$out"
+    rm -f "$T/hard/kvd.incr.1.jsonl"
+fi
+expect_eq "lock: ... the segment untouched" "$sum" "$(md5sum <"$SEG")"
+expect_eq "lock: ... the manifest untouched" "$man" "$(md5sum <"$DIR/kvd.manifest")"
+expect_eq "lock: ... and no .broken file made" "$broken" "$(ls "$DIR" "$T/links" | grep -c broken)"
+# The lock is on the directory, not on kvd.lock: removing the file (a
+# "stale lock") does not let a second kvd in.
+rm -f "$DIR/kvd.lock"
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/y.sock" --dir "$DIR" 2>&1); rc=$?
+expect_eq "lock: with kvd.lock removed, a second kvd still refuses to start" 1 $rc
+out=$("$CHECKWAL" --fix "$DIR" 2>&1); rc=$?
+expect_eq "lock: ... and --fix still refuses" 3 $rc
 stop_kvd
 rm -f "$SEG".broken*
 
