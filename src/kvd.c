@@ -178,14 +178,37 @@ static void set_process_title(int argc, char **argv, const kvd_config *cfg)
             memset(argv[i], 0, strlen(argv[i]));
 }
 
-/* Detach from the terminal: fork, new session, stdio to /dev/null. */
+/* Detach from the terminal: fork, new session, stdio to /dev/null. The
+ * parent waits until the daemon is ready to accept connections (its data
+ * loaded) and exits 0, or exits 1 if the daemon stops before that (a
+ * full disk, a damaged WAL): its exit status says whether kvd started. */
 static int daemonize(void)
 {
-    pid_t pid = fork();
-    if (pid < 0)
+    int ready[2];
+    if (pipe2(ready, O_CLOEXEC) < 0)
         return -errno;
-    if (pid > 0)
-        _exit(0);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(ready[0]);
+        close(ready[1]);
+        return -e;
+    }
+    if (pid > 0) {
+        close(ready[1]);
+        char c = 0;
+        ssize_t n;
+        do
+            n = read(ready[0], &c, 1);
+        while (n < 0 && errno == EINTR);
+        if (n == 1 && c == 'R')
+            _exit(0);
+        fprintf(stderr, "kvd: the daemon (pid %d) stopped before it was ready to accept connections%s%s\n", (int)pid,
+                srv.cfg.logfile[0] ? ": see " : " (no logfile is set)", srv.cfg.logfile);
+        _exit(1);
+    }
+    close(ready[0]);
+    notify_parent(ready[1]);
     setsid();
     int fd = open("/dev/null", O_RDWR);
     if (fd >= 0) {

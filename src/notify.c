@@ -16,13 +16,21 @@
 #include <unistd.h>
 
 static int notify_fd = -1;
+static int parent_fd = -1;  /* a daemonize's parent, waiting for READY=1 */
 static struct sockaddr_un notify_addr;
 static socklen_t notify_addrlen;
 static int notify_failed; /* a send failed: said once in the log */
 
+static void close_socket(void)
+{
+    if (notify_fd >= 0)
+        close(notify_fd);
+    notify_fd = -1;
+}
+
 int notify_init(int mode)
 {
-    notify_close();
+    close_socket();
     const char *env = getenv("NOTIFY_SOCKET");
     if (mode == KVD_SUPERVISED_NO || (mode == KVD_SUPERVISED_AUTO && (!env || !*env)))
         return 0;
@@ -58,8 +66,21 @@ int notify_init(int mode)
     return 1;
 }
 
+void notify_parent(int fd)
+{
+    parent_fd = fd;
+}
+
 int notify_send(const char *text)
 {
+    if (parent_fd >= 0 && strstr(text, "READY=1")) {
+        ssize_t w;
+        do
+            w = write(parent_fd, "R", 1);
+        while (w < 0 && errno == EINTR);
+        close(parent_fd);
+        parent_fd = -1;
+    }
     if (notify_fd < 0)
         return 0;
     ssize_t r;
@@ -88,7 +109,8 @@ int notify_sendf(const char *fmt, ...)
 
 void notify_close(void)
 {
-    if (notify_fd >= 0)
-        close(notify_fd);
-    notify_fd = -1;
+    if (parent_fd >= 0)
+        close(parent_fd);
+    parent_fd = -1;
+    close_socket();
 }

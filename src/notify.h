@@ -22,6 +22,12 @@ int notify_init(int mode);
  * at verbose level; the manager may simply be gone). */
 int notify_send(const char *text);
 
+/* After a daemonize: fd is a pipe the parent waits on. READY=1 (from
+ * notify_send) writes one byte to it and closes it, and the parent exits
+ * 0; if this process exits before, the parent sees the pipe close and
+ * exits 1. */
+void notify_parent(int fd);
+
 /* notify_send of a formatted text. */
 int notify_sendf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -48,6 +48,11 @@ out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/s.sock" --dir "$T/d" 2>&1); rc
 expect_eq "mid-file corruption refuses to start (exit 1)" 1 $rc
 expect_match "error names file, line and offset" "$T/d/kvd.incr.1.jsonl is damaged at line 11 \\(byte offset $off\\)" "$out"
 expect_match "error points at the repair tool" "kvd-check-wal --fix" "$out"
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/s.sock" --dir "$T/d" --daemonize yes --logfile "$T/dd.log" 2>&1); rc=$?
+expect_eq "daemonized, the same refusal: the parent exits 1" 1 $rc
+expect_match "... saying the daemon stopped, and where to look" "stopped before it was ready to accept connections: see $T/dd.log" "$out"
+wait_for 20 "grep -q 'is damaged at line 11' '$T/dd.log'"
+expect_match "... and the log says why" "is damaged at line 11" "$(cat "$T/dd.log")"
 "$CHECKWAL" --fix "$T/d/kvd.incr.1.jsonl" >/dev/null
 restart_kvd d || fail "start after --fix"
 expect_eq "keeps the lines before the damage" 10 "$(cli dbsize)"
