@@ -221,6 +221,39 @@ static int daemonize(void)
     return 0;
 }
 
+/* Whether path names one of the files kvd keeps in the data dir dir (a
+ * logfile or pidfile there would be written over them, by a start that
+ * is then refused too). */
+static int is_data_dir_file(const char *path, const char *dir)
+{
+    static const char *const names[] = {"kvd.manifest", "kvd.lock", "kvd.compact.pid", "kvd.replid", "kvd.wal"};
+    static const char *const prefixes[] = {"kvd.incr.", "kvd.base.", "kvd.replsync.", "kvd.manifest."};
+    char real[PATH_MAX], rdir[PATH_MAX], pdir[PATH_MAX];
+    if (!path[0] || !realpath(dir, rdir))
+        return 0;
+    const char *name;
+    if (realpath(path, real)) {
+        char *slash = strrchr(real, '/');
+        *slash = '\0';
+        name = slash + 1;
+        if (strcmp(real[0] ? real : "/", rdir) != 0)
+            return 0;
+    } else {
+        const char *slash = strrchr(path, '/');
+        name = slash ? slash + 1 : path;
+        snprintf(pdir, sizeof pdir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+        if (!realpath(pdir, real) || strcmp(real, rdir) != 0)
+            return 0;
+    }
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (strcmp(name, names[i]) == 0)
+            return 1;
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+        if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    return 0;
+}
+
 static int write_pidfile(const char *path)
 {
     FILE *f = fopen(path, "w");
@@ -288,6 +321,12 @@ int main(int argc, char **argv)
     if (test_only) {
         printf("configuration OK\n");
         status = 0;
+        goto out;
+    }
+    if (is_data_dir_file(srv.cfg.logfile, srv.cfg.dir) || is_data_dir_file(srv.cfg.pidfile, srv.cfg.dir)) {
+        fprintf(stderr, "*** FATAL CONFIG ERROR ***\n%s %s is one of the files kvd keeps in the data directory %s\n",
+                is_data_dir_file(srv.cfg.logfile, srv.cfg.dir) ? "logfile" : "pidfile",
+                is_data_dir_file(srv.cfg.logfile, srv.cfg.dir) ? srv.cfg.logfile : srv.cfg.pidfile, srv.cfg.dir);
         goto out;
     }
     /* The log first, so that what refuses a start below is said there and,

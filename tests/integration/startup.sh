@@ -58,6 +58,16 @@ restart_kvd d || fail "start after --fix"
 expect_eq "keeps the lines before the damage" 10 "$(cli dbsize)"
 stop_kvd; expect_eq "SIGTERM exits 0" 0 "$RC"
 
+# A logfile or pidfile that is one of the data dir's own files: refused
+# before anything is written (a refused start wrote its refusal there).
+man=$(md5sum <"$T/d/kvd.manifest")
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/s.sock" --dir "$T/d" --logfile "$T/d/kvd.manifest" 2>&1); rc=$?
+expect_eq "logfile = the manifest: exit 1" 1 $rc
+expect_match "... saying so" "logfile $T/d/kvd.manifest is one of the files kvd keeps in the data directory" "$out"
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/s.sock" --dir "$T/d" --pidfile "$T/d/../d/kvd.incr.1.jsonl" 2>&1); rc=$?
+expect_eq "pidfile = a segment (another spelling): exit 1" 1 $rc
+expect_eq "... the manifest untouched" "$man" "$(md5sum <"$T/d/kvd.manifest")"
+
 # Cannot listen: exit 1.
 start_kvd e || fail "start e"
 out=$(timeout 20 "$KVD" --port "$PORT" --dir "$T/f" --pidfile "$T/f.pid" 2>&1); rc=$?
