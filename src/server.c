@@ -28,7 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 server srv;
@@ -209,6 +211,36 @@ static void close_handle(uv_handle_t *h)
 }
 
 /* Stop listening, close the clients and the loop's own handles. */
+/* Make room for a unix socket at path: a socket left by a server that is
+ * gone is removed (as Redis does); a live one (another server answers
+ * there) or anything that is not a socket (a file given by mistake, a
+ * data file) is left alone and refused. */
+static int clear_socket_path(const char *path, char *why, size_t n)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return 0;
+    if (!S_ISSOCK(st.st_mode)) {
+        snprintf(why, n, "it exists and is not a socket (kvd replaces only a socket left by a server that is gone)");
+        return -1;
+    }
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(path) < sizeof sa.sun_path) {
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0) {
+            int live = connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+            close(fd);
+            if (live) {
+                snprintf(why, n, "another server is listening there");
+                return -1;
+            }
+        }
+    }
+    unlink(path);
+    return 0;
+}
+
 static void close_all(void)
 {
     for (int i = 0; i < srv.nlisteners; i++)
@@ -355,7 +387,11 @@ static int listen_all(void)
         log_notice("%s", what);
     }
     if (srv.cfg.unixsocket[0]) {
-        unlink(srv.cfg.unixsocket);
+        char why[256];
+        if (clear_socket_path(srv.cfg.unixsocket, why, sizeof why) < 0) {
+            log_warning("cannot listen on unix socket %s: %s", srv.cfg.unixsocket, why);
+            return -1;
+        }
         int rc = uv_pipe_init(srv.loop, &srv.unix_listener, 0);
         if (rc < 0) {
             log_warning("cannot listen on unix socket %s: %s", srv.cfg.unixsocket, uv_strerror(rc));

@@ -170,9 +170,9 @@ void wal_dir_lock_mark(const char *dir)
 {
     char p[4300], text[32];
     snprintf(p, sizeof p, "%s/%s", dir, WAL_DIR_LOCK_NAME);
-    int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(p, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
-        return; /* the pid is for messages only */
+        return; /* the pid is for messages only (a symlink is not followed) */
     /* Written, then cut to length: a reader never sees it empty. */
     int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
     if (pwrite(fd, text, (size_t)n, 0) != n || ftruncate(fd, n) < 0)

@@ -67,6 +67,20 @@ expect_match "... saying so" "logfile $T/d/kvd.manifest is one of the files kvd 
 out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/s.sock" --dir "$T/d" --pidfile "$T/d/../d/kvd.incr.1.jsonl" 2>&1); rc=$?
 expect_eq "pidfile = a segment (another spelling): exit 1" 1 $rc
 expect_eq "... the manifest untouched" "$man" "$(md5sum <"$T/d/kvd.manifest")"
+# ... by any other name: a hard link elsewhere (checked by inode), and a
+# file that holds another kvd's WAL; a unix socket path that is a file.
+seg=$(md5sum <"$T/d/kvd.incr.1.jsonl")
+ln -f "$T/d/kvd.incr.1.jsonl" "$T/seg-link"
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/s.sock" --dir "$T/d" --pidfile "$T/seg-link" 2>&1); rc=$?
+expect_eq "pidfile = a hard link to a segment: exit 1" 1 $rc
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/s.sock" --dir "$T/other" --logfile "$T/seg-link" 2>&1); rc=$?
+expect_eq "logfile = another dir's segment: exit 1" 1 $rc
+expect_match "... saying so" "holds a kvd WAL or manifest" "$out"
+rm -f "$T/seg-link"
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/d/kvd.incr.1.jsonl" --dir "$T/other" 2>&1); rc=$?
+expect_eq "unixsocket = a file that is not a socket: exit 1" 1 $rc
+expect_match "... saying so" "is not a socket" "$out"
+expect_eq "... the segment untouched" "$seg" "$(md5sum <"$T/d/kvd.incr.1.jsonl")"
 
 # Cannot listen: exit 1.
 start_kvd e || fail "start e"
