@@ -81,6 +81,12 @@ out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/d/kvd.incr.1.jsonl" --dir "$T/
 expect_eq "unixsocket = a file that is not a socket: exit 1" 1 $rc
 expect_match "... saying so" "is not a socket" "$out"
 expect_eq "... the segment untouched" "$seg" "$(md5sum <"$T/d/kvd.incr.1.jsonl")"
+start_kvd u --unixsocket "$T/u.sock" || fail "start u"
+out=$(timeout 20 "$KVD" --port 0 --unixsocket "$T/u.sock" --dir "$T/other" 2>&1); rc=$?
+expect_eq "unixsocket = another server's live socket: exit 1" 1 $rc
+expect_match "... saying so" "another server is listening there" "$out"
+expect_eq "... and that server still answers on it" PONG "$(timeout 10 redis-cli -s "$T/u.sock" ping)"
+stop_kvd
 
 # Cannot listen: exit 1.
 start_kvd e || fail "start e"
