@@ -174,11 +174,10 @@ static void child_main(const char *tmp, pid_t parent, const char *name, int duty
  * start and stopped. The file holds "pid starttime", starttime being
  * field 22 of /proc/PID/stat, so a reused pid is never mistaken for it. */
 
-#define PIDFILE "kvd.compact.pid"
 
 static void pidfile_path(const char *dir, char *dst, size_t n)
 {
-    snprintf(dst, n, "%s/%s", dir, PIDFILE);
+    snprintf(dst, n, "%s/%s", dir, WAL_DIR_COMPACT_PID);
 }
 
 /* pid's start time in clock ticks since boot and its name, or -1. */

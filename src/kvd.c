@@ -222,19 +222,6 @@ static int daemonize(void)
     return 0;
 }
 
-static int is_kvd_data_name(const char *name)
-{
-    static const char *const names[] = {"kvd.manifest", "kvd.lock", "kvd.compact.pid", "kvd.replid", "kvd.wal"};
-    static const char *const prefixes[] = {"kvd.incr.", "kvd.base.", "kvd.replsync.", "kvd.manifest."};
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (strcmp(name, names[i]) == 0)
-            return 1;
-    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
-        if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
-            return 1;
-    return 0;
-}
-
 /* Whether path reaches one of the files kvd keeps in the data dir dir,
  * by any name (a symlink, a hard link, a bind mount, /proc/PID/fd): a
  * logfile, pidfile or unix socket there would be written over them, by a
@@ -242,56 +229,40 @@ static int is_kvd_data_name(const char *name)
  * inode, not by path. */
 static int is_data_dir_file(const char *path, const char *dir)
 {
-    struct stat dst, st;
-    if (!path[0] || stat(dir, &dst) < 0)
+    struct stat dst, st, fst;
+    if (stat(dir, &dst) < 0)
         return 0;
     if (stat(path, &st) == 0) {
-        /* An existing file: is it one of the dir's? */
         DIR *d = opendir(dir);
         if (!d)
             return 0;
         int found = 0;
         struct dirent *de;
-        struct stat fst;
         while (!found && (de = readdir(d)))
-            if (is_kvd_data_name(de->d_name) && fstatat(dirfd(d), de->d_name, &fst, 0) == 0)
-                found = fst.st_dev == st.st_dev && fst.st_ino == st.st_ino;
+            found = wal_dir_owns_name(de->d_name) && fstatat(dirfd(d), de->d_name, &fst, 0) == 0 &&
+                    fst.st_dev == st.st_dev && fst.st_ino == st.st_ino;
         closedir(d);
         if (found)
             return 1;
     }
-    /* One of kvd's names in the dir itself (reached by whatever path),
-     * whether or not it exists yet. */
-    const char *slash = strrchr(path, '/');
-    const char *name = slash ? slash + 1 : path;
+    /* One of kvd's names in the dir itself (by whatever path), whether or
+     * not it exists yet. */
     char parent[PATH_MAX];
-    snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
-    struct stat pst;
-    return is_kvd_data_name(name) && stat(parent, &pst) == 0 && pst.st_dev == dst.st_dev && pst.st_ino == dst.st_ino;
+    const char *name = kvd_path_split(path, parent, sizeof parent);
+    return wal_dir_owns_name(name) && stat(parent, &fst) == 0 && fst.st_dev == dst.st_dev &&
+           fst.st_ino == dst.st_ino;
 }
 
-/* What a kvd data file starts with: a WAL line or a manifest. A logfile
- * or pidfile never does. */
-static int looks_like_kvd_data(const char *path)
-{
-    char head[16] = "";
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, head, sizeof head - 1);
-    close(fd);
-    head[n > 0 ? n : 0] = '\0';
-    return strncmp(head, "{\"seq\":", 7) == 0 || strncmp(head, "kvd-manifest ", 13) == 0;
-}
-
-/* Why path (the logfile or the pidfile) must not be used, or NULL. */
-static const char *bad_own_file(const char *path, const char *dir)
+/* Why the logfile, pidfile or unix socket at path must not be used, or
+ * NULL. A logfile or pidfile never looks like a WAL or a manifest (of
+ * another kvd, say). */
+static const char *bad_own_file(const char *path, const char *dir, int by_content)
 {
     if (!path[0])
         return NULL;
     if (is_data_dir_file(path, dir))
         return "is one of the files kvd keeps in the data directory";
-    if (looks_like_kvd_data(path))
+    if (by_content && wal_file_kind(path))
         return "holds a kvd WAL or manifest (another kvd's data?)";
     return NULL;
 }
@@ -365,15 +336,17 @@ int main(int argc, char **argv)
         status = 0;
         goto out;
     }
-    const char *bad_log = bad_own_file(srv.cfg.logfile, srv.cfg.dir);
-    const char *bad_pid = bad_own_file(srv.cfg.pidfile, srv.cfg.dir);
-    const char *bad_sock = is_data_dir_file(srv.cfg.unixsocket, srv.cfg.dir) ? "is one of the files kvd keeps in "
-                                                                              "the data directory" : NULL;
-    if (bad_log || bad_pid || bad_sock) {
-        fprintf(stderr, "*** FATAL CONFIG ERROR ***\n%s %s %s (the data directory is %s)\n", bad_log ? "logfile" : bad_pid ? "pidfile" : "unixsocket",
-                bad_log ? srv.cfg.logfile : bad_pid ? srv.cfg.pidfile : srv.cfg.unixsocket,
-                bad_log ? bad_log : bad_pid ? bad_pid : bad_sock, srv.cfg.dir);
-        goto out;
+    const struct {
+        const char *what, *path;
+        int by_content;
+    } own[] = {{"logfile", srv.cfg.logfile, 1}, {"pidfile", srv.cfg.pidfile, 1}, {"unixsocket", srv.cfg.unixsocket, 0}};
+    for (size_t i = 0; i < sizeof own / sizeof *own; i++) {
+        const char *why = bad_own_file(own[i].path, srv.cfg.dir, own[i].by_content);
+        if (why) {
+            fprintf(stderr, "*** FATAL CONFIG ERROR ***\n%s %s %s (the data directory is %s)\n", own[i].what,
+                    own[i].path, why, srv.cfg.dir);
+            goto out;
+        }
     }
     /* The log first, so that what refuses a start below is said there and,
      * before a daemonize, on the terminal too. */

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define HEADER "kvd-manifest 1\n"
+#define HEADER MANIFEST_MAGIC "1\n"
 
 void manifest_init(manifest *m)
 {

@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #define MANIFEST_NAME "kvd.manifest"
+/* What a manifest starts with (then its version). */
+#define MANIFEST_MAGIC "kvd-manifest "
 
 typedef struct manifest {
     uint64_t base;       /* base file number, 0 when there is none */

@@ -25,8 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define REPLID_FILE "kvd.replid"
-#define SYNC_TMP_PREFIX "kvd.replsync."
+#define REPLID_FILE WAL_DIR_REPLID
+#define SYNC_TMP_PREFIX WAL_DIR_REPLSYNC_PREFIX
 #define PUMP_HIGH ((size_t)4 << 20) /* catch-up reads stop while a link has this much output pending */
 #define PUMP_CHUNK ((size_t)256 << 10)
 #define TICK_MS 100

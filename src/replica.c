@@ -36,7 +36,7 @@ enum rstate {
     R_STREAM,     /* the link is up: WAL lines */
 };
 
-#define RECV_NAME "kvd.replsync.recv.tmp"
+#define RECV_NAME WAL_DIR_REPLSYNC_PREFIX "recv.tmp"
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 5000
 

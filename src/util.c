@@ -138,6 +138,16 @@ int kvd_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
     return write_all_at(fd, p, n, (int64_t)off);
 }
 
+const char *kvd_path_split(const char *path, char *dir, size_t n)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, n, ".");
+    else
+        snprintf(dir, n, "%.*s", slash == path ? 1 : (int)(slash - path), path);
+    return slash ? slash + 1 : path;
+}
+
 int kvd_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

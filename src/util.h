@@ -69,6 +69,10 @@ int kvd_runq_wait(int fd, uint64_t *ns);
  * Returns 0 or -errno. */
 int kvd_fsync_dir(const char *dir);
 
+/* The directory part of path ("." when it has none, "/" for "/name");
+ * returns the last component (in path). */
+const char *kvd_path_split(const char *path, char *dir, size_t n);
+
 /* Create dir and any missing parents with mode (existing ones are left as
  * they are). Returns 0 or -errno. */
 int kvd_mkdir_p(const char *dir, unsigned mode);

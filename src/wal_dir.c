@@ -35,6 +35,38 @@ static int is_wal_name(const char *name, const char *kind, uint64_t *num, int *t
     return 1;
 }
 
+int wal_dir_is_wal_name(const char *name)
+{
+    uint64_t num;
+    int tmp;
+    return strcmp(name, "kvd.wal") == 0 ||
+           ((is_wal_name(name, "kvd.incr.", &num, &tmp) || is_wal_name(name, "kvd.base.", &num, &tmp)) && !tmp);
+}
+
+int wal_dir_owns_name(const char *name)
+{
+    static const char *const prefixes[] = {MANIFEST_NAME, WAL_DIR_LOCK_NAME, WAL_DIR_COMPACT_PID, WAL_DIR_REPLID,
+                                           WAL_DIR_REPLSYNC_PREFIX, "kvd.incr.", "kvd.base.", "kvd.wal"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++)
+        if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    return 0;
+}
+
+int wal_file_kind(const char *path)
+{
+    char head[16] = "";
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, head, sizeof head - 1);
+    close(fd);
+    head[n > 0 ? n : 0] = '\0';
+    if (strncmp(head, MANIFEST_MAGIC, strlen(MANIFEST_MAGIC)) == 0)
+        return WAL_FILE_MANIFEST;
+    return strncmp(head, "{\"seq\":", 7) == 0 ? WAL_FILE_LOG : 0;
+}
+
 static int is_segment_listed(const manifest *m, uint64_t n)
 {
     for (size_t i = 0; i < m->nincr; i++)

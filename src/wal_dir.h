@@ -61,7 +61,26 @@ int wal_walk_dir(const char *dir, const manifest *m, pool_t *pool, wal_apply_fn 
                  const wal_load_hooks *hooks, wal_walk_fn each, void *ectx, int keep_going,
                  wal_walk_result *res, char *err, size_t errlen);
 
+/* The files of a data directory besides the WAL's own (kvd.incr.N.jsonl,
+ * kvd.base.N.jsonl; manifest.h names the manifest); docs/WAL.md lists
+ * them all. Their temp files add ".tmp". */
 #define WAL_DIR_LOCK_NAME "kvd.lock"
+#define WAL_DIR_COMPACT_PID "kvd.compact.pid"   /* a running compaction child */
+#define WAL_DIR_REPLID "kvd.replid"             /* replication ids */
+#define WAL_DIR_REPLSYNC_PREFIX "kvd.replsync." /* a full sync's base, sent or received */
+
+/* Whether name is one of the WAL's files as kvd names them
+ * (kvd.incr.N.jsonl, kvd.base.N.jsonl, or a single-file kvd.wal). */
+int wal_dir_is_wal_name(const char *name);
+
+/* Whether name is any file kvd keeps in a data directory: the WAL's, the
+ * manifest, the ones above, and their temp files. */
+int wal_dir_owns_name(const char *name);
+
+/* What a file's first bytes say it is: a manifest, a WAL (a line of one),
+ * or neither (0, also when it cannot be read). */
+enum { WAL_FILE_MANIFEST = 1, WAL_FILE_LOG };
+int wal_file_kind(const char *path);
 
 /* Take the data directory's lock (a flock on the directory itself), which
  * the server holds while it runs and kvd-check-wal --fix while it

@@ -235,39 +235,6 @@ static int cut_file(const char *path, const wal_scan_result *r)
     return 0;
 }
 
-/* The names of the files a data directory's WAL is made of:
- * kvd.incr.N.jsonl, kvd.base.N.jsonl, kvd.wal. */
-static int is_wal_file_name(const char *name)
-{
-    if (strcmp(name, "kvd.wal") == 0)
-        return 1;
-    const char *p;
-    if (strncmp(name, "kvd.incr.", 9) == 0 || strncmp(name, "kvd.base.", 9) == 0)
-        p = name + 9;
-    else
-        return 0;
-    if (*p < '0' || *p > '9')
-        return 0;
-    while (*p >= '0' && *p <= '9')
-        p++;
-    return strcmp(p, ".jsonl") == 0;
-}
-
-/* A manifest, by name or by content (a copy, a link under another name). */
-static int is_manifest(const char *path, const char *name)
-{
-    if (strcmp(name, MANIFEST_NAME) == 0)
-        return 1;
-    char head[16] = "";
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return 0;
-    size_t n = fread(head, 1, sizeof head - 1, f);
-    fclose(f);
-    head[n] = '\0';
-    return strncmp(head, "kvd-manifest ", 13) == 0;
-}
-
 /* Check one file on its own; min_seq unknown. Returns the exit code. The
  * file is taken by its real path (through any symlink). One in a data
  * directory (with a manifest or a kvd.lock) is kvd's while kvd runs
@@ -279,13 +246,8 @@ static int check_file(const char *path, pool_t *pool, int fix, int dump)
 {
     char real[PATH_MAX], dir[PATH_MAX], probe[PATH_MAX + 32], err[1024];
     const char *rp = realpath(path, real) ? real : path;
-    const char *slash = strrchr(rp, '/');
-    const char *name = slash ? slash + 1 : rp;
-    if (slash)
-        snprintf(dir, sizeof dir, "%.*s", slash == rp ? 1 : (int)(slash - rp), rp);
-    else
-        snprintf(dir, sizeof dir, ".");
-    if (is_manifest(rp, name)) {
+    const char *name = kvd_path_split(rp, dir, sizeof dir);
+    if (strcmp(name, MANIFEST_NAME) == 0 || wal_file_kind(rp) == WAL_FILE_MANIFEST) {
         fprintf(stderr, "%s: a manifest, not a WAL file; to check the data directory: kvd-check-wal %s\n", path,
                 dir);
         return 3;
@@ -294,7 +256,7 @@ static int check_file(const char *path, pool_t *pool, int fix, int dump)
     int in_dir = access(probe, F_OK) == 0;
     snprintf(probe, sizeof probe, "%s/%s", dir, WAL_DIR_LOCK_NAME);
     in_dir = in_dir || access(probe, F_OK) == 0;
-    if (in_dir && !is_wal_file_name(name)) {
+    if (in_dir && !wal_dir_is_wal_name(name)) {
         fprintf(stderr, "%s: not one of the WAL's files (kvd.incr.N.jsonl, kvd.base.N.jsonl, kvd.wal); to check "
                 "the data directory: kvd-check-wal %s\n", path, dir);
         return 3;
