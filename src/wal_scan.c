@@ -179,6 +179,7 @@ typedef struct scan_job {
     handoff *ho; /* NULL: apply inline */
     batch *cur;  /* the batch being filled */
     int rc;
+    uint64_t read_end; /* the file's length as read (a live one grows) */
 } scan_job;
 
 /* Send the batch being filled and take the next free one; with drain,
@@ -356,11 +357,7 @@ static int scan_lines(scan_job *j)
             if (more < 0) {
                 rc = more;
             } else if (!more) {
-                /* s.base is now where the file ended for this read (a
-                 * live segment may have grown since res->bytes). */
-                if (s.base > res->bytes)
-                    res->bytes = s.base;
-                res->filler = s.base - off;
+                res->filler = s.base - off; /* s.base: where the file ended */
             } else if (res->status == WAL_SCAN_OK) {
                 note_bad(res, lineno, off, "a blank line (the prefilled tail) with more data after it");
                 res->status = WAL_SCAN_TAIL;
@@ -465,6 +462,7 @@ static int scan_lines(scan_job *j)
             res->bad_offset = goff;
         }
     }
+    j->read_end = s.base + s.end;
     wal_decoder_free(&dec);
     free(s.rb);
     if (j->ho && rc == 0 && j->cur->n)
@@ -626,6 +624,12 @@ int wal_scan(const char *path, pool_t *pool, const wal_scan_opts *opts, wal_appl
         pthread_cond_destroy(&ho.cv);
     pthread_mutex_destroy(&ho.mu);
     close(fd);
+    /* A live segment may have grown since the fstat: its length is what
+     * was read, so that no count past the good bytes goes negative.
+     * (Set here, once the reader is done: the applying thread reads
+     * res->bytes meanwhile.) */
+    if (j.read_end > res->bytes)
+        res->bytes = j.read_end;
     res->elapsed_us = (kvd_mono_ns() - t0) / 1000;
     return rc;
 }
