@@ -243,12 +243,10 @@ tentry_t *apply_entry(keyspace *ks, const wal_entry *e, apply_undo *u)
 int apply_replay(void *ctx, const wal_entry *e)
 {
     keyspace *ks = ctx;
-    if (e->db >= ks->n || ((e->op == WAL_OP_MOVE || e->op == WAL_OP_SWAPDB) && e->to >= ks->n)) {
-        /* The highest database named, so that one message says how many
-         * databases the whole log needs. */
-        uint32_t db = e->db;
-        if ((e->op == WAL_OP_MOVE || e->op == WAL_OP_SWAPDB) && e->to > db)
-            db = e->to;
+    /* The highest database the entry names: the one message of a refused
+     * load says how many databases the whole log needs. */
+    uint32_t db = (e->op == WAL_OP_MOVE || e->op == WAL_OP_SWAPDB) && e->to > e->db ? e->to : e->db;
+    if (db >= ks->n) {
         if (!ks->bad_seq || db > ks->bad_db) {
             ks->bad_seq = e->seq;
             ks->bad_db = db;

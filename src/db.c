@@ -356,29 +356,23 @@ int db_open(const char *dir, int lock, char *err, size_t errlen)
     db_loaded();
     if (!srv.wal)
         return -1;
-    if (srv.ks.bad_seq && srv.ks.bad_db >= KVD_MAX_DATABASES) {
+    /* What the replay skipped refuses the load. */
+    if (srv.ks.bad_seq && srv.ks.bad_db >= KVD_MAX_DATABASES)
         snprintf(err, errlen,
                  "the WAL is damaged or not kvd's: entry %llu names database %u, and kvd has at most %u "
                  "(kvd-check-wal --dump shows it)",
                  (unsigned long long)srv.ks.bad_seq, srv.ks.bad_db, KVD_MAX_DATABASES);
-        wal_close(srv.wal);
-        srv.wal = NULL;
-        return -1;
-    }
-    if (srv.ks.bad_seq) {
+    else if (srv.ks.bad_seq)
         snprintf(err, errlen,
                  "the WAL uses database %u (entry %llu) but there are only %u databases: raise 'databases' in "
                  "the configuration to at least %u",
                  srv.ks.bad_db, (unsigned long long)srv.ks.bad_seq, srv.ks.n, srv.ks.bad_db + 1);
-        wal_close(srv.wal);
-        srv.wal = NULL;
-        return -1;
-    }
-    if (srv.ks.long_seq) {
+    else if (srv.ks.long_seq)
         snprintf(err, errlen,
                  "the WAL is damaged: entry %llu appends to a value past the longest a key can hold (%u bytes); "
                  "kvd never writes such an entry (kvd-check-wal --dump shows it)",
                  (unsigned long long)srv.ks.long_seq, KEYSPACE_MAX_VALUE);
+    if (srv.ks.bad_seq || srv.ks.long_seq) {
         wal_close(srv.wal);
         srv.wal = NULL;
         return -1;

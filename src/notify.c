@@ -71,9 +71,9 @@ void notify_parent(int fd)
     parent_fd = fd;
 }
 
-int notify_send(const char *text)
+int notify_ready(void)
 {
-    if (parent_fd >= 0 && strstr(text, "READY=1")) {
+    if (parent_fd >= 0) {
         ssize_t w;
         do
             w = write(parent_fd, "R", 1);
@@ -81,6 +81,11 @@ int notify_send(const char *text)
         close(parent_fd);
         parent_fd = -1;
     }
+    return notify_send("READY=1\nSTATUS=ready to accept connections\n");
+}
+
+int notify_send(const char *text)
+{
     if (notify_fd < 0)
         return 0;
     ssize_t r;

@@ -22,11 +22,14 @@ int notify_init(int mode);
  * at verbose level; the manager may simply be gone). */
 int notify_send(const char *text);
 
-/* After a daemonize: fd is a pipe the parent waits on. READY=1 (from
- * notify_send) writes one byte to it and closes it, and the parent exits
- * 0; if this process exits before, the parent sees the pipe close and
- * exits 1. */
+/* After a daemonize: fd is a pipe the parent waits on. notify_ready
+ * writes one byte to it and closes it, and the parent exits 0; if this
+ * process exits before, the parent sees the pipe close and exits 1. */
 void notify_parent(int fd);
+
+/* kvd is ready to accept connections: tell the manager (READY=1) and a
+ * daemonize's parent. */
+int notify_ready(void);
 
 /* notify_send of a formatted text. */
 int notify_sendf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

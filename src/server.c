@@ -210,7 +210,6 @@ static void close_handle(uv_handle_t *h)
         uv_close(h, NULL);
 }
 
-/* Stop listening, close the clients and the loop's own handles. */
 /* Make room for a unix socket at path: a socket left by a server that is
  * gone is removed (as Redis does); a live one (another server answers
  * there) or anything that is not a socket (a file given by mistake, a
@@ -241,6 +240,7 @@ static int clear_socket_path(const char *path, char *why, size_t n)
     return 0;
 }
 
+/* Stop listening, close the clients and the loop's own handles. */
 static void close_all(void)
 {
     for (int i = 0; i < srv.nlisteners; i++)
@@ -478,7 +478,7 @@ int server_run(void)
         snprintf(tlsport, sizeof tlsport, ", tls-port %d", srv.cfg.tls_port);
     log_notice("ready to accept connections (port %d%s%s%s)", srv.cfg.port, tlsport,
                srv.has_unix ? ", unix socket " : "", srv.has_unix ? srv.cfg.unixsocket : "");
-    notify_send("READY=1\nSTATUS=ready to accept connections\n");
+    notify_ready();
     uv_run(srv.loop, UV_RUN_DEFAULT);
     return srv.exit_code;
 }

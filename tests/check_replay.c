@@ -5,8 +5,9 @@
  * batched as the loop batches them, and, in between, compactions, clean
  * restarts, restarts after kill -9, failed writes taken back, active
  * expiry and evictions; appendfsync switches between everysec and always,
- * so many kills leave a prefilled tail (wal.h) to the replay. After every restart the keys that were live (and
- * are not expired by then) are there, with their values and expiries.
+ * so many kills leave a prefilled tail (wal.h) to the replay. After every
+ * restart the keys that were live (and are not expired by then) are there,
+ * with their values and expiries.
  *
  * KVD_SEED picks the seed (printed; default fixed), KVD_REPLAY_COMMANDS
  * the number of commands (default 120000). */
