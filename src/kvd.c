@@ -32,6 +32,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,46 +180,113 @@ static void set_process_title(int argc, char **argv, const kvd_config *cfg)
             memset(argv[i], 0, strlen(argv[i]));
 }
 
+/* The parent of a daemonize: waits until the daemon is ready (a byte on
+ * ready_fd) and exits 0, or until it stops (ready_fd closes) and exits 1,
+ * after printing what the daemon wrote to stderr meanwhile (its log,
+ * without a logfile: why it stopped). The last DAEMON_ERR_KEEP bytes of
+ * that are kept; a ready daemon's are dropped. */
+#define DAEMON_ERR_KEEP 16384
+static void daemon_parent(pid_t pid, int ready_fd, int err_fd)
+{
+    static char kept[DAEMON_ERR_KEEP];
+    size_t len = 0;
+    int err_open = 1, cut = 0;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = ready_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN}};
+        /* Once the daemon is gone, what it wrote is read for at most a
+         * second: a child of it could hold its stderr open. */
+        int stopped = ready_fd < 0;
+        int n = poll(stopped ? p + 1 : p, stopped ? 1 : 1 + err_open, stopped ? 1000 : -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (err_open && p[1].revents) {
+            char b[4096];
+            ssize_t r = read(err_fd, b, sizeof b);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                err_open = 0;
+                if (stopped)
+                    break;
+            } else {
+                _Static_assert(sizeof b < sizeof kept, "a read fits in what is kept");
+                if (len + (size_t)r > sizeof kept) {
+                    size_t drop = len + (size_t)r - sizeof kept;
+                    memmove(kept, kept + drop, len - drop);
+                    len -= drop;
+                    cut = 1;
+                }
+                memcpy(kept + len, b, (size_t)r);
+                len += (size_t)r;
+            }
+        }
+        if (!stopped && p[0].revents) {
+            char c = 0;
+            ssize_t r = read(ready_fd, &c, 1);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r == 1 && c == 'R')
+                _exit(0);
+            ready_fd = -1; /* it stopped: read the rest of what it wrote */
+            if (!err_open)
+                break;
+        }
+    }
+    if (cut)
+        fputs("...\n", stderr);
+    fwrite(kept, 1, len, stderr);
+    fprintf(stderr, "kvd: the daemon (pid %d) stopped before it was ready to accept connections%s%s\n", (int)pid,
+            srv.cfg.logfile[0] ? ": see " : "", srv.cfg.logfile);
+    _exit(1);
+}
+
 /* Detach from the terminal: fork, new session, stdio to /dev/null. The
  * parent waits until the daemon is ready to accept connections (its data
  * loaded) and exits 0, or exits 1 if the daemon stops before that (a
- * full disk, a damaged WAL): its exit status says whether kvd started. */
+ * full disk, a damaged WAL): its exit status says whether kvd started.
+ * Until then the daemon's stderr goes to the parent, which shows it only
+ * if the start failed. */
 static int daemonize(void)
 {
-    int ready[2];
+    int ready[2], err[2];
     if (pipe2(ready, O_CLOEXEC) < 0)
         return -errno;
-    pid_t pid = fork();
-    if (pid < 0) {
+    if (pipe2(err, O_CLOEXEC) < 0) {
         int e = errno;
         close(ready[0]);
         close(ready[1]);
         return -e;
     }
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(ready[0]);
+        close(ready[1]);
+        close(err[0]);
+        close(err[1]);
+        return -e;
+    }
     if (pid > 0) {
         close(ready[1]);
-        char c = 0;
-        ssize_t n;
-        do
-            n = read(ready[0], &c, 1);
-        while (n < 0 && errno == EINTR);
-        if (n == 1 && c == 'R')
-            _exit(0);
-        fprintf(stderr, "kvd: the daemon (pid %d) stopped before it was ready to accept connections%s%s\n", (int)pid,
-                srv.cfg.logfile[0] ? ": see " : " (no logfile is set)", srv.cfg.logfile);
-        _exit(1);
+        close(err[1]);
+        daemon_parent(pid, ready[0], err[0]);
     }
     close(ready[0]);
-    notify_parent(ready[1]);
+    close(err[0]);
     setsid();
     int fd = open("/dev/null", O_RDWR);
     if (fd >= 0) {
         dup2(fd, STDIN_FILENO);
         dup2(fd, STDOUT_FILENO);
-        dup2(fd, STDERR_FILENO);
         if (fd > STDERR_FILENO)
             close(fd);
     }
+    /* notify_ready puts /dev/null on stderr too. */
+    dup2(err[1], STDERR_FILENO);
+    close(err[1]);
+    notify_parent(ready[1]);
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -80,6 +81,12 @@ int notify_ready(void)
         while (w < 0 && errno == EINTR);
         close(parent_fd);
         parent_fd = -1;
+        int fd = open("/dev/null", O_WRONLY);
+        if (fd >= 0) {
+            dup2(fd, STDERR_FILENO);
+            if (fd != STDERR_FILENO)
+                close(fd);
+        }
     }
     return notify_send("READY=1\nSTATUS=ready to accept connections\n");
 }

@@ -24,7 +24,8 @@ int notify_send(const char *text);
 
 /* After a daemonize: fd is a pipe the parent waits on. notify_ready
  * writes one byte to it and closes it, and the parent exits 0; if this
- * process exits before, the parent sees the pipe close and exits 1. */
+ * process exits before, the parent sees the pipe close and exits 1.
+ * stderr is still the parent's: notify_ready puts /dev/null there. */
 void notify_parent(int fd);
 
 /* kvd is ready to accept connections: tell the manager (READY=1) and a

@@ -94,7 +94,26 @@ out=$(timeout 20 "$KVD" --port "$PORT" --dir "$T/f" --pidfile "$T/f.pid" 2>&1); 
 expect_eq "port in use exits 1" 1 $rc
 expect_match "port in use explained" "cannot listen on 127.0.0.1:$PORT" "$out"
 expect_eq "a kvd that cannot listen removes its pidfile" 0 "$([ -e "$T/f.pid" ] && echo 1 || echo 0)"
+# Daemonized without a logfile, the failure (after the fork) is still told
+# on the terminal, and the parent exits 1.
+out=$(timeout 20 "$KVD" --port "$PORT" --dir "$T/f" --daemonize yes 2>&1); rc=$?
+expect_eq "daemonized, no logfile, port in use: the parent exits 1" 1 $rc
+expect_match "... and the daemon's log says why on the terminal" "cannot listen on 127.0.0.1:$PORT" "$out"
+expect_match "... and that it stopped" "stopped before it was ready to accept connections$" "$out"
 stop_kvd
+# ... and a start that succeeds says nothing there, as Redis's.
+for try in 1 2 3 4 5; do
+    P=$(random_port)
+    out=$(timeout 60 "$KVD" --port "$P" --dir "$T/h" --daemonize yes --pidfile "$T/h.pid" 2>&1); rc=$?
+    [[ "$out" == *"address already in use"* ]] || break
+done
+[ -s "$T/h.pid" ] && PIDS+=("$(cat "$T/h.pid")")
+expect_eq "daemonized, no logfile, started: the parent exits 0" 0 $rc
+expect_eq "... printing nothing" "" "$out"
+expect_eq "... and the daemon answers" PONG "$(timeout 10 redis-cli -p "$P" ping)"
+timeout 10 redis-cli -p "$P" shutdown >/dev/null 2>&1
+wait_for 60 '[ ! -e "$T/h.pid" ]'
+expect_eq "... and its shutdown removes its pidfile" 0 "$([ -e "$T/h.pid" ] && echo 1 || echo 0)"
 
 # Daemonize with a pidfile; SIGHUP reopens the log; SIGTERM removes the pidfile.
 for try in 1 2 3 4 5; do
