@@ -544,15 +544,16 @@ void commit_policy_changed(void)
 
 int commit_sync_now(void)
 {
+    /* A batch that cannot be written is taken back (its clients get
+     * -MISCONF); what was written before it is synced all the same. */
     int rc = commit_flush();
-    if (rc == 0 && srv.wal->sync_error)
-        rc = srv.wal->sync_error;
-    if (rc == 0) {
-        uint64_t target = srv.wal->written_seq;
-        rc = wal_sync_fd(wal_fd(srv.wal));
-        wal_sync_done(srv.wal, target, rc, 0);
-    }
-    if (rc == 0)
-        release_held();
+    if (srv.wal->sync_error)
+        return srv.wal->sync_error;
+    uint64_t target = srv.wal->written_seq;
+    int s = wal_sync_fd(wal_fd(srv.wal));
+    wal_sync_done(srv.wal, target, s, 0);
+    if (s < 0)
+        return s;
+    release_held();
     return rc;
 }

@@ -73,7 +73,9 @@ void commit_prepare(void);
 void commit_cron(int64_t now);
 
 /* Flush and fdatasync on this thread (shutdown); releases the replies
- * that are then acknowledged. Returns 0 or -errno. */
+ * that are then acknowledged. A batch that cannot be written is taken
+ * back and what was written before it synced all the same. Returns 0,
+ * the write's -errno, or the fdatasync's (now or from before: sticky). */
 int commit_sync_now(void);
 
 /* The fsync policy changed (CONFIG SET appendfsync). */

@@ -279,11 +279,22 @@ int server_shutdown(const char *why, int force)
         return 0;
     }
     log_warning("%s: shutting down", why);
-    int rc = commit_sync_now();
-    if (rc < 0) {
+    int failed = srv.wal->sync_error, rc;
+    if (failed) {
+        /* An fdatasync failed earlier: writes have been refused since, and
+         * another one could not prove anything (the kernel may have
+         * dropped the pages), so there is nothing to wait for. */
+        rc = failed;
+        log_warning("an fdatasync of the WAL failed earlier (%s): what was written since the last good one may "
+                    "not be on disk; exiting without syncing again",
+                    strerror(-failed));
+        srv.exit_code = 1;
+    } else if ((rc = commit_sync_now()) < 0) {
         log_warning("the WAL could not be flushed and synced: %s", strerror(-rc));
-        if (!force) {
-            log_warning("shutdown aborted: kvd keeps running so no acknowledged data is lost");
+        if (!force && !srv.wal->sync_error) {
+            /* A write that failed (a full disk) can be tried again. */
+            log_warning("shutdown aborted: kvd keeps running, so the WAL can be written and synced once the "
+                        "disk takes it (SHUTDOWN again; SHUTDOWN FORCE or SIGTERM exits without it)");
             return rc;
         }
         srv.exit_code = 1;
