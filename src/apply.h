@@ -33,8 +33,9 @@ typedef struct keyspace {
     uint64_t long_seq;  /* replay: the first append past the longest value (0: none) */
 } keyspace;
 
-/* The longest value a key can hold (the table's 32-bit length). */
-#define KEYSPACE_MAX_VALUE 0xFFFFFFFFu
+/* The longest value a key can get (the WAL's limit; the table's length
+ * field would hold twice as much). */
+#define KEYSPACE_MAX_VALUE ((uint32_t)WAL_OFF_MAX)
 
 /* n empty databases; keyspace_free frees them and their keys. */
 void keyspace_init(keyspace *ks, uint32_t n);

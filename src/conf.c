@@ -8,6 +8,7 @@
 #include "glob.h"
 #include "log.h"
 #include "util.h"
+#include "wal_codec.h"
 
 #include <errno.h>
 #include <unistd.h>
@@ -82,7 +83,7 @@ static const conf_def directives[] = {
     {"busy-poll-us", CT_INT, OFF(busy_poll_us), CF_MUTABLE, 0, 100000, NULL, "50"},
     {"databases", CT_INT, OFF(databases), 0, 1, KVD_MAX_DATABASES, NULL, "16"},
     /* Keys and values are stored with 31- and 32-bit lengths. */
-    {"proto-max-bulk-len", CT_MEM, OFF(proto_max_bulk_len), CF_MUTABLE, 1024 * 1024, 0x7fffffffLL, NULL, "512mb"},
+    {"proto-max-bulk-len", CT_MEM, OFF(proto_max_bulk_len), CF_MUTABLE, 1024 * 1024, (long long)WAL_OFF_MAX, NULL, "512mb"},
     {"proto-inline-max-size", CT_MEM, OFF(proto_inline_max_size), CF_MUTABLE, 1024, 1LL << 30, NULL, "64kb"},
     {"proto-max-multibulk-len", CT_INT, OFF(proto_max_multibulk_len), CF_MUTABLE, 1, 0x7fffffff, NULL, "1048576"},
     {"client-query-buffer-limit", CT_MEM, OFF(client_query_buffer_limit), CF_MUTABLE, 1024 * 1024, LL_MAX, NULL, "1gb"},

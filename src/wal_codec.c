@@ -639,8 +639,8 @@ static int decode_canonical(wal_decoder *d, const char *body, size_t len, wal_en
     return c.p == c.end;
 }
 
-/* A value is at most 4 GiB - 1 bytes (the table's length field): a line
- * asking for more cannot have come from kvd. */
+/* A value is at most WAL_OFF_MAX bytes: a line asking for more cannot
+ * have come from kvd. */
 static int within_limits(const wal_entry *e)
 {
     if (e->op == WAL_OP_SETRANGE)
@@ -672,7 +672,7 @@ int wal_decode_line(wal_decoder *d, const char *line, size_t len, wal_entry *e, 
 
     if (!d->cjson_only && decode_canonical(d, line, len - CRC_SUFFIX_LEN, e)) {
         if (!within_limits(e))
-            FAIL("the value (with \"off\") is longer than a value can be (4 GiB - 1 bytes)");
+            FAIL("the value (with \"off\") is longer than a value can be (2 GiB - 1 bytes)");
         return 0;
     }
     buf_reset(&d->scratch);
@@ -740,7 +740,7 @@ int wal_decode_line(wal_decoder *d, const char *line, size_t len, wal_entry *e, 
         e->off = u;
     }
     if (!within_limits(e))
-        FAIL("the value (with \"off\") is longer than a value can be (4 GiB - 1 bytes)");
+        FAIL("the value (with \"off\") is longer than a value can be (2 GiB - 1 bytes)");
     if (e->op == WAL_OP_RENAME &&
         text_field(d, line, len, "dst", f[F_DST], f[F_DST64], &e->val, &e->vlen, &voff, &vscr) < 0)
         FAIL("missing or invalid \"dst\"/\"dst64\"");

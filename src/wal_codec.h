@@ -34,8 +34,10 @@ typedef enum wal_op {
  * only below 2^53, and an expiry must come back exactly. */
 #define WAL_EXP_NUMBER_MAX 9007199254740992LL
 
-/* The longest value, and so the largest SETRANGE offset plus length. */
-#define WAL_OFF_MAX 0xffffffffULL
+/* The longest value, and so the largest SETRANGE offset plus length:
+ * 2 GiB - 1, proto-max-bulk-len's largest setting, which every command
+ * that makes or grows a value obeys. */
+#define WAL_OFF_MAX 0x7fffffffULL
 
 /* Database numbers are below this. */
 #define WAL_DB_MAX 0x7fffffffU

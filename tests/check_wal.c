@@ -236,8 +236,8 @@ START_TEST(test_decode_rules)
         "{\"seq\":1,\"op\":\"set\",\"key\":\"k\",\"key64\":\"aw==\",\"val\":\"v\"", /* both forms */
         "{\"seq\":1,\"op\":\"set\",\"key64\":\"a\",\"val\":\"v\"",                 /* bad base64 */
         "{\"seq\":1,\"op\":\"flush\"",                                           /* ok */
-        "{\"seq\":1,\"op\":\"setrange\",\"key\":\"k\",\"off\":4294967294,\"val\":\"x\"", /* ends at 4 GiB - 1 */
-        "{\"seq\":1,\"op\":\"setrange\",\"key\":\"k\",\"off\":4294967295,\"val\":\"x\"", /* past it */
+        "{\"seq\":1,\"op\":\"setrange\",\"key\":\"k\",\"off\":2147483646,\"val\":\"x\"", /* ends at 2 GiB - 1 */
+        "{\"seq\":1,\"op\":\"setrange\",\"key\":\"k\",\"off\":2147483647,\"val\":\"x\"", /* past it */
         "{\"seq\":1,\"op\":\"setrange\",\"key\":\"k\",\"val\":\"x\"",                 /* no off */
         "{\"seq\":1,\"op\":\"del\",\"db\":3,\"key\":\"k\"",                            /* ok */
         "{\"seq\":1,\"op\":\"del\",\"db\":0,\"key\":\"k\"",                            /* ok (not canonical) */
