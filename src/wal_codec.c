@@ -678,11 +678,14 @@ int wal_decode_line(wal_decoder *d, const char *line, size_t len, wal_entry *e, 
     buf_reset(&d->scratch);
 
     active = d;
-    cJSON *o = cJSON_ParseWithLength(line, len);
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(line, len, &end, 0);
     active = NULL;
     d->json = o;
     if (!o || !cJSON_IsObject(o))
         FAIL("not a JSON object");
+    if (end != line + len)
+        FAIL("bytes after the JSON object"); /* its own checksum field ends the line */
 
     /* One pass over the members; unknown ones are ignored, and the first
      * of a repeated name counts (as cJSON_GetObjectItem would). */

@@ -250,8 +250,9 @@ START_TEST(test_decode_rules)
         "{\"seq\":1,\"op\":\"swapdb\",\"db\":1,\"to\":2",                                  /* ok */
         "{\"seq\":1,\"op\":\"swapdb\",\"db\":1",                                           /* swapdb without to */
         "{\"seq\":1,\"op\":\"swapdb\",\"to\":1.5",                                         /* to not integral */
+        "{\"seq\":1,\"op\":\"del\",\"key\":\"k\"}junk",                            /* bytes after the object */
     };
-    const int ok[] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0};
+    const int ok[] = {1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0};
     for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
         buf_reset(&b);
         buf_puts(&b, bodies[i]);
