@@ -279,19 +279,19 @@ int server_shutdown(const char *why, int force)
         return 0;
     }
     log_warning("%s: shutting down", why);
-    int failed = srv.wal->sync_error, rc;
-    if (failed) {
-        /* An fdatasync failed earlier: writes have been refused since, and
-         * another one could not prove anything (the kernel may have
-         * dropped the pages), so there is nothing to wait for. */
-        rc = failed;
-        log_warning("an fdatasync of the WAL failed earlier (%s): what was written since the last good one may "
-                    "not be on disk; exiting without syncing again",
-                    strerror(-failed));
+    int rc = commit_sync_now();
+    if (rc < 0 && srv.wal->sync_error) {
+        /* An fdatasync failed, now or before (or a failed write could not
+         * be cut back): writes stay refused, and another fdatasync could
+         * prove nothing (the kernel may have dropped the pages), so there
+         * is nothing to wait for. */
+        log_warning("an fdatasync of the WAL failed earlier (%s), or a failed write could not be cut back: what "
+                    "was written since the last good fdatasync may not be on disk; exiting without syncing again",
+                    strerror(-rc));
         srv.exit_code = 1;
-    } else if ((rc = commit_sync_now()) < 0) {
-        log_warning("the WAL could not be flushed and synced: %s", strerror(-rc));
-        if (!force && !srv.wal->sync_error) {
+    } else if (rc < 0) {
+        log_warning("the WAL could not be written: %s", strerror(-rc));
+        if (!force) {
             /* A write that failed (a full disk) can be tried again. */
             log_warning("shutdown aborted: kvd keeps running, so the WAL can be written and synced once the "
                         "disk takes it (SHUTDOWN again; SHUTDOWN FORCE or SIGTERM exits without it)");
