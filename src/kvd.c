@@ -32,7 +32,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,60 +179,38 @@ static void set_process_title(int argc, char **argv, const kvd_config *cfg)
             memset(argv[i], 0, strlen(argv[i]));
 }
 
-/* The parent of a daemonize: waits until the daemon is ready (a byte on
- * ready_fd) and exits 0, or until it stops (ready_fd closes) and exits 1,
- * after printing what the daemon wrote to stderr meanwhile (its log,
- * without a logfile: why it stopped). The last DAEMON_ERR_KEEP bytes of
- * that are kept; a ready daemon's are dropped. */
+/* The parent of a daemonize: reads what the daemon writes to stderr (its
+ * log, without a logfile) until the pipe closes, which it does when the
+ * daemon is ready (notify_ready puts /dev/null there) or gone; then exits
+ * 0 if the daemon said it is ready (a byte on ready_fd), else prints what
+ * it read (the last 8-16 KiB: why it stopped) and exits 1. The daemon
+ * forks nothing before it is ready, so nothing else holds the pipe. */
 #define DAEMON_ERR_KEEP 16384
 static void daemon_parent(pid_t pid, int ready_fd, int err_fd)
 {
     static char kept[DAEMON_ERR_KEEP];
     size_t len = 0;
-    int err_open = 1, cut = 0;
+    int cut = 0;
     for (;;) {
-        struct pollfd p[2] = {{.fd = ready_fd, .events = POLLIN}, {.fd = err_fd, .events = POLLIN}};
-        /* Once the daemon is gone, what it wrote is read for at most a
-         * second: a child of it could hold its stderr open. */
-        int stopped = ready_fd < 0;
-        int n = poll(stopped ? p + 1 : p, stopped ? 1 : 1 + err_open, stopped ? 1000 : -1);
-        if (n < 0 && errno == EINTR)
+        ssize_t r = read(err_fd, kept + len, sizeof kept - len);
+        if (r < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (r <= 0)
             break;
-        if (err_open && p[1].revents) {
-            char b[4096];
-            ssize_t r = read(err_fd, b, sizeof b);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0) {
-                err_open = 0;
-                if (stopped)
-                    break;
-            } else {
-                _Static_assert(sizeof b < sizeof kept, "a read fits in what is kept");
-                if (len + (size_t)r > sizeof kept) {
-                    size_t drop = len + (size_t)r - sizeof kept;
-                    memmove(kept, kept + drop, len - drop);
-                    len -= drop;
-                    cut = 1;
-                }
-                memcpy(kept + len, b, (size_t)r);
-                len += (size_t)r;
-            }
-        }
-        if (!stopped && p[0].revents) {
-            char c = 0;
-            ssize_t r = read(ready_fd, &c, 1);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r == 1 && c == 'R')
-                _exit(0);
-            ready_fd = -1; /* it stopped: read the rest of what it wrote */
-            if (!err_open)
-                break;
+        len += (size_t)r;
+        if (len == sizeof kept) { /* keep the newer half */
+            memmove(kept, kept + sizeof kept / 2, sizeof kept / 2);
+            len = sizeof kept / 2;
+            cut = 1;
         }
     }
+    char c = 0;
+    ssize_t n;
+    do
+        n = read(ready_fd, &c, 1);
+    while (n < 0 && errno == EINTR);
+    if (n == 1 && c == 'R')
+        _exit(0);
     if (cut)
         fputs("...\n", stderr);
     fwrite(kept, 1, len, stderr);
